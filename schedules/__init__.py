@@ -1,0 +1,1 @@
+"""The beat schedule (data) and the due-stream dispatcher."""

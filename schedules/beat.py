@@ -1,0 +1,19 @@
+"""The beat schedule as data: named entries that expire after about one interval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.config import Settings
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    every = settings.dispatch_interval_seconds
+    return {
+        "dispatch-due-streams": {
+            "task": "spsync.dispatch_due",
+            "schedule": every,
+            # A tick nobody ran in time is replaced by the next one, not piled up.
+            "options": {"expires": every},
+        },
+    }

@@ -1,0 +1,33 @@
+"""``spsync.sync_stream``: one incremental sync of one (seller, stream)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from worker.app import app
+from worker.ratelimit.bucket import QuotaWaitTooLong
+from worker.runtime import get_runtime
+from worker.spapi.errors import RetriableError
+from worker.sync.service import run_stream
+
+
+@app.task(
+    name="spsync.sync_stream",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=5,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def sync_stream(self: Any, seller_id: int, stream: str) -> str:
+    try:
+        return asyncio.run(run_stream(get_runtime(), int(seller_id), str(stream))).status
+    except QuotaWaitTooLong as exc:
+        # Waiting for quota must not hold a worker slot hostage: come back when it frees up.
+        raise self.retry(countdown=exc.wait, max_retries=None) from None
+    except RetriableError as exc:
+        # The client already retried with backoff; try the whole unit again later.
+        raise self.retry(exc=exc) from None

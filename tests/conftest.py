@@ -1,0 +1,152 @@
+"""Shared fixtures: real Postgres + Redis (configured or embedded) and the simulator on loopback.
+
+With ``DATABASE_URL``/``REDIS_URL`` set (CI), tests use those servers: a fresh database is
+created for the session and dropped after; the Redis database in ``REDIS_URL`` is flushed
+between tests (point it at a database index nobody else uses). Without them, the embedded
+servers under ``.spsync-test/`` are used, so a fresh laptop runs the suite with pip alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import create_engine, make_url, text
+
+from worker import embedded
+from worker.config import Settings
+from worker.crypto import new_key_spec
+from worker.db.engine import migrate, sqlalchemy_url
+from worker.runtime import Runtime
+from worker.sandbox.app import serve
+from worker.sandbox.config import SimConfig
+from worker.sandbox.remote import SandboxClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    base_db = os.environ.get("DATABASE_URL")  # noqa: SIM112 - the tests' own configuration
+    redis_url = os.environ.get("REDIS_URL")
+    data_dir = ROOT / ".spsync-test"
+    if not base_db:
+        base_db = embedded.ensure_postgres(data_dir)
+    if not redis_url:
+        redis_url = embedded.ensure_redis(data_dir)
+    name = f"spsync_test_{os.getpid()}"
+    admin = create_engine(sqlalchemy_url(base_db), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(base_db).set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield Services(url, redis_url)
+    from worker.db.engine import engine_for
+
+    engine_for(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def clean(services: Services) -> Iterator[Services]:
+    """Empty mirror and Redis before each test that uses them."""
+    engine = create_engine(sqlalchemy_url(services.database_url))
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE sellers, sync_runs RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    redis.Redis.from_url(services.redis_url).flushdb()
+    yield services
+
+
+class Sim:
+    """A simulator served from its own thread and event loop (so blocking callers work)."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self.url = ""
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("simulator did not start")
+        self.client = SandboxClient(self.url)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._task = self._loop.create_task(serve(self.config, "127.0.0.1", 0, ready=self._on))
+        try:
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+
+    def _on(self, url: str) -> None:
+        self.url = url
+        self._ready.set()
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._task.cancel)
+        self._thread.join(10)
+
+    def world(self) -> dict[str, Any]:
+        return self.client.sellers()
+
+
+@pytest.fixture
+def start_sim() -> Iterator[Any]:
+    sims: list[Sim] = []
+
+    def start(**knobs: Any) -> Sim:
+        sim = Sim(SimConfig(**knobs))
+        sims.append(sim)
+        return sim
+
+    yield start
+    for sim in sims:
+        sim.stop()
+
+
+def settings_for(services: Services, sim: Sim, **overrides: Any) -> Settings:
+    app = sim.world()["application"]
+    values: dict[str, Any] = {
+        "database_url": services.database_url,
+        "redis_url": services.redis_url,
+        "spapi_url": sim.url,
+        "lwa_token_url": sim.url + "/auth/o2/token",
+        "lwa_client_id": app["client_id"],
+        "lwa_client_secret": app["client_secret"],
+        "token_keys": new_key_spec("test"),
+        "orders_lag_seconds": sim.config.lag_seconds,
+        "orders_overlap_seconds": 5.0,
+        "orders_initial_days": sim.config.history_days + 2,
+        "backoff_base_seconds": 0.01,
+        "backoff_cap_seconds": 0.2,
+        "max_inline_wait_seconds": 30.0,
+        "log_format": "json",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def runtime_for(clean: Services) -> Any:
+    def make(sim: Sim, **overrides: Any) -> Runtime:
+        return Runtime(settings_for(clean, sim, **overrides))
+
+    return make

@@ -1,0 +1,59 @@
+"""Test helpers: register the simulator's sellers, read the mirror, read the truth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from worker.db.sellers import upsert_seller
+from worker.runtime import Runtime
+
+V0_TO_MIRROR = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIPPED",
+                "Canceled": "CANCELLED", "PartiallyShipped": "PARTIALLY_SHIPPED",
+                "Unfulfillable": "UNFULFILLABLE", "PendingAvailability": "PENDING_AVAILABILITY"}
+
+
+def register(rt: Runtime, sim: Any, api_by_region: dict[str, str] | None = None) -> dict[str, int]:
+    """Register every simulated seller; returns selling_partner_id -> seller id."""
+    api_by_region = api_by_region or {}
+    ids = {}
+    with rt.engine.begin() as conn:
+        for s in sim.world()["sellers"]:
+            ids[s["selling_partner_id"]] = upsert_seller(
+                conn, rt.keyring, selling_partner_id=s["selling_partner_id"], region=s["region"],
+                marketplace_ids=s["marketplace_ids"], refresh_token=s["refresh_token"],
+                orders_api_version=api_by_region.get(s["region"], "2026-01-01"))
+    return ids
+
+
+def mirror(rt: Runtime, seller_id: int) -> dict[str, Any]:
+    """{order id: (status, last_update_date, {item id: (qty ordered, qty shipped)})}."""
+    with rt.engine.begin() as conn:
+        orders = conn.execute(text(
+            "SELECT amazon_order_id, order_status, last_update_date FROM orders "
+            "WHERE seller_id = :s"), {"s": seller_id}).all()
+        items = conn.execute(text(
+            "SELECT amazon_order_id, order_item_id, quantity_ordered, quantity_shipped "
+            "FROM order_items WHERE seller_id = :s"), {"s": seller_id}).all()
+    out: dict[str, Any] = {o: (st, lud, {}) for o, st, lud in orders}
+    for o, i, q, qs in items:
+        out[o][2][i] = (q, qs)
+    return out
+
+
+def truth(sim: Any, spid: str) -> dict[str, Any]:
+    out = {}
+    for o in sim.client.truth(spid)["orders"]:
+        lud = datetime.fromisoformat(o["LastUpdateDate"].replace("Z", "+00:00"))
+        out[o["AmazonOrderId"]] = (
+            V0_TO_MIRROR[o["OrderStatus"]], lud,
+            {i["OrderItemId"]: (i["QuantityOrdered"], i["QuantityShipped"])
+             for i in o["OrderItems"]})
+    return out
+
+
+def table(rt: Runtime, sql: str, **params: Any) -> list[Any]:
+    with rt.engine.begin() as conn:
+        return list(conn.execute(text(sql), params).all())

@@ -1,0 +1,69 @@
+"""The Celery app (``celery -A worker``): queues, routes and reliability settings.
+
+Reliability: a task is acknowledged only after it finished (``acks_late``) and is re-queued if
+its worker process dies (``task_reject_on_worker_lost``); each worker takes one message at a
+time (prefetch 1) so a dead worker strands at most one. Re-running a sync is harmless: it
+resumes from the committed checkpoint and upserts are idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+
+from worker.config import ConfigError, get_settings
+from worker.logging import configure_logging
+
+
+def _broker_url(redis_url: str) -> str:
+    # kombu spells a Redis unix socket redis+socket://; redis-py spells it unix://
+    return "redis+socket://" + redis_url[len("unix://"):] if redis_url.startswith("unix://") \
+        else redis_url
+
+
+def _make_app() -> Celery:
+    celery = Celery("spsync", include=["tasks.sync", "schedules.dispatch"])
+    celery.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue="spsync",
+        task_routes={"spsync.sync_stream": {"queue": "spsync"},
+                     "spsync.dispatch_due": {"queue": "spsync"}},
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return celery
+
+
+app = _make_app()
+
+
+@app.on_after_configure.connect
+def _configure_broker(sender: Celery, **_: Any) -> None:
+    from worker.runtime import get_runtime
+
+    settings = get_settings()
+    sender.conf.broker_url = settings.broker_url or _broker_url(get_runtime().services.redis_url)
+    from schedules.beat import beat_schedule
+
+    sender.conf.beat_schedule = beat_schedule(settings)
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    configure_logging(get_settings())
+
+
+@signals.worker_init.connect
+def _check_config(**_: Any) -> None:
+    """Refuse to start a worker that could not call SP-API (one clear line, exit 1)."""
+    try:
+        get_settings().require_lwa()
+    except ConfigError as exc:
+        raise SystemExit(f"spsync: {exc}") from None

@@ -1,0 +1,195 @@
+"""Operator commands, registered as celery subcommands (``celery -A worker <command>``).
+
+Every command exits non-zero with one clear line on bad input and never prints a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from worker.config import ConfigError, load_settings
+from worker.db.sellers import UnknownSellerError
+from worker.spapi.regions import UnknownRegionError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Celery ships its own ``migrate`` (move tasks between brokers) and ``status`` (list workers)
+# and registers them *after* plugin commands, so ours would be silently replaced. When Celery
+# loads this module through the ``celery.commands`` entry point, the group being built is a
+# local named ``group`` in click-plugins' decorator; we make it keep our two names. Celery's
+# worker listing stays available as ``celery -A worker inspect ping``.
+# tests/integration/test_cli.py fails if a Celery or click-plugins upgrade breaks this.
+OURS = frozenset({"migrate", "status"})
+
+
+class _KeepOurs(dict[str, Any]):
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name in OURS and name in self and getattr(command, "callback", None) is not None \
+                and not command.callback.__module__.startswith("worker."):
+            return
+        super().__setitem__(name, command)
+
+
+def _claim_names() -> None:
+    frame = sys._getframe(1)
+    for _ in range(40):
+        if frame is None:
+            return
+        group = frame.f_locals.get("group")
+        if isinstance(group, click.Group) and not isinstance(group.commands, _KeepOurs):
+            group.commands = _KeepOurs(group.commands)
+            return
+        frame = frame.f_back  # type: ignore[assignment]
+
+
+_claim_names()
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (ConfigError, UnknownSellerError, UnknownRegionError, ValueError) as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+
+
+def _command(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _one_line_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _runtime() -> Any:
+    from worker.logging import configure_logging
+    from worker.runtime import Runtime
+
+    settings = load_settings()
+    configure_logging(settings)
+    return Runtime(settings)
+
+
+@click.command(help="Create or upgrade the database schema.\n\nExample: celery -A worker migrate")
+@_command
+def migrate() -> None:
+    from worker.db.engine import migrate as run_migrations
+
+    rt = _runtime()
+    run_migrations(rt.services.database_url)
+    click.echo("database is at the latest schema revision")
+
+
+@click.command(help="Run the SP-API simulator.\n\n"
+               "Example: celery -A worker sandbox --port 8700 --sellers 3 --time-scale 60")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--sellers", "n_sellers", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--orders-per-seller", default=200, show_default=True, type=click.IntRange(0))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001))
+@click.option("--changes-per-minute", default=0.0, show_default=True,
+              type=click.FloatRange(min=0))
+@_command
+def sandbox(host: str, port: int, n_sellers: int, orders_per_seller: int, seed: int,
+            time_scale: float, changes_per_minute: float) -> None:
+    from worker.sandbox.app import run
+    from worker.sandbox.config import SimConfig
+
+    run(SimConfig(sellers=n_sellers, orders_per_seller=orders_per_seller, seed=seed,
+                  time_scale=time_scale, changes_per_minute=changes_per_minute), host, port)
+
+
+@click.command(help="Run the end-to-end demo: simulator + worker + beat syncing 3 sellers.\n\n"
+               "Example: celery -A worker demo --json")
+@click.option("--spapi-url", default=None, help="Use this running simulator instead of "
+              "starting one.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line.")
+@click.option("--orders-per-seller", default=300, show_default=True, type=click.IntRange(1))
+@click.option("--time-scale", default=60.0, show_default=True, type=click.FloatRange(min=1))
+@click.option("--timeout", default=110.0, show_default=True, type=click.FloatRange(min=5),
+              help="Give up (exit 1) after this many seconds.")
+@_command
+def demo(spapi_url: str | None, as_json: bool, orders_per_seller: int, time_scale: float,
+         timeout: float) -> None:
+    from worker.demo import DemoOptions, run_demo
+
+    ok = run_demo(DemoOptions(spapi_url=spapi_url, as_json=as_json,
+                              orders_per_seller=orders_per_seller, time_scale=time_scale,
+                              timeout=timeout))
+    sys.exit(0 if ok else 1)
+
+
+@click.group(help="Register and inspect sellers.\n\nExample: celery -A worker sellers list")
+def sellers() -> None:
+    pass
+
+
+@sellers.command("add", help="Register a seller; the refresh token is read from stdin.\n\n"
+                 "Example: echo \"$TOKEN\" | celery -A worker sellers add "
+                 "--selling-partner-id A1B2C3 --region NA --marketplace-ids ATVPDKIKX0DER")
+@click.option("--selling-partner-id", required=True)
+@click.option("--region", required=True, type=click.Choice(["NA", "EU", "FE"],
+                                                           case_sensitive=False))
+@click.option("--marketplace-ids", required=True, help="Comma-separated.")
+@click.option("--orders-api", type=click.Choice(["2026-01-01", "v0"]), default="2026-01-01",
+              show_default=True)
+@_command
+def sellers_add(selling_partner_id: str, region: str, marketplace_ids: str,
+                orders_api: str) -> None:
+    from worker.db.sellers import upsert_seller
+    from worker.spapi.regions import check_marketplaces
+
+    mids = [m.strip() for m in marketplace_ids.split(",") if m.strip()]
+    check_marketplaces(region, mids)
+    token = sys.stdin.readline().strip()
+    if not token.startswith("Atzr|"):
+        raise click.ClickException("stdin must hold the seller's LWA refresh token (Atzr|...)")
+    rt = _runtime()
+    with rt.engine.begin() as conn:
+        seller_id = upsert_seller(conn, rt.keyring, selling_partner_id=selling_partner_id,
+                                  region=region, marketplace_ids=mids, refresh_token=token,
+                                  orders_api_version=orders_api)
+    click.echo(f"seller {selling_partner_id} registered as id {seller_id}")
+
+
+@sellers.command("list", help="List sellers.\n\nExample: celery -A worker sellers list --json")
+@click.option("--json", "as_json", is_flag=True)
+@_command
+def sellers_list(as_json: bool) -> None:
+    from worker.db.sellers import list_sellers
+
+    rt = _runtime()
+    with rt.engine.begin() as conn:
+        rows = list_sellers(conn)
+    data = [{"id": r.id, "selling_partner_id": r.selling_partner_id, "region": r.region,
+             "marketplace_ids": r.marketplace_ids, "orders_api": r.orders_api_version,
+             "enabled": r.enabled, "disabled_reason": r.disabled_reason} for r in rows]
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    for d in data:
+        state = "enabled" if d["enabled"] else f"disabled ({d['disabled_reason']})"
+        click.echo(f"{d['id']:>4}  {d['selling_partner_id']:<16} {d['region']}  "
+                   f"{','.join(d['marketplace_ids'])}  orders {d['orders_api']}  {state}")
+
+
+@click.command(help="Per seller and stream: last success, lag, rows, last error.\n\n"
+               "Example: celery -A worker status --json")
+@click.option("--json", "as_json", is_flag=True)
+@_command
+def status(as_json: bool) -> None:
+    from worker.status import collect, render
+
+    rt = _runtime()
+    with rt.engine.begin() as conn:
+        rows = collect(conn)
+    click.echo(json.dumps(rows, default=str) if as_json else render(rows))

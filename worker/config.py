@@ -1,0 +1,124 @@
+"""One typed settings object, read from the environment once (`.env.example` lists every key).
+
+Nothing else in spsync reads ``os.environ``: code receives a :class:`Settings` (or the
+process-wide one from :func:`get_settings`) and a bad value stops start-up with one line.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REGIONS = ("NA", "EU", "FE")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line an operator can act on."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPSYNC_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    # --- services (unset = embedded servers under data_dir) ---
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    broker_url: str | None = None
+    data_dir: str = ".spsync"
+
+    # --- Login with Amazon + SP-API ---
+    lwa_client_id: str | None = None
+    lwa_client_secret: SecretStr | None = None
+    lwa_token_url: AnyHttpUrl = AnyHttpUrl("https://api.amazon.com/auth/o2/token")
+    spapi_url: AnyHttpUrl | None = None  # one base URL for every region (the simulator)
+    spapi_sandbox: bool = False  # use Amazon's sandbox hosts
+    regions: Annotated[tuple[str, ...], NoDecode] = REGIONS
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    token_keys: SecretStr | None = None  # "kid:base64key,..." (first one encrypts)
+
+    # --- HTTP and retry ---
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    backoff_base_seconds: float = Field(default=1.0, gt=0)
+    backoff_cap_seconds: float = Field(default=60.0, gt=0)
+    max_inline_wait_seconds: float = Field(default=5.0, ge=0)
+
+    # --- orders stream ---
+    orders_interval_seconds: float = Field(default=300.0, gt=0)
+    orders_lag_seconds: float = Field(default=120.0, ge=0)
+    orders_overlap_seconds: float = Field(default=60.0, ge=0)
+    orders_max_window_hours: float = Field(default=24.0 * 7, gt=0)
+    orders_initial_days: float = Field(default=30.0, gt=0)
+    orders_page_size: int = Field(default=100, ge=1, le=100)
+
+    # --- scheduling ---
+    dispatch_interval_seconds: float = Field(default=30.0, gt=0)
+    # A dispatched (seller, stream) is not dispatched again for this long unless its sync
+    # finishes first; it is how a sync whose worker died gets picked up again.
+    dispatch_claim_seconds: float = Field(default=300.0, gt=0)
+    worker_concurrency: int = Field(default=4, ge=1)
+
+    # --- logging ---
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return tuple(str(v).upper() for v in value) if isinstance(value, list | tuple) else value
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(REGIONS))
+        if unknown:
+            raise ValueError(f"unknown region {', '.join(unknown)} (expected some of NA, EU, FE)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with postgresql:// (e.g. postgresql://user@host:5432/db)")
+        return value
+
+    @field_validator("redis_url", "broker_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "amqp://")
+        if value is not None and not value.startswith(schemes):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    def require_lwa(self) -> None:
+        """Raise :class:`ConfigError` unless LWA app credentials are set (all but the demo)."""
+        if not self.lwa_client_id or self.lwa_client_secret is None:
+            raise ConfigError(
+                "SPSYNC_LWA_CLIENT_ID and SPSYNC_LWA_CLIENT_SECRET must be set "
+                "(your SP-API application's LWA credentials)"
+            )
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment, turning validation errors into one clear line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        env = field if field.isupper() else f"SPSYNC_{field.upper()}"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid {env}: {message}") from None
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once."""
+    return load_settings()

@@ -1,0 +1,34 @@
+"""Engine and migrations. One engine per process, built from a URL passed in."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://`` -> the psycopg 3 dialect."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("worker.db") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` to ``revision`` (idempotent)."""
+    command.upgrade(alembic_config(url), revision)

@@ -1,0 +1,110 @@
+"""Bulk upserts into the orders mirror. Callers own the transaction (one per page).
+
+The rule every statement keeps: an incoming row replaces a stored one only when its
+``last_update_date`` is newer, or equal with different content. So an overlapping window or a
+re-delivered task rewrites nothing, and a late, older page can never undo a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+
+from sqlalchemy import Connection, and_, column, delete, func, or_, select, tuple_, values
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.types import DateTime, Text
+
+from worker.db.models import SYNC_VERSION, Order, OrderItem
+from worker.db.rows import ItemRow, OrderRow
+
+
+def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow]) -> set[str]:
+    """Insert/refresh orders; return the ids actually written (new or newer)."""
+    if not rows:
+        return set()
+    stmt = insert(Order).values(
+        [{**asdict(r), "seller_id": seller_id, "sync_version": SYNC_VERSION.next_value()}
+         for r in _dedupe_newest(rows)]
+    )
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Order.seller_id, Order.amazon_order_id],
+        set_={name: ex[name] for name in _ORDER_COLUMNS} | {
+            "sync_version": ex.sync_version, "synced_at": func.now()},
+        where=or_(
+            Order.last_update_date < ex.last_update_date,
+            and_(Order.last_update_date == ex.last_update_date, Order.raw != ex.raw),
+        ),
+    ).returning(Order.amazon_order_id)
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def replace_items(
+    conn: Connection, seller_id: int, order_ids: Iterable[str], items: Sequence[ItemRow]
+) -> int:
+    """Make the items of ``order_ids`` exactly ``items`` (upsert + delete the vanished)."""
+    ids = set(order_ids)
+    mine = [i for i in items if i.amazon_order_id in ids]
+    if not ids:
+        return 0
+    keep = {(i.amazon_order_id, i.order_item_id) for i in mine}
+    existing = conn.execute(
+        select(OrderItem.amazon_order_id, OrderItem.order_item_id).where(
+            OrderItem.seller_id == seller_id, OrderItem.amazon_order_id.in_(ids))
+    ).all()
+    gone = [tuple(r) for r in existing if tuple(r) not in keep]
+    if gone:
+        conn.execute(delete(OrderItem).where(
+            OrderItem.seller_id == seller_id,
+            tuple_(OrderItem.amazon_order_id, OrderItem.order_item_id).in_(gone)))
+    if not mine:
+        return 0
+    stmt = insert(OrderItem).values(
+        [{**asdict(i), "seller_id": seller_id, "sync_version": SYNC_VERSION.next_value()}
+         for i in mine]
+    )
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[OrderItem.seller_id, OrderItem.amazon_order_id, OrderItem.order_item_id],
+        set_={name: ex[name] for name in _ITEM_COLUMNS} | {"sync_version": ex.sync_version},
+        where=OrderItem.raw != ex.raw,
+    )
+    conn.execute(stmt)
+    return len(mine)
+
+
+def orders_needing_items(
+    conn: Connection, seller_id: int, rows: Sequence[OrderRow]
+) -> list[OrderRow]:
+    """Orders of a v0 page that are new or newer than the mirror (only those need items)."""
+    if not rows:
+        return []
+    incoming = values(
+        column("amazon_order_id", Text), column("last_update_date", DateTime(timezone=True)),
+        name="incoming",
+    ).data([(r.amazon_order_id, r.last_update_date) for r in rows])
+    stored = dict(
+        conn.execute(
+            select(Order.amazon_order_id, Order.last_update_date)
+            .join(incoming, incoming.c.amazon_order_id == Order.amazon_order_id)
+            .where(Order.seller_id == seller_id)
+        ).all()
+    )
+    return [r for r in rows if r.amazon_order_id not in stored
+            or stored[r.amazon_order_id] < r.last_update_date]
+
+
+def _dedupe_newest(rows: Sequence[OrderRow]) -> list[OrderRow]:
+    """ON CONFLICT cannot touch one row twice in a statement: keep each order's newest copy."""
+    best: dict[str, OrderRow] = {}
+    for r in rows:
+        cur = best.get(r.amazon_order_id)
+        if cur is None or cur.last_update_date <= r.last_update_date:
+            best[r.amazon_order_id] = r
+    return list(best.values())
+
+
+_ORDER_COLUMNS: tuple[str, ...] = tuple(OrderRow.__dataclass_fields__)
+_ITEM_COLUMNS: tuple[str, ...] = tuple(
+    name for name in ItemRow.__dataclass_fields__ if name != "amazon_order_id"
+)

@@ -1,0 +1,36 @@
+"""Typed rows the sync layer hands to the repository (one dataclass per mirrored table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    amazon_order_id: str
+    order_status: str
+    purchase_date: datetime
+    last_update_date: datetime
+    order_total: Decimal | None
+    currency: str | None
+    marketplace_id: str | None
+    fulfillment_channel: str | None
+    api_version: str
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    amazon_order_id: str
+    order_item_id: str
+    seller_sku: str | None
+    asin: str | None
+    title: str | None
+    quantity_ordered: int
+    quantity_shipped: int | None
+    item_price: Decimal | None
+    currency: str | None
+    raw: dict[str, Any]

@@ -1,0 +1,151 @@
+"""Sync state (cursor + checkpoint per seller/stream), run history, and the per-stream lock.
+
+Exclusion: a sync holds a session-level advisory lock on the connection it writes its pages
+with. Postgres drops the lock the moment that connection dies (a SIGKILLed worker included),
+and a connection that lost its lock also lost the ability to commit pages, so two workers can
+never interleave pages of one (seller, stream). ``locked_by``/``locked_at`` only tell
+operators who holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from worker.db.models import Seller, SyncRun, SyncState
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    cursor: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    next_token: str | None
+
+
+def ensure_streams(conn: Connection, seller_id: int, streams: list[str]) -> None:
+    conn.execute(
+        pg_insert(SyncState)
+        .values([{"seller_id": seller_id, "stream": s} for s in streams])
+        .on_conflict_do_nothing()
+    )
+
+
+def _lock_key(seller_id: int, stream: str) -> Any:
+    return func.hashtextextended(f"spsync:{seller_id}:{stream}", 0)
+
+
+def try_lock(conn: Connection, seller_id: int, stream: str, worker: str) -> bool:
+    """Take the (seller, stream) lock on ``conn``'s session; record who holds it."""
+    with conn.begin():
+        got = conn.execute(select(func.pg_try_advisory_lock(_lock_key(seller_id, stream)))).scalar()
+        if got:
+            conn.execute(_state(update(SyncState), seller_id, stream).values(
+                locked_by=worker, locked_at=func.now()))
+    return bool(got)
+
+
+def unlock(conn: Connection, seller_id: int, stream: str) -> None:
+    with conn.begin():
+        conn.execute(_state(update(SyncState), seller_id, stream).values(
+            locked_by=None, locked_at=None))
+        conn.execute(select(func.pg_advisory_unlock(_lock_key(seller_id, stream))))
+
+
+def load_checkpoint(conn: Connection, seller_id: int, stream: str) -> Checkpoint:
+    row = conn.execute(
+        select(SyncState.cursor, SyncState.window_start, SyncState.window_end,
+               SyncState.next_token)
+        .where(SyncState.seller_id == seller_id, SyncState.stream == stream)
+    ).one()
+    return Checkpoint(*row)
+
+
+def save_checkpoint(conn: Connection, seller_id: int, stream: str, cp: Checkpoint) -> None:
+    """Write the checkpoint; call inside the transaction that wrote the page's rows."""
+    conn.execute(_state(update(SyncState), seller_id, stream).values(
+        cursor=cp.cursor, window_start=cp.window_start, window_end=cp.window_end,
+        next_token=cp.next_token, updated_at=func.now(),
+        pages_in_window=(SyncState.pages_in_window + 1) if cp.next_token else 0,
+    ))
+
+
+def finish_sync(
+    conn: Connection, seller_id: int, stream: str, *, next_due_in: timedelta, error: str | None
+) -> None:
+    values: dict[str, Any] = {"due_at": func.now() + next_due_in, "updated_at": func.now()}
+    if error is None:
+        values |= {"last_success_at": func.now(), "last_error": None}
+    else:
+        values |= {"last_error": error[:2000], "last_error_at": func.now()}
+    conn.execute(_state(update(SyncState), seller_id, stream).values(**values))
+
+
+def claim_due(
+    conn: Connection, now: datetime, *, limit: int, hold: timedelta
+) -> list[tuple[int, str]]:
+    """Due (seller, stream) pairs of enabled sellers; their ``due_at`` moves ``hold`` ahead.
+
+    ``FOR UPDATE SKIP LOCKED`` lets several dispatchers run at once without double-enqueuing.
+    """
+    due = (
+        select(SyncState.seller_id, SyncState.stream)
+        .join(Seller, Seller.id == SyncState.seller_id)
+        .where(SyncState.due_at <= now, Seller.enabled.is_(True))
+        .order_by(SyncState.due_at)
+        .limit(limit)
+        .with_for_update(of=SyncState, skip_locked=True)
+    )
+    pairs = [(int(a), str(b)) for a, b in conn.execute(due).all()]
+    for seller_id, stream in pairs:
+        conn.execute(_state(update(SyncState), seller_id, stream).values(due_at=now + hold))
+    return pairs
+
+
+def start_run(conn: Connection, seller_id: int, stream: str, worker: str) -> int:
+    with conn.begin():
+        return int(conn.execute(
+            insert(SyncRun).values(seller_id=seller_id, stream=stream, worker=worker)
+            .returning(SyncRun.id)
+        ).scalar_one())
+
+
+def reap_lost_runs(conn: Connection, seller_id: int, stream: str) -> int:
+    """Mark runs left 'running' by a dead worker as failed (call while holding the lock)."""
+    with conn.begin():
+        result = conn.execute(
+            update(SyncRun)
+            .where(SyncRun.seller_id == seller_id, SyncRun.stream == stream,
+                   SyncRun.status == "running")
+            .values(status="failed", finished_at=func.now(), error_type="WorkerLost",
+                    error="the worker running this sync died; resumed from its checkpoint")
+        )
+    return int(result.rowcount or 0)
+
+
+def add_to_run(conn: Connection, run_id: int, **counts: int) -> None:
+    """Increment a run's counters (inside the page transaction, so they match the rows)."""
+    conn.execute(update(SyncRun).where(SyncRun.id == run_id).values(
+        **{k: getattr(SyncRun, k) + v for k, v in counts.items()}))
+
+
+def finish_run(
+    conn: Connection, run_id: int, status: str, *, error: BaseException | None = None,
+    **counts: int,
+) -> None:
+    values: dict[str, Any] = {"status": status, "finished_at": func.now(), **counts}
+    if error is not None:
+        values |= {"error_type": type(error).__name__, "error": str(error)[:2000]}
+    conn.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
+
+
+def _state(stmt: Any, seller_id: int, stream: str) -> Any:
+    return stmt.where(and_(SyncState.seller_id == seller_id, SyncState.stream == stream))
+
+
+def ping(conn: Connection) -> None:
+    conn.execute(text("SELECT 1"))

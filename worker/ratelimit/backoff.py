@@ -1,0 +1,51 @@
+"""Retry policy: capped exponential backoff with full jitter, honouring ``Retry-After``."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base: float = 1.0
+    cap: float = 60.0
+    max_retries: int = 5
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based).
+
+        Full jitter (uniform in [0, min(cap, base * 2**attempt)]) spreads retries of many
+        callers; a server's ``Retry-After`` is a floor, never shortened by the jitter.
+        """
+        ceiling = min(self.cap, self.base * (2**attempt))
+        jittered = self.rng.uniform(0, ceiling)
+        if retry_after is not None and retry_after > 0:
+            return min(self.cap, max(retry_after, jittered))
+        return jittered
+
+    def should_retry(self, attempt: int) -> bool:
+        return attempt < self.max_retries
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form); None when absent/unparseable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def parse_rate_limit(value: str | None) -> float | None:
+    """Requests/second from ``x-amzn-RateLimit-Limit``; None when absent or not a positive number."""
+    if not value:
+        return None
+    try:
+        rate = float(value)
+    except ValueError:
+        return None
+    return rate if rate > 0 else None

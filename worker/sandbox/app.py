@@ -1,0 +1,104 @@
+"""The aiohttp application: LWA, the served SP-API operations, ``/_sim`` controls.
+
+``create_app`` is what tests mount with ``aiohttp_client``; ``serve`` runs it on a
+socket until cancelled; ``run`` is the blocking entry point behind the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+
+from aiohttp import web
+
+from . import orders_2026, orders_v0
+from .clock import Clock
+from .config import SimConfig
+from .control import add_routes
+from .gateway import OperationHandler, sp_api_route
+from .lwa import token_route
+from .state import Simulator, build_simulator
+
+SIMULATOR = web.AppKey("simulator", Simulator)
+
+HANDLERS: dict[str, OperationHandler] = {
+    "getOrders": orders_v0.get_orders,
+    "getOrderItems": orders_v0.get_order_items,
+    "searchOrders": orders_2026.search_orders,
+    "getOrder": orders_2026.get_order,
+}
+
+
+def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Application:
+    """A fresh simulator; ``clock`` lets tests pin the start time or move time forward."""
+    sim = build_simulator(config, clock)
+    app = web.Application()
+    app[SIMULATOR] = sim
+    app.router.add_post("/auth/o2/token", token_route(sim.lwa))
+    for operation_id, handler in HANDLERS.items():
+        op = sim.operations[operation_id]
+        app.router.add_route(op.method, op.path, sp_api_route(sim, op, handler))
+    add_routes(app, sim)
+    app.cleanup_ctx.append(_change_loop)
+    return app
+
+
+async def _change_loop(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[SIMULATOR].changes.run())
+    yield
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+
+
+async def serve(
+    config: SimConfig,
+    host: str,
+    port: int,
+    *,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until cancelled. ``ready`` gets the base URL once bound (real port if 0)."""
+    runner = web.AppRunner(create_app(config), handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        if ready is not None:
+            ready(f"http://{host}:{_bound_port(runner, port)}")
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner, requested: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return requested
+
+
+def run(config: SimConfig, host: str, port: int) -> None:
+    """Blocking: serve, announce one line on stdout, stop cleanly on SIGINT/SIGTERM."""
+    asyncio.run(_run_until_signal(config, host, port))
+
+
+async def _run_until_signal(config: SimConfig, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = asyncio.create_task(serve(config, host, port, ready=_announce))
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({server, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (server, stopper):
+        task.cancel()
+    with suppress(asyncio.CancelledError):
+        await server  # re-raises a bind error, if that is why serve() ended
+
+
+def _announce(url: str) -> None:
+    print(f"spsync sandbox listening on {url}", file=sys.stdout, flush=True)

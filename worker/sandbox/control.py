@@ -1,0 +1,177 @@
+"""``/_sim/*``: the knobs and read-outs tests, the demo and benchmarks use.
+
+Not part of SP-API. Bad input gets 400 ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .clock import iso
+from .faults import KINDS, FaultRule
+from .state import Simulator
+from .world import Order, Seller
+
+Route = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class BadRequest(Exception):
+    pass
+
+
+def add_routes(app: web.Application, sim: Simulator) -> None:
+    table: list[tuple[str, str, Callable[[Simulator, web.Request], Awaitable[Any]]]] = [
+        ("GET", "/_sim/sellers", _sellers),
+        ("GET", "/_sim/truth/orders", _truth),
+        ("GET", "/_sim/stats", _stats),
+        ("POST", "/_sim/mutate", _mutate),
+        ("POST", "/_sim/control", _control),
+        ("GET", "/_sim/faults", _list_faults),
+        ("POST", "/_sim/faults", _add_fault),
+        ("DELETE", "/_sim/faults", _clear_faults),
+        ("POST", "/_sim/sellers/{selling_partner_id}/revoke", _revoke),
+        ("POST", "/_sim/auth-codes", _auth_code),
+    ]
+    for method, path, handler in table:
+        app.router.add_route(method, path, _wrap(sim, handler))
+
+
+def _wrap(sim: Simulator, handler: Callable[[Simulator, web.Request], Awaitable[Any]]) -> Route:
+    async def route(request: web.Request) -> web.Response:
+        try:
+            return web.json_response(await handler(sim, request))
+        except BadRequest as error:
+            return web.json_response({"error": str(error)}, status=400)
+
+    return route
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.text() or "{}")
+    except ValueError:
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+def _seller(sim: Simulator, seller_id: object) -> Seller:
+    seller = sim.world.sellers.get(str(seller_id))
+    if seller is None:
+        raise BadRequest(f"unknown seller_id {seller_id!r}")
+    return seller
+
+
+def _count(data: dict[str, Any], default: int) -> int:
+    count = data.get("count", default)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise BadRequest("count must be a positive integer")
+    return count
+
+
+async def _sellers(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    app = sim.lwa.app
+    sellers = [
+        {
+            "selling_partner_id": s.seller_id,
+            "region": s.region,
+            "marketplace_ids": s.marketplace_ids,
+            "refresh_token": sim.lwa.refresh_tokens[s.seller_id],
+        }
+        for s in sim.world.sellers.values()
+    ]
+    return {
+        "application": {"client_id": app.client_id, "client_secret": app.client_secret},
+        "sellers": sellers,
+    }
+
+
+async def _truth(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    seller = _seller(sim, request.query.get("seller_id"))
+    return {"orders": [_truth_order(o) for o in seller.orders.values()]}
+
+
+def _truth_order(order: Order) -> dict[str, Any]:
+    currency = order.marketplace.currency
+    return {
+        "AmazonOrderId": order.order_id,
+        "OrderStatus": order.status.v0,
+        "PurchaseDate": iso(order.purchase_date),
+        "LastUpdateDate": iso(order.last_update),
+        "MarketplaceId": order.marketplace.marketplace_id,
+        "OrderTotal": {"CurrencyCode": currency, "Amount": f"{order.total:.2f}"},
+        "OrderItems": [
+            {
+                "OrderItemId": i.order_item_id,
+                "SellerSKU": i.product.sku,
+                "ASIN": i.product.asin,
+                "QuantityOrdered": i.quantity_ordered,
+                "QuantityShipped": i.quantity_shipped,
+                "ItemPrice": {"CurrencyCode": currency, "Amount": f"{i.line_total:.2f}"},
+            }
+            for i in order.items
+        ],
+    }
+
+
+async def _stats(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    lwa = sim.lwa.stats
+    return {
+        "elapsed_seconds": sim.clock.now() - sim.started,
+        "time_scale": sim.config.time_scale,
+        "buckets": sim.quotas.stats(),
+        "lwa": {"grants": lwa.grants, "refresh_grants": lwa.refresh_grants, "errors": lwa.errors},
+    }
+
+
+async def _mutate(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    data = await _json(request)
+    seller = _seller(sim, data.get("seller_id"))
+    return {"changed": sim.mutator.apply(seller.seller_id, _count(data, 1), sim.clock.now())}
+
+
+async def _control(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    rate = (await _json(request)).get("changes_per_minute")
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0:
+        raise BadRequest("changes_per_minute must be a non-negative number")
+    sim.changes.changes_per_minute = float(rate)
+    return {"changes_per_minute": float(rate)}
+
+
+async def _list_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    return {"faults": sim.faults.pending()}
+
+
+async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    data = await _json(request)
+    operation, fault = data.get("operation"), data.get("fault")
+    if operation not in sim.operations:
+        raise BadRequest(f"operation must be one of {sorted(sim.operations)}")
+    if fault not in KINDS:
+        raise BadRequest(f"fault must be one of {sorted(KINDS)}")
+    seller_id = data.get("seller_id")
+    if seller_id is not None:
+        seller_id = _seller(sim, seller_id).seller_id
+    rule = FaultRule(str(operation), seller_id, str(fault), _count(data, 1))
+    sim.faults.add(rule)
+    return {"faults": sim.faults.pending()}
+
+
+async def _clear_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    return {"cleared": sim.faults.clear()}
+
+
+async def _revoke(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    seller = _seller(sim, request.match_info["selling_partner_id"])
+    sim.lwa.revoke(seller.seller_id)
+    return {"revoked": seller.seller_id}
+
+
+async def _auth_code(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    seller = _seller(sim, (await _json(request)).get("selling_partner_id"))
+    return {"code": sim.lwa.new_code(seller.seller_id)}

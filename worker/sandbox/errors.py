@@ -1,0 +1,62 @@
+"""SP-API error bodies: ``{"errors": [{"code", "message", "details"}]}``.
+
+Both Orders models declare the same ``Error`` shape (code and message required), so one
+builder serves v0 and 2026-01-01. Handlers raise :class:`ApiError`; the gateway turns it
+into a response, so no handler builds an error response itself.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+class ApiError(Exception):
+    """An SP-API error response waiting to be sent."""
+
+    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def response(self) -> web.Response:
+        return error_response(self.status, self.code, self.message, self.details)
+
+
+def error_body(code: str, message: str, details: str = "") -> dict[str, object]:
+    return {"errors": [{"code": code, "message": message, "details": details}]}
+
+
+def error_response(status: int, code: str, message: str, details: str = "") -> web.Response:
+    return web.json_response(error_body(code, message, details), status=status)
+
+
+def invalid_input(message: str) -> ApiError:
+    return ApiError(400, "InvalidInput", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "NotFound", message)
+
+
+def quota_exceeded() -> ApiError:
+    return ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+
+
+def unauthorized(details: str) -> ApiError:
+    return ApiError(403, "Unauthorized", "Access to requested resource is denied.", details)
+
+
+TOKEN_INVALID = "The access token you provided is revoked, malformed or invalid."  # noqa: S105 - message
+TOKEN_EXPIRED = "The access token you provided has expired."  # noqa: S105 - message
+
+
+def internal_failure() -> ApiError:
+    return ApiError(500, "InternalFailure", "We encountered an internal error. Please try again.")
+
+
+def service_unavailable() -> ApiError:
+    return ApiError(
+        503, "ServiceUnavailable", "Service is temporarily unavailable. Please try again."
+    )

@@ -1,0 +1,109 @@
+"""Injected faults: "the next n calls of this operation (for this seller) go wrong".
+
+Two stages, because the failures happen at different places in a real request:
+``expired_token`` and ``throttle`` replace the auth/quota decision (they count as a
+call but take no token); ``http_500``, ``http_503``, ``malformed`` and ``truncated``
+hit calls that got past the quota and would otherwise have succeeded. A rule fires on
+exactly ``count`` calls that reach its stage, oldest rule first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+PRE_QUOTA = frozenset({"expired_token", "throttle"})
+POST_HANDLER = frozenset({"http_500", "http_503", "malformed", "truncated"})
+KINDS = PRE_QUOTA | POST_HANDLER
+
+
+@dataclass
+class FaultRule:
+    operation: str
+    seller_id: str | None
+    fault: str
+    remaining: int
+
+    def matches(self, operation: str, seller_id: str, kinds: frozenset[str]) -> bool:
+        return (
+            self.remaining > 0
+            and self.fault in kinds
+            and self.operation == operation
+            and self.seller_id in (None, seller_id)
+        )
+
+
+class FaultBook:
+    def __init__(self) -> None:
+        self._rules: list[FaultRule] = []
+
+    def add(self, rule: FaultRule) -> None:
+        self._rules.append(rule)
+
+    def take(self, operation: str, seller_id: str, kinds: frozenset[str]) -> str | None:
+        """Consume one firing of the oldest matching rule; its fault kind, or None."""
+        rule = next((r for r in self._rules if r.matches(operation, seller_id, kinds)), None)
+        if rule is None:
+            return None
+        rule.remaining -= 1
+        if rule.remaining == 0:
+            self._rules.remove(rule)
+        return rule.fault
+
+    def pending(self) -> list[dict[str, Any]]:
+        return [asdict(rule) for rule in self._rules]
+
+    def clear(self) -> int:
+        cleared = len(self._rules)
+        self._rules.clear()
+        return cleared
+
+
+def truncate(body: dict[str, Any]) -> bytes:
+    """A 200 body cut mid-JSON, as a dropped connection would leave it."""
+    text = json.dumps(body).encode()
+    return text[: max(1, len(text) // 2)]
+
+
+def malform(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A 200 body that parses as JSON but breaks the model's response schema."""
+    return _BREAKERS[operation](body)
+
+
+def _break_first(records: list[dict[str, Any]], id_field: str, count_field: str) -> None:
+    # Dropping a required id and turning a count into text both violate the schema.
+    if not records:
+        records.append({count_field: "three"})
+        return
+    records[0].pop(id_field, None)
+    records[0][count_field] = "three"
+
+
+def _get_orders(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first(body["payload"]["Orders"], "AmazonOrderId", "NumberOfItemsShipped")
+    return body
+
+
+def _get_order_items(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first(body["payload"]["OrderItems"], "OrderItemId", "QuantityOrdered")
+    return body
+
+
+def _search_orders(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first(body["orders"], "orderId", "orderItems")
+    return body
+
+
+def _get_order(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first([body["order"]], "orderId", "orderItems")
+    return body
+
+
+_BREAKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "getOrders": _get_orders,
+    "getOrderItems": _get_order_items,
+    "searchOrders": _search_orders,
+    "getOrder": _get_order,
+}

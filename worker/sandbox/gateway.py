@@ -1,0 +1,90 @@
+"""The path every SP-API request takes, whatever the operation.
+
+authenticate (403) → pre-quota faults → token bucket (429) → validate parameters (400)
+→ operation handler → post-handler faults → JSON. Every response, success or error,
+carries ``x-amzn-RequestId`` and ``x-amzn-RateLimit-Limit``. Handlers are plain
+functions from a :class:`Call` to a body dict and raise ``ApiError`` for 4xx.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from . import errors
+from .errors import ApiError
+from .faults import POST_HANDLER, PRE_QUOTA, malform, truncate
+from .quotas import rate_header
+from .spec import Operation
+from .state import Simulator
+from .validation import Params, validate
+from .world import Seller
+
+
+@dataclass(frozen=True)
+class Call:
+    sim: Simulator
+    op: Operation
+    seller: Seller
+    params: Params
+    now: float
+
+
+OperationHandler = Callable[[Call], dict[str, Any]]
+Route = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Route:
+    header = rate_header(op, sim.config.time_scale)
+
+    async def route(request: web.Request) -> web.Response:
+        try:
+            response = _dispatch(sim, op, handler, request)
+        except ApiError as error:
+            response = error.response()
+        response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+        response.headers["x-amzn-RateLimit-Limit"] = header
+        return response
+
+    return route
+
+
+def _dispatch(
+    sim: Simulator, op: Operation, handler: OperationHandler, request: web.Request
+) -> web.Response:
+    seller = sim.world.sellers[sim.lwa.seller_for(request.headers.get("x-amz-access-token"))]
+    _pre_quota(sim, op, seller.seller_id)
+    if not sim.quotas.acquire(seller.seller_id, op):
+        raise errors.quota_exceeded()
+    params = validate(op, request.query, request.match_info)
+    body = handler(Call(sim, op, seller, params, sim.clock.now()))
+    return _post_handler(sim, op, seller.seller_id, body)
+
+
+def _pre_quota(sim: Simulator, op: Operation, seller_id: str) -> None:
+    fault = sim.faults.take(op.operation_id, seller_id, PRE_QUOTA)
+    if fault is None:
+        return
+    sim.quotas.bucket(seller_id, op).record_forced(throttled=fault == "throttle")
+    if fault == "throttle":
+        raise errors.quota_exceeded()
+    raise errors.unauthorized(errors.TOKEN_EXPIRED)
+
+
+def _post_handler(
+    sim: Simulator, op: Operation, seller_id: str, body: dict[str, Any]
+) -> web.Response:
+    fault = sim.faults.take(op.operation_id, seller_id, POST_HANDLER)
+    if fault == "http_500":
+        raise errors.internal_failure()
+    if fault == "http_503":
+        raise errors.service_unavailable()
+    if fault == "truncated":
+        return web.Response(body=truncate(body), content_type="application/json")
+    if fault == "malformed":
+        body = malform(op.operation_id, body)
+    return web.json_response(body)

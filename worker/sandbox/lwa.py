@@ -1,0 +1,232 @@
+"""Login with Amazon: the token endpoint and the access tokens SP-API calls present.
+
+Mirrors LWA's observable contract: form-encoded ``POST /auth/o2/token`` with
+``refresh_token`` and ``authorization_code`` grants, OAuth error bodies
+(``invalid_request``, ``invalid_client`` 401, ``invalid_grant``,
+``unsupported_grant_type``), access tokens that expire after ``token_ttl_seconds``.
+Authorization codes are minted by ``POST /_sim/auth-codes`` (single use, 5 minutes);
+re-authorizing a revoked seller issues a new refresh token, as Amazon does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from .clock import Clock
+from .config import SimConfig
+from .errors import TOKEN_EXPIRED, TOKEN_INVALID, unauthorized
+from .generate import hex_text, seeded, token_text
+from .world import World
+
+CODE_TTL_SECONDS = 300.0
+GRANT_TYPES = ("refresh_token", "authorization_code")
+
+
+@dataclass(frozen=True)
+class Application:
+    client_id: str
+    client_secret: str
+
+
+@dataclass
+class LwaStats:
+    grants: int = 0  # every successful grant, whatever its type
+    refresh_grants: int = 0
+    errors: int = 0
+
+
+@dataclass
+class LwaResult:
+    status: int
+    body: dict[str, object]
+
+
+def _oauth_error(status: int, error: str, description: str) -> LwaResult:
+    return LwaResult(status, {"error": error, "error_description": description})
+
+
+def _missing(name: str) -> LwaResult:
+    return _oauth_error(
+        400, "invalid_request", f"The request is missing a required parameter : {name}"
+    )
+
+
+def _bad_grant(name: str) -> LwaResult:
+    return _oauth_error(
+        400, "invalid_grant", f"The request has an invalid grant parameter : {name}"
+    )
+
+
+class Lwa:
+    """LWA state: the application, each seller's refresh token, codes, access tokens."""
+
+    def __init__(self, config: SimConfig, clock: Clock, world: World) -> None:
+        rng = seeded(config, "application")
+        self.app = Application(
+            client_id="amzn1.application-oa2-client." + hex_text(rng, 32),
+            client_secret="amzn1.oa2-cs.v1." + hex_text(rng, 64),
+        )
+        self.config = config
+        self.clock = clock
+        self.stats = LwaStats()
+        self.revoked: set[str] = set()
+        self.refresh_tokens: dict[str, str] = {}  # seller_id → current refresh token
+        self._seller_by_refresh: dict[str, str] = {}
+        self._indices = {s.seller_id: s.index for s in world.sellers.values()}
+        self._generations = dict.fromkeys(self._indices, 0)
+        self._codes: dict[str, tuple[str, float]] = {}  # code → (seller_id, expiry)
+        self._access: dict[str, tuple[str, float]] = {}  # access token → (seller_id, expiry)
+        for seller_id in self._indices:
+            self._set_refresh_token(seller_id)
+
+    def _set_refresh_token(self, seller_id: str) -> None:
+        rng = seeded(
+            self.config, "refresh-token", self._indices[seller_id], self._generations[seller_id]
+        )
+        old = self.refresh_tokens.get(seller_id)
+        self._seller_by_refresh.pop(old or "", None)
+        token = "Atzr|IwEB" + token_text(rng, 120)
+        self.refresh_tokens[seller_id] = token
+        self._seller_by_refresh[token] = seller_id
+
+    def grant(self, form: Mapping[str, str]) -> LwaResult:
+        result = self._grant(form)
+        if result.status == 200:
+            self.stats.grants += 1
+            self.stats.refresh_grants += int(form.get("grant_type") == "refresh_token")
+        else:
+            self.stats.errors += 1
+        return result
+
+    def _grant(self, form: Mapping[str, str]) -> LwaResult:
+        grant_type = form.get("grant_type", "")
+        if not grant_type:
+            return _missing("grant_type")
+        if grant_type not in GRANT_TYPES:
+            return _oauth_error(
+                400,
+                "unsupported_grant_type",
+                "The authorization grant type is not supported by the authorization server",
+            )
+        for name in ("client_id", "client_secret"):
+            if not form.get(name):
+                return _missing(name)
+        if (
+            form["client_id"] != self.app.client_id
+            or form["client_secret"] != self.app.client_secret
+        ):
+            return _oauth_error(401, "invalid_client", "Client authentication failed")
+        if grant_type == "refresh_token":
+            return self._refresh(form.get("refresh_token", ""))
+        return self._exchange(form.get("code", ""))
+
+    def _refresh(self, refresh_token: str) -> LwaResult:
+        if not refresh_token:
+            return _missing("refresh_token")
+        seller_id = self._seller_by_refresh.get(refresh_token)
+        if seller_id is None or seller_id in self.revoked:
+            return _bad_grant("refresh_token")
+        return self._issue(seller_id)
+
+    def _exchange(self, code: str) -> LwaResult:
+        if not code:
+            return _missing("code")
+        seller_id, expiry = self._codes.pop(code, ("", 0.0))  # single use: gone once tried
+        if not seller_id or self.clock.now() > expiry:
+            return _bad_grant("code")
+        if seller_id in self.revoked:
+            self._reauthorize(seller_id)
+        return self._issue(seller_id)
+
+    def _reauthorize(self, seller_id: str) -> None:
+        self._generations[seller_id] += 1
+        self._set_refresh_token(seller_id)
+        self.revoked.discard(seller_id)
+
+    def _issue(self, seller_id: str) -> LwaResult:
+        token = "Atza|IwEB" + secrets.token_urlsafe(96)
+        ttl = self.config.token_ttl_seconds
+        self._forget_long_expired()
+        self._access[token] = (seller_id, self.clock.now() + ttl)
+        return LwaResult(
+            200,
+            {
+                "access_token": token,
+                "refresh_token": self.refresh_tokens[seller_id],
+                "token_type": "bearer",
+                "expires_in": ttl,
+            },
+        )
+
+    def _forget_long_expired(self) -> None:
+        # Bounded memory for long demos; a token a full TTL past expiry reads as invalid.
+        if len(self._access) < 10_000:
+            return
+        cutoff = self.clock.now() - self.config.token_ttl_seconds
+        self._access = {t: v for t, v in self._access.items() if v[1] > cutoff}
+
+    def new_code(self, seller_id: str) -> str:
+        code = "AN" + secrets.token_hex(10)
+        self._codes[code] = (seller_id, self.clock.now() + CODE_TTL_SECONDS)
+        return code
+
+    def revoke(self, seller_id: str) -> None:
+        self.revoked.add(seller_id)
+
+    def seller_for(self, access_token: str | None) -> str:
+        """The seller an ``x-amz-access-token`` belongs to, or 403 as SP-API answers."""
+        seller_id, expiry = self._access.get(access_token or "", ("", 0.0))
+        if not seller_id:
+            raise unauthorized(TOKEN_INVALID)
+        if self.clock.now() > expiry:
+            raise unauthorized(TOKEN_EXPIRED)
+        return seller_id
+
+
+def token_route(lwa: Lwa) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /auth/o2/token``."""
+
+    async def handle(request: web.Request) -> web.Response:
+        result = lwa.grant(await _form(request))
+        headers = {
+            "Cache-Control": "no-store",
+            "Pragma": "no-cache",
+            "x-amzn-RequestId": str(uuid.uuid4()),
+        }
+        return web.json_response(result.body, status=result.status, headers=headers)
+
+    return handle
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    """Form fields (LWA's documented encoding); JSON and HTTP Basic client auth also work."""
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(await request.text())
+        except ValueError:
+            data = {}
+        form = {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    else:
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    for key, value in _basic_auth(request.headers.get("Authorization", "")).items():
+        form.setdefault(key, value)
+    return form
+
+
+def _basic_auth(header: str) -> dict[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    try:
+        client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return {}
+    return {"client_id": client_id, "client_secret": secret}

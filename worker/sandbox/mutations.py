@@ -1,0 +1,82 @@
+"""Changes to the world over time: new orders and Pending → Unshipped → Shipped moves.
+
+Each seller draws its changes from its own seeded ``random.Random``, so the *sequence*
+of changes is reproducible whether they come from the background loop or from
+``POST /_sim/mutate``; only their timing follows the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from .clock import Clock
+from .config import SimConfig
+from .generate import new_order, seeded
+from .world import Order, Seller, Status, World
+
+TICK_SECONDS = 0.25
+NEW_ORDER_SHARE = 0.4
+
+_NEXT_STATUS = {Status.PENDING: Status.UNSHIPPED, Status.UNSHIPPED: Status.SHIPPED}
+
+
+class Mutator:
+    """Applies changes to one world; one RNG per seller keeps sellers independent."""
+
+    def __init__(self, config: SimConfig, world: World) -> None:
+        self._world = world
+        self._rngs = {
+            s.seller_id: seeded(config, "changes", s.index) for s in world.sellers.values()
+        }
+
+    def apply(self, seller_id: str, count: int, now: float) -> list[str]:
+        """Apply ``count`` changes to one seller; returns the touched AmazonOrderIds in order."""
+        seller = self._world.sellers[seller_id]
+        rng = self._rngs[seller_id]
+        return [self._change(rng, seller, now).order_id for _ in range(count)]
+
+    def _change(self, rng: random.Random, seller: Seller, now: float) -> Order:
+        # Scanning in insertion order keeps the candidate list, and so the choice, seeded.
+        movable = [o for o in seller.orders.values() if o.status in _NEXT_STATUS]
+        if not movable or rng.random() < NEW_ORDER_SHARE:
+            return self._new(rng, seller, now)
+        order = rng.choice(movable)
+        order.set_status(_NEXT_STATUS[order.status], now)
+        return order
+
+    def _new(self, rng: random.Random, seller: Seller, now: float) -> Order:
+        stamp = int(now)
+        order = new_order(rng, self._world, seller, Status.PENDING, stamp, stamp)
+        self._world.add_order(order)
+        return order
+
+
+class ChangeLoop:
+    """Background ticker: ``changes_per_minute`` per seller, fractions carried over."""
+
+    def __init__(self, mutator: Mutator, world: World, clock: Clock, rate: float) -> None:
+        self.changes_per_minute = rate
+        self._mutator = mutator
+        self._world = world
+        self._clock = clock
+        self._owed = {seller_id: 0.0 for seller_id in world.sellers}
+
+    async def run(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            self.tick(now - last)
+            last = now
+
+    def tick(self, elapsed: float) -> None:
+        """Owe each seller ``rate x elapsed`` changes; apply the whole ones."""
+        per_second = self.changes_per_minute / 60.0
+        for seller_id in self._owed:
+            self._owed[seller_id] += per_second * elapsed
+            whole = int(self._owed[seller_id])
+            if whole:
+                self._owed[seller_id] -= whole
+                self._mutator.apply(seller_id, whole, self._clock.now())

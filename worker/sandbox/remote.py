@@ -1,0 +1,58 @@
+"""A tiny blocking client for the simulator's ``/_sim`` control endpoints (stdlib only).
+
+Used by the demo and the tests; it never talks to Amazon.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+from urllib.parse import quote
+
+
+class SandboxClient:
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+
+    def _request(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(  # noqa: S310 - loopback simulator URL
+            self.base_url + path, data=data, method=method,
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=self._timeout) as resp:  # noqa: S310
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def sellers(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", "/_sim/sellers")
+        return result
+
+    def truth(self, selling_partner_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/orders?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._request("GET", "/_sim/stats")
+        return result
+
+    def control(self, **settings: Any) -> None:
+        self._request("POST", "/_sim/control", settings)
+
+    def mutate(self, selling_partner_id: str, count: int) -> list[str]:
+        result = self._request("POST", "/_sim/mutate",
+                               {"seller_id": selling_partner_id, "count": count})
+        return list(result["changed"])
+
+    def fault(self, operation: str, fault: str, count: int = 1,
+              seller_id: str | None = None) -> None:
+        body: dict[str, Any] = {"operation": operation, "fault": fault, "count": count}
+        if seller_id:
+            body["seller_id"] = seller_id
+        self._request("POST", "/_sim/faults", body)
+
+    def revoke(self, selling_partner_id: str) -> None:
+        self._request("POST", f"/_sim/sellers/{quote(selling_partner_id)}/revoke", {})

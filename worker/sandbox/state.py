@@ -1,0 +1,51 @@
+"""Everything one simulator instance holds, built from a config in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .clock import Clock
+from .config import SimConfig
+from .faults import FaultBook
+from .generate import build_world
+from .lwa import Lwa
+from .mutations import ChangeLoop, Mutator
+from .pagination import TokenCodec
+from .quotas import QuotaBook
+from .spec import Operation, served_operations
+from .world import World
+
+
+@dataclass
+class Simulator:
+    config: SimConfig
+    clock: Clock
+    started: float
+    world: World
+    lwa: Lwa
+    quotas: QuotaBook
+    faults: FaultBook
+    tokens: TokenCodec
+    mutator: Mutator
+    changes: ChangeLoop
+    operations: dict[str, Operation]
+
+
+def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
+    clock = clock or Clock()
+    started = clock.now()
+    world = build_world(config, int(started))
+    mutator = Mutator(config, world)
+    return Simulator(
+        config=config,
+        clock=clock,
+        started=started,
+        world=world,
+        lwa=Lwa(config, clock, world),
+        quotas=QuotaBook(clock, config.time_scale),
+        faults=FaultBook(),
+        tokens=TokenCodec(config.seed, clock, config.pagination_ttl_seconds),
+        mutator=mutator,
+        changes=ChangeLoop(mutator, world, clock, config.changes_per_minute),
+        operations=served_operations(),
+    )

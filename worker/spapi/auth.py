@@ -1,0 +1,187 @@
+"""Login with Amazon (LWA): refresh-token grant with one access token shared by all processes.
+
+The token for a seller lives in Redis (``lwa:tok:<seller>``). A caller that finds it missing or
+within ``refresh_margin`` (5 min) of expiry takes ``lwa:lock:<seller>`` (SET NX PX); only the
+lock holder calls LWA, everybody else waits for the new token to appear. So N concurrent
+callers with an expired token cause exactly one refresh, across any number of processes.
+``invalid_grant`` is published under ``lwa:err:<seller>`` so waiters fail fast with
+:class:`InvalidGrantError` instead of queueing refreshes that cannot succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+
+from worker.spapi.errors import AuthError, InvalidGrantError, ServerError
+
+log = structlog.get_logger(__name__)
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def needs_refresh(expires_at: float, now: float, margin: float) -> bool:
+    """True when a token expiring at ``expires_at`` should be replaced at ``now``."""
+    return now >= expires_at - margin
+
+
+@dataclass(frozen=True)
+class LwaApp:
+    client_id: str
+    client_secret: str
+    token_url: str
+
+
+class LwaTokenProvider:
+    """Access tokens per seller, cached in Redis and refreshed under a distributed lock."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        redis: Any,
+        app: LwaApp,
+        *,
+        refresh_margin: float = 300.0,
+        lock_ttl: float = 30.0,
+        poll_interval: float = 0.05,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session
+        self._redis = redis
+        self._app = app
+        self._margin = refresh_margin
+        self._lock_ttl = lock_ttl
+        self._poll = poll_interval
+        self._clock = clock
+        self._release = redis.register_script(_RELEASE)
+        self._local: dict[str, tuple[str, float]] = {}
+        self._local_locks: dict[str, asyncio.Lock] = {}
+
+    async def access_token(self, seller: str, refresh_token: str) -> str:
+        """A valid access token for ``seller`` (selling partner id)."""
+        cached = self._local.get(seller)
+        if cached and not needs_refresh(cached[1], self._clock(), self._margin):
+            return cached[0]
+        lock = self._local_locks.setdefault(seller, asyncio.Lock())
+        async with lock:  # one Redis conversation per process per seller
+            token, expires_at = await self._shared_token(seller, refresh_token)
+            self._local[seller] = (token, expires_at)
+            return token
+
+    async def invalidate(self, seller: str, token: str) -> None:
+        """Drop ``token`` (the server said it expired) so the next call refreshes."""
+        self._local.pop(seller, None)
+        raw = await self._redis.get(_tok_key(seller))
+        if raw and json.loads(raw)["access_token"] == token:
+            await self._redis.delete(_tok_key(seller))
+
+    async def _shared_token(self, seller: str, refresh_token: str) -> tuple[str, float]:
+        deadline = self._clock() + self._lock_ttl * 2
+        while True:
+            fresh = await self._read_cache(seller)
+            if fresh:
+                return fresh
+            await self._raise_published_error(seller)
+            owner = uuid.uuid4().hex
+            got = await self._redis.set(
+                _lock_key(seller), owner, nx=True, px=int(self._lock_ttl * 1000)
+            )
+            if got:
+                try:
+                    return await self._refresh_locked(seller, refresh_token)
+                finally:
+                    await self._release(keys=[_lock_key(seller)], args=[owner])
+            if self._clock() > deadline:
+                raise ServerError("timed out waiting for another process's LWA refresh",
+                                  seller=seller, operation="lwa.refresh")
+            await asyncio.sleep(self._poll)
+
+    async def _refresh_locked(self, seller: str, refresh_token: str) -> tuple[str, float]:
+        fresh = await self._read_cache(seller)  # someone may have refreshed just before us
+        if fresh:
+            return fresh
+        try:
+            token, expires_in = await self._grant(seller, refresh_token)
+        except InvalidGrantError as exc:
+            await self._redis.set(_err_key(seller), exc.detail, px=int(self._lock_ttl * 1000))
+            raise
+        expires_at = self._clock() + expires_in
+        payload = json.dumps({"access_token": token, "expires_at": expires_at})
+        await self._redis.set(_tok_key(seller), payload, px=max(1, int(expires_in * 1000)))
+        log.info("lwa.refreshed", seller=seller, expires_in=expires_in)
+        return token, expires_at
+
+    async def _grant(self, seller: str, refresh_token: str) -> tuple[str, float]:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self._app.client_id,
+            "client_secret": self._app.client_secret,
+        }
+        return await exchange(self._session, self._app.token_url, form, seller=seller)
+
+    async def _read_cache(self, seller: str) -> tuple[str, float] | None:
+        raw = await self._redis.get(_tok_key(seller))
+        if not raw:
+            return None
+        data = json.loads(raw)
+        if needs_refresh(float(data["expires_at"]), self._clock(), self._margin):
+            return None
+        return str(data["access_token"]), float(data["expires_at"])
+
+    async def _raise_published_error(self, seller: str) -> None:
+        err = await self._redis.get(_err_key(seller))
+        if err:
+            text = err.decode() if isinstance(err, bytes) else str(err)
+            raise InvalidGrantError(text, seller=seller, operation="lwa.refresh", status=400,
+                                    code="invalid_grant")
+
+
+async def exchange(
+    session: aiohttp.ClientSession, url: str, form: dict[str, str], *, seller: str | None
+) -> tuple[str, float]:
+    """POST a grant to LWA; return (access_token, expires_in). Errors never echo the form."""
+    started = time.monotonic()
+    try:
+        async with session.post(url, data=form) as resp:
+            status = resp.status
+            body: Any = await resp.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+        raise ServerError(f"LWA unreachable or invalid reply: {type(exc).__name__}",
+                          seller=seller, operation="lwa.refresh") from None
+    log.info("lwa.grant", seller=seller, status=status, grant=form.get("grant_type"),
+             duration_ms=round((time.monotonic() - started) * 1000, 1))
+    if status == 200 and isinstance(body, dict) and "access_token" in body:
+        return str(body["access_token"]), float(body.get("expires_in", 3600))
+    error = body.get("error") if isinstance(body, dict) else None
+    description = str(body.get("error_description", ""))[:200] if isinstance(body, dict) else ""
+    kw: dict[str, Any] = {"seller": seller, "operation": "lwa.refresh", "status": status,
+                          "code": error}
+    if error == "invalid_grant":
+        raise InvalidGrantError(f"LWA rejected the refresh token: {description}", **kw)
+    if status >= 500 or status == 429:
+        raise ServerError(f"LWA error {error or status}", **kw)
+    raise AuthError(f"LWA error {error or status}: {description}", **kw)
+
+
+def _tok_key(seller: str) -> str:
+    return f"lwa:tok:{seller}"
+
+
+def _lock_key(seller: str) -> str:
+    return f"lwa:lock:{seller}"
+
+
+def _err_key(seller: str) -> str:
+    return f"lwa:err:{seller}"

@@ -1,0 +1,227 @@
+"""The SP-API client: one ``call(operation, ...)`` that owns quota, auth, retries and errors.
+
+Sending is a chain of small steps: take a token from the seller's bucket -> get an LWA access
+token -> send once -> map the response. Call sites never sleep or retry; this module is the
+only place that does (STYLE.md rule 5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import structlog
+
+from worker.ratelimit.backoff import Backoff, parse_rate_limit, parse_retry_after
+from worker.ratelimit.bucket import TokenBucket, bucket_key
+from worker.spapi.auth import LwaTokenProvider
+from worker.spapi.errors import (
+    AuthError,
+    MalformedResponseError,
+    RetriableError,
+    ServerError,
+    SpApiError,
+    ThrottledError,
+    error_for_response,
+)
+from worker.spapi.operations import Operation, operation
+from worker.spapi.regions import region as region_info
+from worker.spapi.sigv4 import Signer
+
+log = structlog.get_logger(__name__)
+
+USER_AGENT = "spsync/0.1 (Language=Python)"
+Query = Mapping[str, str | int | float | bool | list[str] | None]
+
+
+@dataclass(frozen=True)
+class SellerAuth:
+    """Who a call is made for: enough to pick the endpoint, bucket and access token."""
+
+    selling_partner_id: str
+    region: str
+    refresh_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any
+    request_id: str | None
+    rate_limit: float | None
+
+
+@dataclass
+class CallStats:
+    """Counters a sync reports in ``sync_runs`` and the demo shows."""
+
+    calls: int = 0
+    throttled: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+
+
+class SpApiClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        tokens: LwaTokenProvider,
+        bucket: TokenBucket,
+        *,
+        base_url: str | None = None,
+        sandbox: bool = False,
+        backoff: Backoff | None = None,
+        max_inline_wait: float = 5.0,
+        signer: Signer | None = None,
+        stats: CallStats | None = None,
+    ) -> None:
+        self._session = session
+        self._tokens = tokens
+        self._bucket = bucket
+        self._base_url = base_url.rstrip("/") if base_url else None
+        self._sandbox = sandbox
+        self._backoff = backoff or Backoff()
+        self._max_inline_wait = max_inline_wait
+        self._signer = signer
+        self.stats = stats or CallStats()
+
+    async def call(
+        self,
+        seller: SellerAuth,
+        operation_name: str,
+        *,
+        path_params: dict[str, str] | None = None,
+        query: Query | None = None,
+        body: Any = None,
+    ) -> Response:
+        """Call ``operation_name`` for ``seller``; retry throttling and 5xx; raise typed errors."""
+        op = operation(operation_name)
+        url = self._url(seller, op, path_params, query)
+        key = bucket_key(seller.selling_partner_id, seller.region, op.name)
+        attempt = 0
+        refreshed = False
+        while True:
+            try:
+                return await self._attempt(seller, op, url, key, body)
+            except AuthError as exc:
+                if refreshed or exc.code != "Unauthorized":
+                    raise
+                refreshed = True  # the cached access token may have expired server-side
+            except RetriableError as exc:
+                if not self._backoff.should_retry(attempt):
+                    raise
+                delay = self._backoff.delay(attempt, exc.retry_after)
+                attempt += 1
+                self.stats.retries += 1
+                log.warning("spapi.retry", seller=seller.selling_partner_id, operation=op.name,
+                            status=exc.status, attempt=attempt, delay_s=round(delay, 2),
+                            request_id=exc.request_id)
+                await asyncio.sleep(delay)
+
+    def _url(
+        self, seller: SellerAuth, op: Operation, path_params: dict[str, str] | None,
+        query: Query | None,
+    ) -> str:
+        if self._base_url:
+            base = self._base_url
+        else:
+            info = region_info(seller.region)
+            base = info.sandbox_endpoint if self._sandbox else info.endpoint
+        url = base + op.url_path(path_params)
+        if query:
+            url += "?" + urlencode(_flatten_query(query))
+        return url
+
+    async def _attempt(
+        self, seller: SellerAuth, op: Operation, url: str, key: str, body: Any
+    ) -> Response:
+        self.stats.waited_seconds += await self._bucket.acquire(
+            key, op.rate, op.burst, self._max_inline_wait
+        )
+        token = await self._tokens.access_token(seller.selling_partner_id, seller.refresh_token)
+        started = time.monotonic()
+        try:
+            resp = await self._send(seller, op, url, token, body)
+        except AuthError as exc:
+            if exc.code == "Unauthorized":
+                await self._tokens.invalidate(seller.selling_partner_id, token)
+            raise
+        finally:
+            self.stats.calls += 1
+        log.info("spapi.call", seller=seller.selling_partner_id, operation=op.name,
+                 method=op.method, path=op.path, status=resp.status, request_id=resp.request_id,
+                 duration_ms=round((time.monotonic() - started) * 1000, 1))
+        return resp
+
+    async def _send(
+        self, seller: SellerAuth, op: Operation, url: str, token: str, body: Any
+    ) -> Response:
+        data = json.dumps(body).encode() if body is not None else b""
+        headers = {"x-amz-access-token": token, "user-agent": USER_AGENT, "accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
+        if self._signer:
+            headers.update(self._signer.headers(op.method, url, data, region_info(seller.region)))
+        ctx = {"seller": seller.selling_partner_id, "operation": op.name}
+        try:
+            async with self._session.request(op.method, url, data=data or None,
+                                             headers=headers) as http:
+                raw = await http.read()
+                request_id = http.headers.get("x-amzn-RequestId")
+                rate = parse_rate_limit(http.headers.get("x-amzn-RateLimit-Limit"))
+                retry_after = parse_retry_after(http.headers.get("Retry-After"))
+                status = http.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ServerError(f"network error: {type(exc).__name__}", **ctx) from None
+        ctx["request_id"] = request_id
+        key = bucket_key(seller.selling_partner_id, seller.region, op.name)
+        if rate:  # the server's usage plan beats the table, also on a 429
+            await self._bucket.set_rate(key, rate)
+        if status == 429:
+            self.stats.throttled += 1
+            await self._bucket.drain(key)
+        parsed = _parse_json(raw, status, ctx)
+        if status >= 400:
+            err = error_for_response(status, parsed, retry_after=retry_after, **ctx)
+            log.warning("spapi.error", status=status, code=err.code, **ctx)
+            raise err
+        return Response(status, parsed, request_id, rate)
+
+
+def _parse_json(raw: bytes, status: int, ctx: dict[str, Any]) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        if status >= 400:
+            return None  # the status alone says what went wrong
+        raise MalformedResponseError(
+            f"response body is not valid JSON ({len(raw)} bytes)", status=status, **ctx
+        ) from None
+
+
+def _flatten_query(query: Query) -> list[tuple[str, str]]:
+    """SP-API arrays are comma-separated; booleans are lower-case; None means absent."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in query.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        elif isinstance(value, list | tuple):
+            pairs.append((name, ",".join(str(v) for v in value)))
+        else:
+            pairs.append((name, str(value)))
+    return pairs
+
+
+__all__ = [
+    "CallStats", "Response", "SellerAuth", "SpApiClient", "SpApiError", "ThrottledError",
+]

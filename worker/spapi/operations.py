@@ -1,0 +1,48 @@
+"""The SP-API operations spsync calls, as declared by Amazon's models in ``worker/spapi_models``.
+
+``tests/unit/test_operations.py`` re-reads the models and fails if a method, path, rate or
+burst here drifts from them, so this table is data checked against the contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # operationId in the model
+    method: str
+    path: str  # with {placeholders}
+    rate: float  # requests per second (default usage plan)
+    burst: int
+    model: str  # file in worker/spapi_models, without .json
+
+    def url_path(self, path_params: dict[str, str] | None = None) -> str:
+        from urllib.parse import quote
+
+        params = {k: quote(str(v), safe="") for k, v in (path_params or {}).items()}
+        return self.path.format(**params)
+
+
+_OPERATIONS = (
+    Operation("getOrders", "GET", "/orders/v0/orders", 0.0167, 20, "ordersV0"),
+    Operation(
+        "getOrderItems", "GET", "/orders/v0/orders/{orderId}/orderItems", 0.5, 30, "ordersV0"
+    ),
+    Operation(
+        "searchOrders", "GET", "/orders/2026-01-01/orders", 0.0056, 20, "orders_2026-01-01"
+    ),
+    Operation(
+        "getOrder", "GET", "/orders/2026-01-01/orders/{orderId}", 0.5, 30, "orders_2026-01-01"
+    ),
+)
+
+OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}
+
+
+def operation(name: str) -> Operation:
+    try:
+        return OPERATIONS[name]
+    except KeyError:
+        raise KeyError(f"unknown SP-API operation {name!r}") from None

@@ -1,0 +1,120 @@
+"""Run one sync of one (seller, stream): lock, run the stream, record the outcome.
+
+This is what the ``spsync.sync_stream`` task calls. It is plain Python so tests call it
+directly; the task only adds Celery's retry on top.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import Connection
+
+from worker.db import sellers, state
+from worker.ratelimit.bucket import QuotaWaitTooLong
+from worker.runtime import Runtime
+from worker.spapi.client import SpApiClient
+from worker.spapi.errors import InvalidGrantError, RetriableError, SpApiError
+from worker.sync.orders import STREAM as ORDERS
+from worker.sync.orders import OrdersSync, Totals
+from worker.sync.windows import WindowPolicy
+
+log = structlog.get_logger(__name__)
+
+
+class UnknownStreamError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # succeeded | failed | skipped | deferred
+    totals: Totals
+    error: str | None = None
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def policy(rt: Runtime) -> WindowPolicy:
+    s = rt.settings
+    return WindowPolicy(
+        lag=timedelta(seconds=s.orders_lag_seconds),
+        overlap=timedelta(seconds=s.orders_overlap_seconds),
+        max_span=timedelta(hours=s.orders_max_window_hours),
+        initial=timedelta(days=s.orders_initial_days),
+    )
+
+
+async def run_stream(rt: Runtime, seller_id: int, stream: str) -> Outcome:
+    """Sync ``stream`` for ``seller_id`` until caught up. Never runs twice at once."""
+    if stream != ORDERS:
+        raise UnknownStreamError(f"unknown stream {stream!r} (known: {ORDERS})")
+    with rt.engine.connect() as conn:
+        with conn.begin():
+            seller = sellers.get_seller(conn, seller_id, rt.keyring)
+        structlog.contextvars.bind_contextvars(seller=seller.selling_partner_id, stream=stream)
+        try:
+            if not seller.enabled:
+                return Outcome("skipped", Totals(), "seller disabled")
+            if not state.try_lock(conn, seller_id, stream, worker_name()):
+                log.info("sync.busy")  # another worker holds it; it will finish the job
+                return Outcome("skipped", Totals(), "already running")
+            try:
+                return await _locked_run(rt, conn, seller, stream)
+            finally:
+                state.unlock(conn, seller_id, stream)
+        finally:
+            structlog.contextvars.unbind_contextvars("seller", "stream")
+
+
+async def _locked_run(
+    rt: Runtime, conn: Connection, seller: sellers.SellerRecord, stream: str
+) -> Outcome:
+    if state.reap_lost_runs(conn, seller.id, stream):
+        log.warning("sync.resuming_after_lost_worker")
+    run_id = state.start_run(conn, seller.id, stream, worker_name())
+    interval = timedelta(seconds=rt.settings.orders_interval_seconds)
+    async with rt.spapi() as client:
+        job = OrdersSync(conn, client, seller, run_id, policy(rt), rt.settings.orders_page_size,
+                         now=lambda: datetime.now(UTC))
+        try:
+            totals = await job.run()
+        except QuotaWaitTooLong as exc:
+            _close(conn, run_id, client, "deferred", exc)
+            raise
+        except InvalidGrantError as exc:
+            _close(conn, run_id, client, "failed", exc)
+            with conn.begin():
+                sellers.disable_seller(conn, seller.id, f"invalid_grant: {exc.detail}")
+            log.error("sync.seller_disabled", reason="invalid_grant")
+            return Outcome("failed", job.totals, str(exc))
+        except SpApiError as exc:
+            _close(conn, run_id, client, "failed", exc)
+            with conn.begin():
+                state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
+            log.error("sync.failed", error_type=type(exc).__name__, error=str(exc))
+            if isinstance(exc, RetriableError):
+                raise
+            return Outcome("failed", job.totals, str(exc))
+        _close(conn, run_id, client, "succeeded", None)
+        with conn.begin():
+            state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=None)
+    log.info("sync.done", pages=totals.pages, orders=totals.orders, items=totals.items,
+             api_calls=client.stats.calls, throttled=client.stats.throttled)
+    return Outcome("succeeded", totals)
+
+
+def _close(
+    conn: Connection, run_id: int, client: SpApiClient, status: str, error: BaseException | None
+) -> None:
+    if conn.in_transaction():
+        conn.rollback()  # a page that failed half-way never reaches the mirror
+    with conn.begin():
+        state.finish_run(conn, run_id, status, error=error, api_calls=client.stats.calls,
+                         throttled=client.stats.throttled, retries=client.stats.retries)

@@ -103,6 +103,7 @@ class OrdersSync:
     page_size: int
     now: Callable[[], datetime]
     totals: Totals = field(default_factory=Totals)
+    _reported: tuple[int, int] = (0, 0)  # client calls/429s already added to the run row
 
     @property
     def auth(self) -> SellerAuth:
@@ -158,13 +159,21 @@ class OrdersSync:
             replace_for = written if fetched is None else written & fetched
             n_items = mirror.replace_items(self.conn, self.seller.id, replace_for, items)
             state.save_checkpoint(self.conn, self.seller.id, STREAM, after)
-            state.add_to_run(self.conn, self.run_id, pages=1, orders=len(written), items=n_items)
+            state.add_to_run(self.conn, self.run_id, pages=1, orders=len(written), items=n_items,
+                             **self._call_counts())
         self.totals.pages += 1
         self.totals.orders += len(written)
         self.totals.items += n_items
         log.info("orders.page", seller=self.seller.selling_partner_id, records=len(records),
                  written=len(written), items=n_items, more=not done)
         return after
+
+    def _call_counts(self) -> dict[str, int]:
+        """Calls and 429s since the last page, so the run row shows live progress."""
+        stats = self.client.stats
+        calls, throttled = stats.calls - self._reported[0], stats.throttled - self._reported[1]
+        self._reported = (stats.calls, stats.throttled)
+        return {"api_calls": calls, "throttled": throttled}
 
     async def _rows(
         self, api: OrdersApi, records: list[Any]

@@ -9,6 +9,7 @@ servers under ``.spsync-test/`` are used, so a fresh laptop runs the suite with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ class Services:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
-    base_db = os.environ.get("DATABASE_URL")  # noqa: SIM112 - the tests' own configuration
+    base_db = os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("REDIS_URL")
     data_dir = ROOT / ".spsync-test"
     if not base_db:
@@ -64,14 +65,14 @@ def services() -> Iterator[Services]:
 
 
 @pytest.fixture
-def clean(services: Services) -> Iterator[Services]:
+def clean(services: Services) -> Services:
     """Empty mirror and Redis before each test that uses them."""
     engine = create_engine(sqlalchemy_url(services.database_url))
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE sellers, sync_runs RESTART IDENTITY CASCADE"))
     engine.dispose()
     redis.Redis.from_url(services.redis_url).flushdb()
-    yield services
+    return services
 
 
 class Sim:
@@ -91,10 +92,8 @@ class Sim:
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._task = self._loop.create_task(serve(self.config, "127.0.0.1", 0, ready=self._on))
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             self._loop.run_until_complete(self._task)
-        except asyncio.CancelledError:
-            pass
 
     def _on(self, url: str) -> None:
         self.url = url

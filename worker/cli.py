@@ -170,9 +170,12 @@ def sellers_list(as_json: bool) -> None:
     rt = _runtime()
     with rt.engine.begin() as conn:
         rows = list_sellers(conn)
-    data = [{"id": r.id, "selling_partner_id": r.selling_partner_id, "region": r.region,
-             "marketplace_ids": r.marketplace_ids, "orders_api": r.orders_api_version,
-             "enabled": r.enabled, "disabled_reason": r.disabled_reason} for r in rows]
+    data: list[dict[str, Any]] = [
+        {"id": r.id, "selling_partner_id": r.selling_partner_id, "region": r.region,
+         "marketplace_ids": r.marketplace_ids, "orders_api": r.orders_api_version,
+         "enabled": r.enabled, "disabled_reason": r.disabled_reason}
+        for r in rows
+    ]
     if as_json:
         click.echo(json.dumps(data))
         return

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from sqlalchemy import delete
 
+from worker import embedded
 from worker.config import load_settings
 from worker.crypto import keyring_spec
 from worker.db.engine import migrate
@@ -51,6 +52,7 @@ def run_demo(opts: DemoOptions) -> bool:
     configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
     rt = Runtime(settings)
     out = _Printer(sys.stdout)
+    leave_running = embedded.running(settings)  # someone else's servers: not ours to stop
     out.line("spsync demo: " + ("embedded Postgres + Redis under " + settings.data_dir
                                 if not (settings.database_url and settings.redis_url)
                                 else "configured Postgres + Redis"))
@@ -58,6 +60,15 @@ def run_demo(opts: DemoOptions) -> bool:
     migrate(services.database_url)
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as servers:
+        if not leave_running:
+            servers.callback(_stop_embedded, rt)
+        matched = _run_children(rt, opts, data_dir, started, out)
+    return matched
+
+
+def _run_children(rt: Runtime, opts: DemoOptions, data_dir: Path, started: float,
+                  out: _Printer) -> bool:
     with ExitStack() as stack:
         sim_url = opts.spapi_url or stack.enter_context(_simulator(opts, data_dir))
         sim = SandboxClient(sim_url)
@@ -77,6 +88,11 @@ def run_demo(opts: DemoOptions) -> bool:
         matched, stats = _watch(rt, sim, seller_ids, opts, started, out)
     _summary(rt, seller_ids, matched, stats, time.monotonic() - started, opts, out)
     return matched
+
+
+def _stop_embedded(rt: Runtime) -> None:
+    rt.engine.dispose()
+    embedded.stop(rt.settings)
 
 
 def _register(rt: Runtime, world: dict[str, Any]) -> dict[str, int]:

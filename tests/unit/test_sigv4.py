@@ -11,7 +11,7 @@ from worker.spapi.sigv4 import Signer
 
 
 class _FixedDatetime:
-    class datetime:  # noqa: N801 - stands in for the datetime class
+    class datetime:
         @staticmethod
         def utcnow():
             return real_datetime.datetime(2015, 8, 30, 12, 36, 0)

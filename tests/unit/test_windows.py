@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from worker.sync.windows import Window, WindowPolicy, iso, next_window
@@ -35,7 +36,7 @@ def test_windows_chain_without_gaps_until_caught_up():
         windows.append(w)
         cursor = w.end
     assert len(windows) == 5  # 30 days in 7-day spans
-    for a, b in zip(windows, windows[1:], strict=False):
+    for a, b in itertools.pairwise(windows):
         assert b.start <= a.end  # no gap
     assert windows[-1].end == NOW - POLICY.lag
 

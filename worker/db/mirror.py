@@ -27,7 +27,7 @@ def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow]) ->
          for r in _dedupe_newest(rows)]
     )
     ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[Order.seller_id, Order.amazon_order_id],
         set_={name: ex[name] for name in _ORDER_COLUMNS} | {
             "sync_version": ex.sync_version, "synced_at": func.now()},
@@ -36,7 +36,7 @@ def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow]) ->
             and_(Order.last_update_date == ex.last_update_date, Order.raw != ex.raw),
         ),
     ).returning(Order.amazon_order_id)
-    return {r[0] for r in conn.execute(stmt)}
+    return {r[0] for r in conn.execute(upsert)}
 
 
 def replace_items(

@@ -55,12 +55,12 @@ def upsert_seller(
         "enabled": True, "disabled_reason": None,
     }
     stmt = insert(Seller).values(**values)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[Seller.selling_partner_id],
         set_={k: stmt.excluded[k] for k in values if k != "selling_partner_id"}
         | {"updated_at": func.now()},
     ).returning(Seller.id)
-    seller_id = int(conn.execute(stmt).scalar_one())
+    seller_id = int(conn.execute(upsert).scalar_one())
     ensure_streams(conn, seller_id, STREAMS)
     return seller_id
 

@@ -41,7 +41,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def parse_rate_limit(value: str | None) -> float | None:
-    """Requests/second from ``x-amzn-RateLimit-Limit``; None when absent or not a positive number."""
+    """Requests/second from ``x-amzn-RateLimit-Limit``; None when absent or not positive."""
     if not value:
         return None
     try:

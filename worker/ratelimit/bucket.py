@@ -24,7 +24,7 @@ class Reservation:
     wait: float  # seconds until the reserved token is ours (or would be, if not reserved)
 
 
-class QuotaWaitTooLong(Exception):  # noqa: N818 - reads as the condition it signals
+class QuotaWaitTooLong(Exception):
     """Taking a token now would block longer than the caller allows; retry after ``wait``."""
 
     def __init__(self, key: str, wait: float) -> None:

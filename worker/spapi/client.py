@@ -163,12 +163,13 @@ class SpApiClient:
         self, seller: SellerAuth, op: Operation, url: str, token: str, body: Any
     ) -> Response:
         data = json.dumps(body).encode() if body is not None else b""
-        headers = {"x-amz-access-token": token, "user-agent": USER_AGENT, "accept": "application/json"}
+        headers = {"x-amz-access-token": token, "user-agent": USER_AGENT,
+                   "accept": "application/json"}
         if body is not None:
             headers["content-type"] = "application/json"
         if self._signer:
             headers.update(self._signer.headers(op.method, url, data, region_info(seller.region)))
-        ctx = {"seller": seller.selling_partner_id, "operation": op.name}
+        ctx: dict[str, Any] = {"seller": seller.selling_partner_id, "operation": op.name}
         try:
             async with self._session.request(op.method, url, data=data or None,
                                              headers=headers) as http:

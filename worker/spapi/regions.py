@@ -75,4 +75,5 @@ def check_marketplaces(region_code: str, marketplace_ids: list[str]) -> None:
         if info is None:
             raise ValueError(f"unknown marketplace id {mid!r}")
         if info[0] != region_code.upper():
-            raise ValueError(f"marketplace {mid} ({info[1]}) is in region {info[0]}, not {region_code}")
+            raise ValueError(
+                f"marketplace {mid} ({info[1]}) is in region {info[0]}, not {region_code}")

@@ -1,7 +1,7 @@
 """orders mirror: sellers, orders, order_items, sync_state, sync_runs
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 from __future__ import annotations

@@ -1,0 +1,122 @@
+"""The operator commands, run as an operator runs them: `celery -A worker ...` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schedules.beat import beat_schedule
+from worker.config import Settings
+from worker.crypto import new_key_spec
+from worker.db.state import claim_due
+
+from .helpers import table
+
+pytestmark = pytest.mark.integration
+
+
+def celery(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "celery", "-A", "worker", *args], input=stdin, env=env,
+        capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def env(clean):
+    e = dict(os.environ)
+    e.update(DATABASE_URL=clean.database_url, REDIS_URL=clean.redis_url,
+             SPSYNC_TOKEN_KEYS=new_key_spec("cli"), SPSYNC_LOG_FORMAT="json")
+    return e
+
+
+def test_our_migrate_and_status_replace_celerys_builtins(env):
+    assert "Create or upgrade the database schema" in celery("migrate", "--help", env=env).stdout
+    assert "last success" in celery("status", "--help", env=env).stdout
+    done = celery("migrate", env=env)
+    assert done.returncode == 0 and "latest schema revision" in done.stdout
+
+
+def test_sellers_add_list_and_status(env):
+    token = "Atzr|cli-test-refresh-token"
+    added = celery("sellers", "add", "--selling-partner-id", "A1CLITEST", "--region", "eu",
+                   "--marketplace-ids", "A1PA6795UKMFR9,A1F83G8C2ARO7P", env=env,
+                   stdin=token + "\n")
+    assert added.returncode == 0, added.stderr
+    listed = json.loads(celery("sellers", "list", "--json", env=env).stdout)
+    assert [(s["selling_partner_id"], s["region"], s["orders_api"]) for s in listed] == [
+        ("A1CLITEST", "EU", "2026-01-01")]
+    status = json.loads(celery("status", "--json", env=env).stdout)
+    assert [(r["selling_partner_id"], r["stream"], r["orders"]) for r in status] == [
+        ("A1CLITEST", "orders", 0)]
+    everything = added.stdout + added.stderr + json.dumps(listed) + json.dumps(status)
+    assert "cli-test-refresh-token" not in everything
+    stored = table_bytes(env)
+    assert b"cli-test-refresh-token" not in stored
+
+
+def table_bytes(env) -> bytes:
+    from worker.runtime import Runtime
+
+    rt = Runtime(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"],
+                          token_keys=env["SPSYNC_TOKEN_KEYS"]))
+    return b"".join(bytes(r[0]) for r in table(rt, "SELECT refresh_token_enc FROM sellers"))
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "needle"),
+    [
+        (["--region", "NA", "--marketplace-ids", "A1PA6795UKMFR9"], "Atzr|x\n", "region EU"),
+        (["--region", "NA", "--marketplace-ids", "NOPE"], "Atzr|x\n", "unknown marketplace"),
+        (["--region", "NA", "--marketplace-ids", "ATVPDKIKX0DER"], "not-a-token\n", "Atzr|"),
+    ],
+)
+def test_sellers_add_rejects_bad_input_with_one_line(env, args, stdin, needle):
+    result = celery("sellers", "add", "--selling-partner-id", "A1BAD", *args, env=env,
+                    stdin=stdin)
+    assert result.returncode != 0
+    assert needle in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_configuration_stops_with_one_clear_line(env):
+    result = celery("status", env={**env, "SPSYNC_REGIONS": "NA,MOON"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("Error: invalid SPSYNC_REGIONS: unknown region MOON "
+                                     "(expected some of NA, EU, FE)")
+
+
+def test_worker_refuses_to_start_without_lwa_credentials(env):
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "celery", "-A", "worker", "worker", "--pool", "solo"],
+        env={k: v for k, v in env.items() if not k.startswith("SPSYNC_LWA")},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "SPSYNC_LWA_CLIENT_ID" in result.stderr + result.stdout
+
+
+def test_dispatcher_claims_each_due_stream_once(env, runtime_for, start_sim):
+    sim = start_sim(sellers=3, orders_per_seller=1)
+    rt = runtime_for(sim)
+    from .helpers import register
+
+    register(rt, sim)
+    now = datetime.now(UTC)
+    hold = timedelta(minutes=5)
+    with rt.engine.connect() as a, rt.engine.connect() as b, a.begin(), b.begin():
+        first = claim_due(a, now, limit=2, hold=hold)
+        second = claim_due(b, now, limit=10, hold=hold)  # skips rows `a` has locked
+    assert len(first) == 2 and len(second) == 1 and not set(first) & set(second)
+    with rt.engine.begin() as conn:
+        assert claim_due(conn, now, limit=10, hold=hold) == []  # all pushed ahead by `hold`
+        assert len(claim_due(conn, now + hold, limit=10, hold=hold)) == 3
+
+
+def test_beat_schedule_is_data_that_expires_after_one_interval():
+    schedule = beat_schedule(Settings(dispatch_interval_seconds=12))
+    (entry,) = schedule.values()
+    assert entry["task"] == "spsync.dispatch_due"
+    assert entry["schedule"] == 12 and entry["options"]["expires"] == 12

@@ -44,6 +44,8 @@ def services() -> Iterator[Services]:
     base_db = os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("REDIS_URL")
     data_dir = ROOT / ".spsync-test"
+    embedded_settings = Settings(data_dir=str(data_dir), database_url=None, redis_url=None)
+    stop_after = not (base_db and redis_url) and not embedded.running(embedded_settings)
     if not base_db:
         base_db = embedded.ensure_postgres(data_dir)
     if not redis_url:
@@ -62,6 +64,8 @@ def services() -> Iterator[Services]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+    if stop_after:  # leave a laptop as we found it
+        embedded.stop(embedded_settings)
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_bad_configuration_stops_with_one_clear_line(env):
 
 
 def test_worker_refuses_to_start_without_lwa_credentials(env):
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "worker", "worker", "--pool", "solo"],
         env={k: v for k, v in env.items() if not k.startswith("SPSYNC_LWA")},
         capture_output=True, text=True, timeout=60, check=False)

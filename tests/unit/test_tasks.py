@@ -1,0 +1,66 @@
+"""The Celery tasks are thin shells: check only what they add on top of the plain functions."""
+
+from __future__ import annotations
+
+import pytest
+from celery.exceptions import Retry
+
+import tasks.sync as task_module
+from worker.ratelimit.bucket import QuotaWaitTooLong
+from worker.spapi.errors import ServerError
+from worker.sync.orders import Totals
+from worker.sync.service import Outcome
+
+
+@pytest.fixture
+def run_stream(monkeypatch):
+    calls = []
+
+    def install(result):
+        async def fake(rt, seller_id, stream):
+            calls.append((seller_id, stream))
+            if isinstance(result, BaseException):
+                raise result
+            return result
+
+        monkeypatch.setattr(task_module, "run_stream", fake)
+        monkeypatch.setattr(task_module, "get_runtime", lambda: None)
+        return calls
+
+    return install
+
+
+def test_task_calls_the_plain_function_with_parsed_arguments(run_stream):
+    calls = run_stream(Outcome("succeeded", Totals()))
+    assert task_module.sync_stream.run("7", "orders") == "succeeded"
+    assert calls == [(7, "orders")]
+
+
+def test_long_quota_wait_requeues_with_that_countdown(run_stream, monkeypatch):
+    run_stream(QuotaWaitTooLong("rl:{A:NA}:getOrders", 42.5))
+    seen = {}
+
+    def fake_retry(**kw):
+        seen.update(kw)
+        return Retry()
+
+    monkeypatch.setattr(task_module.sync_stream, "retry", fake_retry)
+    with pytest.raises(Retry):
+        task_module.sync_stream.run(1, "orders")
+    assert seen["countdown"] == 42.5 and seen["max_retries"] is None
+
+
+def test_retriable_failure_after_client_retries_is_retried_by_celery(run_stream, monkeypatch):
+    err = ServerError("HTTP 503", status=503)
+    run_stream(err)
+    seen = {}
+    monkeypatch.setattr(task_module.sync_stream, "retry",
+                        lambda **kw: seen.update(kw) or Retry())
+    with pytest.raises(Retry):
+        task_module.sync_stream.run(1, "orders")
+    assert seen["exc"] is err
+
+
+def test_task_is_named_and_acks_late():
+    t = task_module.sync_stream
+    assert t.name == "spsync.sync_stream" and t.acks_late and t.ignore_result

@@ -29,23 +29,22 @@ class Backoff:
         return attempt < self.max_retries
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form); None when absent/unparseable."""
+def _number(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        seconds = float(value)
+        return float(value)
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form); None when absent/unparseable."""
+    seconds = _number(value)
+    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def parse_rate_limit(value: str | None) -> float | None:
     """Requests/second from ``x-amzn-RateLimit-Limit``; None when absent or not positive."""
-    if not value:
-        return None
-    try:
-        rate = float(value)
-    except ValueError:
-        return None
-    return rate if rate > 0 else None
+    rate = _number(value)
+    return rate if rate is not None and rate > 0 else None

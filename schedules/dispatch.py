@@ -17,7 +17,8 @@ def dispatch_due(now: datetime | None = None) -> list[tuple[int, str]]:
     rt = get_runtime()
     hold = timedelta(seconds=rt.settings.dispatch_claim_seconds)
     with rt.engine.begin() as conn:
-        pairs = claim_due(conn, now or datetime.now(UTC), limit=BATCH, hold=hold)
+        pairs = claim_due(conn, now or datetime.now(UTC), limit=BATCH, hold=hold,
+                          regions=rt.settings.regions)
     from tasks.sync import sync_stream
 
     for seller_id, stream in pairs:

@@ -50,6 +50,7 @@ def _configure_broker(sender: Celery, **_: Any) -> None:
 
     settings = get_settings()
     sender.conf.broker_url = settings.broker_url or _broker_url(get_runtime().services.redis_url)
+    sender.conf.worker_concurrency = settings.worker_concurrency
     from schedules.beat import beat_schedule
 
     sender.conf.beat_schedule = beat_schedule(settings)

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     lwa_token_url: AnyHttpUrl = AnyHttpUrl("https://api.amazon.com/auth/o2/token")
     spapi_url: AnyHttpUrl | None = None  # one base URL for every region (the simulator)
     spapi_sandbox: bool = False  # use Amazon's sandbox hosts
-    regions: Annotated[tuple[str, ...], NoDecode] = REGIONS
+    regions: Annotated[tuple[str, ...], NoDecode] = REGIONS  # this deployment syncs these
     aws_access_key_id: str | None = None
     aws_secret_access_key: SecretStr | None = None
     token_keys: SecretStr | None = None  # "kid:base64key,..." (first one encrypts)
@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     @classmethod
     def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = sorted(set(value) - set(REGIONS))
+        if not value:
+            raise ValueError("name at least one of NA, EU, FE")
         if unknown:
             raise ValueError(f"unknown region {', '.join(unknown)} (expected some of NA, EU, FE)")
         return value
@@ -94,12 +96,13 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: str | None) -> str | None:
         schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "amqp://")
         if value is not None and not value.startswith(schemes):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise ValueError("must start with redis://, rediss://, unix:// (amqp:// for a broker)")
         return value
 
     def require_lwa(self) -> None:
         """Raise :class:`ConfigError` unless LWA app credentials are set (all but the demo)."""
-        if not self.lwa_client_id or self.lwa_client_secret is None:
+        secret = self.lwa_client_secret.get_secret_value() if self.lwa_client_secret else ""
+        if not self.lwa_client_id or not secret:
             raise ConfigError(
                 "SPSYNC_LWA_CLIENT_ID and SPSYNC_LWA_CLIENT_SECRET must be set "
                 "(your SP-API application's LWA credentials)"

@@ -66,7 +66,7 @@ def keyring(settings: Settings) -> Keyring:
         return parse_keys(settings.token_keys.get_secret_value())
     if settings.database_url is not None:
         raise ConfigError("SPSYNC_TOKEN_KEYS must be set when DATABASE_URL is set "
-                          "(generate one with: celery -A worker sellers new-key)")
+                          "(see .env.example for how to generate a key)")
     path = Path(settings.data_dir) / "token.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

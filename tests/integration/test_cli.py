@@ -120,3 +120,17 @@ def test_beat_schedule_is_data_that_expires_after_one_interval():
     (entry,) = schedule.values()
     assert entry["task"] == "spsync.dispatch_due"
     assert entry["schedule"] == 12 and entry["options"]["expires"] == 12
+
+
+def test_dispatcher_only_claims_this_deployments_regions(runtime_for, start_sim):
+    sim = start_sim(sellers=3, orders_per_seller=1)  # one seller each in NA, EU, FE
+    rt = runtime_for(sim)
+    from .helpers import register
+
+    ids = register(rt, sim)
+    regions = {s["selling_partner_id"]: s["region"] for s in sim.world()["sellers"]}
+    with rt.engine.begin() as conn:
+        pairs = claim_due(conn, datetime.now(UTC), limit=10, hold=timedelta(minutes=1),
+                          regions=("EU", "FE"))
+    claimed = {sid for sid, _ in pairs}
+    assert claimed == {ids[s] for s, r in regions.items() if r in ("EU", "FE")}

@@ -60,3 +60,9 @@ async def test_buckets_of_different_sellers_are_independent(bucket):
     other = bucket_key("A2OTHER", "NA", "getOrders")
     await bucket.reserve(KEY, rate=1.0, burst=1, max_wait=10)
     assert (await bucket.reserve(other, rate=1.0, burst=1, max_wait=10)).wait == 0
+
+
+def test_client_keeps_one_token_of_burst_in_reserve():
+    from worker.spapi.client import usable_burst
+
+    assert [usable_burst(b) for b in (30, 2, 1)] == [29, 1, 1]

@@ -68,6 +68,7 @@ class Order(Base):
     __table_args__ = (
         Index("orders_seller_last_update_idx", "seller_id", "last_update_date"),
         Index("orders_sync_version_idx", "sync_version"),
+        Index("orders_seller_sync_version_idx", "seller_id", "sync_version"),
     )
 
     seller_id: Mapped[int] = mapped_column(
@@ -96,6 +97,7 @@ class OrderItem(Base):
             ondelete="CASCADE",
         ),
         Index("order_items_sync_version_idx", "sync_version"),
+        Index("order_items_seller_sync_version_idx", "seller_id", "sync_version"),
         Index("order_items_seller_sku_idx", "seller_id", "seller_sku"),
     )
 

@@ -86,7 +86,8 @@ def finish_sync(
 
 
 def claim_due(
-    conn: Connection, now: datetime, *, limit: int, hold: timedelta
+    conn: Connection, now: datetime, *, limit: int, hold: timedelta,
+    regions: tuple[str, ...] = ("NA", "EU", "FE"),
 ) -> list[tuple[int, str]]:
     """Due (seller, stream) pairs of enabled sellers; their ``due_at`` moves ``hold`` ahead.
 
@@ -95,7 +96,7 @@ def claim_due(
     due = (
         select(SyncState.seller_id, SyncState.stream)
         .join(Seller, Seller.id == SyncState.seller_id)
-        .where(SyncState.due_at <= now, Seller.enabled.is_(True))
+        .where(SyncState.due_at <= now, Seller.enabled.is_(True), Seller.region.in_(regions))
         .order_by(SyncState.due_at)
         .limit(limit)
         .with_for_update(of=SyncState, skip_locked=True)

@@ -67,6 +67,16 @@ class CallStats:
     waited_seconds: float = 0.0
 
 
+def usable_burst(burst: int) -> int:
+    """Keep one token of Amazon's burst in reserve.
+
+    Calls leave at exactly the allowed rate, but reach Amazon with network jitter; a request
+    arriving a few ms "early" would find an empty server bucket. One spare token absorbs up
+    to 1/rate seconds of jitter for the price of one call per bucket lifetime.
+    """
+    return burst - 1 if burst > 1 else burst
+
+
 class SpApiClient:
     def __init__(
         self,
@@ -142,7 +152,7 @@ class SpApiClient:
         self, seller: SellerAuth, op: Operation, url: str, key: str, body: Any
     ) -> Response:
         self.stats.waited_seconds += await self._bucket.acquire(
-            key, op.rate, op.burst, self._max_inline_wait
+            key, op.rate, usable_burst(op.burst), self._max_inline_wait
         )
         token = await self._tokens.access_token(seller.selling_partner_id, seller.refresh_token)
         started = time.monotonic()

@@ -92,6 +92,7 @@ async def _locked_run(
             _close(conn, run_id, client, "failed", exc)
             with conn.begin():
                 sellers.disable_seller(conn, seller.id, f"invalid_grant: {exc.detail}")
+                state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
             log.error("sync.seller_disabled", reason="invalid_grant")
             return Outcome("failed", job.totals, str(exc))
         except SpApiError as exc:
@@ -102,6 +103,9 @@ async def _locked_run(
             if isinstance(exc, RetriableError):
                 raise
             return Outcome("failed", job.totals, str(exc))
+        except Exception as exc:  # a bug or a database outage: record it, then let it surface
+            _close(conn, run_id, client, "failed", exc)
+            raise
         _close(conn, run_id, client, "succeeded", None)
         with conn.begin():
             state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=None)

@@ -55,6 +55,7 @@ def upgrade() -> None:
     )
     op.create_index('orders_seller_last_update_idx', 'orders', ['seller_id', 'last_update_date'], unique=False)
     op.create_index('orders_sync_version_idx', 'orders', ['sync_version'], unique=False)
+    op.create_index('orders_seller_sync_version_idx', 'orders', ['seller_id', 'sync_version'], unique=False)
     op.create_table('sync_runs',
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('seller_id', sa.BigInteger(), nullable=False),
@@ -113,9 +114,11 @@ def upgrade() -> None:
     )
     op.create_index('order_items_seller_sku_idx', 'order_items', ['seller_id', 'seller_sku'], unique=False)
     op.create_index('order_items_sync_version_idx', 'order_items', ['sync_version'], unique=False)
+    op.create_index('order_items_seller_sync_version_idx', 'order_items', ['seller_id', 'sync_version'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('order_items_seller_sync_version_idx', table_name='order_items')
     op.drop_index('order_items_sync_version_idx', table_name='order_items')
     op.drop_index('order_items_seller_sku_idx', table_name='order_items')
     op.drop_table('order_items')
@@ -123,6 +126,7 @@ def downgrade() -> None:
     op.drop_table('sync_state')
     op.drop_index('sync_runs_seller_stream_idx', table_name='sync_runs')
     op.drop_table('sync_runs')
+    op.drop_index('orders_seller_sync_version_idx', table_name='orders')
     op.drop_index('orders_sync_version_idx', table_name='orders')
     op.drop_index('orders_seller_last_update_idx', table_name='orders')
     op.drop_table('orders')

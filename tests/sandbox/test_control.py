@@ -75,7 +75,8 @@ async def test_faults_match_seller_and_can_be_listed_and_cleared(make_sim: MakeS
     listed = await (await sim.client.get("/_sim/faults")).json()
     assert listed == {
         "faults": [
-            {"operation": "getOrders", "seller_id": None, "fault": "throttle", "remaining": 4}
+            {"operation": "getOrders", "seller_id": None, "fault": "throttle", "remaining": 4,
+             "retry_after": None}
         ]
     }
     cleared = await (await sim.client.delete("/_sim/faults")).json()
@@ -206,3 +207,33 @@ def test_change_loop_carries_fractions() -> None:
     assert _fingerprint(sim) == start
     sim.changes.tick(3.0)
     assert all(now != then for now, then in zip(_fingerprint(sim), start, strict=True))
+
+
+async def test_forced_throttle_can_carry_retry_after(make_sim: MakeSim) -> None:
+    sim = await make_sim(orders_per_seller=5)
+    token = await sim.access_token()
+    await sim.post("/_sim/faults", {"operation": "searchOrders", "fault": "throttle",
+                                    "count": 1, "retry_after": 2.5})
+    resp = await sim.client.get(SEARCH, params={"lastUpdatedAfter": EPOCH},
+                                headers={"x-amz-access-token": token})
+    assert resp.status == 429 and resp.headers["Retry-After"] == "2.5"
+
+
+async def test_per_seller_limit_changes_bucket_and_header(make_sim: MakeSim) -> None:
+    sim = await make_sim(orders_per_seller=5)
+    token = await sim.access_token()
+    seller_id = (await sim.seller(0))["selling_partner_id"]
+
+    async def limit_header() -> str:
+        resp = await sim.client.get(SEARCH, params={"lastUpdatedAfter": EPOCH},
+                                    headers={"x-amz-access-token": token})
+        return resp.headers["x-amzn-RateLimit-Limit"]
+
+    assert await limit_header() == "0.0056"
+    code, _ = await sim.post("/_sim/limits", {"seller_id": seller_id,
+                                              "operation": "searchOrders", "rate": 0.002})
+    assert code == 200
+    assert await limit_header() == "0.002"
+    code, _ = await sim.post("/_sim/limits", {"seller_id": seller_id,
+                                              "operation": "searchOrders", "rate": 0})
+    assert code == 400

@@ -33,6 +33,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         ("GET", "/_sim/faults", _list_faults),
         ("POST", "/_sim/faults", _add_fault),
         ("DELETE", "/_sim/faults", _clear_faults),
+        ("POST", "/_sim/limits", _set_limit),
         ("POST", "/_sim/sellers/{selling_partner_id}/revoke", _revoke),
         ("POST", "/_sim/auth-codes", _auth_code),
     ]
@@ -157,9 +158,25 @@ async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
     seller_id = data.get("seller_id")
     if seller_id is not None:
         seller_id = _seller(sim, seller_id).seller_id
-    rule = FaultRule(str(operation), seller_id, str(fault), _count(data, 1))
+    retry_after = data.get("retry_after")
+    if retry_after is not None and (not isinstance(retry_after, int | float)
+                                    or isinstance(retry_after, bool) or retry_after < 0):
+        raise BadRequest("retry_after must be a non-negative number of seconds")
+    rule = FaultRule(str(operation), seller_id, str(fault), _count(data, 1), retry_after)
     sim.faults.add(rule)
     return {"faults": sim.faults.pending()}
+
+
+async def _set_limit(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    data = await _json(request)
+    operation, rate = data.get("operation"), data.get("rate")
+    if operation not in sim.operations:
+        raise BadRequest(f"operation must be one of {sorted(sim.operations)}")
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+        raise BadRequest("rate must be a positive number of requests per second")
+    seller = _seller(sim, data.get("seller_id"))
+    sim.quotas.set_rate(seller.seller_id, sim.operations[operation], float(rate))
+    return {"seller_id": seller.seller_id, "operation": operation, "rate": float(rate)}
 
 
 async def _clear_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:

@@ -13,15 +13,21 @@ from aiohttp import web
 class ApiError(Exception):
     """An SP-API error response waiting to be sent."""
 
-    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
     def response(self) -> web.Response:
-        return error_response(self.status, self.code, self.message, self.details)
+        response = error_response(self.status, self.code, self.message, self.details)
+        response.headers.update(self.headers)
+        return response
 
 
 def error_body(code: str, message: str, details: str = "") -> dict[str, object]:
@@ -40,8 +46,10 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, "NotFound", message)
 
 
-def quota_exceeded() -> ApiError:
-    return ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+def quota_exceeded(retry_after: float | None = None) -> ApiError:
+    headers = {"Retry-After": format(retry_after, "g")} if retry_after is not None else None
+    return ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.",
+                    headers=headers)
 
 
 def unauthorized(details: str) -> ApiError:

@@ -25,6 +25,7 @@ class FaultRule:
     seller_id: str | None
     fault: str
     remaining: int
+    retry_after: float | None = None  # "throttle" only: sent as a Retry-After header
 
     def matches(self, operation: str, seller_id: str, kinds: frozenset[str]) -> bool:
         return (
@@ -44,13 +45,20 @@ class FaultBook:
 
     def take(self, operation: str, seller_id: str, kinds: frozenset[str]) -> str | None:
         """Consume one firing of the oldest matching rule; its fault kind, or None."""
+        rule = self.take_rule(operation, seller_id, kinds)
+        return rule.fault if rule else None
+
+    def take_rule(
+        self, operation: str, seller_id: str, kinds: frozenset[str]
+    ) -> FaultRule | None:
+        """Consume one firing of the oldest matching rule; the rule, or None."""
         rule = next((r for r in self._rules if r.matches(operation, seller_id, kinds)), None)
         if rule is None:
             return None
         rule.remaining -= 1
         if rule.remaining == 0:
             self._rules.remove(rule)
-        return rule.fault
+        return rule
 
     def pending(self) -> list[dict[str, Any]]:
         return [asdict(rule) for rule in self._rules]

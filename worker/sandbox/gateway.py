@@ -39,11 +39,14 @@ Route = Callable[[web.Request], Awaitable[web.Response]]
 
 
 def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Route:
-    header = rate_header(op, sim.config.time_scale)
+    default_header = rate_header(op, sim.config.time_scale)
 
     async def route(request: web.Request) -> web.Response:
+        header = default_header
         try:
-            response = _dispatch(sim, op, handler, request)
+            seller_id = sim.lwa.seller_for(request.headers.get("x-amz-access-token"))
+            header = sim.quotas.header(seller_id, op) or default_header
+            response = _dispatch(sim, op, handler, request, seller_id)
         except ApiError as error:
             response = error.response()
         response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
@@ -54,9 +57,10 @@ def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Ro
 
 
 def _dispatch(
-    sim: Simulator, op: Operation, handler: OperationHandler, request: web.Request
+    sim: Simulator, op: Operation, handler: OperationHandler, request: web.Request,
+    seller_id: str,
 ) -> web.Response:
-    seller = sim.world.sellers[sim.lwa.seller_for(request.headers.get("x-amz-access-token"))]
+    seller = sim.world.sellers[seller_id]
     _pre_quota(sim, op, seller.seller_id)
     if not sim.quotas.acquire(seller.seller_id, op):
         raise errors.quota_exceeded()
@@ -66,12 +70,12 @@ def _dispatch(
 
 
 def _pre_quota(sim: Simulator, op: Operation, seller_id: str) -> None:
-    fault = sim.faults.take(op.operation_id, seller_id, PRE_QUOTA)
-    if fault is None:
+    rule = sim.faults.take_rule(op.operation_id, seller_id, PRE_QUOTA)
+    if rule is None:
         return
-    sim.quotas.bucket(seller_id, op).record_forced(throttled=fault == "throttle")
-    if fault == "throttle":
-        raise errors.quota_exceeded()
+    sim.quotas.bucket(seller_id, op).record_forced(throttled=rule.fault == "throttle")
+    if rule.fault == "throttle":
+        raise errors.quota_exceeded(rule.retry_after)
     raise errors.unauthorized(errors.TOKEN_EXPIRED)
 
 

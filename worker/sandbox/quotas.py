@@ -68,6 +68,17 @@ class QuotaBook:
             self._buckets[key] = Bucket(rate, op.burst, float(op.burst), now, now)
         return self._buckets[key]
 
+    def set_rate(self, seller_id: str, op: Operation, rate: float) -> None:
+        """A seller's usage plan changed (Amazon lowers or raises limits per seller)."""
+        bucket = self.bucket(seller_id, op)
+        bucket._refill(self._clock.now())
+        bucket.rate = rate
+
+    def header(self, seller_id: str, op: Operation) -> str | None:
+        """This seller's ``x-amzn-RateLimit-Limit`` once its bucket exists."""
+        bucket = self._buckets.get((seller_id, op.operation_id))
+        return format(Decimal(repr(bucket.rate)).normalize(), "f") if bucket else None
+
     def acquire(self, seller_id: str, op: Operation) -> bool:
         return self.bucket(seller_id, op).acquire(self._clock.now())
 

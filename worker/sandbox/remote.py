@@ -48,11 +48,18 @@ class SandboxClient:
         return list(result["changed"])
 
     def fault(self, operation: str, fault: str, count: int = 1,
-              seller_id: str | None = None) -> None:
+              seller_id: str | None = None, retry_after: float | None = None) -> None:
         body: dict[str, Any] = {"operation": operation, "fault": fault, "count": count}
         if seller_id:
             body["seller_id"] = seller_id
+        if retry_after is not None:
+            body["retry_after"] = retry_after
         self._request("POST", "/_sim/faults", body)
+
+    def limit(self, selling_partner_id: str, operation: str, rate: float) -> None:
+        """Change one seller's usage plan for one operation (requests/second, as served)."""
+        self._request("POST", "/_sim/limits", {"seller_id": selling_partner_id,
+                                               "operation": operation, "rate": rate})
 
     def revoke(self, selling_partner_id: str) -> None:
         self._request("POST", f"/_sim/sellers/{quote(selling_partner_id)}/revoke", {})

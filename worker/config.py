@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     backoff_base_seconds: float = Field(default=1.0, gt=0)
     backoff_cap_seconds: float = Field(default=60.0, gt=0)
     max_inline_wait_seconds: float = Field(default=5.0, ge=0)
+    quota_wait_log_seconds: float = Field(default=2.0, ge=0)
+    backfill_share: float = Field(default=0.5, gt=0, le=1)
 
     # --- orders stream ---
     orders_interval_seconds: float = Field(default=300.0, gt=0)

@@ -70,11 +70,12 @@ class Runtime:
                 yield SpApiClient(
                     session,
                     LwaTokenProvider(session, aio_redis, self.lwa_app()),
-                    TokenBucket(aio_redis),
+                    TokenBucket(aio_redis, share=s.backfill_share),
                     base_url=str(s.spapi_url) if s.spapi_url else None,
                     sandbox=s.spapi_sandbox,
                     backoff=Backoff(s.backoff_base_seconds, s.backoff_cap_seconds, s.max_retries),
                     max_inline_wait=s.max_inline_wait_seconds,
+                    wait_log_threshold=s.quota_wait_log_seconds,
                     signer=self.signer(),
                 )
             finally:

@@ -1,11 +1,19 @@
+"""Bucket arithmetic: the real Lua script on fakeredis, with a fixed clock where it matters."""
+
 from __future__ import annotations
+
+import asyncio
 
 import fakeredis
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from worker.ratelimit.bucket import QuotaWaitTooLong, TokenBucket, bucket_key
+from worker.ratelimit.bucket import Priority, QuotaWaitTooLong, TokenBucket, bucket_key
+from worker.spapi.client import usable_burst
 
 KEY = bucket_key("A1SELLER", "na", "getOrders")
+INC, BF = Priority.INCREMENTAL, Priority.BACKFILL
 
 
 @pytest.fixture
@@ -19,50 +27,128 @@ def test_key_uses_a_cluster_hash_tag_per_seller_and_region():
 
 async def test_burst_is_free_then_reservations_queue_in_arrival_order(bucket):
     for _ in range(5):
-        res = await bucket.reserve(KEY, rate=1.0, burst=5, max_wait=100)
-        assert res.reserved and res.wait == pytest.approx(0, abs=0.01)
-    waits = [(await bucket.reserve(KEY, rate=1.0, burst=5, max_wait=100)).wait for _ in range(3)]
-    assert waits == pytest.approx([1.0, 2.0, 3.0], abs=0.05)  # FIFO, one token per second
+        res = await bucket.reserve(KEY, 1.0, 5, 100, now=1000.0)
+        assert res.reserved and res.wait == 0
+    waits = [(await bucket.reserve(KEY, 1.0, 5, 100, now=1000.0)).wait for _ in range(3)]
+    assert waits == pytest.approx([1.0, 2.0, 3.0])  # FIFO: one token per second, in order
+
+
+async def test_refill_is_continuous_and_capped_at_burst(bucket):
+    await bucket.reserve(KEY, 2.0, 4, 100, now=0.0)  # 3 left
+    assert (await bucket.reserve(KEY, 2.0, 4, 100, now=0.25)).tokens == pytest.approx(2.5)
+    assert (await bucket.reserve(KEY, 2.0, 4, 100, now=100.0)).tokens == pytest.approx(3.0)
 
 
 async def test_too_long_a_wait_reserves_nothing(bucket):
-    await bucket.reserve(KEY, rate=0.5, burst=1, max_wait=0)
-    res = await bucket.reserve(KEY, rate=0.5, burst=1, max_wait=0.5)
-    assert not res.reserved and res.wait == pytest.approx(2.0, abs=0.05)
-    state = await bucket.state(KEY)
-    assert state["tokens"] == pytest.approx(0.0, abs=0.05)  # unchanged by the refusal
+    await bucket.reserve(KEY, 0.5, 1, 0, now=10.0)
+    res = await bucket.reserve(KEY, 0.5, 1, 0.5, now=10.0)
+    assert not res.reserved and res.reason == "wait" and res.wait == pytest.approx(2.0)
+    assert (await bucket.state(KEY))["tokens"] == pytest.approx(0.0)  # unchanged
+    live = bucket_key("A1SELLER", "NA", "live")  # Redis TIME from here on
+    await bucket.acquire(live, 0.5, 1, 0.5)
     with pytest.raises(QuotaWaitTooLong) as exc:
-        await bucket.acquire(KEY, rate=0.5, burst=1, max_wait=0.5)
+        await bucket.acquire(live, 0.5, 1, 0.5)
     assert exc.value.wait == pytest.approx(2.0, abs=0.05)
 
 
 async def test_server_rate_overrides_the_table(bucket):
-    await bucket.reserve(KEY, rate=0.0167, burst=1, max_wait=1000)
+    await bucket.reserve(KEY, 0.0167, 1, 1000, now=0.0)
     await bucket.set_rate(KEY, 10.0)
-    res = await bucket.reserve(KEY, rate=0.0167, burst=1, max_wait=1000)
-    assert res.wait == pytest.approx(0.1, abs=0.02)  # 1/10 s, not 1/0.0167 s
+    res = await bucket.reserve(KEY, 0.0167, 1, 1000, now=0.0)
+    assert res.wait == pytest.approx(0.1)  # 1/10 s, not 1/0.0167 s
 
 
 async def test_drain_after_a_429_empties_the_bucket(bucket):
-    await bucket.reserve(KEY, rate=1.0, burst=10, max_wait=10)
+    await bucket.reserve(KEY, 1.0, 10, 10)
     await bucket.drain(KEY)
-    res = await bucket.reserve(KEY, rate=1.0, burst=10, max_wait=10)
+    res = await bucket.reserve(KEY, 1.0, 10, 10)
     assert res.wait == pytest.approx(1.0, abs=0.05)
 
 
 async def test_idle_bucket_key_expires(bucket):
-    await bucket.reserve(KEY, rate=2.0, burst=10, max_wait=10)
-    ttl = await bucket._redis.ttl(KEY)
-    assert 60 <= ttl <= 62  # refills in 0.5 s, then the key is worthless
+    await bucket.reserve(KEY, 2.0, 10, 10, priority=BF)
+    assert 60 <= await bucket._redis.ttl(KEY) <= 62  # refills in 0.5 s, then worthless
 
 
 async def test_buckets_of_different_sellers_are_independent(bucket):
     other = bucket_key("A2OTHER", "NA", "getOrders")
-    await bucket.reserve(KEY, rate=1.0, burst=1, max_wait=10)
-    assert (await bucket.reserve(other, rate=1.0, burst=1, max_wait=10)).wait == 0
+    await bucket.reserve(KEY, 1.0, 1, 10, now=0.0)
+    assert (await bucket.reserve(other, 1.0, 1, 10, now=0.0)).wait == 0
+
+
+async def test_backfill_alone_gets_the_whole_quota(bucket):
+    grants = [await bucket.reserve(KEY, 1.0, 1, 1000, BF, now=0.0) for _ in range(10)]
+    assert all(g.reserved for g in grants)
+    assert grants[-1].wait == pytest.approx(9.0)  # 10 calls in 9 s: full rate
+
+
+@pytest.mark.parametrize("share", [0.25, 0.5])
+async def test_backfill_gets_at_most_its_share_while_incremental_is_active(share):
+    """One incremental and three backfill callers, each asking again once its token is
+    spent, contend for 200 s at 1 token/s. Unchecked, FIFO would give backfill 3/4."""
+    bucket = TokenBucket(fakeredis.FakeAsyncRedis(), share=share)
+    rate, horizon = 1.0, 200.0
+    callers = [INC, BF, BF, BF]
+    next_at = [0.0] * len(callers)
+    granted = {INC: 0, BF: 0}
+    while min(next_at) < horizon:
+        i = min(range(len(callers)), key=lambda k: (next_at[k], k))
+        t = next_at[i]
+        res = await bucket.reserve(KEY, rate, 2, 1000.0, callers[i], now=t)
+        if res.reserved:
+            granted[callers[i]] += 1
+            next_at[i] = t + res.wait + 1e-3  # uses the token, then asks again
+        else:
+            next_at[i] = t + res.wait  # held back for its share: ask again then
+    assert granted[BF] <= share * rate * horizon + 3
+    assert granted[BF] >= 0.8 * share * rate * horizon  # a share, not starvation
+    assert granted[INC] + granted[BF] >= rate * horizon - 2  # the split wastes nothing
+
+
+async def test_backfill_share_hint_is_when_its_side_bucket_refills(bucket):
+    await bucket.reserve(KEY, 1.0, 10, 100, INC, now=0.0)  # incremental active
+    assert (await bucket.reserve(KEY, 1.0, 10, 100, BF, now=0.0)).reserved  # first is free
+    held = await bucket.reserve(KEY, 1.0, 10, 100, BF, now=0.5)
+    assert not held.reserved and held.reason == "share"
+    assert held.wait == pytest.approx(1.5)  # side bucket refills at 0.5 token/s
+
+
+async def test_acquire_sleeps_out_a_share_hold(bucket):
+    fast = 50.0  # tokens/s so the test takes ~0.04 s
+    await bucket.acquire(KEY, fast, 5, 1.0, INC)
+    await bucket.acquire(KEY, fast, 5, 1.0, BF)
+    res = await bucket.acquire(KEY, fast, 5, 1.0, BF)
+    assert res.reserved and res.wait > 0
 
 
 def test_client_keeps_one_token_of_burst_in_reserve():
-    from worker.spapi.client import usable_burst
-
     assert [usable_burst(b) for b in (30, 2, 1)] == [29, 1, 1]
+
+
+schedules = st.lists(
+    st.tuples(st.floats(min_value=0, max_value=3, allow_nan=False),
+              st.sampled_from([INC, BF])),
+    min_size=1, max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedule=schedules, rate=st.sampled_from([0.5, 1.0, 4.0]),
+       burst=st.integers(min_value=1, max_value=6))
+def test_grants_never_exceed_burst_plus_rate_times_interval(schedule, rate, burst):
+    """Whatever the arrival pattern, tokens used in any interval <= burst + rate x interval."""
+
+    async def run() -> list[float]:
+        b = TokenBucket(fakeredis.FakeAsyncRedis())
+        t, used_at = 0.0, []
+        for gap, prio in schedule:
+            t += gap
+            res = await b.reserve(KEY, rate, burst, 5.0, prio, now=t)
+            if res.reserved:
+                used_at.append(t + res.wait)  # the moment the token is really spent
+        return sorted(used_at)
+
+    used = asyncio.run(run())
+    for i in range(len(used)):
+        for j in range(i, len(used)):
+            assert j - i + 1 <= burst + rate * (used[j] - used[i]) + 1e-6

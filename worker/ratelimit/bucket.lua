@@ -1,15 +1,26 @@
--- Reserve one token from a distributed token bucket (GCRA-style reservation).
--- KEYS[1]  bucket hash: tokens, ts (seconds, Redis TIME), rate (tokens/s), burst
--- ARGV[1]  default rate     ARGV[2] default burst
--- ARGV[3]  max wait (s): if the caller would wait longer, nothing is reserved
--- Returns  {reserved (1|0), wait seconds as string}
+-- Reserve one token from a distributed token bucket (reservation / GCRA style).
+-- KEYS[1]  bucket hash: tokens, ts, rate, inc_until, bf_tokens, bf_ts
+-- ARGV[1]  default rate (tokens/s; a rate stored from x-amzn-RateLimit-Limit wins)
+-- ARGV[2]  burst          ARGV[3] max wait (s): a longer wait reserves nothing
+-- ARGV[4]  priority: "incremental" | "backfill"
+-- ARGV[5]  backfill share (0..1] while incremental callers are active
+-- ARGV[6]  "" (use Redis TIME) or a fixed time, for tests of the arithmetic only
+-- Returns  {reserved 1|0, wait seconds, tokens left, reason "ok"|"wait"|"share"}
+--
 -- Tokens may go negative: each waiting caller holds a reservation in arrival order, so
--- callers are served FIFO across processes and nobody polls.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate', 'burst')
+-- callers are served FIFO across processes and nobody polls. While incremental callers
+-- are active (inc_until), backfill reservations also need a token from a small side bucket
+-- refilled at share x rate, so backfills get at most that share of the seller's quota.
+local now
+if ARGV[6] ~= '' then
+  now = tonumber(ARGV[6])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local h = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'rate', 'inc_until', 'bf_tokens', 'bf_ts')
 local rate = tonumber(h[3]) or tonumber(ARGV[1])
-local burst = tonumber(h[4]) or tonumber(ARGV[2])
+local burst = tonumber(ARGV[2])
 local tokens = tonumber(h[1])
 local ts = tonumber(h[2])
 if tokens == nil or ts == nil then
@@ -17,16 +28,37 @@ if tokens == nil or ts == nil then
   ts = now
 end
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+
+local inc_until = tonumber(h[4]) or 0
+local gated = ARGV[4] == 'backfill' and now < inc_until
+local bf_tokens = 1
+if gated then
+  local share_rate = rate * tonumber(ARGV[5])
+  local bf_ts = tonumber(h[6]) or now
+  bf_tokens = math.min(1, (tonumber(h[5]) or 1) + math.max(0, now - bf_ts) * share_rate)
+  if bf_tokens < 1 then
+    return {0, tostring((1 - bf_tokens) / share_rate), tostring(tokens), 'share'}
+  end
+end
+
 local after = tokens - 1
 local wait = 0
 if after < 0 then
   wait = -after / rate
 end
 if wait > tonumber(ARGV[3]) then
-  return {0, tostring(wait)}
+  return {0, tostring(wait), tostring(tokens), 'wait'}
+end
+if ARGV[4] ~= 'backfill' then
+  -- an incremental sync calls again soon after this call: stay "active" for two intervals
+  inc_until = math.max(inc_until, now + wait + 2 / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(after), 'ts', tostring(now),
-           'rate', tostring(rate), 'burst', tostring(burst))
--- A full bucket carries no information, so let idle keys vanish.
-redis.call('EXPIRE', KEYS[1], math.ceil((burst - after) / rate) + 60)
-return {1, tostring(wait)}
+           'rate', tostring(rate), 'inc_until', tostring(inc_until))
+if gated then
+  redis.call('HSET', KEYS[1], 'bf_tokens', tostring(bf_tokens - 1), 'bf_ts', tostring(now))
+end
+-- A full bucket with no active incremental caller carries no information: let it expire.
+local idle = math.max((burst - after) / rate, inc_until - now)
+redis.call('EXPIRE', KEYS[1], math.ceil(idle) + 60)
+return {1, tostring(wait), tostring(after), 'ok'}

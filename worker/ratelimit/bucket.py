@@ -2,16 +2,32 @@
 
 Keys are ``rl:{<seller>:<region>}:<operation>``; the ``{...}`` hash tag keeps all of a seller's
 buckets on one Redis Cluster shard. Time comes from Redis ``TIME``, never from a caller's clock.
+A caller reserves a token and is told how long to wait for it (no polling); callers are
+served in arrival order across processes. Backfills share a seller's bucket with incremental
+syncs but get at most ``share`` of it while an incremental sync is active.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
+import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = structlog.get_logger(__name__)
+
 _SCRIPT = resources.files("worker.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class Priority(StrEnum):
+    INCREMENTAL = "incremental"
+    BACKFILL = "backfill"
 
 
 def bucket_key(seller: str, region: str, operation: str) -> str:
@@ -21,7 +37,9 @@ def bucket_key(seller: str, region: str, operation: str) -> str:
 @dataclass(frozen=True)
 class Reservation:
     reserved: bool
-    wait: float  # seconds until the reserved token is ours (or would be, if not reserved)
+    wait: float  # seconds until the token is ours (or would be, when not reserved)
+    tokens: float  # tokens left in the bucket after this call (negative: callers queued)
+    reason: str  # "ok", "wait" (longer than max_wait) or "share" (backfill held back)
 
 
 class QuotaWaitTooLong(Exception):
@@ -36,25 +54,42 @@ class QuotaWaitTooLong(Exception):
 class TokenBucket:
     """Reserve tokens from Redis; ``redis`` is a ``redis.asyncio.Redis``."""
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, *, share: float = 0.5, redis_patience: float = 30.0) -> None:
         self._redis = redis
         self._script = redis.register_script(_SCRIPT)
+        self._share = share
+        self._patience = redis_patience
 
-    async def reserve(self, key: str, rate: float, burst: int, max_wait: float) -> Reservation:
-        reserved, wait = await self._script(keys=[key], args=[rate, burst, max_wait])
-        return Reservation(bool(int(reserved)), float(wait))
+    async def reserve(
+        self, key: str, rate: float, burst: int, max_wait: float,
+        priority: Priority = Priority.INCREMENTAL, *, now: float | None = None,
+    ) -> Reservation:
+        """One atomic reservation attempt. ``now`` is for tests of the arithmetic only."""
+        args = [rate, burst, max_wait, str(priority), self._share, "" if now is None else now]
+        reserved, wait, tokens, reason = await self._run(key, args)
+        return Reservation(bool(int(reserved)), float(wait), float(tokens),
+                           reason.decode() if isinstance(reason, bytes) else str(reason))
 
-    async def acquire(self, key: str, rate: float, burst: int, max_wait: float) -> float:
-        """Take a token, sleeping at most ``max_wait``; return the time slept.
+    async def acquire(
+        self, key: str, rate: float, burst: int, max_wait: float,
+        priority: Priority = Priority.INCREMENTAL,
+    ) -> Reservation:
+        """Take a token, sleeping at most ``max_wait`` in all; return the final reservation
+        with ``wait`` = total time slept.
 
         Raises :class:`QuotaWaitTooLong` (reserving nothing) when the wait would be longer.
         """
-        res = await self.reserve(key, rate, burst, max_wait)
-        if not res.reserved:
-            raise QuotaWaitTooLong(key, res.wait)
-        if res.wait > 0:
-            await asyncio.sleep(res.wait)
-        return res.wait
+        slept = 0.0
+        while True:
+            res = await self.reserve(key, rate, burst, max_wait - slept, priority)
+            if res.reserved:
+                if res.wait > 0:
+                    await asyncio.sleep(res.wait)
+                return Reservation(True, slept + res.wait, res.tokens, res.reason)
+            if res.reason != "share" or slept + res.wait > max_wait:
+                raise QuotaWaitTooLong(key, slept + res.wait)
+            await asyncio.sleep(res.wait)  # the backfill's share frees up then; ask again
+            slept += res.wait
 
     async def set_rate(self, key: str, rate: float) -> None:
         """Adopt the server's ``x-amzn-RateLimit-Limit`` for this bucket."""
@@ -68,3 +103,18 @@ class TokenBucket:
     async def state(self, key: str) -> dict[str, float]:
         raw = await self._redis.hgetall(key)
         return {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in raw.items()}
+
+    async def _run(self, key: str, args: list[Any]) -> Any:
+        """Run the script; while Redis is unreachable, wait and retry (never skip the bucket)."""
+        delay, waited = 0.1, 0.0
+        while True:
+            try:
+                return await self._script(keys=[key], args=args)
+            except _REDIS_DOWN as exc:
+                if waited >= self._patience:
+                    raise
+                log.warning("quota.redis_unavailable", key=key, error=type(exc).__name__,
+                            retry_in_s=delay)
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 2.0)

@@ -18,8 +18,9 @@ from urllib.parse import urlencode
 import aiohttp
 import structlog
 
+from worker.metrics import BUCKET_FILL, BUCKET_LAST_WAIT, QUOTA_WAIT, SPAPI_CALLS
 from worker.ratelimit.backoff import Backoff, parse_rate_limit, parse_retry_after
-from worker.ratelimit.bucket import TokenBucket, bucket_key
+from worker.ratelimit.bucket import Priority, TokenBucket, bucket_key
 from worker.spapi.auth import LwaTokenProvider
 from worker.spapi.errors import (
     AuthError,
@@ -88,6 +89,7 @@ class SpApiClient:
         sandbox: bool = False,
         backoff: Backoff | None = None,
         max_inline_wait: float = 5.0,
+        wait_log_threshold: float = 2.0,
         signer: Signer | None = None,
         stats: CallStats | None = None,
     ) -> None:
@@ -98,6 +100,7 @@ class SpApiClient:
         self._sandbox = sandbox
         self._backoff = backoff or Backoff()
         self._max_inline_wait = max_inline_wait
+        self._wait_log_threshold = wait_log_threshold
         self._signer = signer
         self.stats = stats or CallStats()
 
@@ -109,8 +112,12 @@ class SpApiClient:
         path_params: dict[str, str] | None = None,
         query: Query | None = None,
         body: Any = None,
+        priority: Priority = Priority.INCREMENTAL,
     ) -> Response:
-        """Call ``operation_name`` for ``seller``; retry throttling and 5xx; raise typed errors."""
+        """Call ``operation_name`` for ``seller``; retry throttling and 5xx; raise typed errors.
+
+        ``priority`` BACKFILL yields to incremental syncs of the same seller (see the bucket).
+        """
         op = operation(operation_name)
         url = self._url(seller, op, path_params, query)
         key = bucket_key(seller.selling_partner_id, seller.region, op.name)
@@ -118,7 +125,7 @@ class SpApiClient:
         refreshed = False
         while True:
             try:
-                return await self._attempt(seller, op, url, key, body)
+                return await self._attempt(seller, op, url, key, body, priority)
             except AuthError as exc:
                 if refreshed or exc.code != "Unauthorized":
                     raise
@@ -149,11 +156,10 @@ class SpApiClient:
         return url
 
     async def _attempt(
-        self, seller: SellerAuth, op: Operation, url: str, key: str, body: Any
+        self, seller: SellerAuth, op: Operation, url: str, key: str, body: Any,
+        priority: Priority,
     ) -> Response:
-        self.stats.waited_seconds += await self._bucket.acquire(
-            key, op.rate, usable_burst(op.burst), self._max_inline_wait
-        )
+        await self._take_quota(seller, op, key, priority)
         token = await self._tokens.access_token(seller.selling_partner_id, seller.refresh_token)
         started = time.monotonic()
         try:
@@ -168,6 +174,20 @@ class SpApiClient:
                  method=op.method, path=op.path, status=resp.status, request_id=resp.request_id,
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
         return resp
+
+    async def _take_quota(
+        self, seller: SellerAuth, op: Operation, key: str, priority: Priority
+    ) -> None:
+        burst = usable_burst(op.burst)
+        res = await self._bucket.acquire(key, op.rate, burst, self._max_inline_wait, priority)
+        self.stats.waited_seconds += res.wait
+        QUOTA_WAIT.labels(op.name, str(priority)).observe(res.wait)
+        BUCKET_FILL.labels(seller.selling_partner_id, op.name).set(res.tokens / burst)
+        BUCKET_LAST_WAIT.labels(seller.selling_partner_id, op.name).set(res.wait)
+        if res.wait >= self._wait_log_threshold:
+            log.warning("quota.long_wait", seller=seller.selling_partner_id, operation=op.name,
+                        priority=str(priority), wait_s=round(res.wait, 2),
+                        queued=max(0, -int(res.tokens)))
 
     async def _send(
         self, seller: SellerAuth, op: Operation, url: str, token: str, body: Any
@@ -189,7 +209,9 @@ class SpApiClient:
                 retry_after = parse_retry_after(http.headers.get("Retry-After"))
                 status = http.status
         except (aiohttp.ClientError, TimeoutError) as exc:
+            SPAPI_CALLS.labels(op.name, "network_error").inc()
             raise ServerError(f"network error: {type(exc).__name__}", **ctx) from None
+        SPAPI_CALLS.labels(op.name, str(status)).inc()
         ctx["request_id"] = request_id
         key = bucket_key(seller.selling_partner_id, seller.region, op.name)
         if rate:  # the server's usage plan beats the table, also on a 429

@@ -16,10 +16,10 @@ def test_full_jitter_stays_within_the_capped_exponential_ceiling():
         assert max(delays) > ceiling * 0.8  # jitter really spreads over the range
 
 
-def test_retry_after_is_a_floor_but_still_capped():
+def test_retry_after_is_a_floor_that_the_cap_does_not_shorten():
     b = Backoff(base=1.0, cap=30.0, rng=random.Random(1))
     assert all(b.delay(0, retry_after=5.0) >= 5.0 for _ in range(50))
-    assert b.delay(0, retry_after=120.0) == 30.0
+    assert b.delay(0, retry_after=120.0) == 120.0
 
 
 def test_should_retry_counts_attempts():

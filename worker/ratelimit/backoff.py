@@ -17,12 +17,12 @@ class Backoff:
         """Seconds to wait before retry number ``attempt`` (0-based).
 
         Full jitter (uniform in [0, min(cap, base * 2**attempt)]) spreads retries of many
-        callers; a server's ``Retry-After`` is a floor, never shortened by the jitter.
+        callers; a server's ``Retry-After`` is a floor that neither jitter nor cap shortens.
         """
         ceiling = min(self.cap, self.base * (2**attempt))
         jittered = self.rng.uniform(0, ceiling)
         if retry_after is not None and retry_after > 0:
-            return min(self.cap, max(retry_after, jittered))
+            return max(retry_after, jittered)
         return jittered
 
     def should_retry(self, attempt: int) -> bool:

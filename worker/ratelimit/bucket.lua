@@ -26,6 +26,16 @@ local ts = tonumber(h[2])
 if tokens == nil or ts == nil then
   tokens = burst
   ts = now
+  -- A Redis that restarted lost every bucket, and Amazon's may be empty right now: a bucket
+  -- created less than burst/rate after Redis started gets only what could have refilled,
+  -- but at least one call, whose x-amzn-RateLimit-Limit teaches us the real rate.
+  local ok, info = pcall(redis.call, 'INFO', 'server')
+  if ok then
+    local up = tonumber(string.match(info, 'uptime_in_seconds:(%d+)'))
+    if up ~= nil and up * rate < burst then
+      tokens = math.max(1, up * rate)
+    end
+  end
 end
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 

@@ -92,13 +92,20 @@ class TokenBucket:
             slept += res.wait
 
     async def set_rate(self, key: str, rate: float) -> None:
-        """Adopt the server's ``x-amzn-RateLimit-Limit`` for this bucket."""
+        """Adopt the server's ``x-amzn-RateLimit-Limit`` for this bucket (best effort)."""
         if rate > 0:
-            await self._redis.hset(key, "rate", repr(rate))
+            await self._best_effort(key, self._redis.hset(key, "rate", repr(rate)))
 
     async def drain(self, key: str) -> None:
         """A 429 despite the bucket: the server's bucket is empty, so ours must be too."""
-        await self._redis.hset(key, mapping={"tokens": "0"})
+        await self._best_effort(key, self._redis.hset(key, mapping={"tokens": "0"}))
+
+    async def _best_effort(self, key: str, command: Any) -> None:
+        # Only makes later reservations more accurate; the next reserve waits Redis out.
+        try:
+            await command
+        except _REDIS_DOWN as exc:
+            log.warning("quota.redis_unavailable", key=key, error=type(exc).__name__)
 
     async def state(self, key: str) -> dict[str, float]:
         raw = await self._redis.hgetall(key)

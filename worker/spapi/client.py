@@ -20,7 +20,7 @@ import structlog
 
 from worker.metrics import BUCKET_FILL, BUCKET_LAST_WAIT, QUOTA_WAIT, SPAPI_CALLS
 from worker.ratelimit.backoff import Backoff, parse_rate_limit, parse_retry_after
-from worker.ratelimit.bucket import Priority, TokenBucket, bucket_key
+from worker.ratelimit.bucket import Priority, QuotaWaitTooLong, TokenBucket, bucket_key
 from worker.spapi.auth import LwaTokenProvider
 from worker.spapi.errors import (
     AuthError,
@@ -134,6 +134,10 @@ class SpApiClient:
                 if not self._backoff.should_retry(attempt):
                     raise
                 delay = self._backoff.delay(attempt, exc.retry_after)
+                if delay > self._max_inline_wait:
+                    # Amazon asked for a long pause: give the worker slot back (the task
+                    # re-queues itself with this countdown) instead of sleeping in it.
+                    raise QuotaWaitTooLong(key, delay) from exc
                 attempt += 1
                 self.stats.retries += 1
                 log.warning("spapi.retry", seller=seller.selling_partner_id, operation=op.name,

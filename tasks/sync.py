@@ -6,10 +6,15 @@ import asyncio
 from typing import Any
 
 from worker.app import app
+from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import get_runtime
 from worker.spapi.errors import RetriableError
 from worker.sync.service import run_stream
+
+
+# A unit that failed after the client's own retries comes back later, spread out.
+UNIT_BACKOFF = Backoff(base=30.0, cap=600.0, max_retries=5)
 
 
 @app.task(
@@ -17,10 +22,7 @@ from worker.sync.service import run_stream
     bind=True,
     acks_late=True,
     ignore_result=True,
-    max_retries=5,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
+    max_retries=UNIT_BACKOFF.max_retries,
 )
 def sync_stream(self: Any, seller_id: int, stream: str) -> str:
     try:
@@ -29,5 +31,6 @@ def sync_stream(self: Any, seller_id: int, stream: str) -> str:
         # Waiting for quota must not hold a worker slot hostage: come back when it frees up.
         raise self.retry(countdown=exc.wait, max_retries=None) from None
     except RetriableError as exc:
-        # The client already retried with backoff; try the whole unit again later.
-        raise self.retry(exc=exc) from None
+        # The client already retried with backoff; try the whole unit again later. After
+        # max_retries Celery gives up; the failure is already recorded in sync_runs.
+        raise self.retry(exc=exc, countdown=UNIT_BACKOFF.delay(self.request.retries)) from None

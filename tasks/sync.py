@@ -12,7 +12,6 @@ from worker.runtime import get_runtime
 from worker.spapi.errors import RetriableError
 from worker.sync.service import run_stream
 
-
 # A unit that failed after the client's own retries comes back later, spread out.
 UNIT_BACKOFF = Backoff(base=30.0, cap=600.0, max_retries=5)
 

@@ -27,9 +27,9 @@ def test_full_sync_equals_truth(start_sim, runtime_for, api):
         assert outcome.status == "succeeded"
         assert outcome.totals.pages >= 5  # 230 orders in pages of 50: really paged
         assert mirror(rt, seller_id) == truth(sim, spid)
-    runs = table(rt, "SELECT status, pages, orders, items, api_calls FROM sync_runs")
+    runs = table(rt, "SELECT status, pages, rows_written, api_calls FROM sync_runs")
     assert [r.status for r in runs] == ["succeeded", "succeeded"]
-    assert all(r.orders == 230 and r.api_calls >= r.pages for r in runs)
+    assert all(r.rows_written == 230 and r.api_calls >= r.pages for r in runs)
     state = table(rt, "SELECT cursor, next_token, window_start, last_error FROM sync_state")
     assert all(s.cursor is not None and s.next_token is None and s.window_start is None
                and s.last_error is None for s in state)
@@ -76,19 +76,19 @@ def test_failure_mid_window_keeps_committed_pages_and_resumes(start_sim, runtime
     sim = start_sim(sellers=1, orders_per_seller=150, time_scale=1000, seed=8)
     rt = runtime_for(sim, orders_page_size=50, max_retries=0, orders_max_window_hours=24 * 90)
     (spid, seller_id), = register(rt, sim).items()
-    from worker.sync.orders import OrdersSync
+    from worker.sync.runner import StreamRun
 
-    original = OrdersSync._store_page
+    original = StreamRun._store_page
     stored = []
 
-    async def store_then_arm_fault(self, api, body, cp):
-        result = await original(self, api, body, cp)
+    async def store_then_arm_fault(self, body, cp):
+        result = await original(self, body, cp)
         if not stored:  # page 1 is committed; the next response is cut mid-JSON
             sim.client.fault("searchOrders", "truncated", count=1)
         stored.append(result)
         return result
 
-    monkeypatch.setattr(OrdersSync, "_store_page", store_then_arm_fault)
+    monkeypatch.setattr(StreamRun, "_store_page", store_then_arm_fault)
     assert sync(rt, seller_id).status == "failed"
     assert table(rt, "SELECT count(*) FROM orders")[0][0] == 50
     st = table(rt, "SELECT next_token, window_start FROM sync_state")[0]

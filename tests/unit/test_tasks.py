@@ -8,7 +8,7 @@ from celery.exceptions import Retry
 import tasks.sync as task_module
 from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.spapi.errors import ServerError
-from worker.sync.orders import Totals
+from worker.sync.runner import Totals
 from worker.sync.service import Outcome
 
 

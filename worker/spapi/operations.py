@@ -36,6 +36,27 @@ _OPERATIONS = (
     Operation(
         "getOrder", "GET", "/orders/2026-01-01/orders/{orderId}", 0.5, 30, "orders_2026-01-01"
     ),
+    Operation(
+        "getInventorySummaries", "GET", "/fba/inventory/v1/summaries", 2.0, 2, "fbaInventoryV1"
+    ),
+    Operation(
+        "getListingsItem", "GET", "/listings/2021-08-01/items/{sellerId}/{sku}", 5.0, 10,
+        "listingsItems_2021-08-01",
+    ),
+    Operation(
+        "searchListingsItems", "GET", "/listings/2021-08-01/items/{sellerId}", 5.0, 5,
+        "listingsItems_2021-08-01",
+    ),
+    Operation("createReport", "POST", "/reports/2021-06-30/reports", 0.0167, 15,
+              "reports_2021-06-30"),
+    Operation("getReports", "GET", "/reports/2021-06-30/reports", 0.0222, 10,
+              "reports_2021-06-30"),
+    Operation("getReport", "GET", "/reports/2021-06-30/reports/{reportId}", 2.0, 15,
+              "reports_2021-06-30"),
+    Operation("cancelReport", "DELETE", "/reports/2021-06-30/reports/{reportId}", 0.0222, 10,
+              "reports_2021-06-30"),
+    Operation("getReportDocument", "GET", "/reports/2021-06-30/documents/{reportDocumentId}",
+              0.0167, 15, "reports_2021-06-30"),
 )
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}

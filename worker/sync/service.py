@@ -20,7 +20,8 @@ from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
 from worker.spapi.errors import InvalidGrantError, RetriableError, SpApiError
 from worker.sync.orders import STREAM as ORDERS
-from worker.sync.orders import OrdersSync, Totals
+from worker.sync.orders import orders_spec
+from worker.sync.runner import StreamRun, Totals
 from worker.sync.windows import WindowPolicy
 
 log = structlog.get_logger(__name__)
@@ -81,8 +82,8 @@ async def _locked_run(
     run_id = state.start_run(conn, seller.id, stream, worker_name())
     interval = timedelta(seconds=rt.settings.orders_interval_seconds)
     async with rt.spapi() as client:
-        job = OrdersSync(conn, client, seller, run_id, policy(rt), rt.settings.orders_page_size,
-                         now=lambda: datetime.now(UTC))
+        job = StreamRun(orders_spec(seller), conn, client, seller, run_id, policy(rt),
+                        rt.settings.orders_page_size, now=lambda: datetime.now(UTC))
         try:
             totals = await job.run()
         except QuotaWaitTooLong as exc:

@@ -1,0 +1,157 @@
+"""One generic loop for every incremental, windowed, token-paged stream.
+
+A stream is data (:class:`StreamSpec`): which operation, how to build the query for a window,
+where the records and the next token are in a page, how to map them, how to write them. The
+loop owns the rest: windows capped at the run's start, the checkpoint (cursor, window,
+next token) committed in the same transaction as each page's rows, and a window restarted
+once when Amazon rejects a stored token (they expire).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import structlog
+from sqlalchemy import Connection
+
+from worker.db import state
+from worker.db.sellers import SellerRecord
+from worker.db.state import Checkpoint
+from worker.spapi.client import SellerAuth, SpApiClient
+from worker.spapi.errors import InputError, MalformedResponseError
+from worker.sync.windows import Window, WindowPolicy, next_window
+
+log = structlog.get_logger(__name__)
+
+Rows = TypeVar("Rows")
+
+
+@dataclass(frozen=True)
+class Written:
+    rows: int  # top-level rows actually written (new or newer)
+    children: int = 0  # e.g. order items
+
+
+@dataclass(frozen=True)
+class StreamSpec(Generic[Rows]):
+    """What makes one stream different from another; everything else is the loop's."""
+
+    stream: str  # sync_state.stream
+    operation: str
+    token_param: str
+    query: Callable[[Window, SellerRecord, int], dict[str, Any]]
+    page: Callable[[Any], tuple[list[Any], str | None]]
+    rows: Callable[[StreamRun[Rows], list[Any]], Awaitable[Rows]]
+    write: Callable[[Connection, int, Rows], Written]
+
+
+@dataclass
+class Totals:
+    pages: int = 0
+    rows: int = 0
+    children: int = 0
+    windows: int = 0
+
+    @property
+    def orders(self) -> int:  # the orders stream's names for its counters
+        return self.rows
+
+    @property
+    def items(self) -> int:
+        return self.children
+
+
+@dataclass
+class StreamRun(Generic[Rows]):
+    """One run of one stream for one seller, on a connection holding its lock."""
+
+    spec: StreamSpec[Rows]
+    conn: Connection
+    client: SpApiClient
+    seller: SellerRecord
+    run_id: int
+    policy: WindowPolicy
+    page_size: int
+    now: Callable[[], datetime]
+    totals: Totals = field(default_factory=Totals)
+    _reported: tuple[int, int] = (0, 0)  # client calls/429s already added to the run row
+
+    @property
+    def auth(self) -> SellerAuth:
+        return SellerAuth(self.seller.selling_partner_id, self.seller.region,
+                          self.seller.refresh_token or "")
+
+    async def run(self) -> Totals:
+        with self.conn.begin():
+            cp = state.load_checkpoint(self.conn, self.seller.id, self.spec.stream)
+        token_restarted = False
+        started = self.now()  # the cursor never passes the run's start: every run ends
+        while True:
+            if cp.window_start is None or cp.window_end is None:
+                w = next_window(cp.cursor, started, self.policy)
+                if w is None:
+                    return self.totals
+                cp = Checkpoint(cp.cursor, w.start, w.end, None)
+                self.totals.windows += 1
+            window = Window(cp.window_start, cp.window_end)  # type: ignore[arg-type]
+            try:
+                body = await self._fetch(window, cp.next_token)
+            except InputError as exc:
+                if cp.next_token is None or token_restarted or isinstance(
+                        exc, MalformedResponseError):
+                    raise
+                # Tokens expire or get rejected: re-read the window from its start.
+                log.warning("sync.token_rejected", seller=self.seller.selling_partner_id,
+                            stream=self.spec.stream, code=exc.code)
+                token_restarted = True
+                cp = Checkpoint(cp.cursor, cp.window_start, cp.window_end, None)
+                continue
+            cp = await self._store_page(body, cp)
+
+    async def _fetch(self, window: Window, token: str | None) -> Any:
+        query = self.spec.query(window, self.seller, self.page_size)
+        if token:
+            query[self.spec.token_param] = token
+        return (await self.client.call(self.auth, self.spec.operation, query=query)).body
+
+    async def _store_page(self, body: Any, cp: Checkpoint) -> Checkpoint:
+        records, token = self.spec.page(body)
+        rows = await self.spec.rows(self, records)
+        done = token is None
+        after = Checkpoint(
+            cursor=cp.window_end if done else cp.cursor,
+            window_start=None if done else cp.window_start,
+            window_end=None if done else cp.window_end,
+            next_token=token,
+        )
+        with self.conn.begin():
+            written = self.spec.write(self.conn, self.seller.id, rows)
+            state.save_checkpoint(self.conn, self.seller.id, self.spec.stream, after)
+            state.add_to_run(self.conn, self.run_id, pages=1, rows_written=written.rows,
+                             child_rows_written=written.children, **self._call_counts())
+        self.totals.pages += 1
+        self.totals.rows += written.rows
+        self.totals.children += written.children
+        log.info("sync.page", seller=self.seller.selling_partner_id, stream=self.spec.stream,
+                 records=len(records), written=written.rows, children=written.children,
+                 more=not done)
+        return after
+
+    def _call_counts(self) -> dict[str, int]:
+        """Calls and 429s since the last page, so the run row shows live progress."""
+        stats = self.client.stats
+        calls, throttled = stats.calls - self._reported[0], stats.throttled - self._reported[1]
+        self._reported = (stats.calls, stats.throttled)
+        return {"api_calls": calls, "throttled": throttled}
+
+
+def token(value: Any) -> str | None:
+    """A page's next token: absent/empty means last page; anything but a string is malformed."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MalformedResponseError("pagination token is not a string")
+    return value

@@ -1,8 +1,6 @@
-"""Bulk upserts into the orders mirror. Callers own the transaction (one per page).
+"""Writes into the orders mirror (orders via :mod:`worker.db.upsert`, items replaced per order).
 
-The rule every statement keeps: an incoming row replaces a stored one only when its
-``last_update_date`` is newer, or equal with different content. So an overlapping window or a
-re-delivered task rewrites nothing, and a late, older page can never undo a newer one.
+Callers own the transaction (one per page).
 """
 
 from __future__ import annotations
@@ -10,33 +8,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
-from sqlalchemy import Connection, and_, column, delete, func, or_, select, tuple_, values
+from sqlalchemy import Connection, column, delete, select, tuple_, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.types import DateTime, Text
 
 from worker.db.models import SYNC_VERSION, Order, OrderItem
 from worker.db.rows import ItemRow, OrderRow
+from worker.db.upsert import upsert_newer
 
 
 def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow]) -> set[str]:
     """Insert/refresh orders; return the ids actually written (new or newer)."""
-    if not rows:
-        return set()
-    stmt = insert(Order).values(
-        [{**asdict(r), "seller_id": seller_id, "sync_version": SYNC_VERSION.next_value()}
-         for r in _dedupe_newest(rows)]
-    )
-    ex = stmt.excluded
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[Order.seller_id, Order.amazon_order_id],
-        set_={name: ex[name] for name in _ORDER_COLUMNS} | {
-            "sync_version": ex.sync_version, "synced_at": func.now()},
-        where=or_(
-            Order.last_update_date < ex.last_update_date,
-            and_(Order.last_update_date == ex.last_update_date, Order.raw != ex.raw),
-        ),
-    ).returning(Order.amazon_order_id)
-    return {r[0] for r in conn.execute(upsert)}
+    written = upsert_newer(conn, Order, [{**asdict(r), "seller_id": seller_id} for r in rows],
+                           keys=("seller_id", "amazon_order_id"), updated="last_update_date")
+    return {order_id for _, order_id in written}
 
 
 def replace_items(
@@ -94,17 +79,6 @@ def orders_needing_items(
             or stored[r.amazon_order_id] < r.last_update_date]
 
 
-def _dedupe_newest(rows: Sequence[OrderRow]) -> list[OrderRow]:
-    """ON CONFLICT cannot touch one row twice in a statement: keep each order's newest copy."""
-    best: dict[str, OrderRow] = {}
-    for r in rows:
-        cur = best.get(r.amazon_order_id)
-        if cur is None or cur.last_update_date <= r.last_update_date:
-            best[r.amazon_order_id] = r
-    return list(best.values())
-
-
-_ORDER_COLUMNS: tuple[str, ...] = tuple(OrderRow.__dataclass_fields__)
 _ITEM_COLUMNS: tuple[str, ...] = tuple(
     name for name in ItemRow.__dataclass_fields__ if name != "amazon_order_id"
 )

@@ -164,3 +164,35 @@ class SyncRun(Base):
     retries: Mapped[int] = mapped_column(Integer, server_default="0")
     error_type: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class InventorySummary(Base):
+    """FBA inventory per seller, marketplace and seller SKU (getInventorySummaries)."""
+
+    __tablename__ = "inventory_summaries"
+    __table_args__ = (
+        Index("inventory_summaries_sync_version_idx", "sync_version"),
+        Index("inventory_summaries_seller_sync_version_idx", "seller_id", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seller_sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    fn_sku: Mapped[str | None] = mapped_column(Text)
+    asin: Mapped[str | None] = mapped_column(Text)
+    condition: Mapped[str | None] = mapped_column(Text)
+    product_name: Mapped[str | None] = mapped_column(Text)
+    total_quantity: Mapped[int | None] = mapped_column(Integer)
+    fulfillable_quantity: Mapped[int | None] = mapped_column(Integer)
+    inbound_working_quantity: Mapped[int | None] = mapped_column(Integer)
+    inbound_shipped_quantity: Mapped[int | None] = mapped_column(Integer)
+    inbound_receiving_quantity: Mapped[int | None] = mapped_column(Integer)
+    reserved_quantity: Mapped[int | None] = mapped_column(Integer)
+    unfulfillable_quantity: Mapped[int | None] = mapped_column(Integer)
+    researching_quantity: Mapped[int | None] = mapped_column(Integer)
+    last_updated_time: Mapped[datetime | None] = _ts()
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from worker.db.models import Order, OrderItem
-from worker.sync.orders_mapping import normalise_status, parse_time
+from worker.sync.fields import parse_time
+from worker.sync.orders_mapping import normalise_status
 
 
 def compare_orders(conn: Connection, seller_id: int, truth: dict[str, Any]) -> list[str]:

@@ -34,3 +34,23 @@ class ItemRow:
     item_price: Decimal | None
     currency: str | None
     raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    marketplace_id: str
+    seller_sku: str
+    fn_sku: str | None
+    asin: str | None
+    condition: str | None
+    product_name: str | None
+    total_quantity: int | None
+    fulfillable_quantity: int | None
+    inbound_working_quantity: int | None
+    inbound_shipped_quantity: int | None
+    inbound_receiving_quantity: int | None
+    reserved_quantity: int | None
+    unfulfillable_quantity: int | None
+    researching_quantity: int | None
+    last_updated_time: datetime | None
+    raw: dict[str, Any]

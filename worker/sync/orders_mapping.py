@@ -11,12 +11,19 @@ rather than failing the sync: the raw JSON is stored beside it anyway.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from worker.db.rows import ItemRow, OrderRow
-from worker.spapi.errors import MalformedResponseError
+from worker.sync.fields import (
+    bad,
+    int_field,
+    money,
+    obj,
+    opt_obj,
+    opt_str,
+    parse_time,
+    req_str,
+)
 
 V0_STATUS = {
     "PendingAvailability": "PENDING_AVAILABILITY",
@@ -35,74 +42,6 @@ STATUSES_2026 = frozenset(
 FULFILLED_BY = {"AMAZON": "AFN", "MERCHANT": "MFN", "AFN": "AFN", "MFN": "MFN"}
 
 
-# ---------------------------------------------------------------- field helpers
-
-
-def _bad(what: str) -> MalformedResponseError:
-    return MalformedResponseError(f"unexpected payload: {what}")
-
-
-def _obj(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _bad(f"{what} is not an object")
-    return value
-
-
-def _opt_obj(doc: dict[str, Any], key: str, what: str) -> dict[str, Any]:
-    value = doc.get(key)
-    return {} if value is None else _obj(value, f"{what}.{key}")
-
-
-def _str(doc: dict[str, Any], key: str, what: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise _bad(f"{what}.{key} is missing or not a string")
-    return value
-
-
-def _opt_str(doc: dict[str, Any], key: str, what: str) -> str | None:
-    value = doc.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _bad(f"{what}.{key} is not a string")
-    return value
-
-
-def _int(doc: dict[str, Any], key: str, what: str, *, required: bool) -> int | None:
-    value = doc.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _bad(f"{what}.{key} is not a non-negative integer")
-    return value
-
-
-def parse_time(value: Any, what: str) -> datetime:
-    """ISO 8601 with an offset or ``Z`` -> aware UTC datetime."""
-    if not isinstance(value, str):
-        raise _bad(f"{what} is missing or not a date-time")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _bad(f"{what} is not ISO 8601") from None
-    if parsed.tzinfo is None:
-        raise _bad(f"{what} has no timezone")
-    return parsed.astimezone(UTC)
-
-
-def money(value: Any, what: str, *, amount_key: str, currency_key: str) -> tuple[Decimal, str]:
-    doc = _obj(value, what)
-    raw_amount = doc.get(amount_key)
-    try:
-        amount = Decimal(str(raw_amount))
-    except InvalidOperation:
-        raise _bad(f"{what}.{amount_key} is not a decimal") from None
-    if raw_amount is None or isinstance(raw_amount, bool) or not amount.is_finite():
-        raise _bad(f"{what}.{amount_key} is not a decimal")
-    return amount, _str(doc, currency_key, what)
-
-
 def normalise_status(value: str) -> str:
     if value in STATUSES_2026:
         return value
@@ -116,22 +55,22 @@ def normalise_status(value: str) -> str:
 
 def map_order_2026(doc: Any) -> tuple[OrderRow, list[ItemRow]]:
     """An ``Order`` from searchOrders/getOrder (with FULFILLMENT and PROCEEDS data)."""
-    order = _obj(doc, "order")
-    order_id = _str(order, "orderId", "order")
+    order = obj(doc, "order")
+    order_id = req_str(order, "orderId", "order")
     what = f"order {order_id}"
-    fulfillment = _opt_obj(order, "fulfillment", what)
+    fulfillment = opt_obj(order, "fulfillment", what)
     status = fulfillment.get("fulfillmentStatus")
     if not isinstance(status, str) or not status:
-        raise _bad(f"{what}.fulfillment.fulfillmentStatus is missing (request FULFILLMENT data)")
-    channel = _obj(order.get("salesChannel"), f"{what}.salesChannel")
+        raise bad(f"{what}.fulfillment.fulfillmentStatus is missing (request FULFILLMENT data)")
+    channel = obj(order.get("salesChannel"), f"{what}.salesChannel")
     total, currency = None, None
-    grand = _opt_obj(order, "proceeds", what).get("grandTotal")
+    grand = opt_obj(order, "proceeds", what).get("grandTotal")
     if grand is not None:
         total, currency = money(grand, f"{what}.proceeds.grandTotal",
                                 amount_key="amount", currency_key="currencyCode")
     items_raw = order.get("orderItems")
     if not isinstance(items_raw, list):
-        raise _bad(f"{what}.orderItems is missing or not a list")
+        raise bad(f"{what}.orderItems is missing or not a list")
     row = OrderRow(
         amazon_order_id=order_id,
         order_status=normalise_status(status),
@@ -139,7 +78,7 @@ def map_order_2026(doc: Any) -> tuple[OrderRow, list[ItemRow]]:
         last_update_date=parse_time(order.get("lastUpdatedTime"), f"{what}.lastUpdatedTime"),
         order_total=total,
         currency=currency,
-        marketplace_id=_opt_str(channel, "marketplaceId", f"{what}.salesChannel"),
+        marketplace_id=opt_str(channel, "marketplaceId", f"{what}.salesChannel"),
         fulfillment_channel=FULFILLED_BY.get(str(fulfillment.get("fulfilledBy", "")).upper()),
         api_version="2026-01-01",
         raw=order,
@@ -148,24 +87,25 @@ def map_order_2026(doc: Any) -> tuple[OrderRow, list[ItemRow]]:
 
 
 def map_item_2026(order_id: str, doc: Any) -> ItemRow:
-    item = _obj(doc, f"order {order_id} item")
-    item_id = _str(item, "orderItemId", f"order {order_id} item")
+    item = obj(doc, f"order {order_id} item")
+    item_id = req_str(item, "orderItemId", f"order {order_id} item")
     what = f"order {order_id} item {item_id}"
-    quantity = _int(item, "quantityOrdered", what, required=True) or 0
-    product = _obj(item.get("product"), f"{what}.product")
+    quantity = int_field(item, "quantityOrdered", what, required=True) or 0
+    product = obj(item.get("product"), f"{what}.product")
     price, currency = None, None
-    unit = _opt_obj(product, "price", f"{what}.product").get("unitPrice")
+    unit = opt_obj(product, "price", f"{what}.product").get("unitPrice")
     if unit is not None:
         unit_amount, currency = money(unit, f"{what}.product.price.unitPrice",
                                       amount_key="amount", currency_key="currencyCode")
         price = unit_amount * quantity
-    shipped = _int(_opt_obj(item, "fulfillment", what), "quantityFulfilled", what, required=False)
+    fulfillment = opt_obj(item, "fulfillment", what)
+    shipped = int_field(fulfillment, "quantityFulfilled", what, required=False)
     return ItemRow(
         amazon_order_id=order_id,
         order_item_id=item_id,
-        seller_sku=_opt_str(product, "sellerSku", f"{what}.product"),
-        asin=_opt_str(product, "asin", f"{what}.product"),
-        title=_opt_str(product, "title", f"{what}.product"),
+        seller_sku=opt_str(product, "sellerSku", f"{what}.product"),
+        asin=opt_str(product, "asin", f"{what}.product"),
+        title=opt_str(product, "title", f"{what}.product"),
         quantity_ordered=quantity,
         quantity_shipped=shipped,
         item_price=price,
@@ -179,8 +119,8 @@ def map_item_2026(order_id: str, doc: Any) -> ItemRow:
 
 def map_order_v0(doc: Any) -> OrderRow:
     """An ``Order`` from v0 getOrders (PascalCase)."""
-    order = _obj(doc, "order")
-    order_id = _str(order, "AmazonOrderId", "order")
+    order = obj(doc, "order")
+    order_id = req_str(order, "AmazonOrderId", "order")
     what = f"order {order_id}"
     total, currency = None, None
     if order.get("OrderTotal") is not None:
@@ -188,12 +128,12 @@ def map_order_v0(doc: Any) -> OrderRow:
                                 amount_key="Amount", currency_key="CurrencyCode")
     return OrderRow(
         amazon_order_id=order_id,
-        order_status=normalise_status(_str(order, "OrderStatus", what)),
+        order_status=normalise_status(req_str(order, "OrderStatus", what)),
         purchase_date=parse_time(order.get("PurchaseDate"), f"{what}.PurchaseDate"),
         last_update_date=parse_time(order.get("LastUpdateDate"), f"{what}.LastUpdateDate"),
         order_total=total,
         currency=currency,
-        marketplace_id=_opt_str(order, "MarketplaceId", what),
+        marketplace_id=opt_str(order, "MarketplaceId", what),
         fulfillment_channel=FULFILLED_BY.get(str(order.get("FulfillmentChannel", "")).upper()),
         api_version="v0",
         raw=order,
@@ -201,8 +141,8 @@ def map_order_v0(doc: Any) -> OrderRow:
 
 
 def map_item_v0(order_id: str, doc: Any) -> ItemRow:
-    item = _obj(doc, f"order {order_id} item")
-    item_id = _str(item, "OrderItemId", f"order {order_id} item")
+    item = obj(doc, f"order {order_id} item")
+    item_id = req_str(item, "OrderItemId", f"order {order_id} item")
     what = f"order {order_id} item {item_id}"
     price, currency = None, None
     if item.get("ItemPrice") is not None:  # absent while the order is Pending
@@ -211,11 +151,11 @@ def map_item_v0(order_id: str, doc: Any) -> ItemRow:
     return ItemRow(
         amazon_order_id=order_id,
         order_item_id=item_id,
-        seller_sku=_opt_str(item, "SellerSKU", what),
-        asin=_opt_str(item, "ASIN", what),
-        title=_opt_str(item, "Title", what),
-        quantity_ordered=_int(item, "QuantityOrdered", what, required=True) or 0,
-        quantity_shipped=_int(item, "QuantityShipped", what, required=False),
+        seller_sku=opt_str(item, "SellerSKU", what),
+        asin=opt_str(item, "ASIN", what),
+        title=opt_str(item, "Title", what),
+        quantity_ordered=int_field(item, "QuantityOrdered", what, required=True) or 0,
+        quantity_shipped=int_field(item, "QuantityShipped", what, required=False),
         item_price=price,
         currency=currency,
         raw=item,

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     orders_initial_days: float = Field(default=30.0, gt=0)
     orders_page_size: int = Field(default=100, ge=1, le=100)
 
+    # --- inventory streams (one per marketplace) ---
+    inventory_interval_seconds: float = Field(default=900.0, gt=0)
+    inventory_overlap_seconds: float = Field(default=300.0, ge=0)
+
     # --- scheduling ---
     dispatch_interval_seconds: float = Field(default=30.0, gt=0)
     # A dispatched (seller, stream) is not dispatched again for this long unless its sync

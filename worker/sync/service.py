@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import Connection
@@ -19,16 +19,10 @@ from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
 from worker.spapi.errors import InvalidGrantError, RetriableError, SpApiError
-from worker.sync.orders import STREAM as ORDERS
-from worker.sync.orders import orders_spec
+from worker.sync.catalog import Plan, plan
 from worker.sync.runner import StreamRun, Totals
-from worker.sync.windows import WindowPolicy
 
 log = structlog.get_logger(__name__)
-
-
-class UnknownStreamError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -42,23 +36,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def policy(rt: Runtime) -> WindowPolicy:
-    s = rt.settings
-    return WindowPolicy(
-        lag=timedelta(seconds=s.orders_lag_seconds),
-        overlap=timedelta(seconds=s.orders_overlap_seconds),
-        max_span=timedelta(hours=s.orders_max_window_hours),
-        initial=timedelta(days=s.orders_initial_days),
-    )
-
-
 async def run_stream(rt: Runtime, seller_id: int, stream: str) -> Outcome:
     """Sync ``stream`` for ``seller_id`` until caught up. Never runs twice at once."""
-    if stream != ORDERS:
-        raise UnknownStreamError(f"unknown stream {stream!r} (known: {ORDERS})")
     with rt.engine.connect() as conn:
         with conn.begin():
             seller = sellers.get_seller(conn, seller_id, rt.keyring)
+        stream_plan = plan(rt.settings, seller, stream)  # unknown stream: fail before locking
         structlog.contextvars.bind_contextvars(seller=seller.selling_partner_id, stream=stream)
         try:
             if not seller.enabled:
@@ -67,7 +50,7 @@ async def run_stream(rt: Runtime, seller_id: int, stream: str) -> Outcome:
                 log.info("sync.busy")  # another worker holds it; it will finish the job
                 return Outcome("skipped", Totals(), "already running")
             try:
-                return await _locked_run(rt, conn, seller, stream)
+                return await _locked_run(rt, conn, seller, stream_plan)
             finally:
                 state.unlock(conn, seller_id, stream)
         finally:
@@ -75,15 +58,15 @@ async def run_stream(rt: Runtime, seller_id: int, stream: str) -> Outcome:
 
 
 async def _locked_run(
-    rt: Runtime, conn: Connection, seller: sellers.SellerRecord, stream: str
+    rt: Runtime, conn: Connection, seller: sellers.SellerRecord, stream_plan: Plan
 ) -> Outcome:
+    stream, interval = stream_plan.spec.stream, stream_plan.interval
     if state.reap_lost_runs(conn, seller.id, stream):
         log.warning("sync.resuming_after_lost_worker")
     run_id = state.start_run(conn, seller.id, stream, worker_name())
-    interval = timedelta(seconds=rt.settings.orders_interval_seconds)
     async with rt.spapi() as client:
-        job = StreamRun(orders_spec(seller), conn, client, seller, run_id, policy(rt),
-                        rt.settings.orders_page_size, now=lambda: datetime.now(UTC))
+        job = StreamRun(stream_plan.spec, conn, client, seller, run_id, stream_plan.policy,
+                        stream_plan.page_size, now=lambda: datetime.now(UTC))
         try:
             totals = await job.run()
         except QuotaWaitTooLong as exc:

@@ -1,0 +1,59 @@
+"""Which streams a seller has, and how each one runs (spec, windows, page size, interval)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from worker.config import Settings
+from worker.db.sellers import SellerRecord
+from worker.sync import inventory, orders
+from worker.sync.runner import StreamSpec
+from worker.sync.windows import WindowPolicy
+
+
+class UnknownStreamError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: StreamSpec[Any]
+    policy: WindowPolicy
+    page_size: int
+    interval: timedelta
+
+
+def streams_for(marketplace_ids: list[str]) -> list[str]:
+    """Every stream a seller with these marketplaces is synced by."""
+    return [orders.STREAM, *(inventory.stream_name(m) for m in marketplace_ids)]
+
+
+def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
+    if stream == orders.STREAM:
+        return Plan(
+            orders.orders_spec(seller),
+            WindowPolicy(
+                lag=timedelta(seconds=settings.orders_lag_seconds),
+                overlap=timedelta(seconds=settings.orders_overlap_seconds),
+                max_span=timedelta(hours=settings.orders_max_window_hours),
+                initial=timedelta(days=settings.orders_initial_days),
+            ),
+            settings.orders_page_size,
+            timedelta(seconds=settings.orders_interval_seconds),
+        )
+    if stream in streams_for(seller.marketplace_ids)[1:]:
+        return Plan(
+            inventory.inventory_spec(stream),
+            WindowPolicy(
+                lag=timedelta(0),
+                overlap=timedelta(seconds=settings.inventory_overlap_seconds),
+                max_span=timedelta(days=36500),  # startDateTime has no end: one window
+                initial=timedelta(days=3650),  # a first sync lists everything
+            ),
+            50,  # fixed by Amazon for this operation
+            timedelta(seconds=settings.inventory_interval_seconds),
+        )
+    known = ", ".join(streams_for(seller.marketplace_ids))
+    raise UnknownStreamError(f"unknown stream {stream!r} for this seller (known: {known})")

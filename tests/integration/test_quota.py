@@ -11,10 +11,9 @@ import time
 import pytest
 import redis
 
+from benchmarks.load import pull, pull_in_process
 from worker.embedded import _redis_binary
 from worker.ratelimit.bucket import bucket_key
-
-from .quota_load import pull, pull_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +30,7 @@ def test_processes_sharing_a_seller_use_its_quota_without_429s(start_sim, clean)
     sim = start_sim(sellers=1, orders_per_seller=5, time_scale=SCALE)
     world = sim.world()
     seller = world["sellers"][0]
-    args = (sim.url, clean.redis_url, world["application"], seller, 6.0)
+    args = (sim.url, clean.redis_url, world["application"], [seller], 6.0)
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         results = pool.map(pull_in_process, [args] * 4)
     b = _bucket(sim.client.stats(), seller["selling_partner_id"])

@@ -1,4 +1,7 @@
-"""A load generator run in separate processes by the quota tests (importable by spawn)."""
+"""Our side of the quota load: getOrders for sellers as fast as their shared buckets allow.
+
+Used by ``benchmarks/quota.py`` and the quota integration tests (importable by spawn).
+"""
 
 from __future__ import annotations
 
@@ -22,25 +25,38 @@ def query(marketplace_ids: list[str]) -> dict[str, Any]:
             "MaxResultsPerPage": 100}
 
 
-async def pull(sim_url: str, redis_url: str, app: dict[str, str], seller: dict[str, Any],
-               seconds: float, *, max_retries: int = 5) -> dict[str, int]:
-    """Call getOrders for ``seller`` as fast as its shared bucket allows, for ``seconds``."""
+async def pull_sellers(sim_url: str, redis_url: str, app: dict[str, str],
+                       sellers: list[dict[str, Any]], seconds: float, *,
+                       max_retries: int = 5) -> dict[str, int]:
+    """One process's load: a task per seller, all sharing one client, for ``seconds``."""
     async with aiohttp.ClientSession() as session:
         r = aredis.Redis.from_url(redis_url)
         lwa = LwaApp(app["client_id"], app["client_secret"], sim_url + "/auth/o2/token")
         client = SpApiClient(session, LwaTokenProvider(session, r, lwa), TokenBucket(r),
                              base_url=sim_url, max_inline_wait=60,
                              backoff=Backoff(0.05, 1.0, max_retries))
-        auth = SellerAuth(seller["selling_partner_id"], seller["region"],
-                          seller["refresh_token"])
         deadline = time.monotonic() + seconds
-        try:
+
+        async def loop(seller: dict[str, Any]) -> None:
+            auth = SellerAuth(seller["selling_partner_id"], seller["region"],
+                              seller["refresh_token"])
             while time.monotonic() < deadline:
                 await client.call(auth, "getOrders", query=query(seller["marketplace_ids"]))
+
+        try:
+            await asyncio.gather(*(loop(s) for s in sellers))
         finally:
             await r.aclose()
     return {"calls": client.stats.calls, "throttled": client.stats.throttled}
 
 
-def pull_in_process(args: tuple[str, str, dict[str, str], dict[str, Any], float]) -> dict[str, int]:
-    return asyncio.run(pull(*args))
+async def pull(sim_url: str, redis_url: str, app: dict[str, str], seller: dict[str, Any],
+               seconds: float, *, max_retries: int = 5) -> dict[str, int]:
+    return await pull_sellers(sim_url, redis_url, app, [seller], seconds,
+                              max_retries=max_retries)
+
+
+def pull_in_process(
+    args: tuple[str, str, dict[str, str], list[dict[str, Any]], float],
+) -> dict[str, int]:
+    return asyncio.run(pull_sellers(*args))

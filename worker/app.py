@@ -68,3 +68,16 @@ def _check_config(**_: Any) -> None:
         get_settings().require_lwa()
     except ConfigError as exc:
         raise SystemExit(f"spsync: {exc}") from None
+    port = get_settings().metrics_port
+    if port:
+        from worker import metrics
+
+        metrics.serve(port)
+
+
+@signals.worker_process_shutdown.connect
+def _forget_process_metrics(pid: int | None = None, **_: Any) -> None:
+    from worker import metrics
+
+    if pid:
+        metrics.process_exited(pid)

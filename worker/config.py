@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     dispatch_claim_seconds: float = Field(default=300.0, gt=0)
     worker_concurrency: int = Field(default=4, ge=1)
 
+    # --- observability ---
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # worker serves /metrics
+
     # --- logging ---
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

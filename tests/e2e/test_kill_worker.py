@@ -53,6 +53,21 @@ def _start(kind: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]
         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _scrape(port: int) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return resp.read().decode()
+
+
 def _wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -80,8 +95,14 @@ def test_sigkilled_worker_resumes_from_its_checkpoint(start_sim, clean, tmp_path
         assert at_kill < PAGES, "the sync finished before the kill; slow the simulator down"
         assert table(rt, "SELECT count(*) FROM orders")[0][0] == at_kill * 10
 
-        procs.append(_start("worker", env, tmp_path / "w2.log"))
+        prom_dir = tmp_path / "prom"
+        prom_dir.mkdir()
+        port = _free_port()
+        metrics_env = {**env, "SPSYNC_METRICS_PORT": str(port),
+                       "PROMETHEUS_MULTIPROC_DIR": str(prom_dir)}
+        procs.append(_start("worker", metrics_env, tmp_path / "w2.log"))
         _wait(lambda: mirror(rt, seller_id) == truth(sim, spid), 90, "the mirror to equal truth")
+        scraped = _scrape(port)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -90,6 +111,11 @@ def test_sigkilled_worker_resumes_from_its_checkpoint(start_sim, clean, tmp_path
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
+
+    # the restarted worker's processes report through its one /metrics endpoint
+    assert 'spsync_spapi_calls_total{operation="searchOrders",status="200"}' in scraped
+    assert f'spsync_bucket_fill_ratio{{operation="searchOrders",seller="{spid}"}}' in scraped
+    assert "spsync_quota_wait_seconds_bucket" in scraped
 
     dupes = table(rt, "SELECT count(*) - count(DISTINCT amazon_order_id) FROM orders")[0][0]
     assert dupes == 0

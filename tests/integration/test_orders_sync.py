@@ -154,3 +154,18 @@ def test_one_sync_per_seller_and_stream_at_a_time(start_sim, runtime_for):
     statuses = sorted(o.status for o in asyncio.run(both()))
     assert statuses == ["skipped", "succeeded"]
     assert mirror(rt, seller_id) == truth(sim, spid)
+
+
+def test_a_server_that_keeps_failing_ends_in_a_recorded_failure(start_sim, runtime_for):
+    from worker.spapi.errors import ServerError
+
+    sim = start_sim(sellers=1, orders_per_seller=10, time_scale=1000, seed=14)
+    rt = runtime_for(sim, max_retries=2)
+    (spid, seller_id), = register(rt, sim).items()
+    sim.client.fault("searchOrders", "http_503", count=50)
+    with pytest.raises(ServerError):  # for the task to retry later, a bounded number of times
+        sync(rt, seller_id)
+    run = table(rt, "SELECT status, error_type, api_calls, retries FROM sync_runs")[0]
+    assert (run.status, run.error_type, run.api_calls, run.retries) == (
+        "failed", "ServerError", 3, 2)
+    assert table(rt, "SELECT last_error FROM sync_state")[0][0]

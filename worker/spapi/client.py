@@ -135,9 +135,11 @@ class SpApiClient:
                     raise
                 delay = self._backoff.delay(attempt, exc.retry_after)
                 if delay > self._max_inline_wait:
-                    # Amazon asked for a long pause: give the worker slot back (the task
-                    # re-queues itself with this countdown) instead of sleeping in it.
-                    raise QuotaWaitTooLong(key, delay) from exc
+                    if isinstance(exc, ThrottledError):
+                        # Amazon asked for a long pause: give the worker slot back (the task
+                        # re-queues itself with this countdown) instead of sleeping in it.
+                        raise QuotaWaitTooLong(key, delay) from exc
+                    raise  # a struggling server: the task's own bounded retries take over
                 attempt += 1
                 self.stats.retries += 1
                 log.warning("spapi.retry", seller=seller.selling_partner_id, operation=op.name,

@@ -161,7 +161,7 @@ def test_a_server_that_keeps_failing_ends_in_a_recorded_failure(start_sim, runti
 
     sim = start_sim(sellers=1, orders_per_seller=10, time_scale=1000, seed=14)
     rt = runtime_for(sim, max_retries=2)
-    (spid, seller_id), = register(rt, sim).items()
+    (seller_id,) = register(rt, sim).values()
     sim.client.fault("searchOrders", "http_503", count=50)
     with pytest.raises(ServerError):  # for the task to retry later, a bounded number of times
         sync(rt, seller_id)

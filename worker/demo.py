@@ -132,6 +132,7 @@ def _child_env(rt: Runtime, sim_url: str, world: dict[str, Any],
         "SPSYNC_ORDERS_INTERVAL_SECONDS": "2",
         "SPSYNC_ORDERS_INITIAL_DAYS": "45",
         "SPSYNC_DISPATCH_INTERVAL_SECONDS": "1",
+        "SPSYNC_DISPATCH_CLAIM_SECONDS": "20",
         "SPSYNC_LOG_FORMAT": "json",
     })
     return env

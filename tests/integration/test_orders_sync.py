@@ -169,3 +169,24 @@ def test_a_server_that_keeps_failing_ends_in_a_recorded_failure(start_sim, runti
     assert (run.status, run.error_type, run.api_calls, run.retries) == (
         "failed", "ServerError", 3, 2)
     assert table(rt, "SELECT last_error FROM sync_state")[0][0]
+
+
+def test_a_sync_that_finds_its_stream_busy_rearms_the_schedule(start_sim, runtime_for):
+    """A claim pushed due_at far out, then found the lock taken: it must not strand the pair."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from worker.db import state
+
+    sim = start_sim(sellers=1, orders_per_seller=5, time_scale=1000, seed=15)
+    rt = runtime_for(sim, orders_interval_seconds=2)
+    (seller_id,) = register(rt, sim).values()
+    with rt.engine.begin() as conn:
+        conn.execute(text("UPDATE sync_state SET due_at = now() + interval '1 hour'"))
+    with rt.engine.connect() as holder:
+        assert state.try_lock(holder, seller_id, "orders", "another-worker")
+        assert sync(rt, seller_id).status == "skipped"
+        state.unlock(holder, seller_id, "orders")
+    (due_at,) = table(rt, "SELECT due_at FROM sync_state")[0]
+    assert due_at <= datetime.now(UTC) + timedelta(seconds=2)

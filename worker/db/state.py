@@ -85,6 +85,16 @@ def finish_sync(
     conn.execute(_state(update(SyncState), seller_id, stream).values(**values))
 
 
+def rearm(conn: Connection, seller_id: int, stream: str, within: timedelta) -> None:
+    """Make sure the pair comes due again within ``within`` (a claim may have pushed it out).
+
+    Called when a claimed sync found its lock taken: if the holder finished in between, its
+    own ``finish_sync`` may already be overwritten by the claim, and nothing would re-arm it.
+    """
+    conn.execute(_state(update(SyncState), seller_id, stream).values(
+        due_at=func.least(SyncState.due_at, func.now() + within)))
+
+
 def claim_due(
     conn: Connection, now: datetime, *, limit: int, hold: timedelta,
     regions: tuple[str, ...] = ("NA", "EU", "FE"),

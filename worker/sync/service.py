@@ -48,6 +48,8 @@ async def run_stream(rt: Runtime, seller_id: int, stream: str) -> Outcome:
                 return Outcome("skipped", Totals(), "seller disabled")
             if not state.try_lock(conn, seller_id, stream, worker_name()):
                 log.info("sync.busy")  # another worker holds it; it will finish the job
+                with conn.begin():
+                    state.rearm(conn, seller_id, stream, stream_plan.interval)
                 return Outcome("skipped", Totals(), "already running")
             try:
                 return await _locked_run(rt, conn, seller, stream_plan)

@@ -137,11 +137,9 @@ async def _mutate(sim: Simulator, request: web.Request) -> dict[str, Any]:
 
 
 async def _control(sim: Simulator, request: web.Request) -> dict[str, Any]:
-    rate = (await _json(request)).get("changes_per_minute")
-    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate < 0:
-        raise BadRequest("changes_per_minute must be a non-negative number")
-    sim.changes.changes_per_minute = float(rate)
-    return {"changes_per_minute": float(rate)}
+    rate = _number(await _json(request), "changes_per_minute", "a non-negative number")
+    sim.changes.changes_per_minute = rate
+    return {"changes_per_minute": rate}
 
 
 async def _list_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:
@@ -150,33 +148,41 @@ async def _list_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:
 
 async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
     data = await _json(request)
-    operation, fault = data.get("operation"), data.get("fault")
-    if operation not in sim.operations:
-        raise BadRequest(f"operation must be one of {sorted(sim.operations)}")
+    operation, fault = _operation(sim, data), data.get("fault")
     if fault not in KINDS:
         raise BadRequest(f"fault must be one of {sorted(KINDS)}")
     seller_id = data.get("seller_id")
     if seller_id is not None:
         seller_id = _seller(sim, seller_id).seller_id
-    retry_after = data.get("retry_after")
-    if retry_after is not None and (not isinstance(retry_after, int | float)
-                                    or isinstance(retry_after, bool) or retry_after < 0):
-        raise BadRequest("retry_after must be a non-negative number of seconds")
-    rule = FaultRule(str(operation), seller_id, str(fault), _count(data, 1), retry_after)
+    retry_after = None if data.get("retry_after") is None else _number(
+        data, "retry_after", "a non-negative number of seconds")
+    rule = FaultRule(operation, seller_id, str(fault), _count(data, 1), retry_after)
     sim.faults.add(rule)
     return {"faults": sim.faults.pending()}
 
 
 async def _set_limit(sim: Simulator, request: web.Request) -> dict[str, Any]:
     data = await _json(request)
-    operation, rate = data.get("operation"), data.get("rate")
+    operation = _operation(sim, data)
+    rate = _number(data, "rate", "a positive number of requests per second", positive=True)
+    seller = _seller(sim, data.get("seller_id"))
+    sim.quotas.set_rate(seller.seller_id, sim.operations[operation], rate)
+    return {"seller_id": seller.seller_id, "operation": operation, "rate": rate}
+
+
+def _operation(sim: Simulator, data: dict[str, Any]) -> str:
+    operation = data.get("operation")
     if operation not in sim.operations:
         raise BadRequest(f"operation must be one of {sorted(sim.operations)}")
-    if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
-        raise BadRequest("rate must be a positive number of requests per second")
-    seller = _seller(sim, data.get("seller_id"))
-    sim.quotas.set_rate(seller.seller_id, sim.operations[operation], float(rate))
-    return {"seller_id": seller.seller_id, "operation": operation, "rate": float(rate)}
+    return str(operation)
+
+
+def _number(data: dict[str, Any], key: str, what: str, *, positive: bool = False) -> float:
+    value = data.get(key)
+    if (not isinstance(value, int | float) or isinstance(value, bool) or value < 0
+            or (positive and value == 0)):
+        raise BadRequest(f"{key} must be {what}")
+    return float(value)
 
 
 async def _clear_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:

@@ -18,6 +18,7 @@ def test_usage_plans_come_from_the_models() -> None:
         "getOrderItems": (Decimal("0.5"), 30),
         "searchOrders": (Decimal("0.0056"), 20),
         "getOrder": (Decimal("0.5"), 30),
+        "getInventorySummaries": (Decimal("2"), 2),
     }
 
 

@@ -14,7 +14,7 @@ from contextlib import suppress
 
 from aiohttp import web
 
-from . import orders_2026, orders_v0
+from . import inventory, orders_2026, orders_v0
 from .clock import Clock
 from .config import SimConfig
 from .control import add_routes
@@ -29,6 +29,7 @@ HANDLERS: dict[str, OperationHandler] = {
     "getOrderItems": orders_v0.get_order_items,
     "searchOrders": orders_2026.search_orders,
     "getOrder": orders_2026.get_order,
+    "getInventorySummaries": inventory.get_inventory_summaries,
 }
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from .clock import iso
 from .faults import KINDS, FaultRule
+from .inventory import change_stock
 from .state import Simulator
 from .world import Order, Seller
 
@@ -34,6 +35,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         ("POST", "/_sim/faults", _add_fault),
         ("DELETE", "/_sim/faults", _clear_faults),
         ("POST", "/_sim/limits", _set_limit),
+        ("GET", "/_sim/truth/inventory", _truth_inventory),
         ("POST", "/_sim/sellers/{selling_partner_id}/revoke", _revoke),
         ("POST", "/_sim/auth-codes", _auth_code),
     ]
@@ -133,7 +135,21 @@ async def _stats(sim: Simulator, request: web.Request) -> dict[str, Any]:
 async def _mutate(sim: Simulator, request: web.Request) -> dict[str, Any]:
     data = await _json(request)
     seller = _seller(sim, data.get("seller_id"))
+    kind = data.get("kind", "orders")
+    if kind == "inventory":
+        rng = sim.inventory_rngs[seller.seller_id]
+        stock = sim.inventory[seller.seller_id]
+        now = sim.clock.now()
+        return {"changed": [change_stock(rng, stock, now) for _ in range(_count(data, 1))]}
+    if kind != "orders":
+        raise BadRequest("kind must be 'orders' or 'inventory'")
     return {"changed": sim.mutator.apply(seller.seller_id, _count(data, 1), sim.clock.now())}
+
+
+async def _truth_inventory(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    seller = _seller(sim, request.query.get("seller_id"))
+    stock = sim.inventory[seller.seller_id]
+    return {"inventory": [stock[key].truth() for key in sorted(stock)]}
 
 
 async def _control(sim: Simulator, request: web.Request) -> dict[str, Any]:

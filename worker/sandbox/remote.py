@@ -42,10 +42,16 @@ class SandboxClient:
     def control(self, **settings: Any) -> None:
         self._request("POST", "/_sim/control", settings)
 
-    def mutate(self, selling_partner_id: str, count: int) -> list[str]:
+    def mutate(self, selling_partner_id: str, count: int, kind: str = "orders") -> list[str]:
+        """Apply ``count`` changes now; the changed order ids (or SKUs for inventory)."""
         result = self._request("POST", "/_sim/mutate",
-                               {"seller_id": selling_partner_id, "count": count})
+                               {"seller_id": selling_partner_id, "count": count, "kind": kind})
         return list(result["changed"])
+
+    def truth_inventory(self, selling_partner_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/inventory?seller_id={quote(selling_partner_id)}")
+        return result
 
     def fault(self, operation: str, fault: str, count: int = 1,
               seller_id: str | None = None, retry_after: float | None = None) -> None:

@@ -18,6 +18,7 @@ from worker.spapi_models import load
 
 V0 = "ordersV0"
 V2026 = "orders_2026-01-01"
+FBA_INVENTORY = "fbaInventoryV1"
 
 # (model, operationId) pairs the simulator answers. Keyed by operationId elsewhere:
 # v0 getOrder is not served, so "getOrder" unambiguously means the 2026-01-01 one.
@@ -26,6 +27,7 @@ SERVED: tuple[tuple[str, str], ...] = (
     (V0, "getOrderItems"),
     (V2026, "searchOrders"),
     (V2026, "getOrder"),
+    (FBA_INVENTORY, "getInventorySummaries"),
 )
 
 _USAGE_ROW = re.compile(r"Usage Plan:.*?\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", re.S)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from .clock import Clock
 from .config import SimConfig
 from .faults import FaultBook
-from .generate import build_world
+from .generate import build_world, seeded
+from .inventory import Stock, stock_for
 from .lwa import Lwa
 from .mutations import ChangeLoop, Mutator
 from .pagination import TokenCodec
@@ -29,6 +31,8 @@ class Simulator:
     mutator: Mutator
     changes: ChangeLoop
     operations: dict[str, Operation]
+    inventory: dict[str, dict[tuple[str, str], Stock]]  # seller -> (marketplace, sku) -> stock
+    inventory_rngs: dict[str, random.Random]  # seeded inventory changes, one stream per seller
 
 
 def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
@@ -48,4 +52,13 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
         mutator=mutator,
         changes=ChangeLoop(mutator, world, clock, config.changes_per_minute),
         operations=served_operations(),
+        inventory={
+            s.seller_id: stock_for(s, seeded(config, "inventory", s.index), int(started),
+                                   config.history_days)
+            for s in world.sellers.values()
+        },
+        inventory_rngs={
+            s.seller_id: seeded(config, "inventory-changes", s.index)
+            for s in world.sellers.values()
+        },
     )

@@ -147,6 +147,7 @@ def sellers_add(selling_partner_id: str, region: str, marketplace_ids: str,
                 orders_api: str) -> None:
     from worker.db.sellers import upsert_seller
     from worker.spapi.regions import check_marketplaces
+    from worker.sync.catalog import streams_for
 
     mids = [m.strip() for m in marketplace_ids.split(",") if m.strip()]
     check_marketplaces(region, mids)
@@ -157,7 +158,7 @@ def sellers_add(selling_partner_id: str, region: str, marketplace_ids: str,
     with rt.engine.begin() as conn:
         seller_id = upsert_seller(conn, rt.keyring, selling_partner_id=selling_partner_id,
                                   region=region, marketplace_ids=mids, refresh_token=token,
-                                  orders_api_version=orders_api)
+                                  streams=streams_for(mids), orders_api_version=orders_api)
     click.echo(f"seller {selling_partner_id} registered as id {seller_id}")
 
 

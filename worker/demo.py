@@ -30,8 +30,9 @@ from worker.db.sellers import upsert_seller
 from worker.logging import configure_logging
 from worker.runtime import Runtime
 from worker.sandbox.remote import SandboxClient
-from worker.status import collect
-from worker.verify import compare_orders
+from worker.status import collect, per_seller
+from worker.sync.catalog import streams_for
+from worker.verify import compare_inventory, compare_orders
 
 FREEZE_AFTER_SECONDS = 4.0  # incremental syncs to watch before freezing the simulator
 
@@ -106,7 +107,8 @@ def _register(rt: Runtime, world: dict[str, Any]) -> dict[str, int]:
             ids[s["selling_partner_id"]] = upsert_seller(
                 conn, rt.keyring, selling_partner_id=s["selling_partner_id"],
                 region=s["region"], marketplace_ids=s["marketplace_ids"],
-                refresh_token=s["refresh_token"], orders_api_version=api)
+                refresh_token=s["refresh_token"], orders_api_version=api,
+                streams=streams_for(s["marketplace_ids"]))
     r = rt.redis()
     for spid in spids:  # forget quota and token state of an earlier simulator run
         for key in r.scan_iter(match=f"rl:{{{spid}:*"):
@@ -189,47 +191,59 @@ def _watch(rt: Runtime, sim: SandboxClient, seller_ids: dict[str, int], opts: De
     frozen_at: float | None = None
     synced_at: float | None = None
     while time.monotonic() - started < opts.timeout:
-        with rt.engine.begin() as conn:
-            rows = [r for r in collect(conn) if r["seller_id"] in seller_ids.values()]
+        sellers = _sellers(rt, seller_ids)
         truth = {spid: sim.truth(spid) for spid in seller_ids}
         stats = sim.stats()
-        out.progress(rows, truth, stats)
-        if synced_at is None and rows and all(r["last_success_at"] for r in rows):
+        out.progress(sellers, truth, stats)
+        if synced_at is None and sellers and all(s["synced"] for s in sellers):
             synced_at = time.monotonic()
         if frozen_at is None and synced_at and time.monotonic() - synced_at > \
                 FREEZE_AFTER_SECONDS:
             sim.control(changes_per_minute=0)
             frozen_at = time.monotonic()
             out.line("initial sync done; simulator data frozen, waiting for the mirror to match")
-        if frozen_at is not None and _all_match(rt, seller_ids, truth):
+        if frozen_at is not None and _all_match(rt, sim, seller_ids, truth):
             return True, stats
         time.sleep(1.0)
     out.line(f"timed out after {opts.timeout:.0f}s before the mirror matched the simulator")
     return False, stats
 
 
-def _all_match(rt: Runtime, seller_ids: dict[str, int], truth: dict[str, Any]) -> bool:
+def _sellers(rt: Runtime, seller_ids: dict[str, int]) -> list[dict[str, Any]]:
     with rt.engine.begin() as conn:
-        return all(not compare_orders(conn, seller_ids[spid], truth[spid]) for spid in seller_ids)
+        folded = per_seller(collect(conn))
+    return [folded[i] for i in seller_ids.values() if i in folded]
+
+
+def _all_match(rt: Runtime, sim: SandboxClient, seller_ids: dict[str, int],
+               truth: dict[str, Any]) -> bool:
+    """Orders and FBA inventory of every seller equal the simulator's truth."""
+    with rt.engine.begin() as conn:
+        return all(
+            not compare_orders(conn, seller_id, truth[spid])
+            and not compare_inventory(conn, seller_id, sim.truth_inventory(spid))
+            for spid, seller_id in seller_ids.items()
+        )
 
 
 def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict[str, Any],
              seconds: float, opts: DemoOptions, out: _Printer) -> None:
-    with rt.engine.begin() as conn:
-        rows = [r for r in collect(conn) if r["seller_id"] in seller_ids.values()]
+    rows = _sellers(rt, seller_ids)
     calls = sum(b["calls"] for b in stats.get("buckets", []))
     throttled = sum(b["throttled"] for b in stats.get("buckets", []))
     out.line("")
     out.line(f"{'seller':<16} {'region':<6} {'orders api':<11} {'orders':>7} {'items':>7} "
-             f"{'pages':>6} {'calls':>6} {'429s':>5}")
+             f"{'inventory':>9} {'pages':>6} {'calls':>6} {'429s':>5}")
     for r in rows:
         api = "v0" if r["region"] == "FE" else "2026-01-01"
         out.line(f"{r['selling_partner_id']:<16} {r['region']:<6} {api:<11} {r['orders']:>7} "
-                 f"{r['items']:>7} {r['pages']:>6} {r['api_calls']:>6} {r['throttled']:>5}")
+                 f"{r['items']:>7} {r['inventory']:>9} {r['pages']:>6} {r['api_calls']:>6} "
+                 f"{r['throttled']:>5}")
     summary = {
         "sellers": len(rows),
         "orders": sum(r["orders"] for r in rows),
         "order_items": sum(r["items"] for r in rows),
+        "inventory_rows": sum(r["inventory"] for r in rows),
         "api_calls": calls,
         "throttled": throttled,
         "seconds": round(seconds, 1),
@@ -267,7 +281,7 @@ class _Printer:
         lines = [
             f"  {r['selling_partner_id']:<16} {r['region']}  pages {r['pages']:>4}  orders "
             f"{r['orders']:>5}/{len(truth[r['selling_partner_id']]['orders']):<5} items "
-            f"{r['items']:>5}  calls {r['api_calls']:>4}  throttled "
+            f"{r['items']:>5}  inventory {r['inventory']:>4}  calls {r['api_calls']:>4}  throttled "
             f"{throttled.get(r['selling_partner_id'], 0):>3}"
             for r in rows
         ]

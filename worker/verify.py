@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from worker.db.models import Order, OrderItem
+from worker.db.models import InventorySummary, Order, OrderItem
 from worker.sync.fields import parse_time
 from worker.sync.orders_mapping import normalise_status
 
@@ -38,3 +38,26 @@ def compare_orders(conn: Connection, seller_id: int, truth: dict[str, Any]) -> l
         if items.get(oid, {}) != want:
             diffs.append(f"{oid}: items differ")
     return diffs
+
+
+def compare_inventory(conn: Connection, seller_id: int, truth: dict[str, Any]) -> list[str]:
+    """Differences between ``inventory_summaries`` and ``/_sim/truth/inventory``."""
+    fields = ("fulfillable_quantity", "inbound_working_quantity", "inbound_shipped_quantity",
+              "inbound_receiving_quantity", "reserved_quantity", "unfulfillable_quantity")
+    mirror = {(r.marketplace_id, r.seller_sku): r for r in conn.execute(
+        select(*InventorySummary.__table__.c).where(InventorySummary.seller_id == seller_id))}
+    diffs = [f"{key}: not at Amazon" for key in set(mirror) - {
+        (t["marketplaceId"], t["sellerSku"]) for t in truth["inventory"]}]
+    for t in truth["inventory"]:
+        got = mirror.get((t["marketplaceId"], t["sellerSku"]))
+        want = tuple(t[_camel(f)] for f in fields)
+        if got is None:
+            diffs.append(f"{t['sellerSku']}@{t['marketplaceId']}: missing")
+        elif tuple(getattr(got, f) for f in fields) != want:
+            diffs.append(f"{t['sellerSku']}@{t['marketplaceId']}: quantities differ")
+    return diffs
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from worker.db.sellers import upsert_seller
 from worker.runtime import Runtime
+from worker.sync.catalog import streams_for
 
 V0_TO_MIRROR = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIPPED",
                 "Canceled": "CANCELLED", "PartiallyShipped": "PARTIALLY_SHIPPED",
@@ -24,7 +25,8 @@ def register(rt: Runtime, sim: Any, api_by_region: dict[str, str] | None = None)
             ids[s["selling_partner_id"]] = upsert_seller(
                 conn, rt.keyring, selling_partner_id=s["selling_partner_id"], region=s["region"],
                 marketplace_ids=s["marketplace_ids"], refresh_token=s["refresh_token"],
-                orders_api_version=api_by_region.get(s["region"], "2026-01-01"))
+                orders_api_version=api_by_region.get(s["region"], "2026-01-01"),
+                streams=streams_for(s["marketplace_ids"]))
     return ids
 
 

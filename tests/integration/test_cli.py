@@ -51,8 +51,9 @@ def test_sellers_add_list_and_status(env):
     assert [(s["selling_partner_id"], s["region"], s["orders_api"]) for s in listed] == [
         ("A1CLITEST", "EU", "2026-01-01")]
     status = json.loads(celery("status", "--json", env=env).stdout)
-    assert [(r["selling_partner_id"], r["stream"], r["orders"]) for r in status] == [
-        ("A1CLITEST", "orders", 0)]
+    assert {(r["selling_partner_id"], r["stream"], r["rows"]) for r in status} == {
+        ("A1CLITEST", "orders", 0), ("A1CLITEST", "inventory:A1PA6795UKMFR9", 0),
+        ("A1CLITEST", "inventory:A1F83G8C2ARO7P", 0)}  # one inventory stream per marketplace
     everything = added.stdout + added.stderr + json.dumps(listed) + json.dumps(status)
     assert "cli-test-refresh-token" not in everything
     stored = table_bytes(env)
@@ -109,10 +110,11 @@ def test_dispatcher_claims_each_due_stream_once(env, runtime_for, start_sim):
     with rt.engine.connect() as a, rt.engine.connect() as b, a.begin(), b.begin():
         first = claim_due(a, now, limit=2, hold=hold)
         second = claim_due(b, now, limit=10, hold=hold)  # skips rows `a` has locked
-    assert len(first) == 2 and len(second) == 1 and not set(first) & set(second)
+    total = table(rt, "SELECT count(*) FROM sync_state")[0][0]  # orders + inventory streams
+    assert len(first) == 2 and len(second) == total - 2 and not set(first) & set(second)
     with rt.engine.begin() as conn:
         assert claim_due(conn, now, limit=10, hold=hold) == []  # all pushed ahead by `hold`
-        assert len(claim_due(conn, now + hold, limit=10, hold=hold)) == 3
+        assert len(claim_due(conn, now + hold, limit=10, hold=hold)) == total
 
 
 def test_beat_schedule_is_data_that_expires_after_one_interval():
@@ -134,3 +136,4 @@ def test_dispatcher_only_claims_this_deployments_regions(runtime_for, start_sim)
                           regions=("EU", "FE"))
     claimed = {sid for sid, _ in pairs}
     assert claimed == {ids[s] for s, r in regions.items() if r in ("EU", "FE")}
+    assert {stream for _, stream in pairs} >= {"orders"}

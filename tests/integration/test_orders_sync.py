@@ -13,6 +13,14 @@ from .helpers import mirror, register, table, truth
 pytestmark = pytest.mark.integration
 
 
+def orders_state(rt, columns):
+    return table(rt, f"SELECT {columns} FROM sync_state WHERE stream = 'orders'")
+
+
+def orders_runs(rt, columns):
+    return table(rt, f"SELECT {columns} FROM sync_runs WHERE stream = 'orders'")
+
+
 def sync(rt, seller_id):
     return asyncio.run(run_stream(rt, seller_id, "orders"))
 
@@ -27,10 +35,10 @@ def test_full_sync_equals_truth(start_sim, runtime_for, api):
         assert outcome.status == "succeeded"
         assert outcome.totals.pages >= 5  # 230 orders in pages of 50: really paged
         assert mirror(rt, seller_id) == truth(sim, spid)
-    runs = table(rt, "SELECT status, pages, rows_written, api_calls FROM sync_runs")
+    runs = orders_runs(rt, "status, pages, rows_written, api_calls")
     assert [r.status for r in runs] == ["succeeded", "succeeded"]
     assert all(r.rows_written == 230 and r.api_calls >= r.pages for r in runs)
-    state = table(rt, "SELECT cursor, next_token, window_start, last_error FROM sync_state")
+    state = orders_state(rt, "cursor, next_token, window_start, last_error")
     assert all(s.cursor is not None and s.next_token is None and s.window_start is None
                and s.last_error is None for s in state)
 
@@ -61,10 +69,10 @@ def test_malformed_page_leaves_mirror_and_checkpoint_untouched(start_sim, runtim
     outcome = sync(rt, seller_id)
     assert outcome.status == "failed"
     assert table(rt, "SELECT count(*) FROM orders")[0][0] == 0
-    st = table(rt, "SELECT cursor, next_token, last_error FROM sync_state")[0]
+    st = orders_state(rt, "cursor, next_token, last_error")[0]
     assert st.cursor is None and st.next_token is None
     assert "unexpected payload" in st.last_error or "orders" in st.last_error
-    run = table(rt, "SELECT status, error_type, seller_id FROM sync_runs")[0]
+    run = orders_runs(rt, "status, error_type, seller_id")[0]
     assert (run.status, run.error_type) == ("failed", "MalformedResponseError")
     # the next run starts clean and converges
     assert sync(rt, seller_id).status == "succeeded"
@@ -91,7 +99,7 @@ def test_failure_mid_window_keeps_committed_pages_and_resumes(start_sim, runtime
     monkeypatch.setattr(StreamRun, "_store_page", store_then_arm_fault)
     assert sync(rt, seller_id).status == "failed"
     assert table(rt, "SELECT count(*) FROM orders")[0][0] == 50
-    st = table(rt, "SELECT next_token, window_start FROM sync_state")[0]
+    st = orders_state(rt, "next_token, window_start")[0]
     assert st.next_token and st.window_start  # the checkpoint sits right after page 1
     assert sync(rt, seller_id).status == "succeeded"
     assert mirror(rt, seller_id) == truth(sim, spid)
@@ -108,7 +116,8 @@ def test_rejected_pagination_token_restarts_the_window(start_sim, runtime_for):
         from sqlalchemy import text
 
         conn.execute(text(
-            "UPDATE sync_state SET window_start = :a, window_end = :b, next_token = 'forged'"),
+            "UPDATE sync_state SET window_start = :a, window_end = :b, next_token = 'forged' "
+            "WHERE stream = 'orders'"),
             {"a": now - timedelta(days=40), "b": now - timedelta(seconds=5)})
     assert sync(rt, seller_id).status == "succeeded"
     assert mirror(rt, seller_id) == truth(sim, spid)
@@ -137,7 +146,7 @@ def test_throttling_and_5xx_are_retried_inside_the_client(start_sim, runtime_for
     sim.client.fault("searchOrders", "http_503", count=1)
     outcome = sync(rt, seller_id)
     assert outcome.status == "succeeded"
-    run = table(rt, "SELECT throttled, retries FROM sync_runs")[0]
+    run = orders_runs(rt, "throttled, retries")[0]
     assert run.throttled == 2 and run.retries == 3
     assert mirror(rt, seller_id) == truth(sim, spid)
 
@@ -165,10 +174,10 @@ def test_a_server_that_keeps_failing_ends_in_a_recorded_failure(start_sim, runti
     sim.client.fault("searchOrders", "http_503", count=50)
     with pytest.raises(ServerError):  # for the task to retry later, a bounded number of times
         sync(rt, seller_id)
-    run = table(rt, "SELECT status, error_type, api_calls, retries FROM sync_runs")[0]
+    run = orders_runs(rt, "status, error_type, api_calls, retries")[0]
     assert (run.status, run.error_type, run.api_calls, run.retries) == (
         "failed", "ServerError", 3, 2)
-    assert table(rt, "SELECT last_error FROM sync_state")[0][0]
+    assert orders_state(rt, "last_error")[0][0]
 
 
 def test_a_sync_that_finds_its_stream_busy_rearms_the_schedule(start_sim, runtime_for):
@@ -183,10 +192,11 @@ def test_a_sync_that_finds_its_stream_busy_rearms_the_schedule(start_sim, runtim
     rt = runtime_for(sim, orders_interval_seconds=2)
     (seller_id,) = register(rt, sim).values()
     with rt.engine.begin() as conn:
-        conn.execute(text("UPDATE sync_state SET due_at = now() + interval '1 hour'"))
+        conn.execute(text("UPDATE sync_state SET due_at = now() + interval '1 hour' "
+                          "WHERE stream = 'orders'"))
     with rt.engine.connect() as holder:
         assert state.try_lock(holder, seller_id, "orders", "another-worker")
         assert sync(rt, seller_id).status == "skipped"
         state.unlock(holder, seller_id, "orders")
-    (due_at,) = table(rt, "SELECT due_at FROM sync_state")[0]
+    (due_at,) = orders_state(rt, "due_at")[0]
     assert due_at <= datetime.now(UTC) + timedelta(seconds=2)

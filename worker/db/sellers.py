@@ -11,8 +11,6 @@ from sqlalchemy.dialects.postgresql import insert
 from worker.db.models import Seller
 from worker.db.state import ensure_streams
 
-STREAMS = ["orders"]
-
 
 class Cipher(Protocol):
     def encrypt(self, plaintext: str, aad: str) -> tuple[bytes, str]: ...
@@ -43,10 +41,12 @@ def upsert_seller(
     region: str,
     marketplace_ids: list[str],
     refresh_token: str,
+    streams: list[str],
     orders_api_version: str = "2026-01-01",
     name: str | None = None,
 ) -> int:
-    """Create or update (and re-enable) a seller; returns its id. Also creates its streams."""
+    """Create or update (and re-enable) a seller; returns its id. Also creates its streams
+    (``worker.sync.catalog.streams_for`` says which)."""
     blob, kid = cipher.encrypt(refresh_token, aad=selling_partner_id)
     values = {
         "selling_partner_id": selling_partner_id, "region": region.upper(),
@@ -61,7 +61,7 @@ def upsert_seller(
         | {"updated_at": func.now()},
     ).returning(Seller.id)
     seller_id = int(conn.execute(upsert).scalar_one())
-    ensure_streams(conn, seller_id, STREAMS)
+    ensure_streams(conn, seller_id, streams)
     return seller_id
 
 

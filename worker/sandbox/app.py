@@ -14,7 +14,7 @@ from contextlib import suppress
 
 from aiohttp import web
 
-from . import inventory, orders_2026, orders_v0
+from . import downloads, inventory, listings, orders_2026, orders_v0, reports_api
 from .clock import Clock
 from .config import SimConfig
 from .control import add_routes
@@ -30,6 +30,13 @@ HANDLERS: dict[str, OperationHandler] = {
     "searchOrders": orders_2026.search_orders,
     "getOrder": orders_2026.get_order,
     "getInventorySummaries": inventory.get_inventory_summaries,
+    "getListingsItem": listings.get_listings_item,
+    "searchListingsItems": listings.search_listings_items,
+    "createReport": reports_api.create_report,
+    "getReports": reports_api.get_reports,
+    "getReport": reports_api.get_report,
+    "cancelReport": reports_api.cancel_report,
+    "getReportDocument": reports_api.get_report_document,
 }
 
 
@@ -43,6 +50,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
         op = sim.operations[operation_id]
         app.router.add_route(op.method, op.path, sp_api_route(sim, op, handler))
     add_routes(app, sim)
+    downloads.add_routes(app, sim)
     app.cleanup_ctx.append(_change_loop)
     return app
 

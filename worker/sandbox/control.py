@@ -11,9 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .bigreport import GENERATED_TYPES
 from .clock import iso
-from .faults import KINDS, FaultRule
-from .inventory import change_stock
+from .faults import FAULT_OPERATIONS, KINDS, FaultRule
+from .inventory import truth as inventory_truth
+from .listing_render import truth as listings_truth
+from .reports_api import generate_report
 from .state import Simulator
 from .world import Order, Seller
 
@@ -36,6 +39,8 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         ("DELETE", "/_sim/faults", _clear_faults),
         ("POST", "/_sim/limits", _set_limit),
         ("GET", "/_sim/truth/inventory", _truth_inventory),
+        ("GET", "/_sim/truth/listings", _truth_listings),
+        ("POST", "/_sim/reports/generate", _generate_report),
         ("POST", "/_sim/sellers/{selling_partner_id}/revoke", _revoke),
         ("POST", "/_sim/auth-codes", _auth_code),
     ]
@@ -135,21 +140,45 @@ async def _stats(sim: Simulator, request: web.Request) -> dict[str, Any]:
 async def _mutate(sim: Simulator, request: web.Request) -> dict[str, Any]:
     data = await _json(request)
     seller = _seller(sim, data.get("seller_id"))
-    kind = data.get("kind", "orders")
-    if kind == "inventory":
-        rng = sim.inventory_rngs[seller.seller_id]
-        stock = sim.inventory[seller.seller_id]
-        now = sim.clock.now()
-        return {"changed": [change_stock(rng, stock, now) for _ in range(_count(data, 1))]}
+    kind, count, now = data.get("kind", "orders"), _count(data, 1), sim.clock.now()
+    if kind == "inventory":  # the changed SKUs
+        return {"changed": sim.catalog.apply_inventory(seller.seller_id, count, now)}
+    if kind == "listings":  # the changed SKUs
+        return {"changed": sim.catalog.apply_listings(seller.seller_id, count, now)}
     if kind != "orders":
-        raise BadRequest("kind must be 'orders' or 'inventory'")
-    return {"changed": sim.mutator.apply(seller.seller_id, _count(data, 1), sim.clock.now())}
+        raise BadRequest("kind must be 'orders', 'inventory' or 'listings'")
+    return {"changed": sim.mutator.apply(seller.seller_id, count, now)}
 
 
 async def _truth_inventory(sim: Simulator, request: web.Request) -> dict[str, Any]:
     seller = _seller(sim, request.query.get("seller_id"))
-    stock = sim.inventory[seller.seller_id]
-    return {"inventory": [stock[key].truth() for key in sorted(stock)]}
+    return {"inventory": inventory_truth(seller)}
+
+
+async def _truth_listings(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    seller = _seller(sim, request.query.get("seller_id"))
+    return {"listings": listings_truth(seller)}
+
+
+async def _generate_report(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    """A DONE report with ``rows`` synthetic order rows, generated while downloading."""
+    data = await _json(request)
+    seller = _seller(sim, data.get("seller_id"))
+    rows = data.get("rows")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        raise BadRequest("rows must be a positive integer")
+    report_type = str(data.get("report_type", GENERATED_TYPES[0]))
+    try:
+        report = generate_report(sim, seller, report_type, rows)
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+    return {
+        "reportId": report.report_id,
+        "reportDocumentId": report.document_id,
+        "reportType": report.report_type,
+        "processingStatus": report.outcome,
+        "rows": rows,
+    }
 
 
 async def _control(sim: Simulator, request: web.Request) -> dict[str, Any]:
@@ -164,9 +193,10 @@ async def _list_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:
 
 async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
     data = await _json(request)
-    operation, fault = _operation(sim, data), data.get("fault")
+    fault = data.get("fault")
     if fault not in KINDS:
         raise BadRequest(f"fault must be one of {sorted(KINDS)}")
+    operation = _fault_operation(sim, data, str(fault))
     seller_id = data.get("seller_id")
     if seller_id is not None:
         seller_id = _seller(sim, seller_id).seller_id
@@ -191,6 +221,16 @@ def _operation(sim: Simulator, data: dict[str, Any]) -> str:
     if operation not in sim.operations:
         raise BadRequest(f"operation must be one of {sorted(sim.operations)}")
     return str(operation)
+
+
+def _fault_operation(sim: Simulator, data: dict[str, Any], fault: str) -> str:
+    """Report faults belong to one operation, filled in when the request omits it."""
+    owner = FAULT_OPERATIONS.get(fault)
+    if owner is None:
+        return _operation(sim, data)
+    if data.get("operation", owner) != owner:
+        raise BadRequest(f"fault {fault} applies to operation {owner} only")
+    return owner
 
 
 def _number(data: dict[str, Any], key: str, what: str, *, positive: bool = False) -> float:

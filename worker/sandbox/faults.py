@@ -5,6 +5,22 @@ Two stages, because the failures happen at different places in a real request:
 call but take no token); ``http_500``, ``http_503``, ``malformed`` and ``truncated``
 hit calls that got past the quota and would otherwise have succeeded. A rule fires on
 exactly ``count`` calls that reach its stage, oldest rule first.
+
+Report faults belong to one operation each (``/_sim/faults`` fills it in when omitted):
+
+- ``report_fatal`` (createReport): the next created report ends FATAL; its
+  ``reportDocumentId`` names a JSON document ``{"errorDetails": "..."}``.
+- ``report_cancelled`` (createReport): the next created report ends CANCELLED, no document.
+- ``document_expired`` (getReportDocument): the next getReportDocument returns a URL
+  that has already expired (403 ``AccessDenied`` from the download).
+- ``document_truncated_gzip`` (getReportDocument): the next download of a GZIP document
+  streams the first half of its rows and stops mid-gzip-stream (no final block, no
+  trailer); the HTTP response itself ends normally.
+- ``document_malformed_row`` (getReportDocument): in the next download of a TSV
+  document, the middle data row is missing its last two columns.
+
+Both ``document_*`` download faults fire on the download (``GET`` of the URL), not on
+getReportDocument, and only on a document they apply to (GZIP / TSV respectively).
 """
 
 from __future__ import annotations
@@ -16,7 +32,21 @@ from typing import Any
 
 PRE_QUOTA = frozenset({"expired_token", "throttle"})
 POST_HANDLER = frozenset({"http_500", "http_503", "malformed", "truncated"})
-KINDS = PRE_QUOTA | POST_HANDLER
+REPORT_FATAL = "report_fatal"
+REPORT_CANCELLED = "report_cancelled"
+DOCUMENT_EXPIRED = "document_expired"
+DOCUMENT_TRUNCATED_GZIP = "document_truncated_gzip"
+DOCUMENT_MALFORMED_ROW = "document_malformed_row"
+REPORT_OUTCOMES = frozenset({REPORT_FATAL, REPORT_CANCELLED})
+# The one operation each report fault belongs to.
+FAULT_OPERATIONS: dict[str, str] = {
+    REPORT_FATAL: "createReport",
+    REPORT_CANCELLED: "createReport",
+    DOCUMENT_EXPIRED: "getReportDocument",
+    DOCUMENT_TRUNCATED_GZIP: "getReportDocument",
+    DOCUMENT_MALFORMED_ROW: "getReportDocument",
+}
+KINDS = PRE_QUOTA | POST_HANDLER | frozenset(FAULT_OPERATIONS)
 
 
 @dataclass
@@ -77,7 +107,10 @@ def truncate(body: dict[str, Any]) -> bytes:
 
 def malform(operation: str, body: dict[str, Any]) -> dict[str, Any]:
     """A 200 body that parses as JSON but breaks the model's response schema."""
-    return _BREAKERS[operation](body)
+    breaker = _BREAKERS.get(operation)
+    if breaker is None:  # e.g. cancelReport, whose model declares no body: send a bogus one
+        return {"errors": "three"}
+    return breaker(body)
 
 
 def _break_first(records: list[dict[str, Any]], id_field: str, count_field: str) -> None:
@@ -109,9 +142,47 @@ def _get_order(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _inventory(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first(body["payload"]["inventorySummaries"], "sellerSku", "totalQuantity")
+    return body
+
+
+def _listings_item(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first([body], "sku", "summaries")
+    return body
+
+
+def _listings_search(body: dict[str, Any]) -> dict[str, Any]:
+    body["numberOfResults"] = "three"
+    return body
+
+
+def _reports(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first(body["reports"], "reportId", "createdTime")
+    return body
+
+
+def _report(body: dict[str, Any]) -> dict[str, Any]:
+    _break_first([body], "reportId", "processingStatus")
+    return body
+
+
+def _report_id(body: dict[str, Any]) -> dict[str, Any]:
+    body.pop("reportId", None)
+    body["reportDocumentId"] = 3
+    return body
+
+
 _BREAKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "getOrders": _get_orders,
     "getOrderItems": _get_order_items,
     "searchOrders": _search_orders,
     "getOrder": _get_order,
+    "getInventorySummaries": _inventory,
+    "getListingsItem": _listings_item,
+    "searchListingsItems": _listings_search,
+    "createReport": _report_id,
+    "getReports": _reports,
+    "getReport": _report,
+    "getReportDocument": _report_id,
 }

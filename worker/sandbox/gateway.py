@@ -3,7 +3,9 @@
 authenticate (403) → pre-quota faults → token bucket (429) → validate parameters (400)
 → operation handler → post-handler faults → JSON. Every response, success or error,
 carries ``x-amzn-RequestId`` and ``x-amzn-RateLimit-Limit``. Handlers are plain
-functions from a :class:`Call` to a body dict and raise ``ApiError`` for 4xx.
+functions from a :class:`Call` to a body dict and raise ``ApiError`` for 4xx. The
+success status is the model's (202 for createReport); an operation whose model declares
+no success body (cancelReport) answers with an empty one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class Call:
     seller: Seller
     params: Params
     now: float
+    body: bytes = b""  # the raw request body, for operations that take one
+    origin: str = ""  # scheme://host[:port] the request came to (for document URLs)
+    sent: frozenset[str] = frozenset()  # query parameter names the client actually sent
 
 
 OperationHandler = Callable[[Call], dict[str, Any]]
@@ -46,7 +51,8 @@ def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Ro
         try:
             seller_id = sim.lwa.seller_for(request.headers.get("x-amz-access-token"))
             header = sim.quotas.header(seller_id, op) or default_header
-            response = _dispatch(sim, op, handler, request, seller_id)
+            raw = await request.read() if op.body else b""
+            response = _dispatch(sim, op, handler, request, seller_id, raw)
         except ApiError as error:
             response = error.response()
         response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
@@ -58,15 +64,16 @@ def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Ro
 
 def _dispatch(
     sim: Simulator, op: Operation, handler: OperationHandler, request: web.Request,
-    seller_id: str,
+    seller_id: str, raw: bytes,
 ) -> web.Response:
     seller = sim.world.sellers[seller_id]
     _pre_quota(sim, op, seller.seller_id)
     if not sim.quotas.acquire(seller.seller_id, op):
         raise errors.quota_exceeded()
     params = validate(op, request.query, request.match_info)
-    body = handler(Call(sim, op, seller, params, sim.clock.now()))
-    return _post_handler(sim, op, seller.seller_id, body)
+    call = Call(sim, op, seller, params, sim.clock.now(), raw, str(request.url.origin()),
+                frozenset(request.query))
+    return _post_handler(sim, op, seller.seller_id, handler(call))
 
 
 def _pre_quota(sim: Simulator, op: Operation, seller_id: str) -> None:
@@ -88,7 +95,10 @@ def _post_handler(
     if fault == "http_503":
         raise errors.service_unavailable()
     if fault == "truncated":
-        return web.Response(body=truncate(body), content_type="application/json")
+        return web.Response(body=truncate(body), content_type="application/json",
+                            status=op.status)
     if fault == "malformed":
-        body = malform(op.operation_id, body)
-    return web.json_response(body)
+        return web.json_response(malform(op.operation_id, body), status=op.status)
+    if not op.response and not body:
+        return web.Response(status=op.status)
+    return web.json_response(body, status=op.status)

@@ -2,7 +2,9 @@
 
 Each seller draws its changes from its own seeded ``random.Random``, so the *sequence*
 of changes is reproducible whether they come from the background loop or from
-``POST /_sim/mutate``; only their timing follows the wall clock.
+``POST /_sim/mutate``; only their timing follows the wall clock. The background loop
+also drives :mod:`catalog_changes`: as many stock changes as order changes, and a
+listing change for every fifth.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import random
 import time
 
+from .catalog_changes import CatalogMutator
 from .clock import Clock
 from .config import SimConfig
 from .generate import new_order, seeded
@@ -18,6 +21,7 @@ from .world import Order, Seller, Status, World
 
 TICK_SECONDS = 0.25
 NEW_ORDER_SHARE = 0.4
+LISTING_SHARE = 0.2  # listing changes per order change in the background loop
 
 _NEXT_STATUS = {Status.PENDING: Status.UNSHIPPED, Status.UNSHIPPED: Status.SHIPPED}
 
@@ -56,12 +60,17 @@ class Mutator:
 class ChangeLoop:
     """Background ticker: ``changes_per_minute`` per seller, fractions carried over."""
 
-    def __init__(self, mutator: Mutator, world: World, clock: Clock, rate: float) -> None:
+    def __init__(
+        self, mutator: Mutator, world: World, clock: Clock, rate: float,
+        catalog: CatalogMutator | None = None,
+    ) -> None:
         self.changes_per_minute = rate
         self._mutator = mutator
+        self._catalog = catalog
         self._world = world
         self._clock = clock
         self._owed = {seller_id: 0.0 for seller_id in world.sellers}
+        self._owed_listings = {seller_id: 0.0 for seller_id in world.sellers}
 
     async def run(self) -> None:
         last = time.monotonic()
@@ -80,3 +89,15 @@ class ChangeLoop:
             if whole:
                 self._owed[seller_id] -= whole
                 self._mutator.apply(seller_id, whole, self._clock.now())
+                self._catalog_changes(seller_id, whole)
+
+    def _catalog_changes(self, seller_id: str, whole: int) -> None:
+        if self._catalog is None:
+            return
+        now = self._clock.now()
+        self._catalog.apply_inventory(seller_id, whole, now)
+        self._owed_listings[seller_id] += whole * LISTING_SHARE
+        listings = int(self._owed_listings[seller_id])
+        if listings:
+            self._owed_listings[seller_id] -= listings
+            self._catalog.apply_listings(seller_id, listings, now)

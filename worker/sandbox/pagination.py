@@ -29,8 +29,12 @@ class TokenCodec:
         self._clock = clock
         self._ttl = ttl_seconds
 
-    def encode(self, seller_id: str, operation: str, state: dict[str, Any]) -> str:
-        body = {"s": seller_id, "o": operation, "e": self._clock.now() + self._ttl, "d": state}
+    def encode(
+        self, seller_id: str, operation: str, state: dict[str, Any], ttl: float | None = None
+    ) -> str:
+        """A token for ``state``; ``ttl`` overrides the codec's lifetime (seconds)."""
+        expires = self._clock.now() + (self._ttl if ttl is None else ttl)
+        body = {"s": seller_id, "o": operation, "e": expires, "d": state}
         payload = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         blob = self._mac(payload) + payload
         return base64.urlsafe_b64encode(blob).rstrip(b"=").decode()

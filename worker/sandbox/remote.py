@@ -43,7 +43,8 @@ class SandboxClient:
         self._request("POST", "/_sim/control", settings)
 
     def mutate(self, selling_partner_id: str, count: int, kind: str = "orders") -> list[str]:
-        """Apply ``count`` changes now; the changed order ids (or SKUs for inventory)."""
+        """Apply ``count`` changes now: ``kind`` orders (the changed order ids), inventory
+        or listings (the changed SKUs)."""
         result = self._request("POST", "/_sim/mutate",
                                {"seller_id": selling_partner_id, "count": count, "kind": kind})
         return list(result["changed"])
@@ -51,6 +52,21 @@ class SandboxClient:
     def truth_inventory(self, selling_partner_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._request(
             "GET", f"/_sim/truth/inventory?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def truth_listings(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"listings": [{"sku", "marketplaceId", "status", "asin", "issues", "price"}]}``."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/listings?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def generate_report(self, selling_partner_id: str, rows: int,
+                        report_type: str | None = None) -> dict[str, Any]:
+        """A DONE report with ``rows`` synthetic order rows; its ids and status."""
+        body: dict[str, Any] = {"seller_id": selling_partner_id, "rows": rows}
+        if report_type is not None:
+            body["report_type"] = report_type
+        result: dict[str, Any] = self._request("POST", "/_sim/reports/generate", body)
         return result
 
     def fault(self, operation: str, fault: str, count: int = 1,

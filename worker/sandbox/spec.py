@@ -3,7 +3,9 @@
 Nothing here is typed in by hand except *which* operations the simulator serves; the
 rate and burst come from the "Usage Plan" table in each operation's description, and
 integer ranges/defaults the models only state in prose ("Value must be 1 - 100.
-Default 100.") are parsed from that prose.
+Default 100.") are parsed from that prose. The success status (200, or 202 for
+createReport), the response definition (none for cancelReport) and the body
+definition (createReport's ``CreateReportSpecification``) come from the model too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from worker.spapi_models import load
 
 V0 = "ordersV0"
 V2026 = "orders_2026-01-01"
+LISTINGS = "listingsItems_2021-08-01"
+REPORTS = "reports_2021-06-30"
 FBA_INVENTORY = "fbaInventoryV1"
 
 # (model, operationId) pairs the simulator answers. Keyed by operationId elsewhere:
@@ -28,6 +32,18 @@ SERVED: tuple[tuple[str, str], ...] = (
     (V2026, "searchOrders"),
     (V2026, "getOrder"),
     (FBA_INVENTORY, "getInventorySummaries"),
+)
+
+# Listings and Reports, kept apart from SERVED so ``served_operations()`` (whose exact
+# contents a test pins) is unchanged; ``all_operations()`` is what the app serves.
+CATALOG_SERVED: tuple[tuple[str, str], ...] = (
+    (LISTINGS, "getListingsItem"),
+    (LISTINGS, "searchListingsItems"),
+    (REPORTS, "createReport"),
+    (REPORTS, "getReports"),
+    (REPORTS, "getReport"),
+    (REPORTS, "cancelReport"),
+    (REPORTS, "getReportDocument"),
 )
 
 _USAGE_ROW = re.compile(r"Usage Plan:.*?\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", re.S)
@@ -46,7 +62,8 @@ class Param:
     max_items: int | None = None
     minimum: int | None = None
     maximum: int | None = None
-    default: int | None = None
+    default: int | bool | str | tuple[str, ...] | None = None
+    enum: tuple[str, ...] = ()  # allowed values of a scalar string parameter
 
 
 @dataclass(frozen=True)
@@ -58,7 +75,9 @@ class Operation:
     params: tuple[Param, ...]
     rate: Decimal  # requests per second, as printed in the model
     burst: int
-    response: str  # definitions name of the 200 body
+    response: str  # definitions name of the success body ("" when the model has none)
+    status: int = 200  # the model's success status
+    body: str | None = None  # definitions name of the request body, if any
 
 
 def _param(raw: dict[str, Any]) -> Param:
@@ -66,6 +85,7 @@ def _param(raw: dict[str, Any]) -> Param:
     ranged = _RANGE.search(text) if raw["type"] == "integer" else None
     default = _DEFAULT.search(text) if raw["type"] == "integer" else None
     items = raw.get("items", {})
+    declared = raw.get("default", int(default.group(1)) if default else None)
     return Param(
         name=raw["name"],
         location=raw["in"],
@@ -76,7 +96,8 @@ def _param(raw: dict[str, Any]) -> Param:
         max_items=raw.get("maxItems"),
         minimum=raw.get("minimum", int(ranged.group(1)) if ranged else None),
         maximum=raw.get("maximum", int(ranged.group(2)) if ranged else None),
-        default=raw.get("default", int(default.group(1)) if default else None),
+        default=tuple(declared) if isinstance(declared, list) else declared,
+        enum=tuple(raw.get("enum", ())) if raw["type"] == "string" else (),
     )
 
 
@@ -92,25 +113,48 @@ def _find(model: str, operation_id: str) -> Operation:
     for path, methods in load(model)["paths"].items():
         for method, raw in methods.items():
             if isinstance(raw, dict) and raw.get("operationId") == operation_id:
-                rate, burst = usage_plan(raw["description"])
-                ref = raw["responses"]["200"]["schema"]["$ref"]
-                return Operation(
-                    model=model,
-                    operation_id=operation_id,
-                    method=method.upper(),
-                    path=path,
-                    params=tuple(_param(p) for p in raw["parameters"]),
-                    rate=rate,
-                    burst=burst,
-                    response=ref.rsplit("/", 1)[-1],
-                )
+                return _operation(model, operation_id, method, path, raw)
     raise KeyError(f"{operation_id} not found in {model}")
+
+
+def _operation(
+    model: str, operation_id: str, method: str, path: str, raw: dict[str, Any]
+) -> Operation:
+    rate, burst = usage_plan(raw["description"])
+    status = min(int(code) for code in raw["responses"] if code.startswith("2"))
+    ref = raw["responses"][str(status)].get("schema", {}).get("$ref", "")
+    bodies = [p for p in raw["parameters"] if p["in"] == "body"]
+    return Operation(
+        model=model,
+        operation_id=operation_id,
+        method=method.upper(),
+        path=path,
+        params=tuple(_param(p) for p in raw["parameters"] if p["in"] != "body"),
+        rate=rate,
+        burst=burst,
+        response=ref.rsplit("/", 1)[-1],
+        status=status,
+        body=bodies[0]["schema"]["$ref"].rsplit("/", 1)[-1] if bodies else None,
+    )
 
 
 @cache
 def served_operations() -> dict[str, Operation]:
-    """operationId → Operation for everything the simulator answers."""
+    """operationId → Operation for the Orders operations and getInventorySummaries."""
     return {op_id: _find(model, op_id) for model, op_id in SERVED}
+
+
+@cache
+def all_operations() -> dict[str, Operation]:
+    """operationId → Operation for everything the simulator answers."""
+    more = {op_id: _find(model, op_id) for model, op_id in CATALOG_SERVED}
+    return {**served_operations(), **more}
+
+
+def definition(model: str, name: str) -> dict[str, Any]:
+    """A raw ``definitions`` entry of a model."""
+    found: dict[str, Any] = load(model)["definitions"][name]
+    return found
 
 
 def definition_enum(model: str, definition: str, prop: str) -> tuple[str, ...]:

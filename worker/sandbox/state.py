@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
+from .catalog_changes import CatalogMutator
+from .catalog_gen import add_catalogs
 from .clock import Clock
 from .config import SimConfig
+from .documents import DocumentStore
 from .faults import FaultBook
-from .generate import build_world, seeded
-from .inventory import Stock, stock_for
+from .generate import build_world
 from .lwa import Lwa
 from .mutations import ChangeLoop, Mutator
 from .pagination import TokenCodec
 from .quotas import QuotaBook
-from .spec import Operation, served_operations
+from .reports import ReportBook
+from .spec import Operation, all_operations
 from .world import World
 
 
@@ -29,17 +31,20 @@ class Simulator:
     faults: FaultBook
     tokens: TokenCodec
     mutator: Mutator
+    catalog: CatalogMutator  # stock and listing changes
     changes: ChangeLoop
     operations: dict[str, Operation]
-    inventory: dict[str, dict[tuple[str, str], Stock]]  # seller -> (marketplace, sku) -> stock
-    inventory_rngs: dict[str, random.Random]  # seeded inventory changes, one stream per seller
+    reports: ReportBook
+    documents: DocumentStore
 
 
 def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
     clock = clock or Clock()
     started = clock.now()
     world = build_world(config, int(started))
+    add_catalogs(config, world)
     mutator = Mutator(config, world)
+    catalog = CatalogMutator(config, world)
     return Simulator(
         config=config,
         clock=clock,
@@ -50,15 +55,9 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
         faults=FaultBook(),
         tokens=TokenCodec(config.seed, clock, config.pagination_ttl_seconds),
         mutator=mutator,
-        changes=ChangeLoop(mutator, world, clock, config.changes_per_minute),
-        operations=served_operations(),
-        inventory={
-            s.seller_id: stock_for(s, seeded(config, "inventory", s.index), int(started),
-                                   config.history_days)
-            for s in world.sellers.values()
-        },
-        inventory_rngs={
-            s.seller_id: seeded(config, "inventory-changes", s.index)
-            for s in world.sellers.values()
-        },
+        catalog=catalog,
+        changes=ChangeLoop(mutator, world, clock, config.changes_per_minute, catalog),
+        operations=all_operations(),
+        reports=ReportBook(config, world),
+        documents=DocumentStore(config.seed),
     )

@@ -1,8 +1,9 @@
 """Request parameters checked against the operation's parameter list from the model.
 
-Covers what the models declare — required, type, ``maxItems``, array item enums and the
-integer ranges stated in their prose — and returns typed values. Cross-parameter rules
-(exactly one of createdAfter/lastUpdatedAfter, …) belong to :mod:`windows`.
+Covers what the models declare — required, type, ``maxItems``, array item and scalar
+string enums and the integer ranges stated in their prose — and returns typed values.
+Cross-parameter rules (exactly one of createdAfter/lastUpdatedAfter, …) belong to
+:mod:`windows` and the operation handlers.
 Unknown query parameters are ignored, as Amazon does.
 """
 
@@ -28,7 +29,8 @@ def validate(op: Operation, query: MultiMapping[str], path: Mapping[str, str]) -
             if param.required:
                 raise invalid_input(f"Missing required parameter '{param.name}'.")
             if param.default is not None:
-                values[param.name] = param.default
+                default = param.default
+                values[param.name] = list(default) if isinstance(default, tuple) else default
             continue
         values[param.name] = _typed(param, raw)
     return values
@@ -51,6 +53,11 @@ def _typed(param: Param, raw: list[str]) -> Any:
         return _integer(param, raw[0])
     if param.type == "boolean":
         return _boolean(param, raw[0])
+    if param.enum and raw[0] not in param.enum:
+        allowed = ", ".join(param.enum)
+        raise invalid_input(
+            f"'{param.name}' has an invalid value '{raw[0]}'. Allowed values: {allowed}."
+        )
     return raw[0]
 
 

@@ -1,4 +1,4 @@
-"""The in-memory world: sellers, their catalogs and orders, and the status vocabulary.
+"""The in-memory world: sellers, their orders, SKUs, stock and listings, and statuses.
 
 Timestamps are integer epoch seconds (Amazon's precision); money is ``Decimal``. The
 world is plain data — generation lives in :mod:`generate`, change in :mod:`mutations`,
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
+from .catalog import CatalogEntry, Listing, Stock
 from .marketplaces import Marketplace
 
 
@@ -100,8 +101,11 @@ class Seller:
     seller_id: str
     region: str
     marketplaces: tuple[Marketplace, ...]
-    catalog: tuple[Product, ...]
+    catalog: tuple[Product, ...]  # what orders are drawn from; all of it is in ``skus``
     orders: dict[str, Order] = field(default_factory=dict)
+    skus: dict[str, CatalogEntry] = field(default_factory=dict)
+    listings: dict[str, Listing] = field(default_factory=dict)  # by SKU
+    stock: dict[tuple[str, str], Stock] = field(default_factory=dict)  # (marketplace, SKU)
 
     @property
     def marketplace_ids(self) -> list[str]:

@@ -1,59 +1,56 @@
 """How much of Amazon's quota spsync uses, and how often it is throttled, beside a peer library.
 
-Usage: ``python -m benchmarks.quota --workers 8 --sellers 20 --seconds 60``
+Usage::
 
-One simulator (subprocess) holds 2 x sellers sellers at ``--time-scale 600``, where getOrders
-allows 0.0167 x 600 ~= 10 calls/s per seller (burst 20). Two phases run one after the other
-(the machine has 2 cores):
+    python -m benchmarks.quota --workers 8 --sellers 20 --seconds 60   # full size, ~2.5 min
+    python -m benchmarks.quota --workers 2 --sellers 4 --seconds 10    # quick check, ~25 s
 
-1. **spsync**: ``--workers`` processes, each pulling getOrders for *all* of the first
-   ``sellers`` sellers through the real client (every process shares each seller's bucket in
-   Redis: the point of the design).
-2. **peer**: the same load through ``python-amazon-sp-api`` (``sp_api``) for the other
-   ``sellers`` sellers, in ``--workers`` processes with a thread per seller, wrapped in the
-   library's own documented ``throttle_retry()`` (its default way to handle 429s). It is
-   pointed at the simulator through two public seams: the ``auth_token_client_class``
-   constructor argument (a subclass of its ``AccessTokenClient`` whose ``scheme``/``host``
-   are the simulator's) and the client's ``endpoint`` attribute, set after construction.
+What runs: one simulator (``celery -A worker sandbox`` subprocess on 127.0.0.1) with
+2 x ``--sellers`` sellers at ``--time-scale 600``, where getOrders allows 0.0167 x 600 ~= 10
+calls/s per seller (burst 20), no background changes. Two phases, one after the other (the
+development machine has 2 cores):
 
-Figures come from the simulator's own counters (``/_sim/stats``), per phase and seller:
-``utilization = sum(calls - throttled) / sum(max_allowed)`` where max_allowed = burst + rate x
-seconds since that bucket's first call; ``throttled_ratio = throttled / calls``. Prints one
-JSON line. Uses ``REDIS_URL`` (default redis://127.0.0.1:6379/14, flushed first).
+1. **spsync** (sellers [0, N)): ``--workers`` spawned processes, each with one
+   ``SpApiClient`` and one asyncio task per seller calling getOrders back to back
+   (``benchmarks/load.py``). Every process shares each seller's bucket in Redis: the
+   point of the design. ``max_inline_wait`` is 30 s, so callers just wait for quota.
+2. **peer** (sellers [N, 2N)): the same load shape through ``python-amazon-sp-api``,
+   ``--workers`` processes with a thread per seller, with the library's documented
+   ``throttle_retry()`` defaults (``benchmarks/peer.py`` says how it is pointed at the
+   simulator: an ``auth_token_client_class`` subclass and the ``endpoint`` attribute).
+
+How it is measured: the processes of a phase start together (barrier) and stop at one
+deadline ``--seconds`` later; at that instant the parent reads ``/_sim/stats``, the
+simulator's own counters, so both phases are judged over the same window whatever their
+callers do afterwards (e.g. sleep in a retry). Per phase, over its sellers' getOrders
+buckets: ``utilization = sum(calls - throttled) / sum(max_allowed)`` (max_allowed = burst
++ rate x seconds since the bucket's first call) and ``throttled_ratio = throttled / calls``.
+spsync keeps one token of burst in reserve (``usable_burst``), so its ceiling is
+(19 + 10.02 T) / (20 + 10.02 T): 0.998 for T = 60 s, 0.992 for T = 10 s. ``lwa_grants``
+count token-endpoint grants per phase. Client-side counters go to stderr.
+``redis_uptime_s`` is reported for the record: ``bucket.lua``'s restart guard only applies in
+processes that lost their Redis connection, never to a benchmark's fresh processes.
+
+Prints one JSON line. Redis: see ``benchmarks/services.py`` (``REDIS_URL``, else
+127.0.0.1:6379/14, else embedded; flushed first). Asserts nothing about time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import os
-import subprocess
-import sys
-import threading
-import time
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import redis
 
-from benchmarks.load import pull_in_process
+from benchmarks import load
+from benchmarks.phases import run_phase
+from benchmarks.services import bench_redis, log, quiet, simulator
 from worker.sandbox.remote import SandboxClient
 
 TIME_SCALE = 600.0
-
-
-def start_simulator(sellers: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "celery", "-A", "worker", "sandbox", "--port", "0",
-         "--sellers", str(sellers), "--orders-per-seller", "20", "--time-scale",
-         str(TIME_SCALE)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "listening on" in line:
-            return proc, line.rsplit(" ", 1)[-1].strip()
-    raise RuntimeError("simulator did not start")
 
 
 def phase_figures(stats: dict[str, Any], seller_ids: set[str]) -> dict[str, float]:
@@ -67,89 +64,75 @@ def phase_figures(stats: dict[str, Any], seller_ids: set[str]) -> dict[str, floa
             "calls": calls, "throttled": throttled}
 
 
-def quiet() -> None:
-    """Warnings and errors only, on stderr: stdout carries the one JSON line."""
-    from worker.config import Settings
-    from worker.logging import configure_logging
-
-    configure_logging(Settings(log_level="WARNING", log_format="json"), stream=sys.stderr)
-
-
-def run_ours(url: str, redis_url: str, app: dict[str, str], sellers: list[dict[str, Any]],
-             workers: int, seconds: float) -> None:
-    args = (url, redis_url, app, sellers, seconds)
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=quiet) as pool:
-        pool.map(pull_in_process, [args] * workers)
-
-
-def peer_process(args: tuple[str, dict[str, str], list[dict[str, Any]], float]) -> int:
-    """One peer process: a thread per seller calling sp_api's get_orders until the deadline."""
-    url, app, sellers, seconds = args
-    from sp_api.api import Orders
-    from sp_api.auth import AccessTokenClient
-    from sp_api.base import Marketplaces
-    from sp_api.util import throttle_retry
-
-    class SimulatorTokenClient(AccessTokenClient):  # type: ignore[misc]
-        scheme = url.split("//")[0] + "//"
-        host = url.split("//")[1]
-
-    deadline = time.monotonic() + seconds
-    after = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def loop(seller: dict[str, Any]) -> None:
-        client = Orders(Marketplaces.US, refresh_token=seller["refresh_token"],
-                        credentials={"lwa_app_id": app["client_id"],
-                                     "lwa_client_secret": app["client_secret"]},
-                        auth_token_client_class=SimulatorTokenClient)
-        client.endpoint = url
-        get_orders = throttle_retry()(client.get_orders)
-        while time.monotonic() < deadline:
-            get_orders(LastUpdatedAfter=after, MarketplaceIds=seller["marketplace_ids"])
-
-    threads = [threading.Thread(target=loop, args=(s,)) for s in sellers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(threads)
+def _measure(name: str, sim: SandboxClient, target: Callable[[Any, float], dict[str, int]],
+             jobs: list[Any], sellers: list[dict[str, Any]],
+             seconds: float) -> dict[str, float]:
+    log(f"{name}: {len(jobs)} processes x {len(sellers)} sellers for {seconds:g}s")
+    grants_before = sim.stats()["lwa"]["grants"]
+    stats, children = run_phase(target, jobs, seconds, sim.stats)
+    totals: Counter[str] = Counter()
+    for counters in children:
+        totals.update(counters)
+    log(f"{name}: client-side counters {dict(totals)}")
+    figures = phase_figures(stats, {s["selling_partner_id"] for s in sellers})
+    return figures | {"lwa_grants": stats["lwa"]["grants"] - grants_before}
 
 
-def run_peer(url: str, app: dict[str, str], sellers: list[dict[str, Any]], workers: int,
-             seconds: float) -> None:
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=quiet) as pool:
-        pool.map(peer_process, [(url, app, sellers, seconds)] * workers)
+def _ours(sim_url: str, redis_url: str, world: dict[str, Any], sellers: list[dict[str, Any]],
+          workers: int, seconds: float) -> dict[str, float]:
+    job: load.Job = (sim_url, redis_url, world["application"], sellers)
+    return _measure("spsync", SandboxClient(sim_url), load.pull_until_in_process,
+                    [job] * workers, sellers, seconds)
+
+
+def _peer(sim_url: str, world: dict[str, Any], sellers: list[dict[str, Any]], workers: int,
+          seconds: float, delay: float) -> dict[str, float]:
+    from benchmarks import peer  # sp_api is a benchmark-only dependency
+
+    job: peer.Job = (sim_url, world["application"], sellers, delay)
+    figures = _measure("peer (python-amazon-sp-api)", SandboxClient(sim_url),
+                       peer.pull_until_in_process, [job] * workers, sellers, seconds)
+    return {f"peer_{k}": v for k, v in figures.items()}
+
+
+def _redis_uptime(redis_url: str) -> int:
+    """Seconds since redis-server started (reported with the figures)."""
+    return int(redis.Redis.from_url(redis_url).info("server")["uptime_in_seconds"])
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--workers", type=int, default=8, help="processes per phase")
+    parser.add_argument("--sellers", type=int, default=20, help="sellers per phase")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured window")
+    parser.add_argument("--orders-per-seller", type=int, default=20,
+                        help="simulated orders per seller (response size)")
+    parser.add_argument("--peer-retry-delay", type=float, default=5.0,
+                        help="throttle_retry(delay=...) for the peer; 5 is its default")
+    parser.add_argument("--skip-peer", action="store_true", help="run the spsync phase only")
+    opts = parser.parse_args()
+    if opts.workers < 1 or opts.sellers < 1 or opts.seconds <= 0:
+        parser.error("--workers and --sellers must be >= 1 and --seconds > 0")
+    return opts
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--sellers", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--skip-peer", action="store_true")
-    opts = parser.parse_args()
+    opts = _options()
     quiet()
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
-    redis.Redis.from_url(redis_url).flushdb()
-    proc, url = start_simulator(2 * opts.sellers)
-    try:
-        sim = SandboxClient(url)
-        world = sim.sellers()
+    result: dict[str, Any] = {}
+    with bench_redis() as (redis_url, redis_kind), \
+            simulator(2 * opts.sellers, TIME_SCALE, opts.orders_per_seller) as url:
+        uptime = _redis_uptime(redis_url)
+        world = SandboxClient(url).sellers()
         ours, peers = world["sellers"][:opts.sellers], world["sellers"][opts.sellers:]
-        print(f"spsync: {opts.workers} processes x {opts.sellers} sellers for {opts.seconds}s",
-              file=sys.stderr)
-        run_ours(url, redis_url, world["application"], ours, opts.workers, opts.seconds)
-        result = phase_figures(sim.stats(), {s["selling_partner_id"] for s in ours})
+        result |= _ours(url, redis_url, world, ours, opts.workers, opts.seconds)
         if not opts.skip_peer:
-            print("peer: python-amazon-sp-api, same load", file=sys.stderr)
-            run_peer(url, world["application"], peers, opts.workers, opts.seconds)
-            peer = phase_figures(sim.stats(), {s["selling_partner_id"] for s in peers})
-            result |= {f"peer_{k}": v for k, v in peer.items()}
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    result |= {"workers": opts.workers, "sellers": opts.sellers, "seconds": opts.seconds}
-    print(json.dumps(result))
+            result |= _peer(url, world, peers, opts.workers, opts.seconds,
+                            opts.peer_retry_delay)
+            result["peer_retry_delay_s"] = opts.peer_retry_delay
+    result |= {"workers": opts.workers, "sellers": opts.sellers, "seconds": opts.seconds,
+               "time_scale": TIME_SCALE, "redis": redis_kind, "redis_uptime_s": uptime}
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 -- ARGV[4]  priority: "incremental" | "backfill"
 -- ARGV[5]  backfill share (0..1] while incremental callers are active
 -- ARGV[6]  "" (use Redis TIME) or a fixed time, for tests of the arithmetic only
+-- ARGV[7]  "1" when this caller lost Redis recently (it may have restarted, losing buckets)
 -- Returns  {reserved 1|0, wait seconds, tokens left, reason "ok"|"wait"|"share"}
 --
 -- Tokens may go negative: each waiting caller holds a reservation in arrival order, so
@@ -29,7 +30,10 @@ if tokens == nil or ts == nil then
   -- A Redis that restarted lost every bucket, and Amazon's may be empty right now: a bucket
   -- created less than burst/rate after Redis started gets only what could have refilled,
   -- but at least one call, whose x-amzn-RateLimit-Limit teaches us the real rate.
-  local ok, info = pcall(redis.call, 'INFO', 'server')
+  local ok, info = false, nil
+  if ARGV[7] == '1' then
+    ok, info = pcall(redis.call, 'INFO', 'server')
+  end
   if ok then
     local up = tonumber(string.match(info, 'uptime_in_seconds:(%d+)'))
     if up ~= nil and up * rate < burst then

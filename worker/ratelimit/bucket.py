@@ -10,6 +10,7 @@ syncs but get at most ``share`` of it while an incremental sync is active.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -23,6 +24,9 @@ log = structlog.get_logger(__name__)
 
 _SCRIPT = resources.files("worker.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# After losing Redis, buckets created within this long are treated as possibly emptied by
+# Amazon before the restart (getOrders refills its burst of 20 in 20 minutes).
+RESTART_GUARD_SECONDS = 1800.0
 
 
 class Priority(StrEnum):
@@ -59,13 +63,17 @@ class TokenBucket:
         self._script = redis.register_script(_SCRIPT)
         self._share = share
         self._patience = redis_patience
+        self._lost_redis_at: float | None = None  # monotonic time of the last outage seen
 
     async def reserve(
         self, key: str, rate: float, burst: int, max_wait: float,
         priority: Priority = Priority.INCREMENTAL, *, now: float | None = None,
     ) -> Reservation:
         """One atomic reservation attempt. ``now`` is for tests of the arithmetic only."""
-        args = [rate, burst, max_wait, str(priority), self._share, "" if now is None else now]
+        guard = self._lost_redis_at is not None and (
+            time.monotonic() - self._lost_redis_at < RESTART_GUARD_SECONDS)
+        args = [rate, burst, max_wait, str(priority), self._share, "" if now is None else now,
+                "1" if guard else "0"]
         reserved, wait, tokens, reason = await self._run(key, args)
         return Reservation(bool(int(reserved)), float(wait), float(tokens),
                            reason.decode() if isinstance(reason, bytes) else str(reason))
@@ -105,6 +113,7 @@ class TokenBucket:
         try:
             await command
         except _REDIS_DOWN as exc:
+            self._lost_redis_at = time.monotonic()
             log.warning("quota.redis_unavailable", key=key, error=type(exc).__name__)
 
     async def state(self, key: str) -> dict[str, float]:
@@ -118,6 +127,7 @@ class TokenBucket:
             try:
                 return await self._script(keys=[key], args=args)
             except _REDIS_DOWN as exc:
+                self._lost_redis_at = time.monotonic()
                 if waited >= self._patience:
                     raise
                 log.warning("quota.redis_unavailable", key=key, error=type(exc).__name__,

@@ -22,7 +22,6 @@ from worker.config import Settings
 class Services:
     database_url: str
     redis_url: str
-    started_here: bool
 
 
 def ensure_postgres(data_dir: Path) -> str:
@@ -80,7 +79,7 @@ def resolve(settings: Settings) -> Services:
     data_dir = Path(settings.data_dir)
     db = settings.database_url or ensure_postgres(data_dir)
     rd = settings.redis_url or ensure_redis(data_dir)
-    return Services(db, rd, started_here=not (settings.database_url and settings.redis_url))
+    return Services(db, rd)
 
 
 def running(settings: Settings) -> bool:

@@ -10,7 +10,7 @@ restarts a window whose token is rejected).
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -92,7 +92,7 @@ def inventory_spec(stream: str) -> StreamSpec[list[InventoryRow]]:
     def query(w: Window, seller: SellerRecord, size: int) -> dict[str, Any]:
         q: dict[str, Any] = {"details": True, "granularityType": "Marketplace",
                              "granularityId": marketplace_id, "marketplaceIds": [marketplace_id]}
-        if w.start > datetime.now(UTC) - MAX_LOOKBACK:
+        if w.start > w.end - MAX_LOOKBACK:  # the window ends at the run's start
             q["startDateTime"] = iso(w.start)
         return q
 

@@ -55,14 +55,6 @@ class Totals:
     children: int = 0
     windows: int = 0
 
-    @property
-    def orders(self) -> int:  # the orders stream's names for its counters
-        return self.rows
-
-    @property
-    def items(self) -> int:
-        return self.children
-
 
 @dataclass
 class StreamRun(Generic[Rows]):

@@ -95,7 +95,7 @@ async def _locked_run(
         _close(conn, run_id, client, "succeeded", None)
         with conn.begin():
             state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=None)
-    log.info("sync.done", pages=totals.pages, orders=totals.orders, items=totals.items,
+    log.info("sync.done", pages=totals.pages, rows=totals.rows, children=totals.children,
              api_calls=client.stats.calls, throttled=client.stats.throttled)
     return Outcome("succeeded", totals)
 

@@ -83,6 +83,7 @@ class Order(Base):
     marketplace_id: Mapped[str | None] = mapped_column(Text)
     fulfillment_channel: Mapped[str | None] = mapped_column(Text)
     api_version: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text, server_default="api")
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
@@ -193,6 +194,110 @@ class InventorySummary(Base):
     unfulfillable_quantity: Mapped[int | None] = mapped_column(Integer)
     researching_quantity: Mapped[int | None] = mapped_column(Integer)
     last_updated_time: Mapped[datetime | None] = _ts()
+    source: Mapped[str] = mapped_column(Text, server_default="api")
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class ListingsItem(Base):
+    """A seller's listing per marketplace and SKU (Listings Items API, or a listings report)."""
+
+    __tablename__ = "listings_items"
+    __table_args__ = (
+        Index("listings_items_sync_version_idx", "sync_version"),
+        Index("listings_items_seller_sync_version_idx", "seller_id", "sync_version"),
+        Index("listings_items_asin_idx", "seller_id", "asin"),
+        Index("listings_items_issues_idx", "issues", postgresql_using="gin"),
+        Index("listings_items_with_errors_idx", "seller_id", "marketplace_id",
+              postgresql_where="error_count > 0"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seller_sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str | None] = mapped_column(Text)
+    product_type: Mapped[str | None] = mapped_column(Text)
+    item_name: Mapped[str | None] = mapped_column(Text)
+    condition_type: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    fn_sku: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    issues: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    issue_count: Mapped[int] = mapped_column(Integer)
+    error_count: Mapped[int] = mapped_column(Integer)
+    created_date: Mapped[datetime | None] = _ts()
+    last_updated_date: Mapped[datetime | None] = _ts()
+    source: Mapped[str] = mapped_column(Text, server_default="api")
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class Report(Base):
+    """One report requested from the Reports API, and how far its ingest got.
+
+    The row is written as soon as Amazon returns the report id, so a restarted worker polls
+    the same report again instead of creating a second one.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("reports_seller_type_window_idx", "seller_id", "report_type", "data_start_time",
+              "data_end_time"),
+        CheckConstraint(
+            "ingest_status IN ('pending', 'ingesting', 'ingested', 'no_data', 'failed')",
+            name="reports_ingest_status_check",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE")
+    )
+    report_type: Mapped[str] = mapped_column(Text)
+    marketplace_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    data_start_time: Mapped[datetime | None] = _ts()
+    data_end_time: Mapped[datetime | None] = _ts()
+    report_options: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
+    purpose: Mapped[str] = mapped_column(Text)  # e.g. backfill:orders
+    report_id: Mapped[str] = mapped_column(Text, unique=True)
+    processing_status: Mapped[str] = mapped_column(Text, server_default="IN_QUEUE")
+    document_id: Mapped[str | None] = mapped_column(Text)
+    ingest_status: Mapped[str] = mapped_column(Text, server_default="pending")
+    rows_read: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    rows_written: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    rows_rejected: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    polls: Mapped[int] = mapped_column(Integer, server_default="0")
+    downloads: Mapped[int] = mapped_column(Integer, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime] = _ts(server_default=func.now())
+    processing_end_time: Mapped[datetime | None] = _ts()
+    ingested_at: Mapped[datetime | None] = _ts()
+
+
+class ReportRow(Base):
+    """A report row kept as data: analytics types, unknown types, and every rejected row."""
+
+    __tablename__ = "report_rows"
+    __table_args__ = (
+        Index("report_rows_seller_type_key_idx", "seller_id", "report_type", "record_key"),
+        Index("report_rows_rejected_idx", "report_id", postgresql_where="error IS NOT NULL"),
+    )
+
+    report_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE")
+    )
+    report_type: Mapped[str] = mapped_column(Text)
+    record_key: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    sync_version: Mapped[int] = mapped_column(BigInteger)

@@ -5,6 +5,11 @@ Amazon "last updated" time is newer, or equal (or unknown) with different raw JS
 overlapping window or a re-delivered task rewrites nothing, a late, older page never undoes
 a newer one, and ``sync_version`` moves only when a row really changed. Callers own the
 transaction (one per page).
+
+Rows read from a report (``from_report=True``) are weaker at a tie: with the same "last
+updated" time they replace only a row that also came from a report (``source = 'report'``),
+because the API's documents are richer than a flat file's row. So a re-run backfill never
+overwrites what the incremental API sync wrote.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ def upsert_newer(
     *,
     keys: tuple[str, ...],
     updated: str,
+    from_report: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Write ``rows`` into ``model``'s table; return the keys of the rows actually written."""
     if not rows:
@@ -33,11 +39,14 @@ def upsert_newer(
     stmt = insert(model).values(
         [{**r, "sync_version": SYNC_VERSION.next_value()} for r in batch])
     table, ex = model.__table__.c, stmt.excluded
+    tie = and_(table[updated].is_not_distinct_from(ex[updated]),
+               table["raw"].is_distinct_from(ex["raw"]))
+    if from_report:
+        tie = and_(tie, table["source"] == "report")
     newer = or_(
         table[updated] < ex[updated],
         and_(table[updated].is_(None), ex[updated].is_not(None)),
-        and_(table[updated].is_not_distinct_from(ex[updated]),
-             table["raw"].is_distinct_from(ex["raw"])),
+        tie,
     )
     changes: dict[str, Any] = {name: ex[name] for name in batch[0] if name not in keys}
     if "synced_at" in table:

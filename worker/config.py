@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     inventory_interval_seconds: float = Field(default=900.0, gt=0)
     inventory_overlap_seconds: float = Field(default=300.0, ge=0)
 
+    # --- listings streams (one per marketplace) ---
+    listings_interval_seconds: float = Field(default=900.0, gt=0)
+    listings_overlap_seconds: float = Field(default=300.0, ge=0)
+
+    # --- reports (backfill) ---
+    report_poll_seconds: float = Field(default=5.0, gt=0)  # first getReport after createReport
+    report_poll_max_seconds: float = Field(default=60.0, gt=0)  # pauses grow x1.5 up to this
+    report_wait_max_seconds: float = Field(default=3600.0, gt=0)  # then a later run resumes
+
     # --- scheduling ---
     dispatch_interval_seconds: float = Field(default=30.0, gt=0)
     # A dispatched (seller, stream) is not dispatched again for this long unless its sync

@@ -17,10 +17,12 @@ from worker.db.rows import ItemRow, OrderRow
 from worker.db.upsert import upsert_newer
 
 
-def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow]) -> set[str]:
+def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow],
+                  *, from_report: bool = False) -> set[str]:
     """Insert/refresh orders; return the ids actually written (new or newer)."""
     written = upsert_newer(conn, Order, [{**asdict(r), "seller_id": seller_id} for r in rows],
-                           keys=("seller_id", "amazon_order_id"), updated="last_update_date")
+                           keys=("seller_id", "amazon_order_id"), updated="last_update_date",
+                           from_report=from_report)
     return {order_id for _, order_id in written}
 
 

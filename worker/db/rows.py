@@ -20,6 +20,7 @@ class OrderRow:
     fulfillment_channel: str | None
     api_version: str
     raw: dict[str, Any]
+    source: str = "api"  # or "report": a flat file's row (see worker/db/upsert.py)
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,28 @@ class InventoryRow:
     researching_quantity: int | None
     last_updated_time: datetime | None
     raw: dict[str, Any]
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class ListingRow:
+    """One listings item in one marketplace (``listings_items``)."""
+
+    marketplace_id: str
+    seller_sku: str
+    asin: str | None
+    product_type: str | None
+    item_name: str | None
+    condition_type: str | None
+    status: list[str]
+    fn_sku: str | None
+    price: Decimal | None
+    currency: str | None
+    quantity: int | None
+    issues: list[dict[str, Any]]
+    issue_count: int
+    error_count: int
+    created_date: datetime | None
+    last_updated_date: datetime | None
+    raw: dict[str, Any]
+    source: str = "api"  # or "report": a listings report's row (see worker/db/upsert.py)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +22,7 @@ from worker.metrics import BUCKET_FILL, BUCKET_LAST_WAIT, QUOTA_WAIT, SPAPI_CALL
 from worker.ratelimit.backoff import Backoff, parse_rate_limit, parse_retry_after
 from worker.ratelimit.bucket import Priority, QuotaWaitTooLong, TokenBucket, bucket_key
 from worker.spapi.auth import LwaTokenProvider
+from worker.spapi.documents import stream_document
 from worker.spapi.errors import (
     AuthError,
     MalformedResponseError,
@@ -146,6 +147,10 @@ class SpApiClient:
                             status=exc.status, attempt=attempt, delay_s=round(delay, 2),
                             request_id=exc.request_id)
                 await asyncio.sleep(delay)
+
+    def download(self, url: str) -> AsyncIterator[bytes]:
+        """A report document's bytes from its presigned URL (no token, no quota)."""
+        return stream_document(self._session, url)
 
     def _url(
         self, seller: SellerAuth, op: Operation, path_params: dict[str, str] | None,

@@ -56,6 +56,19 @@ MARKETPLACES: dict[str, tuple[str, str, str]] = {
     "A19VAU5U5O7RUS": ("FE", "SG", "SGD"),
 }
 
+# A flat file's ``sales-channel`` (the marketplace's storefront) -> marketplace id.
+SALES_CHANNELS: dict[str, str] = {
+    "Amazon.com": "ATVPDKIKX0DER", "Amazon.ca": "A2EUQ1WTGCTBG2",
+    "Amazon.com.mx": "A1AM78C64UM0Y8", "Amazon.com.br": "A2Q3Y263D00KWC",
+    "Amazon.de": "A1PA6795UKMFR9", "Amazon.co.uk": "A1F83G8C2ARO7P",
+    "Amazon.fr": "A13V1IB3VIYZZH", "Amazon.it": "APJ6JRA9NG5V4", "Amazon.es": "A1RKKUPIHCS9HS",
+    "Amazon.nl": "A1805IZSGTT6HS", "Amazon.se": "A2NODRKZP88ZB9", "Amazon.pl": "A1C3SOZRARQ6R3",
+    "Amazon.com.tr": "A33AVAJ2PDY3EV", "Amazon.in": "A21TJRUUN4KGV",
+    "Amazon.ae": "A2VIGQ35RCS4UG", "Amazon.sa": "A17E79C6D8DWNP", "Amazon.eg": "ARBP9OOSHTCHU",
+    "Amazon.com.be": "AMEN7PMS3EDWL", "Amazon.co.jp": "A1VC38T7YXB528",
+    "Amazon.com.au": "A39IBJ37TRP1C6", "Amazon.sg": "A19VAU5U5O7RUS",
+}
+
 
 class UnknownRegionError(ValueError):
     pass

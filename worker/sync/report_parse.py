@@ -25,6 +25,7 @@ class ParsedRow:
     line: int  # 1-based line number in the document (the header is line 1)
     values: dict[str, str] | None  # None when rejected
     error: str | None = None
+    partial: dict[str, str] | None = None  # a rejected row's cells that fit the header
 
 
 async def lines(chunks: AsyncIterable[bytes], *, gzip: bool,
@@ -69,7 +70,8 @@ async def tsv_rows(source: AsyncIterable[str]) -> AsyncIterator[ParsedRow]:
             continue
         cells = text.split("\t")
         if len(cells) != len(header):
-            yield ParsedRow(number, None, f"expected {len(header)} columns, found {len(cells)}")
+            yield ParsedRow(number, None, f"expected {len(header)} columns, found {len(cells)}",
+                            dict(zip(header, cells, strict=False)))
             continue
         yield ParsedRow(number, dict(zip(header, cells, strict=True)))
     if header is None:

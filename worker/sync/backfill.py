@@ -1,0 +1,212 @@
+"""Backfill history through the Reports API: one report holds what thousands of pages would.
+
+``orders`` history is split into windows of at most 30 days (what the orders flat file
+accepts), aligned on ``--since`` so a re-run asks for the same windows: a window whose
+report was already ingested is skipped, one still in progress is resumed (never asked
+twice), a failed one is asked again. ``listings`` and ``inventory`` are snapshots: one
+report per marketplace. Reports are created ahead of the one being ingested (Amazon
+works on them meanwhile), at backfill priority, so the incremental syncs of the same
+seller keep their share of the quota.
+
+When an orders backfill reaches ``until`` without a failure, the orders stream's cursor is
+moved up to it (when the stream has not yet gone further and is between windows), so API
+paging only fills the hours the reports do not cover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+
+from worker.db import reports as reports_db
+from worker.db import state
+from worker.db.reports import ReportRecord, ReportRequest
+from worker.db.sellers import SellerRecord
+from worker.ratelimit.bucket import Priority
+from worker.runtime import Runtime
+from worker.spapi.errors import SpApiError
+from worker.sync import orders, report_types
+from worker.sync.report_types import Counts
+from worker.sync.reports import PollPolicy, ReportJob, ingest, obtain, wait_processed
+
+log = structlog.get_logger(__name__)
+
+ORDER_WINDOW = timedelta(days=30)
+LOOKAHEAD = 4  # reports created ahead of the one being ingested
+STREAMS = ("orders", "listings", "inventory", "sales-traffic")
+
+
+class BackfillError(ValueError):
+    """Bad backfill arguments (stream, dates)."""
+
+
+def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
+                  until: datetime) -> list[ReportRequest]:
+    """The report requests that cover ``stream`` for ``seller`` from ``since`` to ``until``."""
+    purpose = f"backfill:{stream}"
+    markets = tuple(seller.marketplace_ids)
+    if stream in ("orders", "sales-traffic"):
+        if since is None:
+            raise BackfillError(f"--since is required for --stream {stream}")
+        if since >= until:
+            raise BackfillError("--since must be before --until")
+        if stream == "orders":
+            return [ReportRequest(report_types.ORDERS_BY_UPDATE, markets, start, end,
+                                  purpose=purpose) for start, end in windows(since, until)]
+        options = (("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))
+        return [ReportRequest(report_types.SALES_AND_TRAFFIC, (m,), start, end, options,
+                              purpose) for m in markets for start, end in windows(since, until)]
+    snapshot = {"listings": report_types.LISTINGS_ALL, "inventory": report_types.FBA_MYI}
+    if stream not in snapshot:
+        raise BackfillError(f"unknown stream {stream!r} (choose from {', '.join(STREAMS)})")
+    return [ReportRequest(snapshot[stream], (m,), purpose=purpose) for m in markets]
+
+
+def windows(since: datetime, until: datetime,
+            span: timedelta = ORDER_WINDOW) -> list[tuple[datetime, datetime]]:
+    """``[since, until]`` in consecutive windows of at most ``span``, aligned on ``since``."""
+    out, start = [], since
+    while start < until:
+        end = min(start + span, until)
+        out.append((start, end))
+        start = end
+    return out
+
+
+@dataclass
+class Progress:
+    """How far one seller's backfill is; what the CLI prints after every batch and window."""
+
+    seller: str
+    stream: str
+    total: int
+    done: int = 0
+    skipped: int = 0  # already ingested by an earlier run
+    rows: int = 0
+    written: int = 0
+    rejected: int = 0
+    failures: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def eta_seconds(self) -> float | None:
+        worked = self.done - self.skipped
+        if worked <= 0:
+            return None
+        return (time.monotonic() - self.started) / worked * (self.total - self.done)
+
+    def add(self, counts: Counts) -> None:
+        self.rows += counts.read
+        self.written += counts.written
+        self.rejected += counts.rejected
+
+
+Listener = Callable[[Progress], None]
+
+
+def describe(p: Progress) -> str:
+    """One progress line: ``A1B2 orders: 3/25 windows, 12,345 rows (0 rejected), ETA 4m10s``."""
+    eta = p.eta_seconds()
+    tail = "" if eta is None or p.done == p.total else f", ETA {_duration(eta)}"
+    skipped = f", {p.skipped} already done" if p.skipped else ""
+    failed = f", {len(p.failures)} failed" if p.failures else ""
+    return (f"{p.seller} {p.stream}: {p.done}/{p.total} reports{skipped}{failed}, "
+            f"{p.rows:,} rows ({p.written:,} written, {p.rejected:,} rejected){tail}")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+async def backfill_seller(rt: Runtime, seller: SellerRecord, stream: str,
+                          since: datetime | None, until: datetime,
+                          on_progress: Listener | None = None) -> Progress:
+    """Run ``stream``'s backfill for one seller; failures are listed, not raised."""
+    requests = plan_requests(seller, stream, since, until)
+    progress = Progress(seller.selling_partner_id, stream, len(requests))
+    notify = on_progress or (lambda p: None)
+    poll = PollPolicy(first=rt.settings.report_poll_seconds,
+                      longest=rt.settings.report_poll_max_seconds,
+                      give_up_after=rt.settings.report_wait_max_seconds)
+    queue: asyncio.Queue[ReportRecord | BaseException | None] = asyncio.Queue(LOOKAHEAD)
+    async with rt.spapi() as client:
+        with rt.engine.connect() as ahead, rt.engine.connect() as behind:
+            creator = ReportJob(client, ahead, seller, Priority.BACKFILL, poll)
+
+            def on_batch(counts: Counts) -> None:
+                progress.add(counts)
+                notify(progress)
+
+            loader = ReportJob(client, behind, seller, Priority.BACKFILL, poll, on_batch)
+
+            async def create_ahead() -> None:
+                try:
+                    for req in requests:
+                        await queue.put(await obtain(creator, req))
+                    await queue.put(None)
+                except BaseException as exc:  # handed over, so the loader never waits forever
+                    await queue.put(exc)
+                    raise
+
+            producer = asyncio.create_task(create_ahead())
+            try:
+                while (item := await queue.get()) is not None:
+                    if isinstance(item, BaseException):
+                        raise item
+                    await _finish_one(loader, item, progress)
+                    notify(progress)
+            finally:
+                producer.cancel()
+                await asyncio.gather(producer, return_exceptions=True)
+    if stream == "orders" and not progress.failures and since is not None:
+        _hand_over_to_api(rt, seller, since, until)
+    return progress
+
+
+async def _finish_one(job: ReportJob, report: ReportRecord, progress: Progress) -> None:
+    if report.finished:
+        progress.skipped += 1
+    else:
+        try:
+            report = await ingest(job, await wait_processed(job, report))
+        except SpApiError as exc:
+            progress.failures.append(f"report {report.report_id}: {exc.detail}")
+            log.error("backfill.window_failed", report_id=report.report_id,
+                      error_type=type(exc).__name__)
+    progress.done += 1
+
+
+def _hand_over_to_api(rt: Runtime, seller: SellerRecord, since: datetime,
+                      until: datetime) -> None:
+    """Move the orders cursor up to ``until`` when the reports made the gap pointless."""
+    with rt.engine.connect() as conn:
+        if not state.try_lock(conn, seller.id, orders.STREAM, "backfill"):
+            log.info("backfill.cursor_unchanged", reason="orders sync running")
+            return
+        try:
+            with conn.begin():
+                cp = state.load_checkpoint(conn, seller.id, orders.STREAM)
+                if cp.window_start is None and (cp.cursor is None or since <= cp.cursor < until):
+                    state.save_checkpoint(conn, seller.id, orders.STREAM,
+                                          state.Checkpoint(until, None, None, None))
+                    log.info("backfill.cursor_moved", cursor=until.isoformat())
+        finally:
+            state.unlock(conn, seller.id, orders.STREAM)
+
+
+def dry_run(rt: Runtime, seller: SellerRecord, stream: str, since: datetime | None,
+            until: datetime) -> list[tuple[ReportRequest, str]]:
+    """What a backfill would do, per request: ``skip`` (ingested), ``resume`` or ``create``."""
+    out = []
+    with rt.engine.begin() as conn:
+        for req in plan_requests(seller, stream, since, until):
+            known = reports_db.reusable(conn, seller.id, req)
+            out.append((req, "create" if known is None else
+                        "skip" if known.finished else "resume"))
+    return out

@@ -1,0 +1,438 @@
+"""What each report type becomes in the mirror, as sinks that batch rows and write them.
+
+A sink takes parsed rows one by one (:meth:`Sink.accept`), says when it holds a batch
+(:meth:`Sink.ready`) and writes it in the caller's transaction (:meth:`Sink.flush`). A row
+that does not map is kept in ``report_rows`` with its line number and the reason, and the
+rest of the report still lands.
+
+- ``GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL`` (and ``..._BY_ORDER_DATE_...``)
+  -> ``orders`` + ``order_items``. The flat file has one row per item and no OrderItemId,
+  so an item's id is ``report:<sku>`` (``#2``... for a repeated SKU); an API sync of the
+  order later replaces those items with Amazon's ids. An order is written only once all
+  its rows were read (they are consecutive in the file), never half.
+- ``GET_MERCHANT_LISTINGS_ALL_DATA`` -> ``listings_items`` (report's first marketplace).
+- ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` -> ``inventory_summaries``.
+- any other type -> ``report_rows``, one per line, as ``{column: value}``.
+
+Rows from reports are written with ``source = 'report'`` and never replace an API row with
+the same "last updated" time (see :mod:`worker.db.upsert`). Listings and inventory rows
+carry no update time in their flat files, so an API row always wins over them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from worker.db import mirror
+from worker.db import reports as reports_db
+from worker.db.models import InventorySummary, ListingsItem
+from worker.db.reports import ReportRecord
+from worker.db.rows import InventoryRow, ItemRow, OrderRow
+from worker.db.upsert import upsert_newer
+from worker.spapi.errors import MalformedResponseError
+from worker.spapi.regions import MARKETPLACES, SALES_CHANNELS
+from worker.sync.fields import bad, parse_time
+from worker.sync.orders_mapping import normalise_status
+from worker.sync.report_parse import ParsedRow
+
+ORDERS_BY_UPDATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+ORDERS_BY_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
+LISTINGS_ALL = "GET_MERCHANT_LISTINGS_ALL_DATA"
+FBA_MYI = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
+SALES_AND_TRAFFIC = "GET_SALES_AND_TRAFFIC_REPORT"
+JSON_TYPES = frozenset({SALES_AND_TRAFFIC})
+
+BATCH_ROWS = 2000
+_CHANNELS = {"Amazon": "AFN", "Merchant": "MFN"}
+_ADDED = ("item-price", "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price",
+          "gift-wrap-tax")
+_SUBTRACTED = ("item-promotion-discount", "ship-promotion-discount")
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.read += other.read
+        self.written += other.written
+        self.rejected += other.rejected
+
+
+class Sink(Protocol):
+    def accept(self, row: ParsedRow) -> None: ...
+    def ready(self) -> bool: ...
+    def flush(self, conn: Connection, *, final: bool) -> Counts: ...
+
+
+def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
+    kind = report.report_type
+    if kind in (ORDERS_BY_UPDATE, ORDERS_BY_DATE):
+        return OrdersSink(report, batch)
+    if kind == LISTINGS_ALL:
+        return RowSink(report, batch, _listing_mapper(report.marketplace_ids[0]), _write_listings)
+    if kind == FBA_MYI:
+        return RowSink(report, batch, _inventory_mapper(report.marketplace_ids[0]),
+                       _write_inventory)
+    return RawSink(report, batch)
+
+
+class _Base:
+    """Rejected rows and the report's own bookkeeping, shared by every sink."""
+
+    def __init__(self, report: ReportRecord, batch: int) -> None:
+        self.report = report
+        self.batch = batch
+        self.rejected: list[dict[str, Any]] = []
+        self.read = 0
+
+    def reject(self, line: int, error: str, values: dict[str, str] | None) -> None:
+        self.rejected.append({"line": line, "record_key": None, "data": values, "error": error})
+
+    def _flush_rejected(self, conn: Connection) -> Counts:
+        counts = Counts(read=self.read, rejected=len(self.rejected))
+        reports_db.add_rows(conn, self.report, self.rejected)
+        self.rejected, self.read = [], 0
+        return counts
+
+
+class RawSink(_Base):
+    """Any report type without a mapping: each row lands in ``report_rows`` as it is."""
+
+    def __init__(self, report: ReportRecord, batch: int) -> None:
+        super().__init__(report, batch)
+        self.rows: list[dict[str, Any]] = []
+
+    def accept(self, row: ParsedRow) -> None:
+        self.read += 1
+        if row.values is None:
+            self.reject(row.line, row.error or "unreadable row", row.partial)
+        else:
+            self.rows.append({"line": row.line, "record_key": None, "data": row.values,
+                              "error": None})
+
+    def ready(self) -> bool:
+        return len(self.rows) + len(self.rejected) >= self.batch
+
+    def flush(self, conn: Connection, *, final: bool) -> Counts:
+        written = reports_db.add_rows(conn, self.report, self.rows)
+        self.rows = []
+        counts = self._flush_rejected(conn)
+        counts.written = written
+        return counts
+
+
+class RowSink(_Base):
+    """One typed row per line, written with one upsert per batch."""
+
+    def __init__(self, report: ReportRecord, batch: int,
+                 mapper: Callable[[dict[str, str]], Any],
+                 writer: Callable[[Connection, int, list[Any]], int]) -> None:
+        super().__init__(report, batch)
+        self.mapper, self.writer = mapper, writer
+        self.rows: list[Any] = []
+
+    def accept(self, row: ParsedRow) -> None:
+        self.read += 1
+        if row.values is None:
+            self.reject(row.line, row.error or "unreadable row", row.partial)
+            return
+        try:
+            self.rows.append(self.mapper(row.values))
+        except MalformedResponseError as exc:
+            self.reject(row.line, exc.detail, row.values)
+
+    def ready(self) -> bool:
+        return len(self.rows) >= self.batch
+
+    def flush(self, conn: Connection, *, final: bool) -> Counts:
+        written = self.writer(conn, self.report.seller_id, self.rows) if self.rows else 0
+        self.rows = []
+        counts = self._flush_rejected(conn)
+        counts.written = written
+        return counts
+
+
+class OrdersSink(_Base):
+    """Item rows grouped into orders; only whole orders are written.
+
+    An order is closed when a row of another order arrives (or the document ends). If any
+    of its rows was rejected, the whole order is rejected: a half order never lands.
+    """
+
+    def __init__(self, report: ReportRecord, batch: int) -> None:
+        super().__init__(report, batch)
+        self.group: list[ParsedRow] = []
+        self.orders: list[tuple[OrderRow, list[ItemRow]]] = []
+
+    def accept(self, row: ParsedRow) -> None:
+        self.read += 1
+        if self.group and _order_id(self.group[0]) != _order_id(row):
+            self._close_group()
+        self.group.append(row)
+
+    def ready(self) -> bool:
+        return len(self.orders) >= self.batch
+
+    def flush(self, conn: Connection, *, final: bool) -> Counts:
+        if final and self.group:
+            self._close_group()
+        written = 0
+        if self.orders:
+            rows = [order for order, _ in self.orders]
+            ids = mirror.upsert_orders(conn, self.report.seller_id, rows, from_report=True)
+            items = [i for order, its in self.orders if order.amazon_order_id in ids for i in its]
+            mirror.replace_items(conn, self.report.seller_id, ids, items)
+            written = len(ids)
+        self.orders = []
+        counts = self._flush_rejected(conn)
+        counts.written = written
+        return counts
+
+    def _close_group(self) -> None:
+        group, self.group = self.group, []
+        broken = [r for r in group if r.values is None]
+        if broken:
+            why = f"another row of this order was rejected (line {broken[0].line})"
+            for r in group:
+                self.reject(r.line, r.error or why, r.values or r.partial)
+            return
+        try:
+            self.orders.append(map_order_rows(
+                self.report.report_type, [r.values or {} for r in group]))
+        except MalformedResponseError as exc:
+            for r in group:
+                self.reject(r.line, exc.detail, r.values)
+
+
+def _order_id(row: ParsedRow) -> str:
+    return (row.values or row.partial or {}).get("amazon-order-id", "")
+
+
+# ---------------------------------------------------------------- pure mappers
+
+
+def map_order_rows(report_type: str, rows: list[dict[str, str]]) -> tuple[OrderRow, list[ItemRow]]:
+    """The flat-file rows of one order (one per item) -> the order and its items. Pure."""
+    first = rows[0]
+    order_id = _req(first, "amazon-order-id", "order row")
+    what = f"order {order_id}"
+    status = _req(first, "order-status", what)
+    shares = [_order_money(r, what) for r in rows]
+    total = None if None in shares else sum((s or Decimal(0) for s in shares), Decimal(0))
+    currency = next((r["currency"] for r in rows if r.get("currency")), None)
+    channel = first.get("sales-channel", "")
+    order = OrderRow(
+        amazon_order_id=order_id,
+        order_status=normalise_status(status),
+        purchase_date=parse_time(first.get("purchase-date"), f"{what}.purchase-date"),
+        last_update_date=parse_time(first.get("last-updated-date"),
+                                    f"{what}.last-updated-date"),
+        order_total=total,
+        currency=currency,
+        marketplace_id=SALES_CHANNELS.get(channel),
+        fulfillment_channel=_CHANNELS.get(first.get("fulfillment-channel", "")),
+        api_version="report",
+        raw={"reportType": report_type, "rows": rows},
+        source="report",
+    )
+    seen: dict[str, int] = {}
+    items = []
+    for r in rows:
+        sku = _req(r, "sku", what)
+        seen[sku] = seen.get(sku, 0) + 1
+        suffix = f"#{seen[sku]}" if seen[sku] > 1 else ""
+        quantity = _int(r, "quantity", what)
+        if quantity is None:
+            raise bad(f"{what}.quantity is empty")
+        items.append(ItemRow(
+            amazon_order_id=order_id,
+            order_item_id=f"report:{sku}{suffix}",
+            seller_sku=sku,
+            asin=r.get("asin") or None,
+            title=r.get("product-name") or None,
+            quantity_ordered=quantity,
+            quantity_shipped=quantity if r.get("item-status") == "Shipped" else None,
+            item_price=_decimal(r, "item-price", what),
+            currency=r.get("currency") or None,
+            raw=r,
+        ))
+    return order, items
+
+
+def _order_money(row: dict[str, str], what: str) -> Decimal | None:
+    """An item row's share of the order total; None while the order is unpriced (Pending)."""
+    if not row.get("item-price"):
+        return None
+    added = sum((_decimal(row, k, what) or Decimal(0) for k in _ADDED), Decimal(0))
+    return added - sum((_decimal(row, k, what) or Decimal(0) for k in _SUBTRACTED), Decimal(0))
+
+
+def _listing_mapper(marketplace_id: str) -> Callable[[dict[str, str]], dict[str, Any]]:
+    currency = MARKETPLACES.get(marketplace_id, ("", "", None))[2]
+
+    def mapper(row: dict[str, str]) -> dict[str, Any]:
+        return map_listing_row(marketplace_id, currency, row)
+
+    return mapper
+
+
+def map_listing_row(marketplace_id: str, currency: str | None,
+                    row: dict[str, str]) -> dict[str, Any]:
+    """A ``GET_MERCHANT_LISTINGS_ALL_DATA`` row -> ``listings_items`` columns. Pure.
+
+    The report's ``status`` is Active/Inactive; Active becomes the API's
+    ``["BUYABLE", "DISCOVERABLE"]``, anything else no status (the raw row keeps the word).
+    """
+    sku = _req(row, "seller-sku", "listing row")
+    what = f"listing {sku}"
+    return {
+        "marketplace_id": marketplace_id,
+        "seller_sku": sku,
+        "asin": row.get("asin1") or None,
+        "product_type": None,
+        "item_name": row.get("item-name") or None,
+        "condition_type": None,
+        "status": ["BUYABLE", "DISCOVERABLE"] if row.get("status") == "Active" else [],
+        "fn_sku": None,
+        "price": _decimal(row, "price", what),
+        "currency": currency if row.get("price") else None,
+        "quantity": _int(row, "quantity", what),
+        "issues": [],
+        "issue_count": 0,
+        "error_count": 0,
+        "created_date": report_time(row.get("open-date", ""), f"{what}.open-date"),
+        "last_updated_date": None,
+        "source": "report",
+        "raw": {"reportType": LISTINGS_ALL, "row": row},
+    }
+
+
+def _inventory_mapper(marketplace_id: str) -> Callable[[dict[str, str]], InventoryRow]:
+    def mapper(row: dict[str, str]) -> InventoryRow:
+        return map_myi_row(marketplace_id, row)
+
+    return mapper
+
+
+def map_myi_row(marketplace_id: str, row: dict[str, str]) -> InventoryRow:
+    """A ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` row -> an inventory row. Pure."""
+    sku = _req(row, "sku", "inventory row")
+    what = f"inventory {sku}"
+    return InventoryRow(
+        marketplace_id=marketplace_id,
+        seller_sku=sku,
+        fn_sku=row.get("fnsku") or None,
+        asin=row.get("asin") or None,
+        condition=row.get("condition") or None,
+        product_name=row.get("product-name") or None,
+        total_quantity=_int(row, "afn-total-quantity", what),
+        fulfillable_quantity=_int(row, "afn-fulfillable-quantity", what),
+        inbound_working_quantity=_int(row, "afn-inbound-working-quantity", what),
+        inbound_shipped_quantity=_int(row, "afn-inbound-shipped-quantity", what),
+        inbound_receiving_quantity=_int(row, "afn-inbound-receiving-quantity", what),
+        reserved_quantity=_int(row, "afn-reserved-quantity", what),
+        unfulfillable_quantity=_int(row, "afn-unsellable-quantity", what),
+        researching_quantity=_int(row, "afn-researching-quantity", what),
+        last_updated_time=None,
+        raw={"reportType": FBA_MYI, "row": row},
+        source="report",
+    )
+
+
+def _write_listings(conn: Connection, seller_id: int, rows: list[dict[str, Any]]) -> int:
+    return len(upsert_newer(conn, ListingsItem, [{**r, "seller_id": seller_id} for r in rows],
+                            keys=("seller_id", "marketplace_id", "seller_sku"),
+                            updated="last_updated_date", from_report=True))
+
+
+def _write_inventory(conn: Connection, seller_id: int, rows: list[InventoryRow]) -> int:
+    return len(upsert_newer(conn, InventorySummary,
+                            [{**asdict(r), "seller_id": seller_id} for r in rows],
+                            keys=("seller_id", "marketplace_id", "seller_sku"),
+                            updated="last_updated_time", from_report=True))
+
+
+def sales_and_traffic_rows(doc: Any) -> list[dict[str, Any]]:
+    """A ``GET_SALES_AND_TRAFFIC_REPORT`` document -> ``report_rows`` (one per date / ASIN).
+
+    ``record_key`` is ``date:<day>`` or ``asin:<childAsin or parentAsin>`` so analytics can
+    take the newest report's row per key across sellers.
+    """
+    if not isinstance(doc, dict):
+        raise bad("sales and traffic report is not an object")
+    rows: list[dict[str, Any]] = []
+    for section, key_field, prefix in (("salesAndTrafficByDate", "date", "date"),
+                                       ("salesAndTrafficByAsin", "childAsin", "asin")):
+        entries = doc.get(section) or []
+        if not isinstance(entries, list):
+            raise bad(f"sales and traffic report.{section} is not a list")
+        for entry in entries:
+            line = len(rows) + 1
+            if not isinstance(entry, dict):
+                rows.append({"line": line, "record_key": None, "data": None,
+                             "error": f"{section} entry is not an object"})
+                continue
+            value = entry.get(key_field) or entry.get("parentAsin")
+            rows.append({"line": line, "record_key": f"{prefix}:{value}" if value else None,
+                         "data": {"section": section, **entry}, "error": None})
+    return rows
+
+
+# ---------------------------------------------------------------- cell readers
+
+
+def _req(row: dict[str, str], key: str, what: str) -> str:
+    value = row.get(key, "").strip()
+    if not value:
+        raise bad(f"{what}.{key} is empty")
+    return value
+
+
+def _int(row: dict[str, str], key: str, what: str) -> int | None:
+    value = row.get(key, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise bad(f"{what}.{key} is not a non-negative integer")
+    return int(value)
+
+
+def _decimal(row: dict[str, str], key: str, what: str) -> Decimal | None:
+    value = row.get(key, "").strip()
+    if not value:
+        return None
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        raise bad(f"{what}.{key} is not a decimal") from None
+    if not parsed.is_finite():
+        raise bad(f"{what}.{key} is not a decimal")
+    return parsed
+
+
+# Flat files write local times with a zone abbreviation ("2024-03-01 10:00:00 PST").
+_ZONES = {"UTC": 0, "GMT": 0, "PST": -8, "PDT": -7, "MST": -7, "MDT": -6, "CST": -6,
+          "CDT": -5, "EST": -5, "EDT": -4, "BST": 1, "CET": 1, "CEST": 2, "JST": 9}
+_LOCAL = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}) ([A-Z]{3,4})$")
+
+
+def report_time(value: str, what: str) -> datetime | None:
+    """A flat file's date-time (ISO 8601, or local time + zone abbreviation) -> UTC."""
+    value = value.strip()
+    if not value:
+        return None
+    match = _LOCAL.match(value)
+    if match and match.group(2) in _ZONES:
+        local = datetime.fromisoformat(match.group(1).replace(" ", "T"))
+        return (local - timedelta(hours=_ZONES[match.group(2)])).replace(tzinfo=UTC)
+    return parse_time(value, what)

@@ -1,0 +1,265 @@
+"""The Reports API lifecycle: create, poll, fetch the document, stream it into the mirror.
+
+``createReport`` -> the id is committed to ``reports`` at once (a restarted worker polls the
+same report instead of creating a second) -> ``getReport`` with growing pauses until
+``DONE`` / ``CANCELLED`` / ``FATAL`` -> ``getReportDocument`` -> download the presigned URL,
+inflate and parse while it arrives (:mod:`report_parse`), write in batches through the
+report type's sink (:mod:`report_types`). Memory stays flat however large the report.
+
+- ``CANCELLED`` (Amazon had no data) is a normal outcome: ``ingest_status = 'no_data'``.
+- ``FATAL``: the error document's text is stored in ``reports.error``.
+- An expired document URL (403) is fetched again with a new ``getReportDocument``. Every
+  download starts from the first line: writes are newer-wins upserts and ``report_rows``
+  are keyed by line, so a second pass rewrites nothing.
+- A document that ends early (truncated GZIP) or breaks off is downloaded again; if it
+  keeps failing the report is marked ``failed`` and a re-run asks for a new one. Orders are
+  written only once all their rows were read, so no order is ever half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterable, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection
+
+from worker.db import reports as reports_db
+from worker.db.reports import ReportRecord, ReportRequest
+from worker.db.sellers import SellerRecord
+from worker.ratelimit.bucket import Priority
+from worker.spapi.client import SellerAuth, SpApiClient
+from worker.spapi.documents import DocumentUrlExpiredError
+from worker.spapi.errors import MalformedResponseError, ServerError, SpApiError
+from worker.sync.fields import parse_time
+from worker.sync.report_parse import TruncatedDocumentError, lines, tsv_rows
+from worker.sync.report_types import JSON_TYPES, Counts, sales_and_traffic_rows, sink_for
+from worker.sync.windows import iso
+
+log = structlog.get_logger(__name__)
+
+PROCESSING = ("IN_QUEUE", "IN_PROGRESS")
+MAX_DOWNLOADS = 3
+ERROR_TEXT_LIMIT = 4000
+MAX_JSON_BYTES = 512 * 1024 * 1024
+
+
+class ReportFailedError(SpApiError):
+    """A report ended FATAL, or its document could not be read: the report row says why."""
+
+
+class ReportStillProcessingError(SpApiError):
+    """Amazon has not finished the report in the time allowed; the next run polls it again."""
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    first: float = 5.0  # seconds before the first getReport
+    factor: float = 1.5
+    longest: float = 60.0
+    give_up_after: float = 3600.0  # the report stays pending; a later run resumes it
+
+
+@dataclass
+class ReportJob:
+    """What every step needs: who, with which client and connection, at which priority."""
+
+    client: SpApiClient
+    conn: Connection
+    seller: SellerRecord
+    priority: Priority = Priority.INCREMENTAL
+    poll: PollPolicy = PollPolicy()
+    on_batch: Callable[[Counts], None] | None = None  # progress, after each committed batch
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    @property
+    def auth(self) -> SellerAuth:
+        return SellerAuth(self.seller.selling_partner_id, self.seller.region,
+                          self.seller.refresh_token or "")
+
+    async def call(self, operation: str, **kw: Any) -> Any:
+        response = await self.client.call(self.auth, operation, priority=self.priority, **kw)
+        return response.body
+
+
+async def run_report(job: ReportJob, req: ReportRequest) -> ReportRecord:
+    """The whole lifecycle for one request; a finished request is not asked again."""
+    report = await obtain(job, req)
+    if report.finished:
+        return report
+    report = await wait_processed(job, report)
+    return await ingest(job, report)
+
+
+async def obtain(job: ReportJob, req: ReportRequest) -> ReportRecord:
+    """The report for ``req``: the one already asked for (done or in progress), or a new one."""
+    with job.conn.begin():
+        known = reports_db.reusable(job.conn, job.seller.id, req)
+    if known is not None:
+        if not known.finished:
+            log.info("report.resume", report_type=req.report_type, report_id=known.report_id,
+                     status=known.processing_status)
+        return known
+    body: dict[str, Any] = {"reportType": req.report_type,
+                            "marketplaceIds": list(req.marketplace_ids)}
+    if req.start is not None:
+        body["dataStartTime"] = iso(req.start)
+    if req.end is not None:
+        body["dataEndTime"] = iso(req.end)
+    if req.options:
+        body["reportOptions"] = dict(req.options)
+    created = await job.call("createReport", body=body)
+    report_id = created.get("reportId") if isinstance(created, dict) else None
+    if not isinstance(report_id, str) or not report_id:
+        raise MalformedResponseError("createReport response has no reportId",
+                                     operation="createReport")
+    with job.conn.begin():
+        report = reports_db.record_request(job.conn, job.seller.id, req, report_id)
+    log.info("report.created", report_type=req.report_type, report_id=report_id)
+    return report
+
+
+async def wait_processed(job: ReportJob, report: ReportRecord) -> ReportRecord:
+    """Poll ``getReport`` with growing pauses until Amazon is done with it."""
+    pause, waited = job.poll.first, 0.0
+    if report.processing_status not in PROCESSING:
+        return report
+    while True:
+        await job.sleep(pause)
+        waited += pause
+        body = await job.call("getReport", path_params={"reportId": report.report_id})
+        status, document_id, ended = _processing(body)
+        with job.conn.begin():
+            reports_db.record_status(job.conn, report.id, status, document_id, ended)
+        if status not in PROCESSING:
+            log.info("report.processed", report_id=report.report_id, status=status)
+            with job.conn.begin():
+                return reports_db.get(job.conn, report.id)
+        if waited >= job.poll.give_up_after:
+            raise ReportStillProcessingError(
+                f"report still {status} after {waited:.0f}s; the next run resumes it",
+                operation="getReport")
+        pause = min(pause * job.poll.factor, job.poll.longest)
+
+
+def _processing(body: Any) -> tuple[str, str | None, datetime | None]:
+    if not isinstance(body, dict) or not isinstance(body.get("processingStatus"), str):
+        raise MalformedResponseError("getReport response has no processingStatus",
+                                     operation="getReport")
+    status: str = body["processingStatus"]
+    document_id = body.get("reportDocumentId")
+    if document_id is not None and not isinstance(document_id, str):
+        raise MalformedResponseError("getReport reportDocumentId is not a string",
+                                     operation="getReport")
+    ended = body.get("processingEndTime")
+    return status, document_id, (parse_time(ended, "processingEndTime") if ended else None)
+
+
+async def ingest(job: ReportJob, report: ReportRecord) -> ReportRecord:
+    """Bring a processed report into the mirror (or record why there is nothing to bring)."""
+    status = report.processing_status
+    if status == "CANCELLED":
+        return _finish(job, report, "no_data")
+    if status == "FATAL":
+        text = await _error_text(job, report) if report.document_id else "no error document"
+        _finish(job, report, "failed", f"FATAL: {text}")
+        raise ReportFailedError(f"report {report.report_id} ended FATAL",
+                                operation="getReport")
+    if status != "DONE" or not report.document_id:
+        raise MalformedResponseError(f"report is {status} without a document",
+                                     operation="getReport")
+    last: SpApiError | None = None
+    for attempt in range(1, MAX_DOWNLOADS + 1):
+        url, gzip = await _document(job, report.document_id)
+        with job.conn.begin():
+            reports_db.start_download(job.conn, report.id)
+        try:
+            await _load(job, report, url, gzip)
+        except (DocumentUrlExpiredError, TruncatedDocumentError, ServerError) as exc:
+            last = exc
+            log.warning("report.download_retry", report_id=report.report_id, attempt=attempt,
+                        error_type=type(exc).__name__)
+            continue
+        done = _finish(job, report, "ingested")
+        log.info("report.ingested", report_id=report.report_id, rows=done.rows_read,
+                 written=done.rows_written, rejected=done.rows_rejected)
+        return done
+    _finish(job, report, "failed", f"{type(last).__name__}: {last.detail if last else ''}")
+    raise ReportFailedError(f"report {report.report_id} document could not be read "
+                            f"in {MAX_DOWNLOADS} downloads", operation="getReportDocument")
+
+
+def _finish(job: ReportJob, report: ReportRecord, status: str,
+            error: str | None = None) -> ReportRecord:
+    with job.conn.begin():
+        reports_db.finish(job.conn, report.id, status, error)
+        return reports_db.get(job.conn, report.id)
+
+
+async def _document(job: ReportJob, document_id: str) -> tuple[str, bool]:
+    body = await job.call("getReportDocument", path_params={"reportDocumentId": document_id})
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not url:
+        raise MalformedResponseError("getReportDocument response has no url",
+                                     operation="getReportDocument")
+    return url, body.get("compressionAlgorithm") == "GZIP"
+
+
+async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> None:
+    source = lines(job.client.download(url), gzip=gzip)
+    if report.report_type in JSON_TYPES:
+        await _load_json(job, report, source)
+        return
+    sink = sink_for(report)
+    async for row in tsv_rows(source):
+        sink.accept(row)
+        if sink.ready():
+            _commit(job, report, lambda conn: sink.flush(conn, final=False))
+    _commit(job, report, lambda conn: sink.flush(conn, final=True))
+
+
+async def _load_json(job: ReportJob, report: ReportRecord, source: AsyncIterable[str]) -> None:
+    """JSON reports (sales and traffic) are aggregates: small enough to parse whole."""
+    parts, size = [], 0
+    async for text in source:
+        size += len(text)
+        if size > MAX_JSON_BYTES:
+            raise MalformedResponseError("JSON report document is larger than 512 MB")
+        parts.append(text)
+    try:
+        doc = json.loads("\n".join(parts))
+    except json.JSONDecodeError:
+        raise MalformedResponseError("JSON report document does not parse") from None
+    rows = sales_and_traffic_rows(doc)
+
+    def write(conn: Connection) -> Counts:
+        rejected = sum(1 for r in rows if r["error"])
+        return Counts(read=len(rows), written=reports_db.add_rows(conn, report, rows),
+                      rejected=rejected)
+
+    _commit(job, report, write)
+
+
+def _commit(job: ReportJob, report: ReportRecord, write: Callable[[Connection], Counts]) -> None:
+    with job.conn.begin():
+        counts = write(job.conn)
+        reports_db.add_counts(job.conn, report.id, read=counts.read, written=counts.written,
+                              rejected=counts.rejected)
+    if job.on_batch:
+        job.on_batch(counts)
+
+
+async def _error_text(job: ReportJob, report: ReportRecord) -> str:
+    """A FATAL report's error document, as text (capped)."""
+    url, gzip = await _document(job, report.document_id or "")
+    parts, size = [], 0
+    async for text in lines(job.client.download(url), gzip=gzip):
+        parts.append(text)
+        size += len(text)
+        if size > ERROR_TEXT_LIMIT:
+            break
+    return "\n".join(parts)[:ERROR_TEXT_LIMIT]

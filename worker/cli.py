@@ -58,7 +58,7 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except (ConfigError, UnknownSellerError, UnknownRegionError, ValueError) as exc:
-        raise click.ClickException(str(exc).strip("'\"")) from None
+        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from None
 
 
 def _command(fn: F) -> F:

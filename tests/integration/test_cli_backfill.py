@@ -1,0 +1,70 @@
+"""`celery -A worker backfill` as an operator runs it: bad arguments, dry run, a real run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import settings_for
+from tests.e2e.test_kill_worker import _env
+from worker.runtime import Runtime
+
+from .helpers import register, table
+from .test_cli import celery
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sim_env(start_sim, clean):
+    sim = start_sim(sellers=2, orders_per_seller=40, time_scale=1000, seed=3, history_days=40)
+    settings = settings_for(clean, sim)
+    rt = Runtime(settings)
+    ids = register(rt, sim)
+    env = _env(settings) | {"SPSYNC_REPORT_POLL_SECONDS": "0.02",
+                            "SPSYNC_REPORT_POLL_MAX_SECONDS": "0.05"}
+    return sim, rt, ids, env
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--since", "2026-01-01"], "exactly one of --seller"),
+    (["--seller", "A1", "--all-sellers", "--since", "2026-01-01"], "exactly one of --seller"),
+    (["--seller", "NOSUCHSELLER", "--since", "2026-01-01"], "no seller 'NOSUCHSELLER'"),
+    (["--all-sellers"], "--since is required"),
+    (["--all-sellers", "--since", "2026-13-01"], "Invalid value for '--since'"),
+    (["--all-sellers", "--since", "2026-01-01", "--until", "2099-01-01"], "in the future"),
+    (["--all-sellers", "--stream", "payments"], "Invalid value for '--stream'"),
+])
+def test_bad_arguments_fail_with_one_clear_line_and_call_nothing(sim_env, args, needle):
+    sim, rt, _, env = sim_env
+    result = celery("backfill", *args, env=env)
+    assert result.returncode != 0
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert table(rt, "SELECT count(*) FROM reports") == [(0,)]
+    assert not [b for b in sim.client.stats()["buckets"] if b["operation"] == "createReport"]
+
+
+def test_dry_run_then_run_then_rerun(sim_env):
+    _sim, rt, ids, env = sim_env
+    since = (datetime.now(UTC) - timedelta(days=45)).strftime("%Y-%m-%d")
+    until = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    args = ["--all-sellers", "--since", since, "--until", until]
+    dry = celery("backfill", *args, "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.count(": create") == 2 * len(ids)  # two 30-day windows per seller
+    assert table(rt, "SELECT count(*) FROM reports") == [(0,)]
+
+    run = celery("backfill", *args, env=env)
+    assert run.returncode == 0, run.stderr
+    done = [line for line in run.stdout.splitlines() if line.startswith("done: ")]
+    assert len(done) == len(ids) and all("2/2 reports" in line for line in done)
+    (orders,), = table(rt, "SELECT count(*) FROM orders")
+    assert orders > 0
+
+    again = celery("backfill", *args, "--dry-run", env=env)
+    assert again.stdout.count(": skip") == 2 * len(ids) and ": create" not in again.stdout
+    rerun = celery("backfill", *args, env=env)
+    assert rerun.returncode == 0 and "2 already done" in rerun.stdout
+    assert "0 written" in rerun.stdout

@@ -79,13 +79,20 @@ def _runtime() -> Any:
     return Runtime(settings)
 
 
-@click.command(help="Create or upgrade the database schema.\n\nExample: celery -A worker migrate")
+@click.command(help="Create or upgrade the database schema, and give every seller the streams "
+               "this version syncs.\n\nExample: celery -A worker migrate")
 @_command
 def migrate() -> None:
     from worker.db.engine import migrate as run_migrations
+    from worker.db.sellers import list_sellers
+    from worker.db.state import ensure_streams
+    from worker.sync.catalog import streams_for
 
     rt = _runtime()
     run_migrations(rt.services.database_url)
+    with rt.engine.begin() as conn:  # e.g. listings streams for sellers added before them
+        for seller in list_sellers(conn):
+            ensure_streams(conn, seller.id, streams_for(seller.marketplace_ids))
     click.echo("database is at the latest schema revision")
 
 

@@ -3,7 +3,8 @@
 Starts (or reuses) Postgres and Redis, migrates, starts the SP-API simulator, registers its
 sellers (NA and EU on Orders 2026-01-01, FE on the deprecated v0 fallback), runs a real Celery
 worker and beat as child processes, shows live progress, freezes the simulator's data once
-every seller is synced, waits until the mirror equals the simulator's truth, prints a summary.
+every seller is synced, waits until the mirror (orders, FBA inventory, listings) equals the
+simulator's truth, prints a summary.
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
 from worker import embedded
 from worker.config import load_settings
 from worker.crypto import keyring_spec
 from worker.db.engine import migrate
-from worker.db.models import Seller
+from worker.db.models import ListingsItem, Seller
 from worker.db.sellers import upsert_seller
 from worker.logging import configure_logging
 from worker.runtime import Runtime
 from worker.sandbox.remote import SandboxClient
 from worker.status import collect, per_seller
 from worker.sync.catalog import streams_for
-from worker.verify import compare_inventory, compare_orders
+from worker.verify import compare_inventory, compare_listings, compare_orders
 
 FREEZE_AFTER_SECONDS = 4.0  # incremental syncs to watch before freezing the simulator
 
@@ -134,6 +135,8 @@ def _child_env(rt: Runtime, sim_url: str, world: dict[str, Any],
         "SPSYNC_ORDERS_INTERVAL_SECONDS": "2",
         "SPSYNC_INVENTORY_INTERVAL_SECONDS": "2",
         "SPSYNC_INVENTORY_OVERLAP_SECONDS": "5",
+        "SPSYNC_LISTINGS_INTERVAL_SECONDS": "2",
+        "SPSYNC_LISTINGS_OVERLAP_SECONDS": "5",
         "SPSYNC_ORDERS_INITIAL_DAYS": "45",
         "SPSYNC_DISPATCH_INTERVAL_SECONDS": "1",
         "SPSYNC_DISPATCH_CLAIM_SECONDS": "20",
@@ -219,40 +222,54 @@ def _sellers(rt: Runtime, seller_ids: dict[str, int]) -> list[dict[str, Any]]:
 
 def _all_match(rt: Runtime, sim: SandboxClient, seller_ids: dict[str, int],
                truth: dict[str, Any]) -> bool:
-    """Orders and FBA inventory of every seller equal the simulator's truth."""
+    """Orders, FBA inventory and listings of every seller equal the simulator's truth."""
     with rt.engine.begin() as conn:
         return all(
             not compare_orders(conn, seller_id, truth[spid])
             and not compare_inventory(conn, seller_id, sim.truth_inventory(spid))
+            and not compare_listings(conn, seller_id, sim.truth_listings(spid))
             for spid, seller_id in seller_ids.items()
         )
+
+
+def _listings_rows(rt: Runtime, seller_ids: dict[str, int]) -> dict[int, int]:
+    """Mirrored listings per seller id (the status fold counts orders and inventory only)."""
+    with rt.engine.begin() as conn:
+        counts = conn.execute(
+            select(ListingsItem.seller_id, func.count())
+            .where(ListingsItem.seller_id.in_(list(seller_ids.values())))
+            .group_by(ListingsItem.seller_id)).all()
+    return {int(seller_id): int(n) for seller_id, n in counts}
 
 
 def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict[str, Any],
              seconds: float, opts: DemoOptions, out: _Printer) -> None:
     rows = _sellers(rt, seller_ids)
+    listings = _listings_rows(rt, seller_ids)
     calls = sum(b["calls"] for b in stats.get("buckets", []))
     throttled = sum(b["throttled"] for b in stats.get("buckets", []))
     out.line("")
     out.line(f"{'seller':<16} {'region':<6} {'orders api':<11} {'orders':>7} {'items':>7} "
-             f"{'inventory':>9} {'pages':>6} {'calls':>6} {'429s':>5}")
+             f"{'inventory':>9} {'listings':>8} {'pages':>6} {'calls':>6} {'429s':>5}")
     for r in rows:
         api = "v0" if r["region"] == "FE" else "2026-01-01"
         out.line(f"{r['selling_partner_id']:<16} {r['region']:<6} {api:<11} {r['orders']:>7} "
-                 f"{r['items']:>7} {r['inventory']:>9} {r['pages']:>6} {r['api_calls']:>6} "
-                 f"{r['throttled']:>5}")
+                 f"{r['items']:>7} {r['inventory']:>9} {listings.get(r['seller_id'], 0):>8} "
+                 f"{r['pages']:>6} {r['api_calls']:>6} {r['throttled']:>5}")
     summary = {
         "sellers": len(rows),
         "orders": sum(r["orders"] for r in rows),
         "order_items": sum(r["items"] for r in rows),
         "inventory_rows": sum(r["inventory"] for r in rows),
+        "listings_rows": sum(listings.values()),
         "api_calls": calls,
         "throttled": throttled,
         "seconds": round(seconds, 1),
         "matches_truth": matched,
     }
     out.line(f"mirror {'matches' if matched else 'DOES NOT match'} the simulator: "
-             f"{summary['orders']} orders, {summary['order_items']} items, {calls} API calls, "
+             f"{summary['orders']} orders, {summary['order_items']} items, "
+             f"{summary['listings_rows']} listings, {calls} API calls, "
              f"{throttled} throttled, {seconds:.1f}s")
     if opts.as_json:
         out.line(json.dumps(summary))

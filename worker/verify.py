@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from worker.db.models import InventorySummary, Order, OrderItem
+from worker.db.models import InventorySummary, ListingsItem, Order, OrderItem
 from worker.sync.fields import parse_time
 from worker.sync.orders_mapping import normalise_status
 
@@ -56,6 +57,34 @@ def compare_inventory(conn: Connection, seller_id: int, truth: dict[str, Any]) -
         elif tuple(getattr(got, f) for f in fields) != want:
             diffs.append(f"{t['sellerSku']}@{t['marketplaceId']}: quantities differ")
     return diffs
+
+
+def compare_listings(conn: Connection, seller_id: int, truth: dict[str, Any]) -> list[str]:
+    """Differences between ``listings_items`` and ``/_sim/truth/listings``: status, ASIN,
+    price and issues (code, severity) of every SKU in every marketplace."""
+    mirror = {(r.marketplace_id, r.seller_sku): r for r in conn.execute(
+        select(*ListingsItem.__table__.c).where(ListingsItem.seller_id == seller_id))}
+    diffs = [f"{key}: not at Amazon" for key in set(mirror) - {
+        (t["marketplaceId"], t["sku"]) for t in truth["listings"]}]
+    for t in truth["listings"]:
+        where = f"{t['sku']}@{t['marketplaceId']}"
+        got = mirror.get((t["marketplaceId"], t["sku"]))
+        if got is None:
+            diffs.append(f"{where}: missing")
+            continue
+        if sorted(got.status) != sorted(t["status"]):
+            diffs.append(f"{where}: status {got.status} != {t['status']}")
+        if got.asin != t["asin"]:
+            diffs.append(f"{where}: asin differs")
+        if got.price != Decimal(t["price"]):
+            diffs.append(f"{where}: price {got.price} != {t['price']}")
+        if _issue_keys(got.issues) != _issue_keys(t["issues"]):
+            diffs.append(f"{where}: issues differ")
+    return diffs
+
+
+def _issue_keys(issues: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((i["code"], i["severity"]) for i in issues)
 
 
 def _camel(snake: str) -> str:

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from schedules.beat import beat_schedule
 from worker.config import Settings
@@ -53,7 +54,9 @@ def test_sellers_add_list_and_status(env):
     status = json.loads(celery("status", "--json", env=env).stdout)
     assert {(r["selling_partner_id"], r["stream"], r["rows"]) for r in status} == {
         ("A1CLITEST", "orders", 0), ("A1CLITEST", "inventory:A1PA6795UKMFR9", 0),
-        ("A1CLITEST", "inventory:A1F83G8C2ARO7P", 0)}  # one inventory stream per marketplace
+        ("A1CLITEST", "inventory:A1F83G8C2ARO7P", 0),  # one inventory stream per marketplace
+        ("A1CLITEST", "listings:A1PA6795UKMFR9", 0),  # and one listings stream
+        ("A1CLITEST", "listings:A1F83G8C2ARO7P", 0)}
     everything = added.stdout + added.stderr + json.dumps(listed) + json.dumps(status)
     assert "cli-test-refresh-token" not in everything
     stored = table_bytes(env)
@@ -61,10 +64,7 @@ def test_sellers_add_list_and_status(env):
 
 
 def table_bytes(env) -> bytes:
-    from worker.runtime import Runtime
-
-    rt = Runtime(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"],
-                          token_keys=env["SPSYNC_TOKEN_KEYS"]))
+    rt = _runtime(env)
     return b"".join(bytes(r[0]) for r in table(rt, "SELECT refresh_token_enc FROM sellers"))
 
 
@@ -137,3 +137,22 @@ def test_dispatcher_only_claims_this_deployments_regions(runtime_for, start_sim)
     claimed = {sid for sid, _ in pairs}
     assert claimed == {ids[s] for s, r in regions.items() if r in ("EU", "FE")}
     assert {stream for _, stream in pairs} >= {"orders"}
+
+
+def test_migrate_gives_existing_sellers_the_streams_they_lack(env):
+    added = celery("sellers", "add", "--selling-partner-id", "A1OLDSELLER", "--region", "NA",
+                   "--marketplace-ids", "ATVPDKIKX0DER", env=env, stdin="Atzr|old\n")
+    assert added.returncode == 0, added.stderr
+    rt = _runtime(env)
+    with rt.engine.begin() as conn:  # as it was before listings existed
+        conn.execute(text("DELETE FROM sync_state WHERE stream LIKE 'listings:%'"))
+    assert celery("migrate", env=env).returncode == 0
+    streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state")}
+    assert streams == {"orders", "inventory:ATVPDKIKX0DER", "listings:ATVPDKIKX0DER"}
+
+
+def _runtime(env):
+    from worker.runtime import Runtime
+
+    return Runtime(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"],
+                            token_keys=env["SPSYNC_TOKEN_KEYS"]))

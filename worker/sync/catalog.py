@@ -8,7 +8,7 @@ from typing import Any
 
 from worker.config import Settings
 from worker.db.sellers import SellerRecord
-from worker.sync import inventory, orders
+from worker.sync import inventory, listings, orders
 from worker.sync.runner import StreamSpec
 from worker.sync.windows import WindowPolicy
 
@@ -26,11 +26,19 @@ class Plan:
 
 
 def streams_for(marketplace_ids: list[str]) -> list[str]:
-    """Every stream a seller with these marketplaces is synced by."""
-    return [orders.STREAM, *(inventory.stream_name(m) for m in marketplace_ids)]
+    """Every stream a seller with these marketplaces is synced by.
+
+    Registering a seller again (``sellers add``, ``upsert_seller``) creates the streams it
+    lacks, so a seller registered before a stream existed gets it the same way.
+    """
+    return [orders.STREAM, *(inventory.stream_name(m) for m in marketplace_ids),
+            *(listings.stream_name(m) for m in marketplace_ids)]
 
 
 def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
+    if stream not in streams_for(seller.marketplace_ids):
+        known = ", ".join(streams_for(seller.marketplace_ids))
+        raise UnknownStreamError(f"unknown stream {stream!r} for this seller (known: {known})")
     if stream == orders.STREAM:
         return Plan(
             orders.orders_spec(seller),
@@ -43,17 +51,26 @@ def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
             settings.orders_page_size,
             timedelta(seconds=settings.orders_interval_seconds),
         )
-    if stream in streams_for(seller.marketplace_ids)[1:]:
+    if stream.startswith(listings.PREFIX):
         return Plan(
-            inventory.inventory_spec(stream),
+            listings.listings_spec(stream),
             WindowPolicy(
                 lag=timedelta(0),
-                overlap=timedelta(seconds=settings.inventory_overlap_seconds),
-                max_span=timedelta(days=36500),  # startDateTime has no end: one window
-                initial=timedelta(days=3650),  # a first sync lists everything
+                overlap=timedelta(seconds=settings.listings_overlap_seconds),
+                max_span=timedelta(days=36500),  # one window: sorted, keyset-paged by Amazon
+                initial=listings.FULL_LISTING,  # a first sync lists everything
             ),
-            50,  # fixed by Amazon for this operation
-            timedelta(seconds=settings.inventory_interval_seconds),
+            listings.PAGE_SIZE,
+            timedelta(seconds=settings.listings_interval_seconds),
         )
-    known = ", ".join(streams_for(seller.marketplace_ids))
-    raise UnknownStreamError(f"unknown stream {stream!r} for this seller (known: {known})")
+    return Plan(
+        inventory.inventory_spec(stream),
+        WindowPolicy(
+            lag=timedelta(0),
+            overlap=timedelta(seconds=settings.inventory_overlap_seconds),
+            max_span=timedelta(days=36500),  # startDateTime has no end: one window
+            initial=timedelta(days=3650),  # a first sync lists everything
+        ),
+        50,  # fixed by Amazon for this operation
+        timedelta(seconds=settings.inventory_interval_seconds),
+    )

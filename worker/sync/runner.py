@@ -46,6 +46,8 @@ class StreamSpec(Generic[Rows]):
     page: Callable[[Any], tuple[list[Any], str | None]]
     rows: Callable[[StreamRun[Rows], list[Any]], Awaitable[Rows]]
     write: Callable[[Connection, int, Rows], Written]
+    # Path parameters, for operations whose path names the seller (e.g. searchListingsItems).
+    path: Callable[[SellerRecord], dict[str, str]] | None = None
 
 
 @dataclass
@@ -107,7 +109,9 @@ class StreamRun(Generic[Rows]):
         query = self.spec.query(window, self.seller, self.page_size)
         if token:
             query[self.spec.token_param] = token
-        return (await self.client.call(self.auth, self.spec.operation, query=query)).body
+        path = self.spec.path(self.seller) if self.spec.path else None
+        return (await self.client.call(self.auth, self.spec.operation, path_params=path,
+                                       query=query)).body
 
     async def _store_page(self, body: Any, cp: Checkpoint) -> Checkpoint:
         records, token = self.spec.page(body)

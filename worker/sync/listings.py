@@ -1,0 +1,197 @@
+"""The listings stream: ``searchListingsItems`` (Listings Items API 2021-08-01) per marketplace.
+
+One stream per marketplace (``listings:<marketplaceId>``): a listing's status, price, issues
+and availability are per marketplace, and asking for one marketplace keeps each item's
+document to that marketplace. Items come sorted by ``lastUpdatedDate`` ascending within the
+window ``[lastUpdatedAfter, lastUpdatedBefore]``; the first run omits ``lastUpdatedAfter``
+and so lists everything. Amazon pages through at most the first 1000 matches of a search
+(``numberOfResults`` still counts them all): a bigger first sync is logged, and the rest
+needs the listings report (``celery -A worker backfill --stream listings``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection
+
+from worker.db.models import ListingsItem
+from worker.db.rows import ListingRow
+from worker.db.sellers import SellerRecord
+from worker.db.upsert import upsert_newer
+from worker.sync.fields import bad, int_field, money, obj, opt_str, parse_time
+from worker.sync.runner import StreamRun, StreamSpec, Written, token
+from worker.sync.windows import Window, iso
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "listings:"
+OPERATION = "searchListingsItems"
+INCLUDED_DATA = ("summaries", "attributes", "issues", "offers", "fulfillmentAvailability")
+PAGE_SIZE = 20  # the model's maximum for pageSize
+MAX_PAGED = 1000  # Amazon pages through at most this many matches of one search
+# A window at least this long is a first sync: it asks without lastUpdatedAfter (everything).
+FULL_LISTING = timedelta(days=3650)
+
+
+def stream_name(marketplace_id: str) -> str:
+    return PREFIX + marketplace_id
+
+
+def marketplace_of(stream: str) -> str:
+    return stream.removeprefix(PREFIX)
+
+
+def map_item(marketplace_id: str, doc: Any) -> ListingRow:
+    """An ``Item`` of searchListingsItems -> the row for ``marketplace_id``. Pure.
+
+    Per-marketplace parts (summary, offer, issues) are read for that marketplace only;
+    ``raw`` keeps the whole document.
+    """
+    if not isinstance(doc, dict):
+        raise bad("listings item is not an object")
+    sku = doc.get("sku")
+    if not isinstance(sku, str) or not sku:
+        raise bad("listings item has no sku")
+    what = f"listings item {sku}"
+    summary = _summary(doc, marketplace_id, what)
+    price, currency = _price(doc, marketplace_id, what)
+    issues = _issues(doc, marketplace_id, what)
+    return ListingRow(
+        marketplace_id=marketplace_id,
+        seller_sku=sku,
+        asin=opt_str(summary, "asin", what),
+        product_type=opt_str(summary, "productType", what),
+        item_name=opt_str(summary, "itemName", what),
+        condition_type=opt_str(summary, "conditionType", what),
+        status=_strings(summary.get("status"), f"{what}.summaries.status"),
+        fn_sku=opt_str(summary, "fnSku", what),
+        price=price,
+        currency=currency,
+        quantity=_quantity(doc, what),
+        issues=issues,
+        issue_count=len(issues),
+        error_count=sum(1 for i in issues if i["severity"] == "ERROR"),
+        created_date=_time(summary, "createdDate", what),
+        last_updated_date=_time(summary, "lastUpdatedDate", what),
+        raw=doc,
+    )
+
+
+def _entries(doc: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+    """An optional array of objects (``summaries``, ``offers``, ...); absent is empty."""
+    value = doc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad(f"{what}.{key} is not an array")
+    return [obj(v, f"{what}.{key}[]") for v in value]
+
+
+def _for_market(doc: dict[str, Any], key: str, marketplace_id: str,
+                what: str) -> list[dict[str, Any]]:
+    return [e for e in _entries(doc, key, what)
+            if opt_str(e, "marketplaceId", f"{what}.{key}[]") == marketplace_id]
+
+
+def _summary(doc: dict[str, Any], marketplace_id: str, what: str) -> dict[str, Any]:
+    """The marketplace's ``ItemSummaryByMarketplace``, or ``{}`` (all its columns null)."""
+    found = _for_market(doc, "summaries", marketplace_id, what)
+    return found[0] if found else {}
+
+
+def _price(doc: dict[str, Any], marketplace_id: str,
+           what: str) -> tuple[Decimal | None, str | None]:
+    """The marketplace's consumer (B2C) offer price; a B2B-only listing gives its B2B price."""
+    offers = _for_market(doc, "offers", marketplace_id, what)
+    for offer in offers:
+        opt_str(offer, "offerType", f"{what}.offers[]")
+    offers.sort(key=lambda o: o.get("offerType") != "B2C")  # stable: B2C first, then as sent
+    if not offers or offers[0].get("price") is None:
+        return None, None
+    return money(offers[0]["price"], f"{what}.offers[].price", amount_key="amount",
+                 currency_key="currencyCode")
+
+
+def _quantity(doc: dict[str, Any], what: str) -> int | None:
+    """Units available over every fulfillment channel; None when no channel says."""
+    quantities = [int_field(a, "quantity", f"{what}.fulfillmentAvailability[]", required=False)
+                  for a in _entries(doc, "fulfillmentAvailability", what)]
+    known = [q for q in quantities if q is not None]
+    return sum(known) if known else None
+
+
+def _issues(doc: dict[str, Any], marketplace_id: str, what: str) -> list[dict[str, Any]]:
+    """The issues that apply to the marketplace: an ``Issue`` without ``marketplaceIds``
+    applies to every marketplace of the item."""
+    kept = []
+    for issue in _entries(doc, "issues", what):
+        where = f"{what}.issues[]"
+        if not isinstance(issue.get("severity"), str):
+            raise bad(f"{where}.severity is missing or not a string")
+        markets = _strings(issue.get("marketplaceIds"), f"{where}.marketplaceIds")
+        if not markets or marketplace_id in markets:
+            kept.append(issue)
+    return kept
+
+
+def _strings(value: Any, what: str) -> list[str]:
+    """An optional array of strings; absent is empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise bad(f"{what} is not an array of strings")
+    return list(value)
+
+
+def _time(summary: dict[str, Any], key: str, what: str) -> datetime | None:
+    value = summary.get(key)
+    return None if value in (None, "") else parse_time(value, f"{what}.summaries.{key}")
+
+
+def _page(body: Any) -> tuple[list[Any], str | None]:
+    """``ItemSearchResults`` -> (items, next token); warns once a search outgrows paging."""
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise bad("searchListingsItems response has no items array")
+    total = int_field(body, "numberOfResults", "searchListingsItems response", required=False)
+    pagination = body.get("pagination")
+    if pagination is not None and not isinstance(pagination, dict):
+        raise bad("searchListingsItems response pagination is not an object")
+    next_token = token((pagination or {}).get("nextToken"))
+    if next_token is None and total is not None and total > MAX_PAGED:
+        # Only the first 1000 matches are ever paged; the rest needs the listings report.
+        log.warning("sync.listings_truncated", number_of_results=total, paged=MAX_PAGED,
+                    remedy="celery -A worker backfill --stream listings")
+    return body["items"], next_token
+
+
+def listings_spec(stream: str) -> StreamSpec[list[ListingRow]]:
+    marketplace_id = marketplace_of(stream)
+
+    def path(seller: SellerRecord) -> dict[str, str]:
+        return {"sellerId": seller.selling_partner_id}
+
+    def query(w: Window, seller: SellerRecord, size: int) -> dict[str, Any]:
+        q: dict[str, Any] = {
+            "marketplaceIds": [marketplace_id], "includedData": list(INCLUDED_DATA),
+            "sortBy": "lastUpdatedDate", "sortOrder": "ASC", "pageSize": size,
+            "lastUpdatedBefore": iso(w.end),
+        }
+        if w.end - w.start < FULL_LISTING:
+            q["lastUpdatedAfter"] = iso(w.start)
+        return q
+
+    async def rows(run: StreamRun[list[ListingRow]], records: list[Any]) -> list[ListingRow]:
+        return [map_item(marketplace_id, r) for r in records]
+
+    def write(conn: Connection, seller_id: int, page: list[ListingRow]) -> Written:
+        written = upsert_newer(
+            conn, ListingsItem, [{**asdict(r), "seller_id": seller_id} for r in page],
+            keys=("seller_id", "marketplace_id", "seller_sku"), updated="last_updated_date")
+        return Written(len(written))
+
+    return StreamSpec(stream, OPERATION, "pageToken", query, _page, rows, write, path=path)

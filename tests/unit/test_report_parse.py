@@ -6,7 +6,7 @@ import random
 import pytest
 
 from worker.spapi.errors import MalformedResponseError
-from worker.sync.report_parse import TruncatedDocumentError, lines, tsv_rows
+from worker.sync.report_parse import TruncatedDocumentError, lines, table_rows
 
 DOC = ("sku\tasin\tquantity\r\n"
        "SKU-1\tB0AAAAAAAA\t3\r\n"
@@ -26,7 +26,7 @@ async def _chunks(data: bytes, seed: int = 1):
 
 
 async def _collect(data: bytes, *, gz: bool):
-    return [r async for r in tsv_rows(lines(_chunks(data), gzip=gz))]
+    return [r async for r in table_rows(lines(_chunks(data), gzip=gz))]
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -59,3 +59,18 @@ async def test_garbage_instead_of_gzip_and_empty_documents_are_malformed():
 async def test_invalid_bytes_never_stop_the_parse():
     rows = await _collect(b"sku\tname\nS1\tcaf\xe9\n", gz=False)
     assert rows[0].values["name"].startswith("caf")
+
+
+async def test_csv_documents_with_quoted_commas_and_newlines():
+    doc = (b'sku,name,qty\n'
+           b'S1,"Mug, large",2\n'
+           b'S2,"Two\nlines",1\n'
+           b'S3,short\n'
+           b'S4,"He said ""hi""",5\n')
+    rows = await _collect(doc, gz=False)
+    assert [(r.line, r.values) for r in rows if r.values] == [
+        (2, {"sku": "S1", "name": "Mug, large", "qty": "2"}),
+        (3, {"sku": "S2", "name": "Two\nlines", "qty": "1"}),
+        (6, {"sku": "S4", "name": 'He said "hi"', "qty": "5"})]
+    (bad,) = [r for r in rows if r.values is None]
+    assert bad.line == 5 and bad.partial == {"sku": "S3", "name": "short"}

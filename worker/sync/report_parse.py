@@ -1,17 +1,19 @@
 """Stream a report document: decompress and parse while it downloads, memory flat.
 
-Amazon's flat-file reports are tab-separated with a header row; documents may be GZIP
-compressed (``compressionAlgorithm``). A row that does not fit the header is yielded as a
-rejected row with its line number, so the rest of the report still lands. A GZIP stream
+Amazon's flat-file reports are tab-separated with a header row (a few are CSV); documents
+may be GZIP compressed (``compressionAlgorithm``). A row that does not fit the header is
+yielded as a rejected row with its line number, so the rest of the report still lands. A GZIP stream
 that ends early raises :class:`TruncatedDocumentError`: the caller must not mark the
 report done.
 """
 
 from __future__ import annotations
 
+import csv
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from worker.spapi.errors import MalformedResponseError
 
@@ -20,8 +22,7 @@ class TruncatedDocumentError(MalformedResponseError):
     """The document ended before its compressed stream did."""
 
 
-@dataclass(frozen=True)
-class ParsedRow:
+class ParsedRow(NamedTuple):  # a tuple: millions are made per report
     line: int  # 1-based line number in the document (the header is line 1)
     values: dict[str, str] | None  # None when rejected
     error: str | None = None
@@ -55,24 +56,59 @@ def _decode(raw: bytes, encoding: str) -> str:
     return raw.rstrip(b"\r").decode(encoding, errors="replace")
 
 
-async def tsv_rows(source: AsyncIterable[str]) -> AsyncIterator[ParsedRow]:
-    """Rows of a tab-separated document keyed by its header; misfits become rejected rows."""
+async def table_rows(source: AsyncIterable[str]) -> AsyncIterator[ParsedRow]:
+    """Rows of a delimited document keyed by its header: TSV (Amazon's flat files), or CSV
+    when the header has commas and no tab. Misfits become rejected rows; never raises on a
+    row, only on a document without a header."""
     header: list[str] | None = None
+    dialect = _Dialect()
+    split = _split_tsv
     number = 0
-    async for text in source:
-        number += 1
+    async for text in _records(source, dialect):
+        number += text.count("\n") + 1
         if header is None:
-            header = [h.strip() for h in text.split("\t")]
+            if "\t" not in text and "," in text:
+                dialect.csv, split = True, _split_csv
+            header = [h.strip() for h in split(text)]
             if not any(header):
                 raise MalformedResponseError("report document has an empty header row")
             continue
         if not text.strip():
             continue
-        cells = text.split("\t")
+        cells = split(text)
+        line = number - text.count("\n")  # where the record starts
         if len(cells) != len(header):
-            yield ParsedRow(number, None, f"expected {len(header)} columns, found {len(cells)}",
+            yield ParsedRow(line, None, f"expected {len(header)} columns, found {len(cells)}",
                             dict(zip(header, cells, strict=False)))
             continue
-        yield ParsedRow(number, dict(zip(header, cells, strict=True)))
+        yield ParsedRow(line, dict(zip(header, cells, strict=True)))
     if header is None:
         raise MalformedResponseError("report document is empty (no header row)")
+
+
+@dataclass
+class _Dialect:
+    csv: bool = False  # decided by the header row
+
+
+async def _records(source: AsyncIterable[str], dialect: _Dialect) -> AsyncIterator[str]:
+    """Lines, except that a CSV record whose quotes are still open takes the next line too."""
+    pending: str | None = None
+    async for text in source:
+        if pending is not None:
+            text = pending + "\n" + text
+            pending = None
+        if dialect.csv and text.count('"') % 2:
+            pending = text
+            continue
+        yield text
+    if pending is not None:
+        yield pending  # unbalanced to the end: the row is rejected by its column count
+
+
+def _split_tsv(text: str) -> list[str]:
+    return text.split("\t")
+
+
+def _split_csv(text: str) -> list[str]:
+    return next(csv.reader([text]), [])

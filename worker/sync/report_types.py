@@ -12,7 +12,9 @@ rest of the report still lands.
   its rows were read (they are consecutive in the file), never half.
 - ``GET_MERCHANT_LISTINGS_ALL_DATA`` -> ``listings_items`` (report's first marketplace).
 - ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` -> ``inventory_summaries``.
-- any other type -> ``report_rows``, one per line, as ``{column: value}``.
+- ``GET_SALES_AND_TRAFFIC_REPORT`` (JSON) -> ``report_rows``, one per date and per ASIN.
+- any other type -> ``report_rows``, one per line as ``{column: value}`` (TSV or CSV), or
+  one per element of a JSON document's first list.
 
 Rows from reports are written with ``source = 'report'`` and never replace an API row with
 the same "last updated" time (see :mod:`worker.db.upsert`). Listings and inventory rows
@@ -54,6 +56,7 @@ _CHANNELS = {"Amazon": "AFN", "Merchant": "MFN"}
 _ADDED = ("item-price", "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price",
           "gift-wrap-tax")
 _SUBTRACTED = ("item-promotion-discount", "ship-promotion-discount")
+_ZERO_CELLS = frozenset({"", "0", "0.00", "0.0"})
 
 
 @dataclass
@@ -273,8 +276,12 @@ def _order_money(row: dict[str, str], what: str) -> Decimal | None:
     """An item row's share of the order total; None while the order is unpriced (Pending)."""
     if not row.get("item-price"):
         return None
-    added = sum((_decimal(row, k, what) or Decimal(0) for k in _ADDED), Decimal(0))
-    return added - sum((_decimal(row, k, what) or Decimal(0) for k in _SUBTRACTED), Decimal(0))
+    total = Decimal(0)
+    for keys, sign in ((_ADDED, 1), (_SUBTRACTED, -1)):
+        for key in keys:
+            if row.get(key, "") not in _ZERO_CELLS:  # most cells are empty or 0.00
+                total += sign * (_decimal(row, key, what) or 0)
+    return total
 
 
 def _listing_mapper(marketplace_id: str) -> Callable[[dict[str, str]], dict[str, Any]]:
@@ -386,6 +393,21 @@ def sales_and_traffic_rows(doc: Any) -> list[dict[str, Any]]:
             rows.append({"line": line, "record_key": f"{prefix}:{value}" if value else None,
                          "data": {"section": section, **entry}, "error": None})
     return rows
+
+
+def json_rows(doc: Any) -> list[dict[str, Any]]:
+    """Any other JSON report: one row per element of its first top-level list, else one row."""
+    if isinstance(doc, dict):
+        entries = next((v for v in doc.values() if isinstance(v, list)), None)
+        if entries is None:
+            return [{"line": 1, "record_key": None, "data": doc, "error": None}]
+    elif isinstance(doc, list):
+        entries = doc
+    else:
+        raise bad("JSON report is neither an object nor a list")
+    return [{"line": n, "record_key": None,
+             "data": e if isinstance(e, dict) else {"value": e}, "error": None}
+            for n, e in enumerate(entries, start=1)]
 
 
 # ---------------------------------------------------------------- cell readers

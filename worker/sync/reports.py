@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,8 +36,15 @@ from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.documents import DocumentUrlExpiredError
 from worker.spapi.errors import MalformedResponseError, ServerError, SpApiError
 from worker.sync.fields import parse_time
-from worker.sync.report_parse import TruncatedDocumentError, lines, tsv_rows
-from worker.sync.report_types import JSON_TYPES, Counts, sales_and_traffic_rows, sink_for
+from worker.sync.report_parse import TruncatedDocumentError, lines, table_rows
+from worker.sync.report_types import (
+    JSON_TYPES,
+    SALES_AND_TRAFFIC,
+    Counts,
+    json_rows,
+    sales_and_traffic_rows,
+    sink_for,
+)
 from worker.sync.windows import iso
 
 log = structlog.get_logger(__name__)
@@ -211,11 +218,15 @@ async def _document(job: ReportJob, document_id: str) -> tuple[str, bool]:
 
 async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> None:
     source = lines(job.client.download(url), gzip=gzip)
-    if report.report_type in JSON_TYPES:
+    first = await anext(aiter(source), None)
+    if first is None:
+        raise MalformedResponseError("report document is empty")
+    source = _again(first, source)
+    if report.report_type in JSON_TYPES or first.lstrip().startswith(("{", "[")):
         await _load_json(job, report, source)
         return
     sink = sink_for(report)
-    async for row in tsv_rows(source):
+    async for row in table_rows(source):
         sink.accept(row)
         if sink.ready():
             _commit(job, report, lambda conn: sink.flush(conn, final=False))
@@ -223,7 +234,7 @@ async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> N
 
 
 async def _load_json(job: ReportJob, report: ReportRecord, source: AsyncIterable[str]) -> None:
-    """JSON reports (sales and traffic) are aggregates: small enough to parse whole."""
+    """JSON reports (sales and traffic, a few others) are aggregates: parsed whole."""
     parts, size = [], 0
     async for text in source:
         size += len(text)
@@ -234,7 +245,8 @@ async def _load_json(job: ReportJob, report: ReportRecord, source: AsyncIterable
         doc = json.loads("\n".join(parts))
     except json.JSONDecodeError:
         raise MalformedResponseError("JSON report document does not parse") from None
-    rows = sales_and_traffic_rows(doc)
+    rows = (sales_and_traffic_rows(doc) if report.report_type == SALES_AND_TRAFFIC
+            else json_rows(doc))
 
     def write(conn: Connection) -> Counts:
         rejected = sum(1 for r in rows if r["error"])
@@ -251,6 +263,12 @@ def _commit(job: ReportJob, report: ReportRecord, write: Callable[[Connection], 
                               rejected=counts.rejected)
     if job.on_batch:
         job.on_batch(counts)
+
+
+async def _again(first: str, rest: AsyncIterable[str]) -> AsyncIterator[str]:
+    yield first
+    async for text in rest:
+        yield text
 
 
 async def _error_text(job: ReportJob, report: ReportRecord) -> str:

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 
 from worker import embedded
 from worker.config import load_settings
 from worker.crypto import keyring_spec
 from worker.db.engine import migrate
-from worker.db.models import ListingsItem, Seller
+from worker.db.models import Seller
 from worker.db.sellers import upsert_seller
 from worker.logging import configure_logging
 from worker.runtime import Runtime
@@ -232,20 +232,9 @@ def _all_match(rt: Runtime, sim: SandboxClient, seller_ids: dict[str, int],
         )
 
 
-def _listings_rows(rt: Runtime, seller_ids: dict[str, int]) -> dict[int, int]:
-    """Mirrored listings per seller id (the status fold counts orders and inventory only)."""
-    with rt.engine.begin() as conn:
-        counts = conn.execute(
-            select(ListingsItem.seller_id, func.count())
-            .where(ListingsItem.seller_id.in_(list(seller_ids.values())))
-            .group_by(ListingsItem.seller_id)).all()
-    return {int(seller_id): int(n) for seller_id, n in counts}
-
-
 def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict[str, Any],
              seconds: float, opts: DemoOptions, out: _Printer) -> None:
     rows = _sellers(rt, seller_ids)
-    listings = _listings_rows(rt, seller_ids)
     calls = sum(b["calls"] for b in stats.get("buckets", []))
     throttled = sum(b["throttled"] for b in stats.get("buckets", []))
     out.line("")
@@ -254,14 +243,14 @@ def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict
     for r in rows:
         api = "v0" if r["region"] == "FE" else "2026-01-01"
         out.line(f"{r['selling_partner_id']:<16} {r['region']:<6} {api:<11} {r['orders']:>7} "
-                 f"{r['items']:>7} {r['inventory']:>9} {listings.get(r['seller_id'], 0):>8} "
+                 f"{r['items']:>7} {r['inventory']:>9} {r['listings']:>8} "
                  f"{r['pages']:>6} {r['api_calls']:>6} {r['throttled']:>5}")
     summary = {
         "sellers": len(rows),
         "orders": sum(r["orders"] for r in rows),
         "order_items": sum(r["items"] for r in rows),
         "inventory_rows": sum(r["inventory"] for r in rows),
-        "listings_rows": sum(listings.values()),
+        "listings_rows": sum(r["listings"] for r in rows),
         "api_calls": calls,
         "throttled": throttled,
         "seconds": round(seconds, 1),

@@ -12,6 +12,9 @@ SELECT s.id AS seller_id, s.selling_partner_id, s.region, s.enabled, s.disabled_
        st.stream, st.cursor, st.last_success_at, st.last_error, st.locked_by, st.due_at,
        CASE WHEN st.stream = 'orders'
             THEN (SELECT count(*) FROM orders o WHERE o.seller_id = s.id)
+            WHEN st.stream LIKE 'listings:%'
+            THEN (SELECT count(*) FROM listings_items li WHERE li.seller_id = s.id
+                  AND 'listings:' || li.marketplace_id = st.stream)
             ELSE (SELECT count(*) FROM inventory_summaries v WHERE v.seller_id = s.id
                   AND 'inventory:' || v.marketplace_id = st.stream) END AS rows,
        CASE WHEN st.stream = 'orders'
@@ -45,12 +48,13 @@ def per_seller(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     for r in rows:
         s = out.setdefault(r["seller_id"], {
             "seller_id": r["seller_id"], "selling_partner_id": r["selling_partner_id"],
-            "region": r["region"], "orders": 0, "items": 0, "inventory": 0, "pages": 0,
+            "region": r["region"], "orders": 0, "items": 0, "inventory": 0, "listings": 0,
+            "pages": 0,
             "api_calls": 0, "throttled": 0, "synced": True})
         if r["stream"] == "orders":
             s["orders"], s["items"] = r["rows"], r["child_rows"]
         else:
-            s["inventory"] += r["rows"]
+            s[r["stream"].split(":", 1)[0]] += r["rows"]  # inventory / listings
         for k in ("pages", "api_calls", "throttled"):
             s[k] += r[k]
         s["synced"] = s["synced"] and r["last_success_at"] is not None

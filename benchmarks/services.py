@@ -3,6 +3,9 @@
 Not a benchmark itself. Everything here stays on 127.0.0.1 (or a unix socket) and every
 process started here is stopped by the context manager that started it.
 
+Postgres (:func:`scratch_databases`): fresh databases created from ``DATABASE_URL`` when set,
+else on an embedded server in a temporary directory; migrated, and dropped afterwards.
+
 Redis, in order of preference:
 
 1. ``REDIS_URL`` when set (its database is flushed: point it at a scratch database);
@@ -25,7 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import redis
 
@@ -132,3 +135,80 @@ def simulator(sellers: int, time_scale: float, orders_per_seller: int) -> Iterat
             yield url
         finally:
             stop_process(proc)
+
+
+@contextmanager
+def scratch_databases(count: int = 1) -> Iterator[list[str]]:
+    """``count`` freshly migrated databases (URLs), dropped afterwards.
+
+    Created from ``DATABASE_URL`` when set, else on an embedded Postgres in a temporary
+    directory that is stopped and removed afterwards (as ``tests/conftest.py`` does).
+    """
+    from sqlalchemy import create_engine, make_url, text
+
+    from worker import embedded
+    from worker.config import Settings
+    from worker.db.engine import engine_for, migrate, sqlalchemy_url
+
+    base, data_dir = os.environ.get("DATABASE_URL"), None
+    names = [f"spsync_bench_{os.getpid()}_{n}" for n in range(count)]
+    try:
+        if not base:
+            data_dir = Path(tempfile.mkdtemp(prefix="spsync-bench-"))
+            base = embedded.ensure_postgres(data_dir)
+        admin = create_engine(sqlalchemy_url(base), isolation_level="AUTOCOMMIT")
+        urls = [make_url(base).set(database=n).render_as_string(hide_password=False)
+                for n in names]
+        try:
+            with admin.connect() as conn:
+                for name in names:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+            for url in urls:
+                migrate(url)
+            yield urls
+        finally:
+            for url in urls:
+                engine_for(url).dispose()
+            with admin.connect() as conn:
+                for name in names:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    finally:
+        if data_dir is not None:
+            embedded.stop(Settings(data_dir=str(data_dir), database_url=None, redis_url=None))
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def sim_runtime(database_url: str, redis_url: str, sim_url: str, **overrides: Any) -> Any:
+    """A Runtime pointed at the simulator (its demo LWA application), quiet logs."""
+    from worker.config import Settings
+    from worker.crypto import new_key_spec
+    from worker.runtime import Runtime
+    from worker.sandbox.remote import SandboxClient
+
+    app = SandboxClient(sim_url).sellers()["application"]
+    values: dict[str, Any] = {
+        "database_url": database_url, "redis_url": redis_url, "spapi_url": sim_url,
+        "lwa_token_url": sim_url + "/auth/o2/token", "lwa_client_id": app["client_id"],
+        "lwa_client_secret": app["client_secret"], "token_keys": new_key_spec("bench"),
+        "max_inline_wait_seconds": 30.0, "report_poll_seconds": 0.05,
+        "report_poll_max_seconds": 0.5, "log_format": "json", "log_level": "WARNING",
+    }
+    return Runtime(Settings(**(values | overrides)))
+
+
+def register_sim_sellers(rt: Any, sim_url: str) -> dict[str, int]:
+    """Register every simulated seller in ``rt``'s database: selling partner id -> id."""
+    from worker.db.sellers import upsert_seller
+    from worker.sandbox.remote import SandboxClient
+    from worker.sync.catalog import streams_for
+
+    ids = {}
+    with rt.engine.begin() as conn:
+        for s in SandboxClient(sim_url).sellers()["sellers"]:
+            ids[s["selling_partner_id"]] = upsert_seller(
+                conn, rt.keyring, selling_partner_id=s["selling_partner_id"],
+                region=s["region"], marketplace_ids=s["marketplace_ids"],
+                refresh_token=s["refresh_token"], streams=streams_for(s["marketplace_ids"]))
+    return ids

@@ -6,21 +6,19 @@ Callers own the transaction (one per page).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 
 from sqlalchemy import Connection, column, delete, select, tuple_, values
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.types import DateTime, Text
 
-from worker.db.models import SYNC_VERSION, Order, OrderItem
-from worker.db.rows import ItemRow, OrderRow
+from worker.db.models import Order, OrderItem
+from worker.db.rows import ItemRow, OrderRow, with_seller
 from worker.db.upsert import upsert_newer
 
 
 def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow],
                   *, from_report: bool = False) -> set[str]:
     """Insert/refresh orders; return the ids actually written (new or newer)."""
-    written = upsert_newer(conn, Order, [{**asdict(r), "seller_id": seller_id} for r in rows],
+    written = upsert_newer(conn, Order, [with_seller(r, seller_id) for r in rows],
                            keys=("seller_id", "amazon_order_id"), updated="last_update_date",
                            from_report=from_report)
     return {order_id for _, order_id in written}
@@ -46,17 +44,8 @@ def replace_items(
             tuple_(OrderItem.amazon_order_id, OrderItem.order_item_id).in_(gone)))
     if not mine:
         return 0
-    stmt = insert(OrderItem).values(
-        [{**asdict(i), "seller_id": seller_id, "sync_version": SYNC_VERSION.next_value()}
-         for i in mine]
-    )
-    ex = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[OrderItem.seller_id, OrderItem.amazon_order_id, OrderItem.order_item_id],
-        set_={name: ex[name] for name in _ITEM_COLUMNS} | {"sync_version": ex.sync_version},
-        where=OrderItem.raw != ex.raw,
-    )
-    conn.execute(stmt)
+    upsert_newer(conn, OrderItem, [with_seller(i, seller_id) for i in mine],
+                 keys=("seller_id", "amazon_order_id", "order_item_id"), updated=None)
     return len(mine)
 
 
@@ -79,8 +68,3 @@ def orders_needing_items(
     )
     return [r for r in rows if r.amazon_order_id not in stored
             or stored[r.amazon_order_id] < r.last_update_date]
-
-
-_ITEM_COLUMNS: tuple[str, ...] = tuple(
-    name for name in ItemRow.__dataclass_fields__ if name != "amazon_order_id"
-)

@@ -80,3 +80,9 @@ class ListingRow:
     last_updated_date: datetime | None
     raw: dict[str, Any]
     source: str = "api"  # or "report": a listings report's row (see worker/db/upsert.py)
+
+
+def with_seller(row: Any, seller_id: int) -> dict[str, Any]:
+    """A typed row as the column dict a write takes. Shallow on purpose: ``asdict`` would
+    deep-copy every ``raw`` document, which costs more than the whole database write."""
+    return {**vars(row), "seller_id": seller_id}

@@ -131,9 +131,7 @@ async def backfill_seller(rt: Runtime, seller: SellerRecord, stream: str,
     requests = plan_requests(seller, stream, since, until)
     progress = Progress(seller.selling_partner_id, stream, len(requests))
     notify = on_progress or (lambda p: None)
-    poll = PollPolicy(first=rt.settings.report_poll_seconds,
-                      longest=rt.settings.report_poll_max_seconds,
-                      give_up_after=rt.settings.report_wait_max_seconds)
+    poll = PollPolicy.of(rt.settings)
     queue: asyncio.Queue[ReportRecord | BaseException | None] = asyncio.Queue(LOOKAHEAD)
     async with rt.spapi() as client:
         with rt.engine.connect() as ahead, rt.engine.connect() as behind:

@@ -9,14 +9,13 @@ restarts a window whose token is rejected).
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from worker.db.models import InventorySummary
-from worker.db.rows import InventoryRow
+from worker.db.rows import InventoryRow, with_seller
 from worker.db.sellers import SellerRecord
 from worker.db.upsert import upsert_newer
 from worker.spapi.errors import MalformedResponseError
@@ -101,7 +100,7 @@ def inventory_spec(stream: str) -> StreamSpec[list[InventoryRow]]:
 
     def write(conn: Connection, seller_id: int, page: list[InventoryRow]) -> Written:
         written = upsert_newer(
-            conn, InventorySummary, [{**asdict(r), "seller_id": seller_id} for r in page],
+            conn, InventorySummary, [with_seller(r, seller_id) for r in page],
             keys=("seller_id", "marketplace_id", "seller_sku"), updated="last_updated_time")
         return Written(len(written))
 

@@ -11,7 +11,6 @@ needs the listings report (``celery -A worker backfill --stream listings``).
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,7 +19,7 @@ import structlog
 from sqlalchemy import Connection
 
 from worker.db.models import ListingsItem
-from worker.db.rows import ListingRow
+from worker.db.rows import ListingRow, with_seller
 from worker.db.sellers import SellerRecord
 from worker.db.upsert import upsert_newer
 from worker.sync.fields import bad, int_field, money, obj, opt_str, parse_time
@@ -190,7 +189,7 @@ def listings_spec(stream: str) -> StreamSpec[list[ListingRow]]:
 
     def write(conn: Connection, seller_id: int, page: list[ListingRow]) -> Written:
         written = upsert_newer(
-            conn, ListingsItem, [{**asdict(r), "seller_id": seller_id} for r in page],
+            conn, ListingsItem, [with_seller(r, seller_id) for r in page],
             keys=("seller_id", "marketplace_id", "seller_sku"), updated="last_updated_date")
         return Written(len(written))
 

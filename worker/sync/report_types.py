@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from worker.db import mirror
 from worker.db import reports as reports_db
 from worker.db.models import InventorySummary, ListingsItem
 from worker.db.reports import ReportRecord
-from worker.db.rows import InventoryRow, ItemRow, OrderRow
+from worker.db.rows import InventoryRow, ItemRow, OrderRow, with_seller
 from worker.db.upsert import upsert_newer
 from worker.spapi.errors import MalformedResponseError
 from worker.spapi.regions import MARKETPLACES, SALES_CHANNELS
@@ -364,7 +364,7 @@ def _write_listings(conn: Connection, seller_id: int, rows: list[dict[str, Any]]
 
 def _write_inventory(conn: Connection, seller_id: int, rows: list[InventoryRow]) -> int:
     return len(upsert_newer(conn, InventorySummary,
-                            [{**asdict(r), "seller_id": seller_id} for r in rows],
+                            [with_seller(r, seller_id) for r in rows],
                             keys=("seller_id", "marketplace_id", "seller_sku"),
                             updated="last_updated_time", from_report=True))
 

@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
+from worker.config import Settings
 from worker.db import reports as reports_db
 from worker.db.reports import ReportRecord, ReportRequest
 from worker.db.sellers import SellerRecord
@@ -69,6 +70,11 @@ class PollPolicy:
     factor: float = 1.5
     longest: float = 60.0
     give_up_after: float = 3600.0  # the report stays pending; a later run resumes it
+
+    @classmethod
+    def of(cls, settings: Settings) -> PollPolicy:
+        return cls(first=settings.report_poll_seconds, longest=settings.report_poll_max_seconds,
+                   give_up_after=settings.report_wait_max_seconds)
 
 
 @dataclass

@@ -19,7 +19,11 @@ def sqlalchemy_url(url: str) -> str:
 
 @cache
 def engine_for(url: str) -> Engine:
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Every statement is planned for its own parameters. A mirror table starts empty and
+    # grows by the million; a prepared statement's generic plan, fixed while the table was
+    # small (and before autovacuum, if any, analyzed it), would keep scanning it whole.
+    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5,
+                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
 
 def alembic_config(url: str) -> Config:

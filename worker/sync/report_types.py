@@ -51,7 +51,7 @@ FBA_MYI = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
 SALES_AND_TRAFFIC = "GET_SALES_AND_TRAFFIC_REPORT"
 JSON_TYPES = frozenset({SALES_AND_TRAFFIC})
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 1000  # benchmarks/upsert.py: 500-1000 rows per COPY + merge is fastest
 _CHANNELS = {"Amazon": "AFN", "Merchant": "MFN"}
 _ADDED = ("item-price", "item-tax", "shipping-price", "shipping-tax", "gift-wrap-price",
           "gift-wrap-tax")

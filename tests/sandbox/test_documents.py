@@ -175,3 +175,20 @@ async def test_generator_streams_n_rows(make_sim: MakeSim) -> None:
     for bad in ({"seller_id": seller_id, "rows": 0},
                 {"seller_id": seller_id, "rows": 5, "report_type": "GET_FOO"}):
         assert (await sim.post("/_sim/reports/generate", bad))[0] == 400
+
+
+async def test_a_prerendered_document_serves_the_same_rows_from_its_file(make_sim: MakeSim) -> None:
+    sim = await make_sim(orders_per_seller=1)
+    token = await sim.access_token()
+    seller_id = (await sim.seller())["selling_partner_id"]
+    status, made = await sim.post("/_sim/reports/generate",
+                                  {"seller_id": seller_id, "rows": 3_000, "prerender": True})
+    assert status == 200
+    info = await document_info(sim, token, made["reportDocumentId"])
+    header, rows = tsv(decode(info, (await download(sim, info))[1]))
+    assert len(rows) == 3_000 and all(len(r) == len(header) for r in rows)
+    again = await document_info(sim, token, made["reportDocumentId"])
+    assert decode(again, (await download(sim, again))[1]) == decode(
+        info, (await download(sim, info))[1])  # read twice: no shared file position
+    bad = {"seller_id": seller_id, "rows": 5, "prerender": "yes"}
+    assert (await sim.post("/_sim/reports/generate", bad))[0] == 400

@@ -168,8 +168,11 @@ async def _generate_report(sim: Simulator, request: web.Request) -> dict[str, An
     if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
         raise BadRequest("rows must be a positive integer")
     report_type = str(data.get("report_type", GENERATED_TYPES[0]))
+    prerender = data.get("prerender", False)
+    if not isinstance(prerender, bool):
+        raise BadRequest("prerender must be true or false")
     try:
-        report = generate_report(sim, seller, report_type, rows)
+        report = generate_report(sim, seller, report_type, rows, prerender)
     except ValueError as error:
         raise BadRequest(str(error)) from None
     return {

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 from urllib.parse import quote, urlencode
 
 GZIP_THRESHOLD = 4096  # bytes of plain text above which a document is served as GZIP
@@ -32,6 +33,8 @@ class Document:
     lines: Callable[[], Iterator[str]]  # a fresh iterator over the lines, "\n"-terminated
     line_count: int
     size: int  # bytes of plain text (an estimate for generated documents)
+    # The GZIP bytes, made beforehand in an anonymous temporary file (see downloads.prerender)
+    blob: IO[bytes] | None = None
 
     @property
     def compressed(self) -> bool:

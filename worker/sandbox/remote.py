@@ -61,9 +61,14 @@ class SandboxClient:
         return result
 
     def generate_report(self, selling_partner_id: str, rows: int,
-                        report_type: str | None = None) -> dict[str, Any]:
-        """A DONE report with ``rows`` synthetic order rows; its ids and status."""
-        body: dict[str, Any] = {"seller_id": selling_partner_id, "rows": rows}
+                        report_type: str | None = None,
+                        prerender: bool = False) -> dict[str, Any]:
+        """A DONE report with ``rows`` synthetic order rows; its ids and status.
+
+        ``prerender``: compress the document now (this call takes that long; give the client
+        a long enough ``timeout``) so that downloading it costs only I/O."""
+        body: dict[str, Any] = {"seller_id": selling_partner_id, "rows": rows,
+                                "prerender": prerender}
         if report_type is not None:
             body["report_type"] = report_type
         result: dict[str, Any] = self._request("POST", "/_sim/reports/generate", body)

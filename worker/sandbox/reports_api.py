@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import bodies, report_content, sales_traffic
+from . import bodies, downloads, report_content, sales_traffic
 from .bigreport import GENERATED_TYPES, generated
 from .documents import JSON, TSV, stored, tsv_lines
 from .errors import invalid_input, not_found
@@ -136,8 +136,10 @@ def _store(sim: Simulator, seller: Seller, report_type: str, markets: list[str],
     return report
 
 
-def generate_report(sim: Simulator, seller: Seller, report_type: str, rows: int) -> Report:
-    """A DONE report whose document is ``rows`` synthetic order rows, made while streaming."""
+def generate_report(sim: Simulator, seller: Seller, report_type: str, rows: int,
+                    prerender: bool = False) -> Report:
+    """A DONE report whose document is ``rows`` synthetic order rows, made while streaming
+    (or, with ``prerender``, compressed now into a temporary file and streamed from it)."""
     if report_type not in GENERATED_TYPES:
         raise ValueError(f"report_type must be one of {', '.join(GENERATED_TYPES)}")
     book, now = sim.reports, sim.clock.now()
@@ -155,7 +157,8 @@ def generate_report(sim: Simulator, seller: Seller, report_type: str, rows: int)
         document_id=document_id,
     )
     seed = f"{sim.config.seed}:generated:{document_id}"
-    sim.documents.add(generated(document_id, seller, rows, report.data_start, now, seed))
+    document = generated(document_id, seller, rows, report.data_start, now, seed)
+    sim.documents.add(downloads.prerender(document) if prerender else document)
     book.add(report)
     return report
 

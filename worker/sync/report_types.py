@@ -72,6 +72,8 @@ class Counts:
 
 
 class Sink(Protocol):
+    tables: tuple[str, ...]  # what it writes (kept analyzed during a long ingest)
+
     def accept(self, row: ParsedRow) -> None: ...
     def ready(self) -> bool: ...
     def flush(self, conn: Connection, *, final: bool) -> Counts: ...
@@ -82,10 +84,11 @@ def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
     if kind in (ORDERS_BY_UPDATE, ORDERS_BY_DATE):
         return OrdersSink(report, batch)
     if kind == LISTINGS_ALL:
-        return RowSink(report, batch, _listing_mapper(report.marketplace_ids[0]), _write_listings)
+        return RowSink(report, batch, "listings_items",
+                       _listing_mapper(report.marketplace_ids[0]), _write_listings)
     if kind == FBA_MYI:
-        return RowSink(report, batch, _inventory_mapper(report.marketplace_ids[0]),
-                       _write_inventory)
+        return RowSink(report, batch, "inventory_summaries",
+                       _inventory_mapper(report.marketplace_ids[0]), _write_inventory)
     return RawSink(report, batch)
 
 
@@ -110,6 +113,8 @@ class _Base:
 
 class RawSink(_Base):
     """Any report type without a mapping: each row lands in ``report_rows`` as it is."""
+
+    tables: tuple[str, ...] = ("report_rows",)
 
     def __init__(self, report: ReportRecord, batch: int) -> None:
         super().__init__(report, batch)
@@ -137,10 +142,11 @@ class RawSink(_Base):
 class RowSink(_Base):
     """One typed row per line, written with one upsert per batch."""
 
-    def __init__(self, report: ReportRecord, batch: int,
+    def __init__(self, report: ReportRecord, batch: int, table: str,
                  mapper: Callable[[dict[str, str]], Any],
                  writer: Callable[[Connection, int, list[Any]], int]) -> None:
         super().__init__(report, batch)
+        self.tables: tuple[str, ...] = (table, "report_rows")
         self.mapper, self.writer = mapper, writer
         self.rows: list[Any] = []
 
@@ -171,6 +177,8 @@ class OrdersSink(_Base):
     An order is closed when a row of another order arrives (or the document ends). If any
     of its rows was rejected, the whole order is rejected: a half order never lands.
     """
+
+    tables: tuple[str, ...] = ("orders", "order_items", "report_rows")
 
     def __init__(self, report: ReportRecord, batch: int) -> None:
         super().__init__(report, batch)

@@ -27,6 +27,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Connection
+from sqlalchemy import text as sql
 
 from worker.config import Settings
 from worker.db import reports as reports_db
@@ -54,6 +55,7 @@ PROCESSING = ("IN_QUEUE", "IN_PROGRESS")
 MAX_DOWNLOADS = 3
 ERROR_TEXT_LIMIT = 4000
 MAX_JSON_BYTES = 512 * 1024 * 1024
+ANALYZE_EVERY = 100  # batches (of 1,000 rows) between statistics refreshes
 
 
 class ReportFailedError(SpApiError):
@@ -232,11 +234,28 @@ async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> N
         await _load_json(job, report, source)
         return
     sink = sink_for(report)
+    batches = 0
     async for row in table_rows(source):
         sink.accept(row)
         if sink.ready():
             _commit(job, report, lambda conn: sink.flush(conn, final=False))
+            batches += 1
+            if batches % ANALYZE_EVERY == 0:
+                _analyze(job.conn, sink.tables)
     _commit(job, report, lambda conn: sink.flush(conn, final=True))
+    if batches >= ANALYZE_EVERY // 10:
+        _analyze(job.conn, sink.tables)
+
+
+def _analyze(conn: Connection, tables: tuple[str, ...]) -> None:
+    """Refresh the planner's statistics of tables a long ingest is growing.
+
+    Without them (a new table, or autovacuum off or behind), Postgres guesses row counts,
+    and the per-batch lookups of existing rows turn into whole-table scans as the table
+    grows: measured at 2,000 orders/s instead of 8,000 on a 4 M-row report.
+    """
+    with conn.begin():
+        conn.execute(sql(f"ANALYZE {', '.join(tables)}"))
 
 
 async def _load_json(job: ReportJob, report: ReportRecord, source: AsyncIterable[str]) -> None:

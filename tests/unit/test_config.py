@@ -46,3 +46,14 @@ def test_lwa_credentials_required_outside_the_demo():
 def test_secret_never_shows_in_repr():
     s = Settings(lwa_client_id="id", lwa_client_secret="amzn1.oa2-cs.v1.topsecret")
     assert "topsecret" not in repr(s)
+
+
+def test_env_example_names_every_setting_and_nothing_else():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    named = set(re.findall(r"\b(SPSYNC_[A-Z0-9_]+|DATABASE_URL|REDIS_URL)\b", doc))
+    settings = {f.validation_alias if isinstance(f.validation_alias, str)
+                else "SPSYNC_" + name.upper() for name, f in Settings.model_fields.items()}
+    assert named == settings

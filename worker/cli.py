@@ -274,7 +274,7 @@ def _backfill_run(rt: Any, chosen: list[Any], stream: str, start: datetime | Non
             click.echo(describe(p))
 
     async def run_all() -> list[Progress]:
-        gate = asyncio.Semaphore(8)
+        gate = asyncio.Semaphore(4)  # 2 connections each: within the engine's pool of 10
 
         async def one(seller: Any) -> Progress:
             async with gate:

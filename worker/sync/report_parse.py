@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import zlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,7 +30,7 @@ class ParsedRow(NamedTuple):  # a tuple: millions are made per report
 
 
 async def lines(chunks: AsyncIterable[bytes], *, gzip: bool,
-                encoding: str = "utf-8") -> AsyncIterator[str]:
+                encoding: str = "utf-8") -> AsyncGenerator[str, None]:
     """Decoded lines of a (possibly GZIP) byte stream, without their line endings."""
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
     pending = b""

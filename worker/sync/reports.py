@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -225,11 +226,11 @@ async def _document(job: ReportJob, document_id: str) -> tuple[str, bool]:
 
 
 async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> None:
-    source = lines(job.client.download(url), gzip=gzip)
-    first = await anext(aiter(source), None)
+    document = lines(job.client.download(url), gzip=gzip)
+    first = await anext(document, None)
     if first is None:
         raise MalformedResponseError("report document is empty")
-    source = _again(first, source)
+    source = _again(first, document)
     if report.report_type in JSON_TYPES or first.lstrip().startswith(("{", "[")):
         await _load_json(job, report, source)
         return
@@ -300,9 +301,10 @@ async def _error_text(job: ReportJob, report: ReportRecord) -> str:
     """A FATAL report's error document, as text (capped)."""
     url, gzip = await _document(job, report.document_id or "")
     parts, size = [], 0
-    async for text in lines(job.client.download(url), gzip=gzip):
-        parts.append(text)
-        size += len(text)
-        if size > ERROR_TEXT_LIMIT:
-            break
+    async with aclosing(lines(job.client.download(url), gzip=gzip)) as source:
+        async for text in source:
+            parts.append(text)
+            size += len(text)
+            if size > ERROR_TEXT_LIMIT:
+                break  # aclosing ends the download now
     return "\n".join(parts)[:ERROR_TEXT_LIMIT]

@@ -1,4 +1,5 @@
-"""Writes into the orders mirror (orders via :mod:`worker.db.upsert`, items replaced per order).
+"""Writes into the mirror tables, all through :mod:`worker.db.upsert`: orders (their items
+replaced per order), FBA inventory and listings, from the API or (``from_report``) a report.
 
 Callers own the transaction (one per page).
 """
@@ -10,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, column, delete, select, tuple_, values
 from sqlalchemy.types import DateTime, Text
 
-from worker.db.models import Order, OrderItem
-from worker.db.rows import ItemRow, OrderRow, with_seller
+from worker.db.models import InventorySummary, ListingsItem, Order, OrderItem
+from worker.db.rows import InventoryRow, ItemRow, ListingRow, OrderRow, with_seller
 from worker.db.upsert import upsert_newer
 
 
@@ -22,6 +23,22 @@ def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow],
                            keys=("seller_id", "amazon_order_id"), updated="last_update_date",
                            from_report=from_report)
     return {order_id for _, order_id in written}
+
+
+def upsert_inventory(conn: Connection, seller_id: int, rows: Sequence[InventoryRow],
+                     *, from_report: bool = False) -> int:
+    """Insert/refresh FBA inventory summaries; return how many were written."""
+    return len(upsert_newer(conn, InventorySummary, [with_seller(r, seller_id) for r in rows],
+                            keys=("seller_id", "marketplace_id", "seller_sku"),
+                            updated="last_updated_time", from_report=from_report))
+
+
+def upsert_listings(conn: Connection, seller_id: int, rows: Sequence[ListingRow],
+                    *, from_report: bool = False) -> int:
+    """Insert/refresh listings; return how many were written."""
+    return len(upsert_newer(conn, ListingsItem, [with_seller(r, seller_id) for r in rows],
+                            keys=("seller_id", "marketplace_id", "seller_sku"),
+                            updated="last_updated_date", from_report=from_report))
 
 
 def replace_items(

@@ -14,10 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from worker.db.models import InventorySummary
-from worker.db.rows import InventoryRow, with_seller
+from worker.db.mirror import upsert_inventory
+from worker.db.rows import InventoryRow
 from worker.db.sellers import SellerRecord
-from worker.db.upsert import upsert_newer
 from worker.spapi.errors import MalformedResponseError
 from worker.sync.fields import bad, int_field, opt_obj, opt_str, parse_time
 from worker.sync.runner import StreamRun, StreamSpec, Written, token
@@ -99,9 +98,6 @@ def inventory_spec(stream: str) -> StreamSpec[list[InventoryRow]]:
         return [map_summary(marketplace_id, r) for r in records]
 
     def write(conn: Connection, seller_id: int, page: list[InventoryRow]) -> Written:
-        written = upsert_newer(
-            conn, InventorySummary, [with_seller(r, seller_id) for r in page],
-            keys=("seller_id", "marketplace_id", "seller_sku"), updated="last_updated_time")
-        return Written(len(written))
+        return Written(upsert_inventory(conn, seller_id, page))
 
     return StreamSpec(stream, "getInventorySummaries", "nextToken", query, _page, rows, write)

@@ -18,10 +18,9 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
-from worker.db.models import ListingsItem
-from worker.db.rows import ListingRow, with_seller
+from worker.db.mirror import upsert_listings
+from worker.db.rows import ListingRow
 from worker.db.sellers import SellerRecord
-from worker.db.upsert import upsert_newer
 from worker.sync.fields import bad, int_field, money, obj, opt_str, parse_time
 from worker.sync.runner import StreamRun, StreamSpec, Written, token
 from worker.sync.windows import Window, iso
@@ -188,9 +187,6 @@ def listings_spec(stream: str) -> StreamSpec[list[ListingRow]]:
         return [map_item(marketplace_id, r) for r in records]
 
     def write(conn: Connection, seller_id: int, page: list[ListingRow]) -> Written:
-        written = upsert_newer(
-            conn, ListingsItem, [with_seller(r, seller_id) for r in page],
-            keys=("seller_id", "marketplace_id", "seller_sku"), updated="last_updated_date")
-        return Written(len(written))
+        return Written(upsert_listings(conn, seller_id, page))
 
     return StreamSpec(stream, OPERATION, "pageToken", query, _page, rows, write, path=path)

@@ -28,16 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
 from worker.db import mirror
 from worker.db import reports as reports_db
-from worker.db.models import InventorySummary, ListingsItem
 from worker.db.reports import ReportRecord
-from worker.db.rows import InventoryRow, ItemRow, OrderRow, with_seller
-from worker.db.upsert import upsert_newer
+from worker.db.rows import InventoryRow, ItemRow, ListingRow, OrderRow
 from worker.spapi.errors import MalformedResponseError
 from worker.spapi.regions import MARKETPLACES, SALES_CHANNELS
 from worker.sync.fields import bad, parse_time
@@ -85,10 +84,12 @@ def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
         return OrdersSink(report, batch)
     if kind == LISTINGS_ALL:
         return RowSink(report, batch, "listings_items",
-                       _listing_mapper(report.marketplace_ids[0]), _write_listings)
+                       partial(_listing, report.marketplace_ids[0]),
+                       partial(mirror.upsert_listings, from_report=True))
     if kind == FBA_MYI:
         return RowSink(report, batch, "inventory_summaries",
-                       _inventory_mapper(report.marketplace_ids[0]), _write_inventory)
+                       partial(map_myi_row, report.marketplace_ids[0]),
+                       partial(mirror.upsert_inventory, from_report=True))
     return RawSink(report, batch)
 
 
@@ -292,13 +293,9 @@ def _order_money(row: dict[str, str], what: str) -> Decimal | None:
     return total
 
 
-def _listing_mapper(marketplace_id: str) -> Callable[[dict[str, str]], dict[str, Any]]:
+def _listing(marketplace_id: str, row: dict[str, str]) -> ListingRow:
     currency = MARKETPLACES.get(marketplace_id, ("", "", None))[2]
-
-    def mapper(row: dict[str, str]) -> dict[str, Any]:
-        return map_listing_row(marketplace_id, currency, row)
-
-    return mapper
+    return ListingRow(**map_listing_row(marketplace_id, currency, row))
 
 
 def map_listing_row(marketplace_id: str, currency: str | None,
@@ -332,13 +329,6 @@ def map_listing_row(marketplace_id: str, currency: str | None,
     }
 
 
-def _inventory_mapper(marketplace_id: str) -> Callable[[dict[str, str]], InventoryRow]:
-    def mapper(row: dict[str, str]) -> InventoryRow:
-        return map_myi_row(marketplace_id, row)
-
-    return mapper
-
-
 def map_myi_row(marketplace_id: str, row: dict[str, str]) -> InventoryRow:
     """A ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` row -> an inventory row. Pure."""
     sku = _req(row, "sku", "inventory row")
@@ -362,19 +352,6 @@ def map_myi_row(marketplace_id: str, row: dict[str, str]) -> InventoryRow:
         raw={"reportType": FBA_MYI, "row": row},
         source="report",
     )
-
-
-def _write_listings(conn: Connection, seller_id: int, rows: list[dict[str, Any]]) -> int:
-    return len(upsert_newer(conn, ListingsItem, [{**r, "seller_id": seller_id} for r in rows],
-                            keys=("seller_id", "marketplace_id", "seller_sku"),
-                            updated="last_updated_date", from_report=True))
-
-
-def _write_inventory(conn: Connection, seller_id: int, rows: list[InventoryRow]) -> int:
-    return len(upsert_newer(conn, InventorySummary,
-                            [with_seller(r, seller_id) for r in rows],
-                            keys=("seller_id", "marketplace_id", "seller_sku"),
-                            updated="last_updated_time", from_report=True))
 
 
 def sales_and_traffic_rows(doc: Any) -> list[dict[str, Any]]:

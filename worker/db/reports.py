@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from worker.db.models import SYNC_VERSION, Report, ReportRow
 
-OPEN = ("pending", "ingesting")
 FINISHED = ("ingested", "no_data")
 
 

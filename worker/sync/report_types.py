@@ -64,11 +64,6 @@ class Counts:
     written: int = 0
     rejected: int = 0
 
-    def add(self, other: Counts) -> None:
-        self.read += other.read
-        self.written += other.written
-        self.rejected += other.rejected
-
 
 class Sink(Protocol):
     tables: tuple[str, ...]  # what it writes (kept analyzed during a long ingest)

@@ -255,3 +255,23 @@ def test_dry_run_says_what_would_happen_without_calling_amazon(one_seller):
     run_backfill(rt, seller_id, since=since, until=until)
     assert [a for _, a in backfill.dry_run(rt, seller(rt, seller_id), "orders", since, until)] \
         == ["skip", "skip"]
+
+
+def test_a_long_ingest_refreshes_the_statistics_of_the_tables_it_grows(one_seller, monkeypatch):
+    from worker.sync import reports
+
+    _, rt, _, seller_id = one_seller()
+    monkeypatch.setattr(reports, "ANALYZE_EVERY", 1)
+    sql = ("SELECT relname, last_analyze FROM pg_stat_user_tables "
+           "WHERE relname IN ('orders', 'order_items')")
+    before = dict(table(rt, sql))
+    assert not run_backfill(rt, seller_id, since=datetime.now(UTC) - timedelta(days=20)).failures
+    after = dict(table(rt, sql))
+    assert set(after) == {"orders", "order_items"}
+    assert all(after[t] is not None and (before[t] is None or after[t] > before[t])
+               for t in after)
+
+
+def test_connections_plan_every_statement_for_its_own_parameters(one_seller):
+    _, rt, _, _ = one_seller()
+    assert table(rt, "SHOW plan_cache_mode") == [("force_custom_plan",)]

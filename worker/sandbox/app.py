@@ -1,4 +1,4 @@
-"""The aiohttp application: LWA, the served SP-API operations, ``/_sim`` controls.
+"""The aiohttp application: LWA, the consent page, the SP-API operations, ``/_sim`` controls.
 
 ``create_app`` is what tests mount with ``aiohttp_client``; ``serve`` runs it on a
 socket until cancelled; ``run`` is the blocking entry point behind the CLI.
@@ -14,9 +14,18 @@ from contextlib import suppress
 
 from aiohttp import web
 
-from . import downloads, inventory, listings, orders_2026, orders_v0, reports_api
+from . import (
+    downloads,
+    inventory,
+    listings,
+    orders_2026,
+    orders_v0,
+    reports_api,
+    sellers_api,
+)
 from .clock import Clock
 from .config import SimConfig
+from .consent import CONSENT_PATH, consent_route
 from .control import add_routes
 from .gateway import OperationHandler, sp_api_route
 from .lwa import token_route
@@ -37,6 +46,7 @@ HANDLERS: dict[str, OperationHandler] = {
     "getReport": reports_api.get_report,
     "cancelReport": reports_api.cancel_report,
     "getReportDocument": reports_api.get_report_document,
+    "getMarketplaceParticipations": sellers_api.get_marketplace_participations,
 }
 
 
@@ -46,6 +56,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     app = web.Application()
     app[SIMULATOR] = sim
     app.router.add_post("/auth/o2/token", token_route(sim.lwa))
+    app.router.add_route("GET", CONSENT_PATH, consent_route(sim.consent))  # no HEAD
     for operation_id, handler in HANDLERS.items():
         op = sim.operations[operation_id]
         app.router.add_route(op.method, op.path, sp_api_route(sim, op, handler))

@@ -43,6 +43,8 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         ("POST", "/_sim/reports/generate", _generate_report),
         ("POST", "/_sim/sellers/{selling_partner_id}/revoke", _revoke),
         ("POST", "/_sim/auth-codes", _auth_code),
+        ("GET", "/_sim/consent", _consent),
+        ("POST", "/_sim/consent", _set_consent),
     ]
     for method, path, handler in table:
         app.router.add_route(method, path, _wrap(sim, handler))
@@ -94,7 +96,11 @@ async def _sellers(sim: Simulator, request: web.Request) -> dict[str, Any]:
         for s in sim.world.sellers.values()
     ]
     return {
-        "application": {"client_id": app.client_id, "client_secret": app.client_secret},
+        "application": {
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "application_id": app.application_id,
+        },
         "sellers": sellers,
     }
 
@@ -128,12 +134,13 @@ def _truth_order(order: Order) -> dict[str, Any]:
 
 
 async def _stats(sim: Simulator, request: web.Request) -> dict[str, Any]:
-    lwa = sim.lwa.stats
+    lwa, consent = sim.lwa.stats, sim.consent.stats
     return {
         "elapsed_seconds": sim.clock.now() - sim.started,
         "time_scale": sim.config.time_scale,
         "buckets": sim.quotas.stats(),
         "lwa": {"grants": lwa.grants, "refresh_grants": lwa.refresh_grants, "errors": lwa.errors},
+        "consent": {"approved": consent.approved, "errors": consent.errors},
     }
 
 
@@ -257,3 +264,14 @@ async def _revoke(sim: Simulator, request: web.Request) -> dict[str, Any]:
 async def _auth_code(sim: Simulator, request: web.Request) -> dict[str, Any]:
     seller = _seller(sim, (await _json(request)).get("selling_partner_id"))
     return {"code": sim.lwa.new_code(seller.seller_id)}
+
+
+async def _consent(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    return {"selling_partner_id": sim.consent.approver}
+
+
+async def _set_consent(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    """Which seller approves the following consent-page visits, until changed."""
+    seller = _seller(sim, (await _json(request)).get("selling_partner_id"))
+    sim.consent.set_approver(seller.seller_id)
+    return {"selling_partner_id": seller.seller_id}

@@ -4,8 +4,9 @@ Mirrors LWA's observable contract: form-encoded ``POST /auth/o2/token`` with
 ``refresh_token`` and ``authorization_code`` grants, OAuth error bodies
 (``invalid_request``, ``invalid_client`` 401, ``invalid_grant``,
 ``unsupported_grant_type``), access tokens that expire after ``token_ttl_seconds``.
-Authorization codes are minted by ``POST /_sim/auth-codes`` (single use, 5 minutes);
-re-authorizing a revoked seller issues a new refresh token, as Amazon does.
+Authorization codes are minted by ``POST /_sim/auth-codes`` or the consent page
+(:mod:`consent`; single use, 5 minutes); re-authorizing a revoked seller issues a new
+refresh token, as Amazon does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -28,12 +30,38 @@ from .world import World
 
 CODE_TTL_SECONDS = 300.0
 GRANT_TYPES = ("refresh_token", "authorization_code")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 @dataclass(frozen=True)
 class Application:
+    """The one SP-API application: LWA credentials and its Seller Central identity."""
+
     client_id: str
     client_secret: str
+    application_id: str  # amzn1.sp.solution.<uuid>, what the consent URL names
+
+    def accepts_redirect(self, uri: str) -> bool:
+        """The registered redirect-URI policy: any plain-http loopback URI.
+
+        Amazon only redirects to URIs registered for the app; the simulator cannot know
+        the app's address in advance, so it registers every ``http://127.0.0.1[:port]/…``
+        and ``http://localhost[:port]/…`` and nothing else (a fragment is refused, as
+        OAuth redirect URIs must not carry one).
+        """
+        try:
+            parts = urlsplit(uri)
+            port = parts.port  # ValueError when malformed or out of range
+        except ValueError:
+            return False
+        return (
+            parts.scheme == "http"
+            and parts.hostname in LOOPBACK_HOSTS
+            and port != 0
+            and not parts.username
+            and not parts.password
+            and not parts.fragment
+        )
 
 
 @dataclass
@@ -73,6 +101,9 @@ class Lwa:
         self.app = Application(
             client_id="amzn1.application-oa2-client." + hex_text(rng, 32),
             client_secret="amzn1.oa2-cs.v1." + hex_text(rng, 64),
+            # Drawn after the credentials so adding it left them unchanged per seed.
+            application_id="amzn1.sp.solution."
+            + str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         )
         self.config = config
         self.clock = clock

@@ -2,6 +2,8 @@
 
 Ids are Amazon's published marketplace ids. ``price_factor`` turns a catalog price (kept
 in USD) into the marketplace currency so a Japanese order looks like yen, not dollars.
+``language`` and ``domain`` are what the Sellers API reports as ``defaultLanguageCode``
+and ``domainName`` (in the model's example's form: ``en_US``, ``www.amazon.com``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class Marketplace:
     currency: str
     name: str  # v0 SalesChannel and 2026 salesChannel.marketplaceName
     price_factor: Decimal
+    language: str  # Sellers API defaultLanguageCode
+    domain: str  # Sellers API domainName
     whole_units: bool = False  # JPY has no minor unit
 
     def price(self, usd: Decimal) -> Decimal:
@@ -28,10 +32,14 @@ class Marketplace:
         return local.quantize(step, rounding=ROUND_HALF_UP).quantize(CENT)
 
 
-US = Marketplace("ATVPDKIKX0DER", "US", "USD", "Amazon.com", Decimal(1))
-CA = Marketplace("A2EUQ1WTGCTBG2", "CA", "CAD", "Amazon.ca", Decimal("1.35"))
-DE = Marketplace("A1PA6795UKMFR9", "DE", "EUR", "Amazon.de", Decimal("0.92"))
-JP = Marketplace("A1VC38T7YXB528", "JP", "JPY", "Amazon.co.jp", Decimal(150), whole_units=True)
+US = Marketplace("ATVPDKIKX0DER", "US", "USD", "Amazon.com", Decimal(1),
+                 language="en_US", domain="www.amazon.com")
+CA = Marketplace("A2EUQ1WTGCTBG2", "CA", "CAD", "Amazon.ca", Decimal("1.35"),
+                 language="en_CA", domain="www.amazon.ca")
+DE = Marketplace("A1PA6795UKMFR9", "DE", "EUR", "Amazon.de", Decimal("0.92"),
+                 language="de_DE", domain="www.amazon.de")
+JP = Marketplace("A1VC38T7YXB528", "JP", "JPY", "Amazon.co.jp", Decimal(150),
+                 language="ja_JP", domain="www.amazon.co.jp", whole_units=True)
 
 REGIONS: tuple[str, ...] = ("NA", "EU", "FE")
 

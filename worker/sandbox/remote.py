@@ -90,3 +90,7 @@ class SandboxClient:
 
     def revoke(self, selling_partner_id: str) -> None:
         self._request("POST", f"/_sim/sellers/{quote(selling_partner_id)}/revoke", {})
+
+    def consent_as(self, selling_partner_id: str) -> None:
+        """The seller who approves the next consent pages (``/apps/authorize/consent``)."""
+        self._request("POST", "/_sim/consent", {"selling_partner_id": selling_partner_id})

@@ -23,6 +23,7 @@ V2026 = "orders_2026-01-01"
 LISTINGS = "listingsItems_2021-08-01"
 REPORTS = "reports_2021-06-30"
 FBA_INVENTORY = "fbaInventoryV1"
+SELLERS = "sellersV1"
 
 # (model, operationId) pairs the simulator answers. Keyed by operationId elsewhere:
 # v0 getOrder is not served, so "getOrder" unambiguously means the 2026-01-01 one.
@@ -45,6 +46,9 @@ CATALOG_SERVED: tuple[tuple[str, str], ...] = (
     (REPORTS, "cancelReport"),
     (REPORTS, "getReportDocument"),
 )
+
+# The Sellers API, for onboarding: which marketplaces a newly authorized seller sells in.
+ACCOUNT_SERVED: tuple[tuple[str, str], ...] = ((SELLERS, "getMarketplaceParticipations"),)
 
 _USAGE_ROW = re.compile(r"Usage Plan:.*?\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", re.S)
 _RANGE = re.compile(r"(?:between|must be)\s+(\d+)\s*(?:-|and)\s*(\d+)", re.I)
@@ -147,7 +151,7 @@ def served_operations() -> dict[str, Operation]:
 @cache
 def all_operations() -> dict[str, Operation]:
     """operationId → Operation for everything the simulator answers."""
-    more = {op_id: _find(model, op_id) for model, op_id in CATALOG_SERVED}
+    more = {op_id: _find(model, op_id) for model, op_id in (*CATALOG_SERVED, *ACCOUNT_SERVED)}
     return {**served_operations(), **more}
 
 

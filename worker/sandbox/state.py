@@ -8,6 +8,7 @@ from .catalog_changes import CatalogMutator
 from .catalog_gen import add_catalogs
 from .clock import Clock
 from .config import SimConfig
+from .consent import ConsentDesk
 from .documents import DocumentStore
 from .faults import FaultBook
 from .generate import build_world
@@ -36,6 +37,7 @@ class Simulator:
     operations: dict[str, Operation]
     reports: ReportBook
     documents: DocumentStore
+    consent: ConsentDesk  # Seller Central's consent page: who approves, counts
 
 
 def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
@@ -45,12 +47,13 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
     add_catalogs(config, world)
     mutator = Mutator(config, world)
     catalog = CatalogMutator(config, world)
+    lwa = Lwa(config, clock, world)
     return Simulator(
         config=config,
         clock=clock,
         started=started,
         world=world,
-        lwa=Lwa(config, clock, world),
+        lwa=lwa,
         quotas=QuotaBook(clock, config.time_scale),
         faults=FaultBook(),
         tokens=TokenCodec(config.seed, clock, config.pagination_ttl_seconds),
@@ -60,4 +63,5 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
         operations=all_operations(),
         reports=ReportBook(config, world),
         documents=DocumentStore(config.seed),
+        consent=ConsentDesk(lwa, world),
     )

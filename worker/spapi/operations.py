@@ -57,6 +57,8 @@ _OPERATIONS = (
               "reports_2021-06-30"),
     Operation("getReportDocument", "GET", "/reports/2021-06-30/documents/{reportDocumentId}",
               0.0167, 15, "reports_2021-06-30"),
+    Operation("getMarketplaceParticipations", "GET", "/sellers/v1/marketplaceParticipations",
+              0.016, 15, "sellersV1"),
 )
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from prometheus_client import (
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -31,7 +32,8 @@ QUOTA_WAIT = Histogram(
 )
 BUCKET_FILL = Gauge(
     "spsync_bucket_fill_ratio",
-    "Tokens left / burst after the last reservation (negative: callers queued)",
+    "Share of the seller's bucket in use after the last reservation (1 = empty bucket, "
+    "above 1: callers queued)",
     ["seller", "operation"], multiprocess_mode="mostrecent",
 )
 BUCKET_LAST_WAIT = Gauge(
@@ -39,15 +41,52 @@ BUCKET_LAST_WAIT = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+THROTTLED = Counter(
+    "spsync_spapi_throttled_total", "SP-API calls answered 429 (QuotaExceeded)", ["operation"],
+)
+RETRIES = Counter(
+    "spsync_spapi_retries_total", "SP-API calls retried by the client, by reason",
+    ["operation", "reason"],
+)
+ROWS_UPSERTED = Counter(
+    "spsync_rows_upserted_total", "Mirror rows inserted or changed (unchanged rows not counted)",
+    ["table"],
+)
+SYNC_RUNS = Counter(
+    "spsync_sync_runs_total", "Finished sync runs by stream kind and status "
+    "(succeeded, failed, deferred)", ["stream_kind", "status"],
+)
+TASK_FAILURES = Counter(
+    "spsync_task_failures_total", "Celery tasks that raised (retries included)", ["task"],
+)
+TOKEN_REFRESH_FAILURES = Counter(
+    "spsync_token_refresh_failures_total", "LWA refresh-token grants that failed",
+    ["seller", "error"],
+)
+CLOCK_SKEW = Gauge(
+    "spsync_clock_skew_seconds",
+    "This host's clock minus the Date header of the last LWA / SP-API response",
+    multiprocess_mode="mostrecent",
+)
 
-def serve(port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside
-    """Serve ``/metrics`` from this process (all worker processes' samples when multiproc)."""
+
+def stream_kind(stream: str) -> str:
+    """``inventory:ATVPDKIKX0DER`` -> ``inventory`` (bounded label values)."""
+    return stream.split(":", 1)[0]
+
+
+def process_registry() -> CollectorRegistry:
+    """This process's samples; every process's of this host when in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        start_http_server(port, addr=host, registry=registry)
-    else:
-        start_http_server(port, addr=host)
+        return registry
+    return REGISTRY
+
+
+def serve(port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside
+    """Serve ``/metrics`` from this process (all worker processes' samples when multiproc)."""
+    start_http_server(port, addr=host, registry=process_registry())
 
 
 def process_exited(pid: int) -> None:

@@ -24,6 +24,7 @@ from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import TokenBucket
 from worker.spapi.auth import LwaApp, LwaTokenProvider
 from worker.spapi.client import SpApiClient
+from worker.spapi.clock import ClockWatch
 from worker.spapi.sigv4 import Signer
 
 
@@ -66,10 +67,11 @@ class Runtime:
         timeout = aiohttp.ClientTimeout(total=s.http_timeout_seconds)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             aio_redis = aredis.Redis.from_url(self.services.redis_url)
+            watch = ClockWatch(aio_redis)
             try:
                 yield SpApiClient(
                     session,
-                    LwaTokenProvider(session, aio_redis, self.lwa_app()),
+                    LwaTokenProvider(session, aio_redis, self.lwa_app(), clock_watch=watch),
                     TokenBucket(aio_redis, share=s.backfill_share),
                     base_url=str(s.spapi_url) if s.spapi_url else None,
                     sandbox=s.spapi_sandbox,
@@ -77,6 +79,7 @@ class Runtime:
                     max_inline_wait=s.max_inline_wait_seconds,
                     wait_log_threshold=s.quota_wait_log_seconds,
                     signer=self.signer(),
+                    clock=watch,
                 )
             finally:
                 await aio_redis.aclose()

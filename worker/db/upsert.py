@@ -27,6 +27,8 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import JSONB
 
+from worker.metrics import ROWS_UPSERTED
+
 STAGE = "spsync_incoming"
 
 
@@ -62,6 +64,7 @@ def upsert_newer(
         cur.execute(_merge_sql(table, columns, keys, updated, from_report))
         written: list[tuple[Any, ...]] = cur.fetchall()
         cur.execute(f"DROP TABLE {STAGE}")
+    ROWS_UPSERTED.labels(table.name).inc(len(written))  # counted before commit: may overcount
     return written
 
 

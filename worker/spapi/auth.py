@@ -15,13 +15,15 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import structlog
 
-from worker.spapi.errors import AuthError, InvalidGrantError, ServerError
+from worker.metrics import TOKEN_REFRESH_FAILURES
+from worker.spapi.clock import ClockWatch
+from worker.spapi.errors import AuthError, InvalidGrantError, ServerError, SpApiError
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +58,7 @@ class LwaTokenProvider:
         lock_ttl: float = 30.0,
         poll_interval: float = 0.05,
         clock: Callable[[], float] = time.time,
+        clock_watch: ClockWatch | None = None,
     ) -> None:
         self._session = session
         self._redis = redis
@@ -64,6 +67,7 @@ class LwaTokenProvider:
         self._lock_ttl = lock_ttl
         self._poll = poll_interval
         self._clock = clock
+        self._watch = clock_watch
         self._release = redis.register_script(_RELEASE)
         self._local: dict[str, tuple[str, float]] = {}
         self._local_locks: dict[str, asyncio.Lock] = {}
@@ -113,8 +117,11 @@ class LwaTokenProvider:
             return fresh
         try:
             token, expires_in = await self._grant(seller, refresh_token)
-        except InvalidGrantError as exc:
-            await self._redis.set(_err_key(seller), exc.detail, px=int(self._lock_ttl * 1000))
+        except SpApiError as exc:
+            TOKEN_REFRESH_FAILURES.labels(seller, exc.code or type(exc).__name__).inc()
+            if isinstance(exc, InvalidGrantError):
+                await self._redis.set(_err_key(seller), exc.detail,
+                                      px=int(self._lock_ttl * 1000))
             raise
         expires_at = self._clock() + expires_in
         payload = json.dumps({"access_token": token, "expires_at": expires_at})
@@ -129,7 +136,8 @@ class LwaTokenProvider:
             "client_id": self._app.client_id,
             "client_secret": self._app.client_secret,
         }
-        return await exchange(self._session, self._app.token_url, form, seller=seller)
+        return await exchange(self._session, self._app.token_url, form, seller=seller,
+                              clock=self._watch)
 
     async def _read_cache(self, seller: str) -> tuple[str, float] | None:
         raw = await self._redis.get(_tok_key(seller))
@@ -148,31 +156,78 @@ class LwaTokenProvider:
                                     code="invalid_grant")
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What LWA answered to an ``authorization_code`` grant."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: float
+
+
 async def exchange(
-    session: aiohttp.ClientSession, url: str, form: dict[str, str], *, seller: str | None
+    session: aiohttp.ClientSession, url: str, form: dict[str, str], *, seller: str | None,
+    clock: ClockWatch | None = None,
 ) -> tuple[str, float]:
     """POST a grant to LWA; return (access_token, expires_in). Errors never echo the form."""
+    body = await _post_grant(session, url, form, seller=seller, clock=clock)
+    return str(body["access_token"]), float(body.get("expires_in", 3600))
+
+
+async def exchange_code(
+    session: aiohttp.ClientSession, app: LwaApp, code: str, redirect_uri: str, *,
+    seller: str | None, clock: ClockWatch | None = None,
+) -> Grant:
+    """Trade a seller's consent (``spapi_oauth_code``) for its refresh token."""
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "client_id": app.client_id, "client_secret": app.client_secret}
+    body = await _post_grant(session, app.token_url, form, seller=seller, clock=clock)
+    refresh = body.get("refresh_token")
+    if not isinstance(refresh, str) or not refresh:
+        raise AuthError("LWA answered the code grant without a refresh token", seller=seller,
+                        operation="lwa.authorization_code", status=200)
+    return Grant(str(body["access_token"]), refresh, float(body.get("expires_in", 3600)))
+
+
+async def _post_grant(
+    session: aiohttp.ClientSession, url: str, form: dict[str, str], *, seller: str | None,
+    clock: ClockWatch | None,
+) -> dict[str, Any]:
+    grant = form.get("grant_type", "")
+    operation = f"lwa.{'refresh' if grant == 'refresh_token' else grant}"
     started = time.monotonic()
     try:
         async with session.post(url, data=form) as resp:
             status = resp.status
+            date = resp.headers.get("Date")
             body: Any = await resp.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
         raise ServerError(f"LWA unreachable or invalid reply: {type(exc).__name__}",
-                          seller=seller, operation="lwa.refresh") from None
-    log.info("lwa.grant", seller=seller, status=status, grant=form.get("grant_type"),
+                          seller=seller, operation=operation) from None
+    log.info("lwa.grant", seller=seller, status=status, grant=grant,
              duration_ms=round((time.monotonic() - started) * 1000, 1))
+    if clock is not None:
+        await clock.observe(date, operation)
     if status == 200 and isinstance(body, dict) and "access_token" in body:
-        return str(body["access_token"]), float(body.get("expires_in", 3600))
+        return body
     error = body.get("error") if isinstance(body, dict) else None
     description = str(body.get("error_description", ""))[:200] if isinstance(body, dict) else ""
-    kw: dict[str, Any] = {"seller": seller, "operation": "lwa.refresh", "status": status,
+    kw: dict[str, Any] = {"seller": seller, "operation": operation, "status": status,
                           "code": error}
+    what = "refresh token" if grant == "refresh_token" else "authorization code"
     if error == "invalid_grant":
-        raise InvalidGrantError(f"LWA rejected the refresh token: {description}", **kw)
+        raise InvalidGrantError(f"LWA rejected the {what}: {description}", **kw)
     if status >= 500 or status == 429:
         raise ServerError(f"LWA error {error or status}", **kw)
     raise AuthError(f"LWA error {error or status}: {description}", **kw)
+
+
+def cache_keys(seller: str) -> list[str]:
+    """The Redis keys holding a seller's cached access token and its published refresh error.
+
+    Deleting them after a new refresh token was stored makes the next call refresh at once.
+    """
+    return [_tok_key(seller), _err_key(seller)]
 
 
 def _tok_key(seller: str) -> str:

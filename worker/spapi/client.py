@@ -18,10 +18,18 @@ from urllib.parse import urlencode
 import aiohttp
 import structlog
 
-from worker.metrics import BUCKET_FILL, BUCKET_LAST_WAIT, QUOTA_WAIT, SPAPI_CALLS
+from worker.metrics import (
+    BUCKET_FILL,
+    BUCKET_LAST_WAIT,
+    QUOTA_WAIT,
+    RETRIES,
+    SPAPI_CALLS,
+    THROTTLED,
+)
 from worker.ratelimit.backoff import Backoff, parse_rate_limit, parse_retry_after
 from worker.ratelimit.bucket import Priority, QuotaWaitTooLong, TokenBucket, bucket_key
 from worker.spapi.auth import LwaTokenProvider
+from worker.spapi.clock import ClockWatch
 from worker.spapi.documents import stream_document
 from worker.spapi.errors import (
     AuthError,
@@ -93,6 +101,7 @@ class SpApiClient:
         wait_log_threshold: float = 2.0,
         signer: Signer | None = None,
         stats: CallStats | None = None,
+        clock: ClockWatch | None = None,
     ) -> None:
         self._session = session
         self._tokens = tokens
@@ -104,6 +113,7 @@ class SpApiClient:
         self._wait_log_threshold = wait_log_threshold
         self._signer = signer
         self.stats = stats or CallStats()
+        self._clock = clock or ClockWatch()
 
     async def call(
         self,
@@ -143,6 +153,7 @@ class SpApiClient:
                     raise  # a struggling server: the task's own bounded retries take over
                 attempt += 1
                 self.stats.retries += 1
+                RETRIES.labels(op.name, _retry_reason(exc)).inc()
                 log.warning("spapi.retry", seller=seller.selling_partner_id, operation=op.name,
                             status=exc.status, attempt=attempt, delay_s=round(delay, 2),
                             request_id=exc.request_id)
@@ -193,7 +204,7 @@ class SpApiClient:
         res = await self._bucket.acquire(key, op.rate, burst, self._max_inline_wait, priority)
         self.stats.waited_seconds += res.wait
         QUOTA_WAIT.labels(op.name, str(priority)).observe(res.wait)
-        BUCKET_FILL.labels(seller.selling_partner_id, op.name).set(res.tokens / burst)
+        BUCKET_FILL.labels(seller.selling_partner_id, op.name).set(1.0 - res.tokens / burst)
         BUCKET_LAST_WAIT.labels(seller.selling_partner_id, op.name).set(res.wait)
         if res.wait >= self._wait_log_threshold:
             log.warning("quota.long_wait", seller=seller.selling_partner_id, operation=op.name,
@@ -219,16 +230,19 @@ class SpApiClient:
                 rate = parse_rate_limit(http.headers.get("x-amzn-RateLimit-Limit"))
                 retry_after = parse_retry_after(http.headers.get("Retry-After"))
                 status = http.status
+                server_date = http.headers.get("Date")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            SPAPI_CALLS.labels(op.name, "network_error").inc()
+            SPAPI_CALLS.labels(op.name, "error").inc()
             raise ServerError(f"network error: {type(exc).__name__}", **ctx) from None
         SPAPI_CALLS.labels(op.name, str(status)).inc()
+        await self._clock.observe(server_date, op.name)
         ctx["request_id"] = request_id
         key = bucket_key(seller.selling_partner_id, seller.region, op.name)
         if rate:  # the server's usage plan beats the table, also on a 429
             await self._bucket.set_rate(key, rate)
         if status == 429:
             self.stats.throttled += 1
+            THROTTLED.labels(op.name).inc()
             await self._bucket.drain(key)
         parsed = _parse_json(raw, status, ctx)
         if status >= 400:
@@ -236,6 +250,12 @@ class SpApiClient:
             log.warning("spapi.error", status=status, code=err.code, **ctx)
             raise err
         return Response(status, parsed, request_id, rate)
+
+
+def _retry_reason(exc: RetriableError) -> str:
+    if isinstance(exc, ThrottledError):
+        return "throttled"
+    return "server" if exc.status else "network"
 
 
 def _parse_json(raw: bytes, status: int, ctx: dict[str, Any]) -> Any:

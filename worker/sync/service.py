@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import Connection
 
 from worker.db import sellers, state
+from worker.metrics import SYNC_RUNS, stream_kind
 from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
@@ -72,17 +73,17 @@ async def _locked_run(
         try:
             totals = await job.run()
         except QuotaWaitTooLong as exc:
-            _close(conn, run_id, client, "deferred", exc)
+            _close(conn, run_id, stream, client, "deferred", exc)
             raise
         except InvalidGrantError as exc:
-            _close(conn, run_id, client, "failed", exc)
+            _close(conn, run_id, stream, client, "failed", exc)
             with conn.begin():
                 sellers.disable_seller(conn, seller.id, f"invalid_grant: {exc.detail}")
                 state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
             log.error("sync.seller_disabled", reason="invalid_grant")
             return Outcome("failed", job.totals, str(exc))
         except SpApiError as exc:
-            _close(conn, run_id, client, "failed", exc)
+            _close(conn, run_id, stream, client, "failed", exc)
             with conn.begin():
                 state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
             log.error("sync.failed", error_type=type(exc).__name__, error=str(exc))
@@ -90,9 +91,9 @@ async def _locked_run(
                 raise
             return Outcome("failed", job.totals, str(exc))
         except Exception as exc:  # a bug or a database outage: record it, then let it surface
-            _close(conn, run_id, client, "failed", exc)
+            _close(conn, run_id, stream, client, "failed", exc)
             raise
-        _close(conn, run_id, client, "succeeded", None)
+        _close(conn, run_id, stream, client, "succeeded", None)
         with conn.begin():
             state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=None)
     log.info("sync.done", pages=totals.pages, rows=totals.rows, children=totals.children,
@@ -101,10 +102,12 @@ async def _locked_run(
 
 
 def _close(
-    conn: Connection, run_id: int, client: SpApiClient, status: str, error: BaseException | None
+    conn: Connection, run_id: int, stream: str, client: SpApiClient, status: str,
+    error: BaseException | None,
 ) -> None:
     if conn.in_transaction():
         conn.rollback()  # a page that failed half-way never reaches the mirror
+    SYNC_RUNS.labels(stream_kind(stream), status).inc()
     with conn.begin():
         state.finish_run(conn, run_id, status, error=error, api_calls=client.stats.calls,
                          throttled=client.stats.throttled, retries=client.stats.retries)

@@ -19,28 +19,51 @@ REDACTED = "[redacted]"
 
 # Values that must never reach a log line, whatever key they hide under.
 _SECRET_PATTERNS = (
-    re.compile(r"Atz[ar]\|[A-Za-z0-9_\-|.+/=]+"),  # LWA access / refresh tokens
-    re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),  # AWS access key ids
+    re.compile(r"Atz[ar]\|[A-Za-z0-9_\-|.+/=%]+"),  # LWA access / refresh tokens
+    re.compile(r"Atz[ar]%7C[A-Za-z0-9_\-|.+/=%]+", re.IGNORECASE),  # the same, URL-encoded
+    re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),  # AWS access key ids
     re.compile(r"amzn1\.oa2-cs\.v1\.[A-Za-z0-9]+"),  # LWA client secrets
+    # name=value in URLs, forms and messages (an authorization code, a secret key, ...)
+    re.compile(r"(?i)([?&]code=)[^\s&\"']+"),  # an OAuth code in a URL or form
+    re.compile(r"(?i)(?<![A-Za-z0-9_])((?:spapi_oauth_code|refresh_token|access_token|"
+               r"client_secret|aws_secret_access_key|x-amz-access-token|password)"
+               r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;}]+"),
+    re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail addresses
 )
+# Keys whose value is a secret or buyer PII, compared without case, "_" or "-":
+# ``buyerEmail``, ``BuyerEmail`` and ``buyer_email`` are one key.
 _SECRET_KEYS = frozenset(
     {
-        "access_token", "refresh_token", "client_secret", "x-amz-access-token",
-        "authorization", "password", "secret", "auth_code", "spapi_oauth_code",
-        "aws_secret_access_key", "buyer_email", "buyer_name", "email", "address",
+        "accesstoken", "refreshtoken", "clientsecret", "xamzaccesstoken", "authorization",
+        "password", "secret", "authcode", "spapioauthcode", "awssecretaccesskey",
+        "tokenkeys",
+        # buyer PII (orders v0 and 2026-01-01 field names)
+        "buyeremail", "buyername", "buyerinfo", "buyer", "buyercompanyname",
+        "buyertaxinfo", "buyertaxinformation", "buyertaxregistrationid", "buyercounty",
+        "buyerbusinessaddress", "recipient", "deliveryaddress", "shippingaddress",
+        "address", "addressline1", "addressline2", "addressline3", "streetname", "phone",
+        "email", "postalcode",
     }
 )
+
+
+def _normal(key: str) -> str:
+    return key.lower().replace("_", "").replace("-", "")
 
 
 def redact_text(text: str) -> str:
     """Replace every known secret shape in ``text``."""
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(REDACTED, text)
+        text = pattern.sub(_keep_name, text) if pattern.groups else pattern.sub(REDACTED, text)
     return text
 
 
+def _keep_name(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED if match.lastindex else REDACTED
+
+
 def _redact_value(key: str, value: Any) -> Any:
-    if key.lower() in _SECRET_KEYS and value not in (None, ""):
+    if _normal(key) in _SECRET_KEYS and value not in (None, ""):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

@@ -32,3 +32,25 @@ def test_log_lines_never_carry_secrets():
     for secret in ("Atzr|zzz", "Atza|yyy", "oa2-cs", "Atzr|inexception"):
         assert secret not in dump
     assert "[redacted]" in lines[0]["refresh_token"]
+
+
+def test_buyer_pii_and_oauth_values_are_redacted_whatever_their_spelling():
+    stream = io.StringIO()
+    configure_logging(Settings(log_format="json"), stream=stream)
+    log = structlog.get_logger("t")
+    order_2026 = {"orderId": "111-1", "buyer": {"buyerName": "Jane Roe",
+                                                "buyerEmail": "jane@example.com"},
+                  "recipient": {"deliveryAddress": {"addressLine1": "5 Elm St"}}}
+    order_v0 = {"AmazonOrderId": "111-2", "BuyerInfo": {"BuyerEmail": "joe@example.org"},
+                "ShippingAddress": {"AddressLine1": "9 Oak Ave", "Phone": "+1 555 0100"}}
+    log.info("debug.payload", order=order_2026, legacy=order_v0,
+             url="/oauth/callback?state=s1&spapi_oauth_code=ANsecretcode1&selling_partner_id=A1",
+             note="mail sent to someone@example.net", error_code="QuotaExceeded")
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    dump = json.dumps(line)
+    for value in ("Jane Roe", "jane@example.com", "5 Elm St", "joe@example.org", "9 Oak Ave",
+                  "555 0100", "ANsecretcode1", "someone@example.net"):
+        assert value not in dump
+    assert line["order"]["orderId"] == "111-1" and line["legacy"]["AmazonOrderId"] == "111-2"
+    assert "state=s1" in line["url"] and "selling_partner_id=A1" in line["url"]
+    assert line["error_code"] == "QuotaExceeded"

@@ -14,6 +14,8 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from worker.config import ConfigError, load_settings
 from worker.db.sellers import UnknownSellerError
@@ -59,6 +61,8 @@ def _one_line_errors() -> Iterator[None]:
         yield
     except (ConfigError, UnknownSellerError, UnknownRegionError, ValueError) as exc:
         raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from None
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise click.ClickException(f"Redis unreachable: {exc}") from None
 
 
 def _command(fn: F) -> F:
@@ -159,9 +163,7 @@ def sellers_add(selling_partner_id: str, region: str, marketplace_ids: str,
 
     mids = [m.strip() for m in marketplace_ids.split(",") if m.strip()]
     check_marketplaces(region, mids)
-    token = sys.stdin.readline().strip()
-    if not token.startswith("Atzr|"):
-        raise click.ClickException("stdin must hold the seller's LWA refresh token (Atzr|...)")
+    token = _read_refresh_token()
     rt = _runtime()
     with rt.engine.begin() as conn:
         seller_id = upsert_seller(conn, rt.keyring, selling_partner_id=selling_partner_id,
@@ -192,6 +194,119 @@ def sellers_list(as_json: bool) -> None:
         state = "enabled" if d["enabled"] else f"disabled ({d['disabled_reason']})"
         click.echo(f"{d['id']:>4}  {d['selling_partner_id']:<16} {d['region']}  "
                    f"{','.join(d['marketplace_ids'])}  orders {d['orders_api']}  {state}")
+
+
+@sellers.command("show", help="One seller: its settings (never its refresh token, only "
+                 "whether one is stored and under which key id), its streams (cursor, last "
+                 "success, lag, last error, next due; times in UTC) and its last 5 sync runs. "
+                 "SELLER is the selling partner id or the spsync id.\n\n"
+                 "Example: celery -A worker sellers show A1B2C3 --json")
+@click.argument("seller_ref", metavar="SELLER")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@_command
+def sellers_show(seller_ref: str, as_json: bool) -> None:
+    from worker.db.sellers import describe_seller, find_seller
+    from worker.status import render_seller, seller_runs, seller_streams
+
+    rt = _runtime()
+    with rt.engine.begin() as conn:
+        seller_id = find_seller(conn, seller_ref).id
+        seller = describe_seller(conn, seller_id)
+        streams = seller_streams(conn, seller_id)
+        runs = seller_runs(conn, seller_id, limit=5)
+    if as_json:
+        click.echo(json.dumps({**seller, "streams": streams, "runs": runs}, default=str))
+    else:
+        click.echo(render_seller(seller, streams, runs))
+
+
+@sellers.command("enable", help="Resume syncing a seller: clears its disabled reason and "
+                 "forgets its cached LWA access token and refresh failure in Redis, so the next "
+                 "sync asks LWA again; its streams are due at once. A seller whose refresh "
+                 "token LWA rejected (invalid_grant) usually needs a new one instead: see "
+                 "`sellers reauth`.\n\n"
+                 "Example: celery -A worker sellers enable A1B2C3")
+@click.argument("seller_ref", metavar="SELLER")
+@_command
+def sellers_enable(seller_ref: str) -> None:
+    from worker.db.sellers import enable_seller, find_seller
+    from worker.db.state import make_due
+
+    rt = _runtime()
+    with rt.engine.begin() as conn:
+        seller = find_seller(conn, seller_ref)
+        enable_seller(conn, seller.id)
+        make_due(conn, seller.id)  # sync now, not one interval later
+    done = f"seller {seller.selling_partner_id} enabled"
+    _forget_lwa_state(rt, seller.selling_partner_id, done)
+    click.echo(done)
+
+
+@sellers.command("disable", help="Stop syncing a seller: the dispatcher no longer schedules "
+                 "its streams and queued syncs are skipped (a sync already running finishes "
+                 "its current run). Its data and cursors are kept; `sellers enable` resumes "
+                 "where it stopped.\n\n"
+                 "Example: celery -A worker sellers disable A1B2C3 --reason \"account closed\"")
+@click.argument("seller_ref", metavar="SELLER")
+@click.option("--reason", default="disabled by operator", show_default=True,
+              help="Shown by status, sellers list and sellers show.")
+@_command
+def sellers_disable(seller_ref: str, reason: str) -> None:
+    from worker.db.sellers import disable_seller, find_seller
+
+    if not reason.strip():
+        raise click.UsageError("--reason must not be empty")
+    rt = _runtime()
+    with rt.engine.begin() as conn:
+        seller = find_seller(conn, seller_ref)
+        disable_seller(conn, seller.id, reason.strip())
+    click.echo(f"seller {seller.selling_partner_id} disabled: {reason.strip()[:500]}")
+
+
+@sellers.command("reauth", help="Give a seller a new LWA refresh token, read from stdin (e.g. "
+                 "after invalid_grant disabled it): stores it encrypted, re-enables the seller "
+                 "and drops its cached access token and refresh failure in Redis, so the next "
+                 "sync uses the new token. The other way to re-authorize is the web onboarding "
+                 "flow: the seller opens /oauth/start and consents again.\n\n"
+                 "Example: echo \"$TOKEN\" | celery -A worker sellers reauth A1B2C3")
+@click.argument("seller_ref", metavar="SELLER")
+@_command
+def sellers_reauth(seller_ref: str) -> None:
+    from worker.db.sellers import find_seller, set_refresh_token
+    from worker.db.state import make_due
+
+    token = _read_refresh_token()
+    rt = _runtime()
+    with rt.engine.begin() as conn:
+        seller = find_seller(conn, seller_ref)
+        kid = set_refresh_token(conn, rt.keyring, seller.id, token)
+        make_due(conn, seller.id)
+    done = (f"seller {seller.selling_partner_id} re-authorized (token encrypted with key "
+            f"{kid}) and enabled")
+    _forget_lwa_state(rt, seller.selling_partner_id, done)
+    click.echo(done)
+
+
+def _read_refresh_token() -> str:
+    token = sys.stdin.readline().strip()
+    if not token.startswith("Atzr|"):
+        raise click.ClickException("stdin must hold the seller's LWA refresh token (Atzr|...)")
+    return token
+
+
+def _forget_lwa_state(rt: Any, spid: str, done: str) -> None:
+    """Delete the seller's cached access token and published refresh failure in Redis."""
+    from worker.spapi.auth import cache_keys
+
+    client = rt.redis()
+    try:
+        client.delete(*cache_keys(spid))
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise click.ClickException(
+            f"{done}, but Redis is unreachable ({exc}), so its cached LWA state is not "
+            "cleared: run the same command again once Redis is back") from None
+    finally:
+        client.close()
 
 
 _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
@@ -293,14 +408,100 @@ def _backfill_run(rt: Any, chosen: list[Any], stream: str, start: datetime | Non
     return sum(len(p.failures) for p in results)
 
 
-@click.command(help="Per seller and stream: last success, lag, rows, last error.\n\n"
+@click.command(help="Per seller and stream: last success, lag, rows, last error, and how "
+               "full its quota bucket is (fill: share of the burst in use; over 100% means "
+               "calls are queued for quota). Also the number of tasks waiting in the Celery "
+               "queue (n/a for an AMQP broker; null in --json).\n\n"
                "Example: celery -A worker status --json")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON object: {"queue_depth": N, "streams": [...]}.')
 @_command
 def status(as_json: bool) -> None:
-    from worker.status import collect, render
+    from worker.app import app
+    from worker.status import add_bucket_fill, collect, queue_depth, render
 
     rt = _runtime()
     with rt.engine.begin() as conn:
         rows = collect(conn)
-    click.echo(json.dumps(rows, default=str) if as_json else render(rows))
+    client = rt.redis()
+    try:
+        add_bucket_fill(client, rows)
+    finally:
+        client.close()
+    queue = str(app.conf.task_default_queue)
+    depth = queue_depth(rt.settings.broker_url or rt.services.redis_url, queue)
+    if as_json:
+        click.echo(json.dumps({"queue_depth": depth, "streams": rows}, default=str))
+    else:
+        click.echo(render(rows, depth, queue))
+
+
+@click.command(help="Serve seller onboarding (/oauth/start?region=na|eu|fe, /oauth/callback), "
+               "/healthz and /metrics.\n\n"
+               "The OAuth redirect URI is SPSYNC_WEB_BASE_URL (default: http://HOST:PORT) + "
+               "/oauth/callback; register it with your SP-API application, whose id is "
+               "SPSYNC_LWA_APP_ID. --spapi-url sends consent, LWA and SP-API to a running "
+               "simulator instead (and uses its demo application when no LWA credentials are "
+               "set).\n\n"
+               "Example: celery -A worker web --port 8080 --spapi-url http://127.0.0.1:8700")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--spapi-url", default=None, help="A running simulator (celery -A worker sandbox).")
+@_command
+def web(host: str, port: int, spapi_url: str | None) -> None:
+    from worker.logging import configure_logging
+    from worker.web.app import run
+    from worker.web.setup import web_deps
+
+    settings = load_settings()
+    configure_logging(settings)
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a comparison
+    public = str(settings.web_base_url or f"http://{local}:{port}").rstrip("/")
+    if spapi_url:
+        _check_simulator(spapi_url)
+    run(web_deps(settings, public_url=public, spapi_url=spapi_url), host, port)
+
+
+def _check_simulator(url: str) -> None:
+    from urllib.error import URLError
+
+    from worker.sandbox.remote import SandboxClient
+
+    try:
+        SandboxClient(url, timeout=5).sellers()
+    except (URLError, OSError, ValueError) as exc:
+        raise click.ClickException(f"no simulator answers at {url} ({exc})") from None
+
+
+@click.command("rotate-key", help="Re-encrypt every stored refresh token with the first key "
+               "of SPSYNC_TOKEN_KEYS. Run it after every process (workers, beat, web) lists the "
+               "new key first and still lists the old ones; drop an old key only once this "
+               "reports nothing left under it. Interrupt it any time: it commits each batch, and "
+               "running it again continues.\n\n"
+               "Example: SPSYNC_TOKEN_KEYS=k2:NEWKEY,k1:OLDKEY celery -A worker rotate-key")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000),
+              help="Sellers per transaction.")
+@_command
+def rotate_key(batch: int) -> None:
+    from worker.db.key_rotation import Rotation, pending, rotate
+
+    rt = _runtime()
+    keyring = rt.keyring
+    todo = pending(rt.engine, keyring.primary)
+    click.echo(f"{todo} token(s) to re-encrypt with key {keyring.primary}")
+
+    def show(r: Rotation) -> None:
+        click.echo(f"  {r.rotated}/{todo} re-encrypted")
+
+    try:
+        result = rotate(rt.engine, keyring, batch=batch, progress=show)
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: what was re-encrypted is kept; run the same "
+                                   "command again to finish") from None
+    click.echo(f"done: {result.rotated} re-encrypted, {result.already_current} already under "
+               f"{keyring.primary}, {result.left} left")
+    if result.unreadable:
+        raise click.ClickException(
+            f"{len(result.unreadable)} seller(s) have a token under a key that is not in "
+            f"SPSYNC_TOKEN_KEYS: {', '.join(result.unreadable[:10])}; add that key back, or "
+            "re-authorize them (sellers reauth)")

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     # --- Login with Amazon + SP-API ---
     lwa_client_id: str | None = None
     lwa_client_secret: SecretStr | None = None
+    lwa_app_id: str | None = None  # the SP-API application id (amzn1.sp.solution...)
     lwa_token_url: AnyHttpUrl = AnyHttpUrl("https://api.amazon.com/auth/o2/token")
     spapi_url: AnyHttpUrl | None = None  # one base URL for every region (the simulator)
     spapi_sandbox: bool = False  # use Amazon's sandbox hosts
@@ -80,6 +81,10 @@ class Settings(BaseSettings):
 
     # --- observability ---
     metrics_port: int | None = Field(default=None, ge=1, le=65535)  # worker serves /metrics
+
+    # --- web app (seller onboarding, /healthz, /metrics) ---
+    web_base_url: AnyHttpUrl | None = None  # public URL; OAuth redirect = <this>/oauth/callback
+    web_consent_beta: bool = False  # send version=beta on the consent URL (draft applications)
 
     # --- logging ---
     log_format: Literal["auto", "json", "console"] = "auto"

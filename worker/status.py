@@ -1,14 +1,18 @@
-"""What operators (``status``) and the demo's progress display read from the mirror."""
+"""What operators (``status``, ``sellers show``) and the demo's progress display read."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
+
+from worker.db.models import SyncRun, SyncState
+from worker.ratelimit.bucket import bucket_key, fill_ratio
 
 _STATUS_SQL = text("""
 SELECT s.id AS seller_id, s.selling_partner_id, s.region, s.enabled, s.disabled_reason,
+       s.orders_api_version,
        st.stream, st.cursor, st.last_success_at, st.last_error, st.locked_by, st.due_at,
        CASE WHEN st.stream = 'orders'
             THEN (SELECT count(*) FROM orders o WHERE o.seller_id = s.id)
@@ -38,8 +42,88 @@ def collect(conn: Connection, now: datetime | None = None) -> list[dict[str, Any
     now = now or datetime.now(UTC)
     rows = [dict(r._mapping) for r in conn.execute(_STATUS_SQL)]
     for r in rows:
-        r["lag_seconds"] = round((now - r["cursor"]).total_seconds(), 1) if r["cursor"] else None
+        r["lag_seconds"] = _lag(r["cursor"], now)
     return rows
+
+
+def _lag(cursor: datetime | None, now: datetime) -> float | None:
+    return round((now - cursor).total_seconds(), 1) if cursor else None
+
+
+def stream_operation(stream: str, orders_api_version: str) -> str | None:
+    """The SP-API operation whose quota bucket paces ``stream`` (None: no known bucket)."""
+    if stream == "orders":
+        return "getOrders" if orders_api_version == "v0" else "searchOrders"
+    if stream.startswith("inventory:"):
+        return "getInventorySummaries"
+    if stream.startswith("listings:"):
+        return "searchListingsItems"
+    return None
+
+
+def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
+    """Set each ``collect`` row's ``bucket_fill`` (see :func:`fill_ratio`; None: no bucket)
+    from the bucket hashes in ``redis`` (a sync ``redis.Redis``), at Redis's clock."""
+    from worker.spapi.client import usable_burst  # the burst the client's buckets hold
+    from worker.spapi.operations import operation
+
+    wanted = [(r, stream_operation(r["stream"], r["orders_api_version"])) for r in rows]
+    keyed = [(r, operation(name), bucket_key(r["selling_partner_id"], r["region"], name))
+             for r, name in wanted if name is not None]
+    pipe = redis.pipeline(transaction=False)
+    pipe.time()
+    for _, _, key in keyed:
+        pipe.hgetall(key)
+    (secs, micros), *states = pipe.execute()
+    now = secs + micros / 1_000_000
+    for r in rows:
+        r["bucket_fill"] = None
+    for (r, op, _), state in zip(keyed, states, strict=True):
+        r["bucket_fill"] = round(fill_ratio(state, now=now, default_rate=op.rate,
+                                            burst=usable_burst(op.burst)), 4)
+
+
+def queue_depth(broker_url: str, queue: str) -> int | None:
+    """Messages waiting in Celery's ``queue`` on a Redis broker (None: not a Redis broker)."""
+    import redis
+
+    if broker_url.startswith("redis+socket://"):  # kombu's spelling of a unix socket
+        broker_url = "unix://" + broker_url[len("redis+socket://"):]
+    if not broker_url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    client = redis.Redis.from_url(broker_url)
+    try:
+        return int(client.llen(queue))
+    finally:
+        client.close()
+
+
+def seller_streams(conn: Connection, seller_id: int,
+                   now: datetime | None = None) -> list[dict[str, Any]]:
+    """One seller's streams from ``sync_state``, with the lag behind ``now``."""
+    now = now or datetime.now(UTC)
+    rows = conn.execute(
+        select(SyncState.stream, SyncState.cursor, SyncState.last_success_at,
+               SyncState.last_error, SyncState.last_error_at, SyncState.due_at,
+               SyncState.locked_by)
+        .where(SyncState.seller_id == seller_id).order_by(SyncState.stream))
+    out = []
+    for r in rows:
+        d = dict(r._mapping)
+        d["lag_seconds"] = _lag(d["cursor"], now)
+        out.append(d)
+    return out
+
+
+def seller_runs(conn: Connection, seller_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    """One seller's most recent ``sync_runs``, newest first."""
+    rows = conn.execute(
+        select(SyncRun.id, SyncRun.stream, SyncRun.status, SyncRun.worker, SyncRun.started_at,
+               SyncRun.finished_at, SyncRun.pages, SyncRun.rows_written, SyncRun.api_calls,
+               SyncRun.throttled, SyncRun.error_type, SyncRun.error)
+        .where(SyncRun.seller_id == seller_id)
+        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]
 
 
 def per_seller(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
@@ -61,17 +145,70 @@ def per_seller(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def render(rows: list[dict[str, Any]]) -> str:
+def render(rows: list[dict[str, Any]], queue_depth: int | None = None,
+           queue: str = "spsync") -> str:
+    """The ``status`` table; ``fill`` is the share of the quota bucket in use (>100%: calls
+    queued for quota)."""
+    depth = "n/a" if queue_depth is None else str(queue_depth)
     head = (f"{'seller':<16} {'reg':<3} {'stream':<24} {'rows':>7} {'items':>7} {'pages':>6} "
-            f"{'calls':>6} {'429s':>5} {'lag':>8}  last success / error")
-    lines = [head, "-" * len(head)]
+            f"{'calls':>6} {'429s':>5} {'fill':>5} {'lag':>8}  last success / error")
+    lines = [f"queue {queue}: {depth} waiting", "", head, "-" * len(head)]
     for r in rows:
         lag = f"{r['lag_seconds']:.0f}s" if r["lag_seconds"] is not None else "-"
+        fill = r.get("bucket_fill")
+        fill_text = f"{fill * 100:.0f}%" if fill is not None else "-"
         tail = r["last_error"] or (str(r["last_success_at"])[:19] if r["last_success_at"]
                                    else "never")
         if not r["enabled"]:
             tail = f"DISABLED: {r['disabled_reason']}"
         lines.append(f"{r['selling_partner_id']:<16} {r['region']:<3} {r['stream']:<24} "
                      f"{r['rows']:>7} {r['child_rows']:>7} {r['pages']:>6} {r['api_calls']:>6} "
-                     f"{r['throttled']:>5} {lag:>8}  {tail[:60]}")
+                     f"{r['throttled']:>5} {fill_text:>5} {lag:>8}  {tail[:60]}")
     return "\n".join(lines)
+
+
+def render_seller(seller: dict[str, Any], streams: list[dict[str, Any]],
+                  runs: list[dict[str, Any]]) -> str:
+    """``sellers show``: ``describe_seller``, ``seller_streams`` and ``seller_runs``."""
+    token = seller["refresh_token"]
+    lines = [
+        f"seller {seller['selling_partner_id']} (id {seller['id']})",
+        f"  name:           {seller['name'] or '-'}",
+        f"  region:         {seller['region']}",
+        f"  marketplaces:   {', '.join(seller['marketplace_ids'])}",
+        f"  orders api:     {seller['orders_api']}",
+        "  state:          " + ("enabled" if seller["enabled"]
+                                else f"disabled ({seller['disabled_reason']})"),
+        "  refresh token:  " + (f"stored (key {token['key_id']})" if token["stored"]
+                                else "missing"),
+        f"  registered:     {_when(seller['created_at'])}",
+        f"  updated:        {_when(seller['updated_at'])}",
+        "",
+        "streams:",
+        f"  {'stream':<24} {'cursor':<19}  {'last success':<19}  {'lag':>8}  "
+        f"{'due at':<19}  last error",
+    ]
+    for s in streams:
+        lag = f"{s['lag_seconds']:.0f}s" if s["lag_seconds"] is not None else "-"
+        error = s["last_error"] or "-"
+        if s["last_error"] and s["last_error_at"]:
+            error = f"{_when(s['last_error_at'])}: {error}"
+        lines.append(f"  {s['stream']:<24} {_when(s['cursor']):<19}  "
+                     f"{_when(s['last_success_at']):<19}  {lag:>8}  {_when(s['due_at']):<19}  "
+                     f"{error[:80]}")
+    if not streams:
+        lines.append("  (none)")
+    lines += ["", f"recent runs (last {len(runs)}):" if runs else "recent runs: none"]
+    if runs:
+        lines.append(f"  {'id':>7}  {'stream':<24} {'status':<9}  {'started':<19}  "
+                     f"{'pages':>6} {'rows':>7} {'calls':>6} {'429s':>5}  error")
+    for r in runs:
+        error = f"{r['error_type']}: {r['error']}" if r["error_type"] else (r["error"] or "")
+        lines.append(f"  {r['id']:>7}  {r['stream']:<24} {r['status']:<9}  "
+                     f"{_when(r['started_at']):<19}  {r['pages']:>6} {r['rows_written']:>7} "
+                     f"{r['api_calls']:>6} {r['throttled']:>5}  {error[:80]}")
+    return "\n".join(lines)
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}" if value is not None else "-"

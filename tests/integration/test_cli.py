@@ -7,8 +7,11 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
 
+import click
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 
 from schedules.beat import beat_schedule
@@ -42,6 +45,47 @@ def test_our_migrate_and_status_replace_celerys_builtins(env):
     assert done.returncode == 0 and "latest schema revision" in done.stdout
 
 
+def _all_commands() -> tuple[dict[str, click.Command], set[str]]:
+    """Every click command in worker.cli by its full name ("sellers show"), and the names of
+    the top-level ones (those no group of worker.cli contains)."""
+    from worker import cli
+
+    defined = {id(c): c for c in vars(cli).values() if isinstance(c, click.Command)}
+    nested = {id(sub) for g in defined.values() if isinstance(g, click.Group)
+              for sub in g.commands.values()}
+    out: dict[str, click.Command] = {}
+
+    def walk(cmd: click.Command, path: str) -> None:
+        out[path] = cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    top = {str(c.name) for i, c in defined.items() if i not in nested}
+    for name in top:
+        walk(next(c for c in defined.values() if c.name == name), name)
+    return out, top
+
+
+def test_every_command_is_registered_and_its_help_has_an_example():
+    commands, top = _all_commands()
+    registered = {e.name for e in entry_points(group="celery.commands")
+                  if e.value.startswith("worker.cli:")}
+    assert registered == top  # a command without an entry point never reaches celery
+    assert {"migrate", "sandbox", "demo", "sellers", "sellers add", "sellers list",
+            "sellers show", "sellers enable", "sellers disable", "sellers reauth", "backfill",
+            "status"} <= set(commands)
+    for path, cmd in commands.items():
+        result = CliRunner().invoke(cmd, ["--help"], prog_name=f"celery -A worker {path}")
+        assert result.exit_code == 0, (path, result.output)
+        lines = [line.strip() for line in result.output.splitlines()]
+        assert any(line.startswith("Example: ") for line in lines), (path, result.output)
+
+
+def test_subcommand_help_reaches_celery(env):
+    shown = celery("sellers", "disable", "--help", env=env)
+    assert shown.returncode == 0 and "Example: celery -A worker sellers disable" in shown.stdout
+
+
 def test_sellers_add_list_and_status(env):
     token = "Atzr|cli-test-refresh-token"
     added = celery("sellers", "add", "--selling-partner-id", "A1CLITEST", "--region", "eu",
@@ -51,7 +95,7 @@ def test_sellers_add_list_and_status(env):
     listed = json.loads(celery("sellers", "list", "--json", env=env).stdout)
     assert [(s["selling_partner_id"], s["region"], s["orders_api"]) for s in listed] == [
         ("A1CLITEST", "EU", "2026-01-01")]
-    status = json.loads(celery("status", "--json", env=env).stdout)
+    status = json.loads(celery("status", "--json", env=env).stdout)["streams"]
     assert {(r["selling_partner_id"], r["stream"], r["rows"]) for r in status} == {
         ("A1CLITEST", "orders", 0), ("A1CLITEST", "inventory:A1PA6795UKMFR9", 0),
         ("A1CLITEST", "inventory:A1F83G8C2ARO7P", 0),  # one inventory stream per marketplace

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.ratelimit.bucket import Priority, QuotaWaitTooLong, TokenBucket, bucket_key
+from worker.ratelimit.bucket import (
+    Priority,
+    QuotaWaitTooLong,
+    TokenBucket,
+    bucket_key,
+    fill_ratio,
+)
 from worker.spapi.client import usable_burst
 
 KEY = bucket_key("A1SELLER", "na", "getOrders")
@@ -152,3 +158,60 @@ def test_grants_never_exceed_burst_plus_rate_times_interval(schedule, rate, burs
     for i in range(len(used)):
         for j in range(i, len(used)):
             assert j - i + 1 <= burst + rate * (used[j] - used[i]) + 1e-6
+
+
+# --- fill_ratio: the share of a bucket in use, as `status` shows it ---
+
+
+def test_fill_of_a_missing_or_fresh_bucket_is_zero():
+    assert fill_ratio({}, now=100.0, default_rate=1.0, burst=10) == 0.0
+    assert fill_ratio({"rate": "2"}, now=100.0, default_rate=1.0, burst=10) == 0.0  # no tokens
+
+
+@pytest.mark.parametrize(("tokens", "ts", "now", "rate", "expected"), [
+    (10, 0, 0, 1.0, 0.0),  # full
+    (5, 0, 0, 1.0, 0.5),  # half the burst in use
+    (0, 0, 0, 1.0, 1.0),  # empty
+    (0, 0, 4, 1.0, 0.6),  # refilled 4 of 10 since ts
+    (2, 0, 100, 1.0, 0.0),  # refill is capped at burst, never below 0 %
+    (-5, 0, 0, 1.0, 1.5),  # 5 callers queued: half a burst beyond empty
+    (-5, 0, 2.5, 2.0, 1.0),  # their reservations paid off at 2 tokens/s
+    (5, 10, 9, 1.0, 0.5),  # a clock behind ts refills nothing
+])
+def test_fill_is_one_minus_refilled_tokens_over_burst(tokens, ts, now, rate, expected):
+    state = {"tokens": str(tokens), "ts": str(ts), "rate": str(rate)}
+    assert fill_ratio(state, now=now, default_rate=99.0, burst=10) == pytest.approx(expected)
+
+
+def test_fill_uses_the_default_rate_unless_the_bucket_learned_one():
+    state = {"tokens": "0", "ts": "0"}
+    assert fill_ratio(state, now=1, default_rate=2.0, burst=4) == pytest.approx(0.5)
+    learned = {b"tokens": b"0", b"ts": b"0", b"rate": b"1"}  # HGETALL speaks bytes
+    assert fill_ratio(learned, now=1, default_rate=2.0, burst=4) == pytest.approx(0.75)
+
+
+def test_fill_rejects_a_burst_that_is_not_positive():
+    with pytest.raises(ValueError, match="burst"):
+        fill_ratio({}, now=0, default_rate=1.0, burst=0)
+
+
+async def test_fill_reads_what_the_lua_script_writes(bucket):
+    for _ in range(3):
+        res = await bucket.reserve(KEY, 0.5, 4, 100, now=50.0)
+    assert res.tokens == pytest.approx(1.0)
+    state = await bucket._redis.hgetall(KEY)
+    assert fill_ratio(state, now=50.0, default_rate=0.5, burst=4) == pytest.approx(0.75)
+    assert fill_ratio(state, now=52.0, default_rate=0.5, burst=4) == pytest.approx(0.5)
+    for _ in range(3):  # 2 tokens at t=52, so the third caller waits for quota
+        await bucket.reserve(KEY, 0.5, 4, 100, now=52.0)
+    state = await bucket._redis.hgetall(KEY)
+    assert fill_ratio(state, now=52.0, default_rate=0.5, burst=4) == pytest.approx(1.25)
+
+
+@given(tokens=st.floats(min_value=-50, max_value=10), elapsed=st.floats(0, 1000),
+       later=st.floats(0, 1000), rate=st.floats(0.001, 10))
+def test_fill_is_never_negative_and_only_falls_as_time_passes(tokens, elapsed, later, rate):
+    state = {"tokens": repr(tokens), "ts": "0", "rate": repr(rate)}
+    now = fill_ratio(state, now=elapsed, default_rate=1.0, burst=10)
+    assert 0.0 <= now <= 6.0
+    assert fill_ratio(state, now=elapsed + later, default_rate=1.0, burst=10) <= now + 1e-12

@@ -20,7 +20,7 @@ class _FixedDatetime:
 def test_signature_matches_the_aws_test_vector(monkeypatch):
     monkeypatch.setattr(aws_auth, "datetime", _FixedDatetime)
     signer = Signer("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-    region = Region("NA", "us-east-1", "https://example.amazonaws.com", "")
+    region = Region("NA", "us-east-1", "https://example.amazonaws.com", "", "")
     import worker.spapi.sigv4 as sig
 
     monkeypatch.setattr(sig, "SERVICE", "service")

@@ -42,22 +42,28 @@ def upsert_seller(
     marketplace_ids: list[str],
     refresh_token: str,
     streams: list[str],
-    orders_api_version: str = "2026-01-01",
+    orders_api_version: str | None = None,
     name: str | None = None,
 ) -> int:
     """Create or update (and re-enable) a seller; returns its id. Also creates its streams
-    (``worker.sync.catalog.streams_for`` says which)."""
+    (``worker.sync.catalog.streams_for`` says which).
+
+    ``orders_api_version`` None: 2026-01-01 for a new seller, unchanged for a known one (a
+    seller re-authorizing through the web app keeps the API an operator chose).
+    """
     blob, kid = cipher.encrypt(refresh_token, aad=selling_partner_id)
     values = {
         "selling_partner_id": selling_partner_id, "region": region.upper(),
-        "marketplace_ids": marketplace_ids, "orders_api_version": orders_api_version,
+        "marketplace_ids": marketplace_ids,
+        "orders_api_version": orders_api_version or "2026-01-01",
         "refresh_token_enc": blob, "refresh_token_kid": kid, "name": name,
         "enabled": True, "disabled_reason": None,
     }
+    keep = {"selling_partner_id", *(() if orders_api_version else ("orders_api_version",))}
     stmt = insert(Seller).values(**values)
     upsert = stmt.on_conflict_do_update(
         index_elements=[Seller.selling_partner_id],
-        set_={k: stmt.excluded[k] for k in values if k != "selling_partner_id"}
+        set_={k: stmt.excluded[k] for k in values if k not in keep}
         | {"updated_at": func.now()},
     ).returning(Seller.id)
     seller_id = int(conn.execute(upsert).scalar_one())
@@ -88,6 +94,49 @@ def list_sellers(conn: Connection) -> list[SellerRecord]:
 def disable_seller(conn: Connection, seller_id: int, reason: str) -> None:
     conn.execute(update(Seller).where(Seller.id == seller_id).values(
         enabled=False, disabled_reason=reason[:500], updated_at=func.now()))
+
+
+def enable_seller(conn: Connection, seller_id: int) -> None:
+    """Let the dispatcher claim the seller's streams again; clears ``disabled_reason``."""
+    done = conn.execute(update(Seller).where(Seller.id == seller_id).values(
+        enabled=True, disabled_reason=None, updated_at=func.now()))
+    if not done.rowcount:
+        raise UnknownSellerError(f"no seller with id {seller_id}")
+
+
+def set_refresh_token(conn: Connection, cipher: Cipher, seller_id: int,
+                      refresh_token: str) -> str:
+    """Store a new refresh token (encrypted, bound to the seller) and re-enable the seller.
+
+    Returns the id of the key that encrypted it.
+    """
+    spid = conn.execute(select(Seller.selling_partner_id).where(Seller.id == seller_id)
+                        .with_for_update()).scalar_one_or_none()
+    if spid is None:
+        raise UnknownSellerError(f"no seller with id {seller_id}")
+    blob, kid = cipher.encrypt(refresh_token, aad=spid)
+    conn.execute(update(Seller).where(Seller.id == seller_id).values(
+        refresh_token_enc=blob, refresh_token_kid=kid, enabled=True, disabled_reason=None,
+        updated_at=func.now()))
+    return kid
+
+
+def describe_seller(conn: Connection, seller_id: int) -> dict[str, Any]:
+    """Everything about the seller row an operator may see: never the token, only whether
+    one is stored and under which key id."""
+    row = conn.execute(_SELECT.where(Seller.id == seller_id)).one_or_none()
+    if row is None:
+        raise UnknownSellerError(f"no seller with id {seller_id}")
+    stored = row.refresh_token_enc is not None and bool(row.refresh_token_kid)
+    return {
+        "id": row.id, "selling_partner_id": row.selling_partner_id, "name": row.name,
+        "region": row.region, "marketplace_ids": list(row.marketplace_ids),
+        "orders_api": row.orders_api_version, "enabled": row.enabled,
+        "disabled_reason": row.disabled_reason,
+        "refresh_token": {"stored": stored,
+                          "key_id": row.refresh_token_kid if stored else None},
+        "created_at": row.created_at, "updated_at": row.updated_at,
+    }
 
 
 _SELECT = select(*Seller.__table__.c)

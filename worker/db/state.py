@@ -35,6 +35,12 @@ def ensure_streams(conn: Connection, seller_id: int, streams: list[str]) -> None
     )
 
 
+def make_due(conn: Connection, seller_id: int) -> None:
+    """Every stream of the seller is due now (a seller just connected or re-connected)."""
+    conn.execute(update(SyncState).where(SyncState.seller_id == seller_id)
+                 .values(due_at=func.now()))
+
+
 def _lock_key(seller_id: int, stream: str) -> Any:
     return func.hashtextextended(f"spsync:{seller_id}:{stream}", 0)
 
@@ -97,7 +103,7 @@ def rearm(conn: Connection, seller_id: int, stream: str, within: timedelta) -> N
 
 def claim_due(
     conn: Connection, now: datetime, *, limit: int, hold: timedelta,
-    regions: tuple[str, ...] = ("NA", "EU", "FE"),
+    regions: tuple[str, ...] = ("NA", "EU", "FE"), seller_id: int | None = None,
 ) -> list[tuple[int, str]]:
     """Due (seller, stream) pairs of enabled sellers; their ``due_at`` moves ``hold`` ahead.
 
@@ -107,6 +113,11 @@ def claim_due(
         select(SyncState.seller_id, SyncState.stream)
         .join(Seller, Seller.id == SyncState.seller_id)
         .where(SyncState.due_at <= now, Seller.enabled.is_(True), Seller.region.in_(regions))
+    )
+    if seller_id is not None:
+        due = due.where(SyncState.seller_id == seller_id)
+    due = (
+        due
         .order_by(SyncState.due_at)
         .limit(limit)
         .with_for_update(of=SyncState, skip_locked=True)

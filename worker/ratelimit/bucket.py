@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
@@ -36,6 +37,35 @@ class Priority(StrEnum):
 
 def bucket_key(seller: str, region: str, operation: str) -> str:
     return f"rl:{{{seller}:{region.upper()}}}:{operation}"
+
+
+def fill_ratio(state: Mapping[Any, Any], *, now: float, default_rate: float,
+               burst: float) -> float:
+    """Share of a bucket in use at ``now`` (Redis ``TIME``): ``1 - tokens_now / burst``.
+
+    ``state`` is the bucket hash as ``HGETALL`` returns it (``tokens``, ``ts``, ``rate``; str
+    or bytes); ``tokens_now`` refills it to ``now`` exactly as ``bucket.lua`` does. 0.0 is an
+    idle, full bucket (also a missing key: the script lets full buckets expire); above 1.0
+    callers hold reservations (tokens below zero): 1.5 means half a burst of calls is queued.
+    """
+    if burst <= 0:
+        raise ValueError(f"burst must be positive, not {burst}")
+    fields = {(k.decode() if isinstance(k, bytes) else str(k)): v for k, v in state.items()}
+    tokens, ts = _number(fields.get("tokens")), _number(fields.get("ts"))
+    if tokens is None or ts is None:
+        return 0.0
+    rate = _number(fields.get("rate")) or default_rate
+    tokens_now = min(burst, tokens + max(0.0, now - ts) * rate)
+    return max(0.0, 1.0 - tokens_now / burst)
+
+
+def _number(raw: Any) -> float | None:
+    if raw is None:
+        return None
+    try:
+        return float(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ class Region:
     aws_region: str  # for optional SigV4 signing
     endpoint: str
     sandbox_endpoint: str
+    seller_central: str  # where a seller of this region grants consent (OAuth start)
 
 
 REGIONS: dict[str, Region] = {
@@ -18,16 +19,19 @@ REGIONS: dict[str, Region] = {
         "NA", "us-east-1",
         "https://sellingpartnerapi-na.amazon.com",
         "https://sandbox.sellingpartnerapi-na.amazon.com",
+        "https://sellercentral.amazon.com",
     ),
     "EU": Region(
         "EU", "eu-west-1",
         "https://sellingpartnerapi-eu.amazon.com",
         "https://sandbox.sellingpartnerapi-eu.amazon.com",
+        "https://sellercentral-europe.amazon.com",
     ),
     "FE": Region(
         "FE", "us-west-2",
         "https://sellingpartnerapi-fe.amazon.com",
         "https://sandbox.sellingpartnerapi-fe.amazon.com",
+        "https://sellercentral.amazon.co.jp",
     ),
 }
 

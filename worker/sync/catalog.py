@@ -49,7 +49,7 @@ def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
                 initial=timedelta(days=settings.orders_initial_days),
             ),
             settings.orders_page_size,
-            timedelta(seconds=settings.orders_interval_seconds),
+            interval_of(settings, stream),
         )
     if stream.startswith(listings.PREFIX):
         return Plan(
@@ -61,7 +61,7 @@ def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
                 initial=listings.FULL_LISTING,  # a first sync lists everything
             ),
             listings.PAGE_SIZE,
-            timedelta(seconds=settings.listings_interval_seconds),
+            interval_of(settings, stream),
         )
     return Plan(
         inventory.inventory_spec(stream),
@@ -72,5 +72,14 @@ def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
             initial=timedelta(days=3650),  # a first sync lists everything
         ),
         50,  # fixed by Amazon for this operation
-        timedelta(seconds=settings.inventory_interval_seconds),
+        interval_of(settings, stream),
     )
+
+
+def interval_of(settings: Settings, stream: str) -> timedelta:
+    """How often ``stream`` is synced (by its kind: orders, inventory:*, listings:*)."""
+    if stream == orders.STREAM:
+        return timedelta(seconds=settings.orders_interval_seconds)
+    if stream.startswith(listings.PREFIX):
+        return timedelta(seconds=settings.listings_interval_seconds)
+    return timedelta(seconds=settings.inventory_interval_seconds)

@@ -1,0 +1,50 @@
+"""`rotate-key` and `web` as an operator runs them: happy path and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.crypto import new_key_spec
+
+from .helpers import table
+from .test_cli import celery
+from .test_cli_sellers import TOKEN, add, env, error_lines, rds, rt  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.integration
+
+
+def test_rotate_key_re_encrypts_and_reports(rt, env):  # noqa: F811
+    for n in range(3):
+        add(rt, f"A1ROT{n}")
+    newer = {**env, "SPSYNC_TOKEN_KEYS": f"{new_key_spec('k2')},{env['SPSYNC_TOKEN_KEYS']}"}
+    done = celery("rotate-key", "--batch", "2", env=newer)
+    assert done.returncode == 0, done.stderr
+    assert "3 token(s) to re-encrypt with key k2" in done.stdout
+    assert "done: 3 re-encrypted, 0 already under k2, 0 left" in done.stdout
+    assert {r[0] for r in table(rt, "SELECT refresh_token_kid FROM sellers")} == {"k2"}
+    again = celery("rotate-key", env=newer)
+    assert again.returncode == 0 and "done: 0 re-encrypted, 3 already under k2" in again.stdout
+    assert TOKEN not in done.stdout + done.stderr + again.stdout + again.stderr
+
+
+def test_rotate_key_without_the_old_key_names_the_sellers_and_changes_nothing(rt, env):  # noqa: F811
+    add(rt, "A1LOST")
+    lost = {**env, "SPSYNC_TOKEN_KEYS": new_key_spec("k9")}  # the old key is not listed
+    done = celery("rotate-key", env=lost)
+    assert done.returncode != 0
+    (line,) = error_lines(done.stderr)
+    assert "A1LOST" in line and "SPSYNC_TOKEN_KEYS" in line
+    assert table(rt, "SELECT refresh_token_kid FROM sellers")[0][0] == "cli"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["rotate-key", "--batch", "0"], "--batch"),
+    (["web", "--port", "70000"], "--port"),
+    (["web", "--spapi-url", "http://127.0.0.1:1"], "no simulator answers"),
+])
+def test_bad_arguments_fail_with_one_line(env, args, says):  # noqa: F811
+    done = celery(*args, env={**env, "SPSYNC_LWA_APP_ID": "amzn1.sp.solution.x",
+                              "SPSYNC_LWA_CLIENT_ID": "id", "SPSYNC_LWA_CLIENT_SECRET": "s"})
+    assert done.returncode != 0
+    (line,) = error_lines(done.stderr)
+    assert says in line

@@ -1,0 +1,36 @@
+"""Building the web app's dependencies from settings (and, for a trial, from a simulator)."""
+
+from __future__ import annotations
+
+from pydantic import AnyHttpUrl, SecretStr
+
+from worker.config import ConfigError, Settings
+from worker.runtime import Runtime
+from worker.web.app import Web, WebConfig
+
+
+def web_deps(settings: Settings, *, public_url: str, spapi_url: str | None = None) -> Web:
+    """``spapi_url``: send consent, LWA and SP-API to this simulator; with no LWA application
+    configured, use the simulator's demo application."""
+    consent_base = None
+    if spapi_url:
+        base = spapi_url.rstrip("/")
+        updates: dict[str, object] = {"spapi_url": AnyHttpUrl(base),
+                                      "lwa_token_url": AnyHttpUrl(base + "/auth/o2/token")}
+        if not settings.lwa_client_id:
+            from worker.sandbox.remote import SandboxClient
+
+            app = SandboxClient(base).sellers()["application"]
+            updates |= {"lwa_client_id": app["client_id"],
+                        "lwa_client_secret": SecretStr(app["client_secret"]),
+                        "lwa_app_id": app.get("application_id")}
+        settings = settings.model_copy(update=updates)
+        consent_base = base
+    if not settings.lwa_app_id:
+        raise ConfigError("SPSYNC_LWA_APP_ID must be set (your SP-API application id, "
+                          "amzn1.sp.solution...)")
+    settings.require_lwa()
+    rt = Runtime(settings)
+    return Web(rt, WebConfig(public_url=public_url, application_id=settings.lwa_app_id,
+                             lwa=rt.lwa_app(), consent_base=consent_base,
+                             beta=settings.web_consent_beta))

@@ -16,4 +16,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             # A tick nobody ran in time is replaced by the next one, not piled up.
             "options": {"expires": every},
         },
+        # Inbox notifications whose enqueued task was lost or failed: retried, then parked.
+        "sweep-notifications-inbox": {
+            "task": "spsync.process_inbox",
+            "schedule": every,
+            "options": {"expires": every},
+        },
     }

@@ -153,3 +153,40 @@ def runtime_for(clean: Services) -> Any:
         return Runtime(settings_for(clean, sim, **overrides))
 
     return make
+
+
+@dataclass(frozen=True)
+class Sqs:
+    endpoint_url: str
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client("sqs", endpoint_url=self.endpoint_url, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def new_queue(self, name: str | None = None) -> str:
+        """A fresh queue's URL (names are unique per test)."""
+        import uuid
+
+        return str(self.client().create_queue(
+            QueueName=name or f"spsync-{uuid.uuid4().hex[:12]}")["QueueUrl"])
+
+
+@pytest.fixture(scope="session")
+def sqs_server() -> Iterator[Sqs]:
+    """A real SQS endpoint: moto in server mode, on loopback, for the whole session."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                       ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield Sqs(f"http://127.0.0.1:{port}")
+    server.stop()

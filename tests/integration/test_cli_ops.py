@@ -41,6 +41,10 @@ def test_rotate_key_without_the_old_key_names_the_sellers_and_changes_nothing(rt
     (["rotate-key", "--batch", "0"], "--batch"),
     (["web", "--port", "70000"], "--port"),
     (["web", "--spapi-url", "http://127.0.0.1:1"], "no simulator answers"),
+    (["sandbox", "--sellers", "0"], "--sellers"),
+    (["demo", "--time-scale", "0.5"], "--time-scale"),
+    (["status", "--jsn"], "--jsn"),
+    (["migrate", "extra"], "extra"),
 ])
 def test_bad_arguments_fail_with_one_line(env, args, says):  # noqa: F811
     done = celery(*args, env={**env, "SPSYNC_LWA_APP_ID": "amzn1.sp.solution.x",

@@ -301,3 +301,73 @@ class ReportRow(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
     sync_version: Mapped[int] = mapped_column(BigInteger)
+
+
+class Notification(Base):
+    """One SP-API notification as received (SQS, or SNS over HTTPS), deduplicated on Amazon's
+    ``NotificationId``. ``status``: ``pending`` until its targeted refresh ran, ``done``,
+    or ``parked`` after it failed ``attempts`` times (kept with its error, never blocking)."""
+
+    __tablename__ = "notifications_inbox"
+    __table_args__ = (
+        Index("notifications_inbox_pending_idx", "status", "received_at",
+              postgresql_where="status = 'pending'"),
+        Index("notifications_inbox_seller_idx", "seller_id", "received_at"),
+        CheckConstraint("status IN ('pending', 'done', 'parked')",
+                        name="notifications_inbox_status_check"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    notification_id: Mapped[str] = mapped_column(Text, unique=True)
+    notification_type: Mapped[str] = mapped_column(Text)
+    seller_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="SET NULL"))
+    selling_partner_id: Mapped[str | None] = mapped_column(Text)
+    event_time: Mapped[datetime | None] = _ts()
+    source: Mapped[str] = mapped_column(Text)  # sqs | sns
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = _ts(server_default=func.now())
+    processed_at: Mapped[datetime | None] = _ts()
+
+
+class OutboxCommand(Base):
+    """A write-back command for Amazon, inserted by downstream systems (or the CLI).
+
+    ``status``: ``pending`` -> ``sending`` (committed BEFORE the request leaves) ->
+    ``accepted`` | ``rejected`` (Amazon's issues in ``response``) | ``failed`` (gave up after
+    retries; never reached Amazon) | ``unknown`` (sent, answer lost; see docs/schema.md) |
+    ``polling`` (accepted, an asynchronous operation is being followed).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("outbox_due_idx", "status", "next_attempt_at",
+              postgresql_where="status IN ('pending', 'polling')"),
+        Index("outbox_seller_idx", "seller_id", "created_at"),
+        CheckConstraint(
+            "command IN ('confirmShipment', 'patchListingsItem', 'deleteListingsItem', "
+            "'createInboundPlan')", name="outbox_command_check"),
+        CheckConstraint(
+            "status IN ('pending', 'sending', 'polling', 'accepted', 'rejected', 'failed', "
+            "'unknown')", name="outbox_status_check"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"))
+    command: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[datetime] = _ts(server_default=func.now())
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    operation_id: Mapped[str | None] = mapped_column(Text)  # e.g. an inbound plan operation
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts(server_default=func.now())
+    sent_at: Mapped[datetime | None] = _ts()
+    finished_at: Mapped[datetime | None] = _ts()

@@ -35,6 +35,11 @@ def ensure_streams(conn: Connection, seller_id: int, streams: list[str]) -> None
     )
 
 
+def make_stream_due(conn: Connection, seller_id: int, stream: str) -> None:
+    """One stream of the seller is due now (e.g. a notification said it changed)."""
+    conn.execute(_state(update(SyncState), seller_id, stream).values(due_at=func.now()))
+
+
 def make_due(conn: Connection, seller_id: int) -> None:
     """Every stream of the seller is due now (a seller just connected or re-connected)."""
     conn.execute(update(SyncState).where(SyncState.seller_id == seller_id)

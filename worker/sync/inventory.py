@@ -74,6 +74,11 @@ def map_summary(marketplace_id: str, doc: Any) -> InventoryRow:
     )
 
 
+def summaries(body: Any) -> list[Any]:
+    """The inventory summaries of one getInventorySummaries page."""
+    return _page(body)[0]
+
+
 def _page(body: Any) -> tuple[list[Any], str | None]:
     payload = body.get("payload") if isinstance(body, dict) else None
     if not isinstance(payload, dict) or not isinstance(payload.get("inventorySummaries"), list):

@@ -1,0 +1,55 @@
+"""Operator commands, registered as celery subcommands (``celery -A worker <command>``).
+
+Every command exits non-zero with one clear line on bad input and never prints a secret.
+"""
+
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+# Celery ships its own ``migrate`` (move tasks between brokers) and ``status`` (list workers)
+# and registers them *after* plugin commands, so ours would be silently replaced. When Celery
+# loads this module through the ``celery.commands`` entry point, the group being built is a
+# local named ``group`` in click-plugins' decorator; we make it keep our two names. Celery's
+# worker listing stays available as ``celery -A worker inspect ping``.
+# tests/integration/test_cli.py fails if a Celery or click-plugins upgrade breaks this.
+OURS = frozenset({"migrate", "status"})
+
+
+class _KeepOurs(dict[str, Any]):
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name in OURS and name in self and getattr(command, "callback", None) is not None \
+                and not command.callback.__module__.startswith("worker."):
+            return
+        super().__setitem__(name, command)
+
+
+def _claim_names() -> None:
+    frame = sys._getframe(1)
+    for _ in range(40):
+        if frame is None:
+            return
+        group = frame.f_locals.get("group")
+        if isinstance(group, click.Group) and not isinstance(group.commands, _KeepOurs):
+            group.commands = _KeepOurs(group.commands)
+            return
+        frame = frame.f_back  # type: ignore[assignment]
+
+
+_claim_names()
+
+# The commands, re-exported for the entry points in pyproject.toml (``worker.cli:<name>``).
+from worker.cli.backfill import backfill  # noqa: E402
+from worker.cli.keys import rotate_key  # noqa: E402
+from worker.cli.notifications import notifications  # noqa: E402
+from worker.cli.run import demo, migrate, sandbox  # noqa: E402
+from worker.cli.sellers import sellers  # noqa: E402
+from worker.cli.status import status  # noqa: E402
+from worker.cli.web import web  # noqa: E402
+
+__all__ = ["backfill", "demo", "migrate", "notifications", "rotate_key", "sandbox", "sellers",
+           "status", "web"]

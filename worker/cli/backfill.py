@@ -1,0 +1,110 @@
+"""``celery -A worker`` backfill: history through the Reports API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from worker.cli.common import cli_runtime, operator_command
+
+_DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
+
+
+@click.command(help="Backfill history through the Reports API (UTC dates), resumably.\n\n"
+               "orders/sales-traffic are split into 30-day reports from --since to --until "
+               "(default: now); listings/inventory are one snapshot per marketplace. "
+               "Interrupt it any time: the same command resumes without asking Amazon for a "
+               "report twice.\n\n"
+               "Example: celery -A worker backfill --seller A1B2C3 --stream orders "
+               "--since 2024-01-01")
+@click.option("--seller", "seller_ref", help="Selling partner id (or spsync id).")
+@click.option("--all-sellers", is_flag=True, help="Every enabled seller.")
+@click.option("--stream", default="orders", show_default=True,
+              type=click.Choice(["orders", "listings", "inventory", "sales-traffic"]))
+@click.option("--since", type=_DATE, help="Start of history (orders, sales-traffic).")
+@click.option("--until", type=_DATE, help="End of history (default: now).")
+@click.option("--dry-run", is_flag=True, help="Show the reports it would create, resume or "
+              "skip; call nothing.")
+@operator_command
+def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: datetime | None,
+             until: datetime | None, dry_run: bool) -> None:
+    from worker.sync.backfill import plan_requests
+
+    if bool(seller_ref) == all_sellers:
+        raise click.UsageError("give exactly one of --seller ID or --all-sellers")
+    now = datetime.now(UTC)
+    start = since.replace(tzinfo=UTC) if since else None
+    end = until.replace(tzinfo=UTC) if until else now
+    if end > now:
+        raise click.UsageError("--until must not be in the future")
+    rt = cli_runtime()
+    chosen = _backfill_sellers(rt, seller_ref)
+    for seller in chosen:
+        plan_requests(seller, stream, start, end)  # bad dates fail before anything runs
+    if dry_run:
+        _backfill_dry_run(rt, chosen, stream, start, end)
+        return
+    failures = _backfill_run(rt, chosen, stream, start, end)
+    if failures:
+        raise click.ClickException(f"{failures} report(s) failed; see above. Re-run the same "
+                                   "command to retry them.")
+
+
+def _backfill_sellers(rt: Any, ref: str | None) -> list[Any]:
+    from worker.db.sellers import find_seller, get_seller, list_sellers
+
+    with rt.engine.begin() as conn:
+        found = [find_seller(conn, ref)] if ref else [
+            s for s in list_sellers(conn) if s.enabled]
+        return [get_seller(conn, s.id, rt.keyring) for s in found]
+
+
+def _backfill_dry_run(rt: Any, chosen: list[Any], stream: str, start: datetime | None,
+                      end: datetime) -> None:
+    from worker.sync.backfill import dry_run
+
+    for seller in chosen:
+        for req, action in dry_run(rt, seller, stream, start, end):
+            window = (f"{req.start:%Y-%m-%d %H:%M} .. {req.end:%Y-%m-%d %H:%M}"
+                      if req.start and req.end else "snapshot")
+            click.echo(f"{seller.selling_partner_id} {req.report_type} "
+                       f"{','.join(req.marketplace_ids)} {window}: {action}")
+
+
+def _backfill_run(rt: Any, chosen: list[Any], stream: str, start: datetime | None,
+                  end: datetime) -> int:
+    import asyncio
+    import time
+
+    from worker.sync.backfill import Progress, backfill_seller, describe
+
+    last: dict[str, float] = {}
+
+    def show(p: Progress) -> None:  # at most once a second per seller, and every report
+        now = time.monotonic()
+        if now - last.get(p.seller, 0.0) >= 1.0 or p.done == p.total:
+            last[p.seller] = now
+            click.echo(describe(p))
+
+    async def run_all() -> list[Progress]:
+        gate = asyncio.Semaphore(4)  # 2 connections each: within the engine's pool of 10
+
+        async def one(seller: Any) -> Progress:
+            async with gate:
+                return await backfill_seller(rt, seller, stream, start, end, show)
+
+        return await asyncio.gather(*(one(s) for s in chosen))
+
+    try:
+        results = asyncio.run(run_all())
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: run the same command again to resume") from None
+    for p in results:
+        for failure in p.failures:
+            click.echo(f"{p.seller}: {failure}", err=True)
+        click.echo(f"done: {describe(p)}")
+    return sum(len(p.failures) for p in results)
+
+

@@ -1,0 +1,49 @@
+"""What every command shares: one-line errors, the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from worker.config import ConfigError, load_settings
+from worker.db.sellers import UnknownSellerError
+from worker.spapi.regions import UnknownRegionError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (ConfigError, UnknownSellerError, UnknownRegionError, ValueError) as exc:
+        raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from None
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise click.ClickException(f"Redis unreachable: {exc}") from None
+
+
+def operator_command(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with one_line_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def cli_runtime() -> Any:
+    from worker.logging import configure_logging
+    from worker.runtime import Runtime
+
+    settings = load_settings()
+    configure_logging(settings)
+    return Runtime(settings)
+
+

@@ -1,0 +1,39 @@
+"""``celery -A worker`` status: per seller and stream, with quota fill and queue depth."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from worker.cli.common import cli_runtime, operator_command
+
+
+@click.command(help="Per seller and stream: last success, lag, rows, last error, and how "
+               "full its quota bucket is (fill: share of the burst in use; over 100% means "
+               "calls are queued for quota). Also the number of tasks waiting in the Celery "
+               "queue (n/a for an AMQP broker; null in --json).\n\n"
+               "Example: celery -A worker status --json")
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON object: {"queue_depth": N, "streams": [...]}.')
+@operator_command
+def status(as_json: bool) -> None:
+    from worker.app import app
+    from worker.status import add_bucket_fill, collect, queue_depth, render
+
+    rt = cli_runtime()
+    with rt.engine.begin() as conn:
+        rows = collect(conn)
+    client = rt.redis()
+    try:
+        add_bucket_fill(client, rows)
+    finally:
+        client.close()
+    queue = str(app.conf.task_default_queue)
+    depth = queue_depth(rt.settings.broker_url or rt.services.redis_url, queue)
+    if as_json:
+        click.echo(json.dumps({"queue_depth": depth, "streams": rows}, default=str))
+    else:
+        click.echo(render(rows, depth, queue))
+
+

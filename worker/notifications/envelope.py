@@ -1,0 +1,113 @@
+"""A received notification, validated against Amazon's JSON schema for its type.
+
+The four schemas (``worker/spapi_models/*Notification.json``) disagree on casing:
+``ReportProcessingFinishedNotification`` is camelCase (``notificationType``, ``payload``),
+the others PascalCase. :func:`parse` reads either, validates the whole message against the
+schema of its type, and returns the few fields spsync routes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft7Validator
+
+SCHEMAS = {
+    "ORDER_CHANGE": "OrderChangeNotification",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES": "FBAInventoryAvailabilityChangeNotification",
+    "LISTINGS_ITEM_STATUS_CHANGE": "ListingsItemStatusChangeNotification",
+    "REPORT_PROCESSING_FINISHED": "ReportProcessingFinishedNotification",
+}
+# Amazon's listings schema disagrees with itself: its NotificationType enum says
+# LISTINGS_ITEM_STATUS_CHANGED, its own example (and the subscription type) says
+# LISTINGS_ITEM_STATUS_CHANGE. Both are accepted and stored under the subscription type.
+ALIASES = {"LISTINGS_ITEM_STATUS_CHANGED": "LISTINGS_ITEM_STATUS_CHANGE"}
+_ENUM_SPELLING = {"LISTINGS_ITEM_STATUS_CHANGE": "LISTINGS_ITEM_STATUS_CHANGED"}
+
+
+class InvalidNotification(ValueError):
+    """Not a notification spsync knows, or one that breaks its schema; the message says where
+    (never the payload's values)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    notification_id: str  # Amazon's NotificationId (or a digest of the body when absent)
+    notification_type: str
+    event_time: datetime | None
+    selling_partner_id: str | None
+    payload: dict[str, Any]  # the type's payload object (e.g. OrderChangeNotification)
+    message: dict[str, Any]  # the whole message as received
+
+
+@cache
+def _validator(name: str) -> Draft7Validator:
+    text = resources.files("worker.spapi_models").joinpath(f"{name}.json").read_text("utf-8")
+    return Draft7Validator(json.loads(text))
+
+
+def _get(obj: Mapping[str, Any], name: str) -> Any:
+    """``name`` in PascalCase or camelCase."""
+    if name in obj:
+        return obj[name]
+    return obj.get(name[0].lower() + name[1:])
+
+
+def parse(message: Mapping[str, Any]) -> Envelope:
+    if not isinstance(message, Mapping):
+        raise InvalidNotification("a notification must be a JSON object")
+    sent = _get(message, "NotificationType")
+    kind = ALIASES.get(sent, sent)
+    if kind not in SCHEMAS:
+        raise InvalidNotification(f"unknown notification type {str(sent)[:60]!r}")
+    checked = dict(message)
+    if kind in _ENUM_SPELLING:
+        checked["NotificationType"] = _ENUM_SPELLING[kind]
+    errors = sorted(_validator(SCHEMAS[kind]).iter_errors(checked), key=lambda e: list(e.path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
+        raise InvalidNotification(f"{kind} breaks its schema at {where}: "
+                                  f"{errors[0].validator} {errors[0].validator_value!r}"[:300])
+    payload = dict(_get(message, "Payload") or {})
+    meta = _get(message, "NotificationMetadata") or {}
+    nid = _get(meta, "NotificationId") if isinstance(meta, Mapping) else None
+    return Envelope(
+        notification_id=str(nid) if nid else _digest(message),
+        notification_type=str(kind),
+        event_time=_time(_get(message, "EventTime")),
+        selling_partner_id=_seller(kind, payload),
+        payload=payload,
+        message=dict(message),
+    )
+
+
+def _digest(message: Mapping[str, Any]) -> str:
+    body = json.dumps(message, sort_keys=True, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _seller(kind: str, payload: Mapping[str, Any]) -> str | None:
+    if kind == "ORDER_CHANGE":
+        inner = payload.get("OrderChangeNotification") or {}
+        return inner.get("SellerId") if isinstance(inner, Mapping) else None
+    if kind == "REPORT_PROCESSING_FINISHED":
+        inner = payload.get("reportProcessingFinishedNotification") or {}
+        return inner.get("sellerId") if isinstance(inner, Mapping) else None
+    value = payload.get("SellerId")
+    return str(value) if value else None

@@ -82,9 +82,20 @@ class Settings(BaseSettings):
     # --- observability ---
     metrics_port: int | None = Field(default=None, ge=1, le=65535)  # worker serves /metrics
 
+    # --- notifications (celery -A worker notifications consume) ---
+    sqs_queue_url: str | None = None  # the SQS queue subscribed as the SP-API destination
+    sqs_endpoint_url: str | None = None  # another SQS endpoint (e.g. moto); unset: AWS
+
     # --- web app (seller onboarding, /healthz, /metrics) ---
     web_base_url: AnyHttpUrl | None = None  # public URL; OAuth redirect = <this>/oauth/callback
     web_consent_beta: bool = False  # send version=beta on the consent URL (draft applications)
+    # POST /notifications/sns trusts SigningCertURL / SubscribeURL hosts matching this (whole
+    # host); both knobs exist for tests and development, production keeps the defaults.
+    sns_cert_host_pattern: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+    sns_allow_http_cert: bool = False  # also accept http:// certificate and SubscribeURLs
+    # Only these SNS topics may subscribe and deliver (a genuine SNS signature proves AWS sent
+    # it, not that it is *your* topic). Empty: the endpoint refuses every message.
+    sns_topic_arns: Annotated[tuple[str, ...], NoDecode] = ()
 
     # --- logging ---
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -96,6 +107,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         return tuple(str(v).upper() for v in value) if isinstance(value, list | tuple) else value
+
+    @field_validator("sns_topic_arns", mode="before")
+    @classmethod
+    def _split_arns(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("regions")
     @classmethod

@@ -63,6 +63,20 @@ TOKEN_REFRESH_FAILURES = Counter(
     "spsync_token_refresh_failures_total", "LWA refresh-token grants that failed",
     ["seller", "error"],
 )
+NOTIFICATIONS = Counter(
+    "spsync_notifications_total", "Inbox notifications processed, by type and outcome "
+    "(done, pending = will retry, parked)", ["notification_type", "outcome"],
+)
+SNS_MESSAGES = Counter(
+    "spsync_sns_messages_total", "SNS messages posted to /notifications/sns, by Type and "
+    "outcome (recorded, duplicate, parked, confirmed, unsubscribed, replayed, rejected, failed)",
+    ["type", "outcome"],
+)
+NOTIFICATION_LAG = Histogram(
+    "spsync_notification_receive_seconds",
+    "From a notification's PublishTime (or EventTime) to its inbox commit",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
 CLOCK_SKEW = Gauge(
     "spsync_clock_skew_seconds",
     "This host's clock minus the Date header of the last LWA / SP-API response",

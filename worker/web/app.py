@@ -1,4 +1,5 @@
-"""The aiohttp application: ``/oauth/start``, ``/oauth/callback``, ``/healthz``, ``/metrics``.
+"""The aiohttp application: ``/oauth/start``, ``/oauth/callback``, ``/healthz``, ``/metrics``,
+``/notifications/sns``.
 
 ``create_app`` is what tests mount; ``run`` is the blocking entry point behind
 ``celery -A worker web``. Every route is a thin shell over a plain function.
@@ -25,7 +26,7 @@ from worker.runtime import Runtime
 from worker.spapi.auth import LwaApp
 from worker.spapi.errors import AuthError, InvalidGrantError, SpApiError
 from worker.spapi.regions import region as region_info
-from worker.web import oauth_state
+from worker.web import oauth_state, sns
 from worker.web.health import run_checks
 from worker.web.onboarding import Enqueue, OnboardingError, connect, dispatch_now
 from worker.web.pages import page
@@ -74,6 +75,7 @@ def create_app(deps: Web) -> web.Application:
     app.router.add_get("/oauth/callback", oauth_callback)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/notifications/sns", sns.handle)
     app.cleanup_ctx.append(_clients)
     return app
 

@@ -1,4 +1,5 @@
-"""The aiohttp application: LWA, the consent page, the SP-API operations, ``/_sim`` controls.
+"""The aiohttp application: LWA, the consent page, the SP-API operations, ``/_sim`` controls,
+and the background tasks (the change loop, the notification sender).
 
 ``create_app`` is what tests mount with ``aiohttp_client``; ``serve`` runs it on a
 socket until cancelled; ``run`` is the blocking entry point behind the CLI.
@@ -18,10 +19,12 @@ from . import (
     downloads,
     inventory,
     listings,
+    notifications_api,
     orders_2026,
     orders_v0,
     reports_api,
     sellers_api,
+    writes,
 )
 from .clock import Clock
 from .config import SimConfig
@@ -47,6 +50,14 @@ HANDLERS: dict[str, OperationHandler] = {
     "cancelReport": reports_api.cancel_report,
     "getReportDocument": reports_api.get_report_document,
     "getMarketplaceParticipations": sellers_api.get_marketplace_participations,
+    "getDestinations": notifications_api.get_destinations,
+    "createDestination": notifications_api.create_destination,
+    "getDestination": notifications_api.get_destination,
+    "deleteDestination": notifications_api.delete_destination,
+    "createSubscription": notifications_api.create_subscription,
+    "getSubscription": notifications_api.get_subscription,
+    "getSubscriptionById": notifications_api.get_subscription_by_id,
+    "deleteSubscriptionById": notifications_api.delete_subscription_by_id,
 }
 
 
@@ -62,12 +73,23 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
         app.router.add_route(op.method, op.path, sp_api_route(sim, op, handler))
     add_routes(app, sim)
     downloads.add_routes(app, sim)
+    writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
     app.cleanup_ctx.append(_change_loop)
+    app.cleanup_ctx.append(_notifications)
     return app
 
 
 async def _change_loop(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(app[SIMULATOR].changes.run())
+    yield
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+
+
+async def _notifications(app: web.Application) -> AsyncIterator[None]:
+    """The SQS sender and the finished-report watch (see :mod:`publisher`)."""
+    task = asyncio.create_task(app[SIMULATOR].notifications.run())
     yield
     task.cancel()
     with suppress(asyncio.CancelledError):

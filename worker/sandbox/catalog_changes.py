@@ -8,18 +8,22 @@ inbound quantities are not detected; the simulator never makes such a change, so
 mirror that follows ``startDateTime`` can always converge on the truth.) A listing
 change either resolves a listing's issues or raises one, which can flip its status
 between BUYABLE and DISCOVERABLE-only. The order stream is untouched by all of this.
+
+Every change is told to a :class:`ChangeListener` (the simulator's notifications): each
+stock move, and each listing change that flips the listing's status.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Protocol
 
-from .catalog import RESEARCHING_TERMS, RESERVED_PARTS, UNFULFILLABLE_PARTS, Stock
+from .catalog import RESEARCHING_TERMS, RESERVED_PARTS, UNFULFILLABLE_PARTS, Listing, Stock
 from .catalog_gen import ISSUES
 from .config import SimConfig
 from .generate import seeded
-from .world import World
+from .world import Order, Seller, World
 
 PENDING_ORDER, _, FC_PROCESSING = RESERVED_PARTS
 WAREHOUSE_DAMAGED = UNFULFILLABLE_PARTS[1]
@@ -71,6 +75,16 @@ def _research(rng: random.Random, stock: Stock) -> bool:
     return True
 
 
+class ChangeListener(Protocol):
+    """Told about every change to the world, as it happens."""
+
+    def order_changed(self, order: Order, created: bool) -> None: ...
+
+    def stock_changed(self, seller: Seller, stock: Stock) -> None: ...
+
+    def listing_changed(self, seller: Seller, listing: Listing) -> None: ...
+
+
 Move = Callable[[random.Random, Stock], bool]
 MOVES: tuple[Move, ...] = (_sell, _sell, _ship, _receive, _damage, _research)
 
@@ -78,8 +92,11 @@ MOVES: tuple[Move, ...] = (_sell, _sell, _ship, _receive, _damage, _research)
 class CatalogMutator:
     """Applies stock and listing changes; one RNG per (seller, kind) keeps them seeded."""
 
-    def __init__(self, config: SimConfig, world: World) -> None:
+    def __init__(
+        self, config: SimConfig, world: World, listener: ChangeListener | None = None
+    ) -> None:
         self._world = world
+        self._listener = listener
         self._stock_rngs = {
             s.seller_id: seeded(config, "inventory-changes", s.index)
             for s in world.sellers.values()
@@ -96,13 +113,16 @@ class CatalogMutator:
         keys = sorted(seller.stock)
         if not keys:
             return []
-        return [self._move(rng, seller.stock[rng.choice(keys)], now) for _ in range(count)]
+        return [self._move(rng, seller, seller.stock[rng.choice(keys)], now)
+                for _ in range(count)]
 
-    def _move(self, rng: random.Random, stock: Stock, now: float) -> str:
+    def _move(self, rng: random.Random, seller: Seller, stock: Stock, now: float) -> str:
         for move in rng.sample(MOVES, len(MOVES)):
             if move(rng, stock):
                 break
         stock.touch(now)
+        if self._listener is not None:
+            self._listener.stock_changed(seller, stock)
         return stock.sku
 
     def apply_listings(self, seller_id: str, count: int, now: float) -> list[str]:
@@ -113,10 +133,13 @@ class CatalogMutator:
         changed = []
         for _ in range(count):
             listing = seller.listings[rng.choice(skus)]
+            before = listing.status
             if listing.issues:
                 listing.issues.clear()
             else:
                 listing.issues.append(rng.choice(ISSUES))
             listing.touch(now)
             changed.append(listing.sku)
+            if self._listener is not None and listing.status != before:
+                self._listener.listing_changed(seller, listing)
         return changed

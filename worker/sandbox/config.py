@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,13 @@ class SimConfig:
     items_page_size: int = 100
     report_delay_seconds: float = 30.0
     catalog_size: int = 0  # SKUs per seller; 0 = seeded between 40 and 80
+    # Where notifications go: an SQS endpoint (e.g. moto's server); each destination's
+    # queue is found there by the name in its arn. None: messages are counted as failed,
+    # never sent to real AWS. The defaults are the dummy credentials moto accepts.
+    sqs_endpoint_url: str | None = None
+    sqs_region: str = "us-east-1"
+    sqs_access_key_id: str = "testing"
+    sqs_secret_access_key: str = field(default="testing", repr=False)
 
     def __post_init__(self) -> None:
         if self.sellers < 1:

@@ -13,12 +13,15 @@ from aiohttp import web
 
 from .bigreport import GENERATED_TYPES
 from .clock import iso
-from .faults import FAULT_OPERATIONS, KINDS, FaultRule
+from .faults import FAULT_OPERATIONS, KINDS, SLOW, WRITE_FAULTS, FaultRule
+from .inbound import truth as inbound_truth
 from .inventory import truth as inventory_truth
 from .listing_render import truth as listings_truth
+from .publisher import FBA_INVENTORY, LISTINGS_STATUS, ORDER_CHANGE, REPORT_FINISHED, TYPES
 from .reports_api import generate_report
 from .state import Simulator
 from .world import Order, Seller
+from .writes import HANDLERS as WRITE_HANDLERS
 
 Route = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -40,11 +43,13 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         ("POST", "/_sim/limits", _set_limit),
         ("GET", "/_sim/truth/inventory", _truth_inventory),
         ("GET", "/_sim/truth/listings", _truth_listings),
+        ("GET", "/_sim/truth/inbound", _truth_inbound),
         ("POST", "/_sim/reports/generate", _generate_report),
         ("POST", "/_sim/sellers/{selling_partner_id}/revoke", _revoke),
         ("POST", "/_sim/auth-codes", _auth_code),
         ("GET", "/_sim/consent", _consent),
         ("POST", "/_sim/consent", _set_consent),
+        ("POST", "/_sim/notify", _notify),
     ]
     for method, path, handler in table:
         app.router.add_route(method, path, _wrap(sim, handler))
@@ -139,8 +144,10 @@ async def _stats(sim: Simulator, request: web.Request) -> dict[str, Any]:
         "elapsed_seconds": sim.clock.now() - sim.started,
         "time_scale": sim.config.time_scale,
         "buckets": sim.quotas.stats(),
+        "writes": sim.writes.stats(),  # per write operation: received / applied, by key
         "lwa": {"grants": lwa.grants, "refresh_grants": lwa.refresh_grants, "errors": lwa.errors},
         "consent": {"approved": consent.approved, "errors": consent.errors},
+        "notifications": sim.notifications.render_stats(),
     }
 
 
@@ -212,9 +219,19 @@ async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
         seller_id = _seller(sim, seller_id).seller_id
     retry_after = None if data.get("retry_after") is None else _number(
         data, "retry_after", "a non-negative number of seconds")
-    rule = FaultRule(operation, seller_id, str(fault), _count(data, 1), retry_after)
+    if fault in WRITE_FAULTS and operation not in WRITE_HANDLERS:
+        raise BadRequest(f"fault {fault} applies to the write operations only: "
+                         f"{sorted(WRITE_HANDLERS)}")
+    delay = _number(data, "delay", "a non-negative number of seconds") if fault == SLOW \
+        else None
+    rule = FaultRule(operation, seller_id, str(fault), _count(data, 1), retry_after, delay)
     sim.faults.add(rule)
     return {"faults": sim.faults.pending()}
+
+
+async def _truth_inbound(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    seller = _seller(sim, request.query.get("seller_id"))
+    return {"plans": inbound_truth(sim, seller)}
 
 
 async def _set_limit(sim: Simulator, request: web.Request) -> dict[str, Any]:
@@ -275,3 +292,33 @@ async def _set_consent(sim: Simulator, request: web.Request) -> dict[str, Any]:
     seller = _seller(sim, (await _json(request)).get("selling_partner_id"))
     sim.consent.set_approver(seller.seller_id)
     return {"selling_partner_id": seller.seller_id}
+
+
+# /_sim/notify: the field naming what a message of each type is about.
+SUBJECTS = {ORDER_CHANGE: "order_id", FBA_INVENTORY: "sku", LISTINGS_STATUS: "sku",
+            REPORT_FINISHED: "report_id"}
+
+
+async def _notify(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    """Publish ``count`` notifications of ``type`` (default ORDER_CHANGE) for a subscribed
+    seller now, or at ``rate`` a second in the background: about the ``order_id`` /
+    ``sku`` / ``report_id`` given, else about the seller's orders (latest change first),
+    SKUs or finished reports in turn. Counts show in ``/_sim/stats`` ``notifications``."""
+    data = await _json(request)
+    seller = _seller(sim, data.get("seller_id"))
+    kind = data.get("type", ORDER_CHANGE)
+    if kind not in TYPES:
+        raise BadRequest(f"type must be one of {list(TYPES)}")
+    subject = data.get(SUBJECTS[kind])
+    if subject is not None and not isinstance(subject, str):
+        raise BadRequest(f"{SUBJECTS[kind]} must be a string")
+    count = _count(data, 1)
+    rate = None if data.get("rate") is None else _number(
+        data, "rate", "a positive number of messages per second", positive=True)
+    try:
+        if rate is None:
+            return {"published": sim.notifications.publish_now(seller, kind, subject, count)}
+        sim.notifications.publish_paced(seller, kind, subject, count, rate)
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+    return {"scheduled": count, "rate": rate}

@@ -46,6 +46,13 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, "NotFound", message)
 
 
+def conflict(details: str) -> ApiError:
+    """409, worded as the Notifications model documents it (e.g. a destination for that arn
+    or a subscription for that type already exists)."""
+    return ApiError(409, "Conflict", "The resource specified conflicts with the current state.",
+                    details)
+
+
 def quota_exceeded(retry_after: float | None = None) -> ApiError:
     headers = {"Retry-After": format(retry_after, "g")} if retry_after is not None else None
     return ApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.",
@@ -58,6 +65,9 @@ def unauthorized(details: str) -> ApiError:
 
 TOKEN_INVALID = "The access token you provided is revoked, malformed or invalid."  # noqa: S105 - message
 TOKEN_EXPIRED = "The access token you provided has expired."  # noqa: S105 - message
+# A valid token of the wrong kind (a seller's on a grantless operation or the reverse):
+# Amazon answers the plain 403 with empty details.
+WRONG_TOKEN_KIND = ""
 
 
 def internal_failure() -> ApiError:

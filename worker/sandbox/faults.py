@@ -21,6 +21,14 @@ Report faults belong to one operation each (``/_sim/faults`` fills it in when om
 
 Both ``document_*`` download faults fire on the download (``GET`` of the URL), not on
 getReportDocument, and only on a document they apply to (GZIP / TSV respectively).
+
+Write faults (:mod:`writes`; the write operations only):
+
+- ``answer_lost``: the write is applied, then the connection is dropped without an answer
+  (the client sees a reset). ``http_500``/``http_503`` on a write also apply it first.
+- ``slow``: the request, once received, waits ``delay`` seconds before it is handled (and
+  applied), as a busy Amazon would make it; a client that gives up meanwhile (or dies)
+  does not stop it.
 """
 
 from __future__ import annotations
@@ -46,7 +54,10 @@ FAULT_OPERATIONS: dict[str, str] = {
     DOCUMENT_TRUNCATED_GZIP: "getReportDocument",
     DOCUMENT_MALFORMED_ROW: "getReportDocument",
 }
-KINDS = PRE_QUOTA | POST_HANDLER | frozenset(FAULT_OPERATIONS)
+ANSWER_LOST = "answer_lost"
+SLOW = "slow"
+WRITE_FAULTS = frozenset({ANSWER_LOST, SLOW})
+KINDS = PRE_QUOTA | POST_HANDLER | frozenset(FAULT_OPERATIONS) | WRITE_FAULTS
 
 
 @dataclass
@@ -56,6 +67,7 @@ class FaultRule:
     fault: str
     remaining: int
     retry_after: float | None = None  # "throttle" only: sent as a Retry-After header
+    delay: float | None = None  # "slow" only: seconds before the request is handled
 
     def matches(self, operation: str, seller_id: str, kinds: frozenset[str]) -> bool:
         return (
@@ -91,7 +103,9 @@ class FaultBook:
         return rule
 
     def pending(self) -> list[dict[str, Any]]:
-        return [asdict(rule) for rule in self._rules]
+        # ``delay`` is shown only on the ``slow`` rules it belongs to
+        return [{k: v for k, v in asdict(rule).items() if k != "delay" or v is not None}
+                for rule in self._rules]
 
     def clear(self) -> int:
         cleared = len(self._rules)

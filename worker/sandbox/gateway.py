@@ -1,11 +1,15 @@
 """The path every SP-API request takes, whatever the operation.
 
 authenticate (403) → pre-quota faults → token bucket (429) → validate parameters (400)
-→ operation handler → post-handler faults → JSON. Every response, success or error,
-carries ``x-amzn-RequestId`` and ``x-amzn-RateLimit-Limit``. Handlers are plain
-functions from a :class:`Call` to a body dict and raise ``ApiError`` for 4xx. The
-success status is the model's (202 for createReport); an operation whose model declares
-no success body (cancelReport) answers with an empty one.
+→ operation handler → post-handler faults → JSON. Authentication follows the operation's
+kind (:attr:`Operation.grantless`, read from the model): a grantless operation takes only
+an application token with its scope, every other operation only a seller's token; the
+wrong kind is a 403 as SP-API answers. A grantless call's quota bucket and faults are
+keyed by the application id where a seller call's are keyed by the seller. Every response,
+success or error, carries ``x-amzn-RequestId`` and ``x-amzn-RateLimit-Limit``. Handlers
+are plain functions from a :class:`Call` to a body dict and raise ``ApiError`` for 4xx.
+The success status is the model's (202 for createReport); an operation whose model
+declares no success body (cancelReport) answers with an empty one.
 """
 
 from __future__ import annotations
@@ -31,12 +35,19 @@ from .world import Seller
 class Call:
     sim: Simulator
     op: Operation
-    seller: Seller
+    account: Seller | None  # the token's seller; None for a grantless operation
     params: Params
     now: float
     body: bytes = b""  # the raw request body, for operations that take one
     origin: str = ""  # scheme://host[:port] the request came to (for document URLs)
     sent: frozenset[str] = frozenset()  # query parameter names the client actually sent
+
+    @property
+    def seller(self) -> Seller:
+        """The seller the call is made for (every operation that is not grantless)."""
+        if self.account is None:
+            raise AssertionError(f"{self.op.operation_id} is grantless: it has no seller")
+        return self.account
 
 
 OperationHandler = Callable[[Call], dict[str, Any]]
@@ -49,10 +60,10 @@ def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Ro
     async def route(request: web.Request) -> web.Response:
         header = default_header
         try:
-            seller_id = sim.lwa.seller_for(request.headers.get("x-amz-access-token"))
-            header = sim.quotas.header(seller_id, op) or default_header
+            principal = _authenticate(sim, op, request.headers.get("x-amz-access-token"))
+            header = sim.quotas.header(principal, op) or default_header
             raw = await request.read() if op.body else b""
-            response = _dispatch(sim, op, handler, request, seller_id, raw)
+            response = _dispatch(sim, op, handler, request, principal, raw)
         except ApiError as error:
             response = error.response()
         response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
@@ -62,18 +73,26 @@ def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Ro
     return route
 
 
+def _authenticate(sim: Simulator, op: Operation, token: str | None) -> str:
+    """Who is calling: the seller id, or the application id for a grantless operation."""
+    if op.grantless_scope is not None:
+        sim.lwa.check_grantless(token, op.grantless_scope)
+        return sim.lwa.app.application_id
+    return sim.lwa.seller_for(token)
+
+
 def _dispatch(
     sim: Simulator, op: Operation, handler: OperationHandler, request: web.Request,
-    seller_id: str, raw: bytes,
+    principal: str, raw: bytes,
 ) -> web.Response:
-    seller = sim.world.sellers[seller_id]
-    _pre_quota(sim, op, seller.seller_id)
-    if not sim.quotas.acquire(seller.seller_id, op):
+    seller = None if op.grantless else sim.world.sellers[principal]
+    _pre_quota(sim, op, principal)
+    if not sim.quotas.acquire(principal, op):
         raise errors.quota_exceeded()
     params = validate(op, request.query, request.match_info)
     call = Call(sim, op, seller, params, sim.clock.now(), raw, str(request.url.origin()),
                 frozenset(request.query))
-    return _post_handler(sim, op, seller.seller_id, handler(call))
+    return _post_handler(sim, op, principal, handler(call))
 
 
 def _pre_quota(sim: Simulator, op: Operation, seller_id: str) -> None:

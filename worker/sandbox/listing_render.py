@@ -5,7 +5,10 @@ Attributes use Amazon's product-type attribute names (``item_name``, ``brand``,
 usual ``[{value, marketplace_id, ...}]`` shape; ``ItemAttributes`` leaves them open.
 FBA listings report their fulfillable quantity under the region's Amazon channel code,
 merchant listings their own quantity under ``DEFAULT``. Points appear only in Japan, as
-the ``Points`` definition says.
+the ``Points`` definition says. Attributes a ``patchListingsItem`` changed
+(``Seller.patched``, per SKU and marketplace) replace the generated ones, and a patched
+``purchasable_offer`` is the offer price everywhere; ``Seller.delisted`` hides a listing
+in the marketplaces it was deleted from.
 """
 
 from __future__ import annotations
@@ -66,25 +69,42 @@ def image_link(entry: CatalogEntry) -> str:
 
 def _attributes(seller: Seller, entry: CatalogEntry, listing: Listing,
                 markets: list[Marketplace]) -> dict[str, Any]:
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for market in markets:
+        patched = seller.patched.get((entry.sku, market.marketplace_id), {})
+        for name, values in {**_generated(entry, market), **patched}.items():
+            if values is not None:  # None: deleted by a patch
+                merged.setdefault(name, []).extend(values)
+    merged["fulfillment_availability"] = [
+        {"fulfillment_channel_code": a["fulfillmentChannelCode"], "quantity": a["quantity"]}
+        for a in _availability(seller, entry, listing, markets)
+    ]
+    return merged
+
+
+def _generated(entry: CatalogEntry, m: Marketplace) -> dict[str, list[dict[str, Any]] | None]:
+    price = entry.price(m)
     return {
-        "item_name": [
-            {"value": entry.title, "language_tag": _LANGUAGES.get(m.country, "en_US"),
-             "marketplace_id": m.marketplace_id} for m in markets
-        ],
-        "brand": [{"value": "Sandbox Brand", "marketplace_id": m.marketplace_id}
-                  for m in markets],
-        "condition_type": [{"value": "new_new", "marketplace_id": m.marketplace_id}
-                           for m in markets],
-        "purchasable_offer": [
-            {"marketplace_id": m.marketplace_id, "currency": m.currency,
-             "our_price": [{"schedule": [{"value_with_tax": float(entry.price(m))}]}]}
-            for m in markets
-        ],
-        "fulfillment_availability": [
-            {"fulfillment_channel_code": a["fulfillmentChannelCode"], "quantity": a["quantity"]}
-            for a in _availability(seller, entry, listing, markets)
-        ],
+        "item_name": [{"value": entry.title, "language_tag": _LANGUAGES.get(m.country, "en_US"),
+                       "marketplace_id": m.marketplace_id}],
+        "brand": [{"value": "Sandbox Brand", "marketplace_id": m.marketplace_id}],
+        "condition_type": [{"value": "new_new", "marketplace_id": m.marketplace_id}],
+        "purchasable_offer": [{"marketplace_id": m.marketplace_id, "currency": m.currency,
+                               "our_price": [{"schedule": [{"value_with_tax": float(price)}]}]}],
     }
+
+
+def offer_price(seller: Seller, entry: CatalogEntry, market: Marketplace) -> Decimal | None:
+    """The offer price in ``market``: a patched ``purchasable_offer``'s, else the catalog's;
+    None once a patch deleted the offer."""
+    patched = seller.patched.get((entry.sku, market.marketplace_id), {})
+    if "purchasable_offer" not in patched:
+        return entry.price(market)
+    offers = patched["purchasable_offer"]
+    if not offers:
+        return None
+    value = offers[0]["our_price"][0]["schedule"][0]["value_with_tax"]
+    return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 def _issues(seller: Seller, entry: CatalogEntry, listing: Listing,
@@ -113,7 +133,9 @@ def _offers(seller: Seller, entry: CatalogEntry, listing: Listing,
             markets: list[Marketplace]) -> list[dict[str, Any]]:
     offers = []
     for market in markets:
-        price = entry.price(market)
+        price = offer_price(seller, entry, market)
+        if price is None:
+            continue
         offer: dict[str, Any] = {
             "marketplaceId": market.marketplace_id,
             "offerType": "B2C",
@@ -171,8 +193,13 @@ def truth(seller: Seller) -> list[dict[str, Any]]:
             "asin": seller.skus[sku].asin,
             "issues": [{"code": i.code, "severity": i.severity}
                        for i in seller.listings[sku].issues],
-            "price": f"{seller.skus[sku].price(market):.2f}",
+            "price": _price_text(offer_price(seller, seller.skus[sku], market)),
         }
         for sku in sorted(seller.listings)
         for market in seller.marketplaces
+        if (sku, market.marketplace_id) not in seller.delisted
     ]
+
+
+def _price_text(price: Decimal | None) -> str | None:
+    return None if price is None else f"{price:.2f}"

@@ -7,6 +7,8 @@ defaults to ``summaries``; ``procurement`` is vendor-only and renders nothing fo
 seller. searchListingsItems filters as its parameters describe, sorts (default
 lastUpdatedDate DESC), pages with a keyset ``pageToken`` bound to the same filters, and
 pages through at most the first 1000 matches (``numberOfResults`` still counts all).
+A listing deleted in a marketplace (:mod:`listings_writes`) is absent there: 404 when no
+requested marketplace still has it, left out of searches that only ask for such ones.
 """
 
 from __future__ import annotations
@@ -34,22 +36,30 @@ _WINDOWS = (
 
 
 def get_listings_item(call: Call) -> dict[str, Any]:
-    markets = _common(call)
+    markets = common_checks(call)
     sku: str = call.params["sku"]
-    if sku not in call.seller.listings:
+    listed = listed_markets(call.seller, sku, markets)
+    if not listed:
         raise not_found(f"SKU '{sku}' was not found for this seller.")
-    return listing_render.item(call.seller, sku, markets, _included(call.params))
+    return listing_render.item(call.seller, sku, listed, _included(call.params))
+
+
+def listed_markets(seller: Seller, sku: str, markets: list[str]) -> list[str]:
+    """The requested marketplaces the SKU is listed in (deletion is per marketplace)."""
+    if sku not in seller.listings:
+        return []
+    return [m for m in markets if (sku, m) not in seller.delisted]
 
 
 def search_listings_items(call: Call) -> dict[str, Any]:
-    markets = _common(call)
+    markets = common_checks(call)
     p = call.params
     if p["pageSize"] < 1:
         raise invalid_input("'pageSize' must be between 1 and 20.")
     signature = {k: sorted(v) if isinstance(v, list) else v
                  for k, v in p.items() if k not in FREE_BETWEEN_PAGES}
     after = _resume(call, signature) if "pageToken" in p else None
-    skus = _matching(call.seller, p)
+    skus = [s for s in _matching(call.seller, p) if listed_markets(call.seller, s, markets)]
     total = len(skus)
     skus = _sorted(call.seller, skus, p["sortBy"], p["sortOrder"] == "DESC")[:MAX_PAGED]
     if after is not None:
@@ -59,7 +69,8 @@ def search_listings_items(call: Call) -> dict[str, Any]:
     included = _included(p)
     body: dict[str, Any] = {
         "numberOfResults": total,
-        "items": [listing_render.item(call.seller, s, markets, included) for s in chunk],
+        "items": [listing_render.item(call.seller, s, listed_markets(call.seller, s, markets),
+                                      included) for s in chunk],
     }
     if len(skus) > len(chunk):
         state = {"r": signature, "k": _key(call.seller, chunk[-1], p["sortBy"])}
@@ -68,8 +79,8 @@ def search_listings_items(call: Call) -> dict[str, Any]:
     return body
 
 
-def _common(call: Call) -> list[str]:
-    """Checks shared by both operations; the requested marketplaces."""
+def common_checks(call: Call) -> list[str]:
+    """Checks shared by the listings operations; the requested marketplaces."""
     p = call.params
     if p["sellerId"] != call.seller.seller_id:
         raise ApiError(403, "Unauthorized", "Access to requested resource is denied.",

@@ -1,9 +1,13 @@
 """Login with Amazon: the token endpoint and the access tokens SP-API calls present.
 
 Mirrors LWA's observable contract: form-encoded ``POST /auth/o2/token`` with
-``refresh_token`` and ``authorization_code`` grants, OAuth error bodies
-(``invalid_request``, ``invalid_client`` 401, ``invalid_grant``,
+``refresh_token``, ``authorization_code`` and ``client_credentials`` grants, OAuth error
+bodies (``invalid_request``, ``invalid_client`` 401, ``invalid_grant``, ``invalid_scope``,
 ``unsupported_grant_type``), access tokens that expire after ``token_ttl_seconds``.
+A ``client_credentials`` grant names a ``scope`` (only ``sellingpartnerapi::notifications``
+exists here) and issues a *grantless* token: bound to the application, no seller, no
+refresh token. The gateway takes it for grantless operations only, and a seller's token
+for seller operations only (:meth:`Lwa.seller_for`, :meth:`Lwa.check_grantless`).
 Authorization codes are minted by ``POST /_sim/auth-codes`` or the consent page
 (:mod:`consent`; single use, 5 minutes); re-authorizing a revoked seller issues a new
 refresh token, as Amazon does.
@@ -17,19 +21,21 @@ import json
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from .clock import Clock
 from .config import SimConfig
-from .errors import TOKEN_EXPIRED, TOKEN_INVALID, unauthorized
+from .errors import TOKEN_EXPIRED, TOKEN_INVALID, WRONG_TOKEN_KIND, unauthorized
 from .generate import hex_text, seeded, token_text
+from .spec import GRANTLESS_SCOPES
 from .world import World
 
 CODE_TTL_SECONDS = 300.0
-GRANT_TYPES = ("refresh_token", "authorization_code")
+GRANT_TYPES = ("refresh_token", "authorization_code", "client_credentials")
+SCOPES = frozenset(GRANTLESS_SCOPES.values())
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
@@ -69,6 +75,15 @@ class LwaStats:
     grants: int = 0  # every successful grant, whatever its type
     refresh_grants: int = 0
     errors: int = 0
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """What an issued access token stands for: a seller, or (grantless) only its scopes."""
+
+    seller_id: str | None  # None: a grantless token
+    expiry: float
+    scopes: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass
@@ -114,7 +129,7 @@ class Lwa:
         self._indices = {s.seller_id: s.index for s in world.sellers.values()}
         self._generations = dict.fromkeys(self._indices, 0)
         self._codes: dict[str, tuple[str, float]] = {}  # code → (seller_id, expiry)
-        self._access: dict[str, tuple[str, float]] = {}  # access token → (seller_id, expiry)
+        self._access: dict[str, AccessToken] = {}
         for seller_id in self._indices:
             self._set_refresh_token(seller_id)
 
@@ -157,6 +172,8 @@ class Lwa:
             return _oauth_error(401, "invalid_client", "Client authentication failed")
         if grant_type == "refresh_token":
             return self._refresh(form.get("refresh_token", ""))
+        if grant_type == "client_credentials":
+            return self._client_credentials(form.get("scope", ""))
         return self._exchange(form.get("code", ""))
 
     def _refresh(self, refresh_token: str) -> LwaResult:
@@ -177,16 +194,33 @@ class Lwa:
             self._reauthorize(seller_id)
         return self._issue(seller_id)
 
+    def _client_credentials(self, scope: str) -> LwaResult:
+        scopes = frozenset(scope.split())  # OAuth: space-delimited
+        if not scopes:
+            return _missing("scope")
+        if not scopes <= SCOPES:
+            return _oauth_error(
+                400, "invalid_scope", "The requested scope is invalid, unknown, or malformed."
+            )
+        token = self._new_token(AccessToken(None, self._expiry(), scopes))
+        return LwaResult(
+            200,
+            {
+                "access_token": token,
+                "scope": " ".join(sorted(scopes)),
+                "token_type": "bearer",
+                "expires_in": self.config.token_ttl_seconds,
+            },
+        )
+
     def _reauthorize(self, seller_id: str) -> None:
         self._generations[seller_id] += 1
         self._set_refresh_token(seller_id)
         self.revoked.discard(seller_id)
 
     def _issue(self, seller_id: str) -> LwaResult:
-        token = "Atza|IwEB" + secrets.token_urlsafe(96)
         ttl = self.config.token_ttl_seconds
-        self._forget_long_expired()
-        self._access[token] = (seller_id, self.clock.now() + ttl)
+        token = self._new_token(AccessToken(seller_id, self._expiry()))
         return LwaResult(
             200,
             {
@@ -197,12 +231,21 @@ class Lwa:
             },
         )
 
+    def _expiry(self) -> float:
+        return self.clock.now() + self.config.token_ttl_seconds
+
+    def _new_token(self, access: AccessToken) -> str:
+        token = "Atza|IwEB" + secrets.token_urlsafe(96)
+        self._forget_long_expired()
+        self._access[token] = access
+        return token
+
     def _forget_long_expired(self) -> None:
         # Bounded memory for long demos; a token a full TTL past expiry reads as invalid.
         if len(self._access) < 10_000:
             return
         cutoff = self.clock.now() - self.config.token_ttl_seconds
-        self._access = {t: v for t, v in self._access.items() if v[1] > cutoff}
+        self._access = {t: v for t, v in self._access.items() if v.expiry > cutoff}
 
     def new_code(self, seller_id: str) -> str:
         code = "AN" + secrets.token_hex(10)
@@ -213,13 +256,26 @@ class Lwa:
         self.revoked.add(seller_id)
 
     def seller_for(self, access_token: str | None) -> str:
-        """The seller an ``x-amz-access-token`` belongs to, or 403 as SP-API answers."""
-        seller_id, expiry = self._access.get(access_token or "", ("", 0.0))
-        if not seller_id:
+        """The seller an ``x-amz-access-token`` belongs to, or 403 as SP-API answers
+        (also for a grantless token: it stands for no seller)."""
+        access = self._valid(access_token)
+        if access.seller_id is None:
+            raise unauthorized(WRONG_TOKEN_KIND)
+        return access.seller_id
+
+    def check_grantless(self, access_token: str | None, scope: str) -> None:
+        """403 unless ``access_token`` is a live grantless token carrying ``scope``."""
+        access = self._valid(access_token)
+        if access.seller_id is not None or scope not in access.scopes:
+            raise unauthorized(WRONG_TOKEN_KIND)
+
+    def _valid(self, access_token: str | None) -> AccessToken:
+        access = self._access.get(access_token or "")
+        if access is None:
             raise unauthorized(TOKEN_INVALID)
-        if self.clock.now() > expiry:
+        if self.clock.now() > access.expiry:
             raise unauthorized(TOKEN_EXPIRED)
-        return seller_id
+        return access
 
 
 def token_route(lwa: Lwa) -> Callable[[web.Request], Awaitable[web.Response]]:

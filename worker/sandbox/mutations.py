@@ -4,7 +4,8 @@ Each seller draws its changes from its own seeded ``random.Random``, so the *seq
 of changes is reproducible whether they come from the background loop or from
 ``POST /_sim/mutate``; only their timing follows the wall clock. The background loop
 also drives :mod:`catalog_changes`: as many stock changes as order changes, and a
-listing change for every fifth.
+listing change for every fifth. Every order created or moved is told to the
+:class:`~.catalog_changes.ChangeListener` (the simulator's notifications).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import random
 import time
 
-from .catalog_changes import CatalogMutator
+from .catalog_changes import CatalogMutator, ChangeListener
 from .clock import Clock
 from .config import SimConfig
 from .generate import new_order, seeded
@@ -29,8 +30,11 @@ _NEXT_STATUS = {Status.PENDING: Status.UNSHIPPED, Status.UNSHIPPED: Status.SHIPP
 class Mutator:
     """Applies changes to one world; one RNG per seller keeps sellers independent."""
 
-    def __init__(self, config: SimConfig, world: World) -> None:
+    def __init__(
+        self, config: SimConfig, world: World, listener: ChangeListener | None = None
+    ) -> None:
         self._world = world
+        self._listener = listener
         self._rngs = {
             s.seller_id: seeded(config, "changes", s.index) for s in world.sellers.values()
         }
@@ -44,10 +48,14 @@ class Mutator:
     def _change(self, rng: random.Random, seller: Seller, now: float) -> Order:
         # Scanning in insertion order keeps the candidate list, and so the choice, seeded.
         movable = [o for o in seller.orders.values() if o.status in _NEXT_STATUS]
-        if not movable or rng.random() < NEW_ORDER_SHARE:
-            return self._new(rng, seller, now)
-        order = rng.choice(movable)
-        order.set_status(_NEXT_STATUS[order.status], now)
+        created = not movable or rng.random() < NEW_ORDER_SHARE
+        if created:
+            order = self._new(rng, seller, now)
+        else:
+            order = rng.choice(movable)
+            order.set_status(_NEXT_STATUS[order.status], now)
+        if self._listener is not None:
+            self._listener.order_changed(order, created)
         return order
 
     def _new(self, rng: random.Random, seller: Seller, now: float) -> Order:

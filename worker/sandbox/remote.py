@@ -60,6 +60,17 @@ class SandboxClient:
             "GET", f"/_sim/truth/listings?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_inbound(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"plans": [{"inboundPlanId", "operationId", "name", "status", ...}]}``."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/inbound?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def writes(self) -> dict[str, Any]:
+        """Per write operation: how many requests were received and applied, by key."""
+        result: dict[str, Any] = self.stats()["writes"]
+        return result
+
     def generate_report(self, selling_partner_id: str, rows: int,
                         report_type: str | None = None,
                         prerender: bool = False) -> dict[str, Any]:
@@ -75,12 +86,16 @@ class SandboxClient:
         return result
 
     def fault(self, operation: str, fault: str, count: int = 1,
-              seller_id: str | None = None, retry_after: float | None = None) -> None:
+              seller_id: str | None = None, retry_after: float | None = None,
+              delay: float | None = None) -> None:
+        """Inject ``count`` faults; ``delay`` is the seconds of a ``slow`` write fault."""
         body: dict[str, Any] = {"operation": operation, "fault": fault, "count": count}
         if seller_id:
             body["seller_id"] = seller_id
         if retry_after is not None:
             body["retry_after"] = retry_after
+        if delay is not None:
+            body["delay"] = delay
         self._request("POST", "/_sim/faults", body)
 
     def limit(self, selling_partner_id: str, operation: str, rate: float) -> None:
@@ -94,3 +109,26 @@ class SandboxClient:
     def consent_as(self, selling_partner_id: str) -> None:
         """The seller who approves the next consent pages (``/apps/authorize/consent``)."""
         self._request("POST", "/_sim/consent", {"selling_partner_id": selling_partner_id})
+
+    def notify(self, selling_partner_id: str, type: str = "ORDER_CHANGE", *,
+               count: int = 1, rate: float | None = None,
+               subject: str | None = None) -> dict[str, Any]:
+        """Publish ``count`` notifications of ``type`` to the seller's subscription: now
+        (``{"published": n}``) or ``rate`` a second in the background (``{"scheduled": n}``).
+        ``subject``: the order id (ORDER_CHANGE), SKU or report id they are about; without
+        it, the seller's orders (latest change first), SKUs or finished reports in turn."""
+        field = {"ORDER_CHANGE": "order_id", "REPORT_PROCESSING_FINISHED": "report_id"}.get(
+            type, "sku")
+        body: dict[str, Any] = {"seller_id": selling_partner_id, "type": type, "count": count}
+        if rate is not None:
+            body["rate"] = rate
+        if subject is not None:
+            body[field] = subject
+        result: dict[str, Any] = self._request("POST", "/_sim/notify", body)
+        return result
+
+    def notification_stats(self) -> dict[str, Any]:
+        """``{"sent", "failed", "pending", "last_error", "by_type": {type: {"sent",
+        "failed"}}, "destinations", "subscriptions"}``."""
+        result: dict[str, Any] = self.stats()["notifications"]
+        return result

@@ -25,6 +25,7 @@ CANCELLED, DONE, FATAL, IN_PROGRESS, IN_QUEUE = definition(REPORTS, "Report")["p
     "processingStatus"
 ]["enum"]
 QUEUED_SHARE = 0.2  # of the processing delay spent IN_QUEUE
+FINISHED = frozenset({str(CANCELLED), str(DONE), str(FATAL)})
 
 
 @dataclass
@@ -85,6 +86,7 @@ class ReportBook:
 
     def __init__(self, config: SimConfig, world: World) -> None:
         self._reports: dict[str, dict[str, Report]] = {s: {} for s in world.sellers}
+        self._unfinished: dict[tuple[str, str], Report] = {}  # not yet seen finished
         self._regions = {s.seller_id: s.region.lower() for s in world.sellers.values()}
         self._rngs = {
             s.seller_id: seeded(config, "reports", s.index) for s in world.sellers.values()
@@ -108,6 +110,15 @@ class ReportBook:
 
     def add(self, report: Report) -> None:
         self._reports[report.seller_id][report.report_id] = report
+        self._unfinished[(report.seller_id, report.report_id)] = report
+
+    def newly_finished(self, now: float) -> list[Report]:
+        """Reports that reached DONE, FATAL or CANCELLED since the last call, each once
+        (what REPORT_PROCESSING_FINISHED announces)."""
+        finished = [r for r in self._unfinished.values() if r.status(now) in FINISHED]
+        for report in finished:
+            del self._unfinished[(report.seller_id, report.report_id)]
+        return finished
 
     def get(self, seller_id: str, report_id: str) -> Report | None:
         return self._reports[seller_id].get(report_id)

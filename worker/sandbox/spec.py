@@ -5,7 +5,10 @@ rate and burst come from the "Usage Plan" table in each operation's description,
 integer ranges/defaults the models only state in prose ("Value must be 1 - 100.
 Default 100.") are parsed from that prose. The success status (200, or 202 for
 createReport), the response definition (none for cancelReport) and the body
-definition (createReport's ``CreateReportSpecification``) come from the model too.
+definition (createReport's ``CreateReportSpecification``) come from the model too, and
+so does whether an operation is *grantless* (its description says "is grantless"): such an
+operation takes an application token (LWA ``client_credentials`` with the scope of its API,
+:data:`GRANTLESS_SCOPES`) instead of a seller's.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ LISTINGS = "listingsItems_2021-08-01"
 REPORTS = "reports_2021-06-30"
 FBA_INVENTORY = "fbaInventoryV1"
 SELLERS = "sellersV1"
+NOTIFICATIONS = "notificationsV1"
 
 # (model, operationId) pairs the simulator answers. Keyed by operationId elsewhere:
 # v0 getOrder is not served, so "getOrder" unambiguously means the 2026-01-01 one.
@@ -50,9 +54,36 @@ CATALOG_SERVED: tuple[tuple[str, str], ...] = (
 # The Sellers API, for onboarding: which marketplaces a newly authorized seller sells in.
 ACCOUNT_SERVED: tuple[tuple[str, str], ...] = ((SELLERS, "getMarketplaceParticipations"),)
 
+# Write-back (the outbox), answered through ``writes.route`` (which adds the write faults).
+INBOUND = "fulfillmentInbound_2024-03-20"
+WRITE_SERVED: tuple[tuple[str, str], ...] = (
+    (V0, "confirmShipment"),
+    (LISTINGS, "patchListingsItem"),
+    (LISTINGS, "deleteListingsItem"),
+    (INBOUND, "createInboundPlan"),
+    (INBOUND, "getInboundOperationStatus"),
+)
+
+# Notifications: destinations (grantless) and each seller's subscriptions.
+NOTIFICATIONS_SERVED: tuple[tuple[str, str], ...] = (
+    (NOTIFICATIONS, "getDestinations"),
+    (NOTIFICATIONS, "createDestination"),
+    (NOTIFICATIONS, "getDestination"),
+    (NOTIFICATIONS, "deleteDestination"),
+    (NOTIFICATIONS, "createSubscription"),
+    (NOTIFICATIONS, "getSubscription"),
+    (NOTIFICATIONS, "getSubscriptionById"),
+    (NOTIFICATIONS, "deleteSubscriptionById"),
+)
+
+# The LWA scope a grantless operation's token must carry, per model. A model whose
+# description calls an operation grantless but is missing here fails loudly in _operation.
+GRANTLESS_SCOPES: dict[str, str] = {NOTIFICATIONS: "sellingpartnerapi::notifications"}
+
 _USAGE_ROW = re.compile(r"Usage Plan:.*?\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", re.S)
 _RANGE = re.compile(r"(?:between|must be)\s+(\d+)\s*(?:-|and)\s*(\d+)", re.I)
 _DEFAULT = re.compile(r"Default:?\**:?\**\s*(\d+)", re.I)
+_GRANTLESS = re.compile(r"\bis grantless\b")
 
 
 @dataclass(frozen=True)
@@ -68,6 +99,9 @@ class Param:
     maximum: int | None = None
     default: int | bool | str | tuple[str, ...] | None = None
     enum: tuple[str, ...] = ()  # allowed values of a scalar string parameter
+    pattern: str | None = None  # a string parameter's pattern, minLength and maxLength
+    min_length: int | None = None
+    max_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +116,11 @@ class Operation:
     response: str  # definitions name of the success body ("" when the model has none)
     status: int = 200  # the model's success status
     body: str | None = None  # definitions name of the request body, if any
+    grantless_scope: str | None = None  # set for grantless operations: the token's scope
+
+    @property
+    def grantless(self) -> bool:
+        return self.grantless_scope is not None
 
 
 def _param(raw: dict[str, Any]) -> Param:
@@ -102,6 +141,9 @@ def _param(raw: dict[str, Any]) -> Param:
         maximum=raw.get("maximum", int(ranged.group(2)) if ranged else None),
         default=tuple(declared) if isinstance(declared, list) else declared,
         enum=tuple(raw.get("enum", ())) if raw["type"] == "string" else (),
+        pattern=raw.get("pattern"),
+        min_length=raw.get("minLength"),
+        max_length=raw.get("maxLength"),
     )
 
 
@@ -127,18 +169,24 @@ def _operation(
     rate, burst = usage_plan(raw["description"])
     status = min(int(code) for code in raw["responses"] if code.startswith("2"))
     ref = raw["responses"][str(status)].get("schema", {}).get("$ref", "")
-    bodies = [p for p in raw["parameters"] if p["in"] == "body"]
+    bodies = [p for p in raw.get("parameters", []) if p["in"] == "body"]
+    scope = None
+    if _GRANTLESS.search(raw["description"]):
+        if model not in GRANTLESS_SCOPES:
+            raise ValueError(f"{operation_id} is grantless, but {model} has no known scope")
+        scope = GRANTLESS_SCOPES[model]
     return Operation(
         model=model,
         operation_id=operation_id,
         method=method.upper(),
         path=path,
-        params=tuple(_param(p) for p in raw["parameters"] if p["in"] != "body"),
+        params=tuple(_param(p) for p in raw.get("parameters", []) if p["in"] != "body"),
         rate=rate,
         burst=burst,
         response=ref.rsplit("/", 1)[-1],
         status=status,
         body=bodies[0]["schema"]["$ref"].rsplit("/", 1)[-1] if bodies else None,
+        grantless_scope=scope,
     )
 
 
@@ -151,7 +199,8 @@ def served_operations() -> dict[str, Operation]:
 @cache
 def all_operations() -> dict[str, Operation]:
     """operationId → Operation for everything the simulator answers."""
-    more = {op_id: _find(model, op_id) for model, op_id in (*CATALOG_SERVED, *ACCOUNT_SERVED)}
+    served = (*CATALOG_SERVED, *ACCOUNT_SERVED, *NOTIFICATIONS_SERVED, *WRITE_SERVED)
+    more = {op_id: _find(model, op_id) for model, op_id in served}
     return {**served_operations(), **more}
 
 

@@ -15,10 +15,12 @@ from .generate import build_world
 from .lwa import Lwa
 from .mutations import ChangeLoop, Mutator
 from .pagination import TokenCodec
+from .publisher import Notifications
 from .quotas import QuotaBook
 from .reports import ReportBook
 from .spec import Operation, all_operations
 from .world import World
+from .write_state import InboundBook, WriteLog
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Simulator:
     reports: ReportBook
     documents: DocumentStore
     consent: ConsentDesk  # Seller Central's consent page: who approves, counts
+    notifications: Notifications  # destinations, subscriptions, publishing to SQS
+    writes: WriteLog  # write operations received / applied, per key (see writes.py)
+    inbound: InboundBook  # FBA inbound plans and their operations
 
 
 def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
@@ -45,9 +50,11 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
     started = clock.now()
     world = build_world(config, int(started))
     add_catalogs(config, world)
-    mutator = Mutator(config, world)
-    catalog = CatalogMutator(config, world)
     lwa = Lwa(config, clock, world)
+    reports = ReportBook(config, world)
+    notifications = Notifications(config, clock, lwa.app.application_id, reports)
+    mutator = Mutator(config, world, notifications)
+    catalog = CatalogMutator(config, world, notifications)
     return Simulator(
         config=config,
         clock=clock,
@@ -61,7 +68,10 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
         catalog=catalog,
         changes=ChangeLoop(mutator, world, clock, config.changes_per_minute, catalog),
         operations=all_operations(),
-        reports=ReportBook(config, world),
+        reports=reports,
         documents=DocumentStore(config.seed),
         consent=ConsentDesk(lwa, world),
+        notifications=notifications,
+        writes=WriteLog(),
+        inbound=InboundBook(),
     )

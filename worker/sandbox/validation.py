@@ -1,7 +1,8 @@
 """Request parameters checked against the operation's parameter list from the model.
 
 Covers what the models declare — required, type, ``maxItems``, array item and scalar
-string enums and the integer ranges stated in their prose — and returns typed values.
+string enums, string ``pattern``/``minLength``/``maxLength`` and the integer ranges stated
+in their prose — and returns typed values.
 Cross-parameter rules (exactly one of createdAfter/lastUpdatedAfter, …) belong to
 :mod:`windows` and the operation handlers.
 Unknown query parameters are ignored, as Amazon does.
@@ -9,6 +10,7 @@ Unknown query parameters are ignored, as Amazon does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,7 +60,16 @@ def _typed(param: Param, raw: list[str]) -> Any:
         raise invalid_input(
             f"'{param.name}' has an invalid value '{raw[0]}'. Allowed values: {allowed}."
         )
-    return raw[0]
+    return _string(param, raw[0])
+
+
+def _string(param: Param, raw: str) -> str:
+    low, high = param.min_length, param.max_length
+    if (low is not None and len(raw) < low) or (high is not None and len(raw) > high):
+        raise invalid_input(f"'{param.name}' must be {low} to {high} characters long.")
+    if param.pattern is not None and not re.search(param.pattern, raw):
+        raise invalid_input(f"'{param.name}' must match {param.pattern}.")
+    return raw
 
 
 def _array(param: Param, raw: list[str]) -> list[str]:

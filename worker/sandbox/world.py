@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from .catalog import CatalogEntry, Listing, Stock
 from .marketplaces import Marketplace
@@ -77,6 +78,7 @@ class Order:
     fulfillment_channel: str  # v0 enum: "MFN" | "AFN"
     is_prime: bool
     items: list[Item]
+    packages: list[dict[str, Any]] = field(default_factory=list)  # confirmShipment's, in order
 
     @property
     def total(self) -> Decimal:
@@ -106,6 +108,10 @@ class Seller:
     skus: dict[str, CatalogEntry] = field(default_factory=dict)
     listings: dict[str, Listing] = field(default_factory=dict)  # by SKU
     stock: dict[tuple[str, str], Stock] = field(default_factory=dict)  # (marketplace, SKU)
+    # patchListingsItem's attribute values by (SKU, marketplace), then name; None = deleted
+    patched: dict[tuple[str, str], dict[str, list[dict[str, Any]] | None]] = field(
+        default_factory=dict)
+    delisted: set[tuple[str, str]] = field(default_factory=set)  # (SKU, marketplace) deleted
 
     @property
     def marketplace_ids(self) -> list[str]:

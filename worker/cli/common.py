@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from worker.config import ConfigError, load_settings
 from worker.db.sellers import UnknownSellerError
+from worker.spapi.errors import SpApiError
 from worker.spapi.regions import UnknownRegionError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +28,8 @@ def one_line_errors() -> Iterator[None]:
         raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from None
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise click.ClickException(f"Redis unreachable: {exc}") from None
+    except SpApiError as exc:  # its message names seller, operation and status, never a token
+        raise click.ClickException(f"Amazon refused: {exc}") from None
 
 
 def operator_command(fn: F) -> F:

@@ -36,14 +36,17 @@ def migrate() -> None:
 @click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001))
 @click.option("--changes-per-minute", default=0.0, show_default=True,
               type=click.FloatRange(min=0))
+@click.option("--sqs-endpoint-url", default=None, help="Publish notifications of subscribed "
+              "sellers to queues on this SQS endpoint (e.g. a moto server).")
 @operator_command
 def sandbox(host: str, port: int, n_sellers: int, orders_per_seller: int, seed: int,
-            time_scale: float, changes_per_minute: float) -> None:
+            time_scale: float, changes_per_minute: float, sqs_endpoint_url: str | None) -> None:
     from worker.sandbox.app import run
     from worker.sandbox.config import SimConfig
 
     run(SimConfig(sellers=n_sellers, orders_per_seller=orders_per_seller, seed=seed,
-                  time_scale=time_scale, changes_per_minute=changes_per_minute), host, port)
+                  time_scale=time_scale, changes_per_minute=changes_per_minute,
+                  sqs_endpoint_url=sqs_endpoint_url), host, port)
 
 
 @click.command(help="Run the end-to-end demo: simulator + worker + beat syncing 3 sellers.\n\n"

@@ -6,6 +6,11 @@ lock holder calls LWA, everybody else waits for the new token to appear. So N co
 callers with an expired token cause exactly one refresh, across any number of processes.
 ``invalid_grant`` is published under ``lwa:err:<seller>`` so waiters fail fast with
 :class:`InvalidGrantError` instead of queueing refreshes that cannot succeed.
+
+Grantless operations (Notifications destinations, ...) take an *application* token instead:
+a ``client_credentials`` grant with a ``scope`` and no refresh token
+(:func:`grantless_token`). :meth:`LwaTokenProvider.grantless_token` caches it the same
+way, under ``lwa:tok:grantless:<client_id>:<scope>``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +31,9 @@ from worker.spapi.clock import ClockWatch
 from worker.spapi.errors import AuthError, InvalidGrantError, ServerError, SpApiError
 
 log = structlog.get_logger(__name__)
+
+NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+Granter = Callable[[], Awaitable[tuple[str, float]]]  # one LWA grant: (token, expires_in)
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -74,12 +82,24 @@ class LwaTokenProvider:
 
     async def access_token(self, seller: str, refresh_token: str) -> str:
         """A valid access token for ``seller`` (selling partner id)."""
+        return await self._token(seller, lambda: self._grant(seller, refresh_token))
+
+    async def grantless_token(self, scope: str = NOTIFICATIONS_SCOPE) -> str:
+        """A valid application (grantless) access token for ``scope``."""
+        return await self._token(self.grantless_id(scope), lambda: grantless_token(
+            self._session, self._app, scope, clock=self._watch))
+
+    def grantless_id(self, scope: str) -> str:
+        """Where a grantless token is cached (in place of a seller id): per app and scope."""
+        return f"grantless:{self._app.client_id}:{scope}"
+
+    async def _token(self, seller: str, grant: Granter) -> str:
         cached = self._local.get(seller)
         if cached and not needs_refresh(cached[1], self._clock(), self._margin):
             return cached[0]
         lock = self._local_locks.setdefault(seller, asyncio.Lock())
         async with lock:  # one Redis conversation per process per seller
-            token, expires_at = await self._shared_token(seller, refresh_token)
+            token, expires_at = await self._shared_token(seller, grant)
             self._local[seller] = (token, expires_at)
             return token
 
@@ -90,7 +110,7 @@ class LwaTokenProvider:
         if raw and json.loads(raw)["access_token"] == token:
             await self._redis.delete(_tok_key(seller))
 
-    async def _shared_token(self, seller: str, refresh_token: str) -> tuple[str, float]:
+    async def _shared_token(self, seller: str, grant: Granter) -> tuple[str, float]:
         deadline = self._clock() + self._lock_ttl * 2
         while True:
             fresh = await self._read_cache(seller)
@@ -103,7 +123,7 @@ class LwaTokenProvider:
             )
             if got:
                 try:
-                    return await self._refresh_locked(seller, refresh_token)
+                    return await self._refresh_locked(seller, grant)
                 finally:
                     await self._release(keys=[_lock_key(seller)], args=[owner])
             if self._clock() > deadline:
@@ -111,12 +131,12 @@ class LwaTokenProvider:
                                   seller=seller, operation="lwa.refresh")
             await asyncio.sleep(self._poll)
 
-    async def _refresh_locked(self, seller: str, refresh_token: str) -> tuple[str, float]:
+    async def _refresh_locked(self, seller: str, grant: Granter) -> tuple[str, float]:
         fresh = await self._read_cache(seller)  # someone may have refreshed just before us
         if fresh:
             return fresh
         try:
-            token, expires_in = await self._grant(seller, refresh_token)
+            token, expires_in = await grant()
         except SpApiError as exc:
             TOKEN_REFRESH_FAILURES.labels(seller, exc.code or type(exc).__name__).inc()
             if isinstance(exc, InvalidGrantError):
@@ -174,6 +194,17 @@ async def exchange(
     return str(body["access_token"]), float(body.get("expires_in", 3600))
 
 
+async def grantless_token(
+    session: aiohttp.ClientSession, app: LwaApp, scope: str = NOTIFICATIONS_SCOPE, *,
+    clock: ClockWatch | None = None,
+) -> tuple[str, float]:
+    """One ``client_credentials`` grant: an application token for the grantless operations
+    of ``scope``; (access_token, expires_in). Never logs or echoes the token."""
+    form = {"grant_type": "client_credentials", "scope": scope,
+            "client_id": app.client_id, "client_secret": app.client_secret}
+    return await exchange(session, app.token_url, form, seller=None, clock=clock)
+
+
 async def exchange_code(
     session: aiohttp.ClientSession, app: LwaApp, code: str, redirect_uri: str, *,
     seller: str | None, clock: ClockWatch | None = None,
@@ -214,7 +245,8 @@ async def _post_grant(
     description = str(body.get("error_description", ""))[:200] if isinstance(body, dict) else ""
     kw: dict[str, Any] = {"seller": seller, "operation": operation, "status": status,
                           "code": error}
-    what = "refresh token" if grant == "refresh_token" else "authorization code"
+    what = {"refresh_token": "refresh token", "client_credentials": "client credentials"}.get(
+        grant, "authorization code")
     if error == "invalid_grant":
         raise InvalidGrantError(f"LWA rejected the {what}: {description}", **kw)
     if status >= 500 or status == 429:

@@ -3,6 +3,11 @@
 Sending is a chain of small steps: take a token from the seller's bucket -> get an LWA access
 token -> send once -> map the response. Call sites never sleep or retry; this module is the
 only place that does (STYLE.md rule 5).
+
+A call is made for a :class:`SellerAuth` (the seller's token) or, for grantless operations
+(Notifications destinations, ...), for a :class:`GrantlessAuth`: the application's own
+``client_credentials`` token, and a quota bucket keyed by the application
+(``rl:{app:<region>}:<operation>``) rather than by a seller.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from worker.metrics import (
 )
 from worker.ratelimit.backoff import Backoff, parse_rate_limit, parse_retry_after
 from worker.ratelimit.bucket import Priority, QuotaWaitTooLong, TokenBucket, bucket_key
-from worker.spapi.auth import LwaTokenProvider
+from worker.spapi.auth import NOTIFICATIONS_SCOPE, LwaTokenProvider
 from worker.spapi.clock import ClockWatch
 from worker.spapi.documents import stream_document
 from worker.spapi.errors import (
@@ -47,6 +52,7 @@ from worker.spapi.sigv4 import Signer
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "spsync/0.1 (Language=Python)"
+NOT_SENT = "NotSent"  # ServerError.code when the connection never opened: nothing left
 Query = Mapping[str, str | int | float | bool | list[str] | None]
 
 
@@ -57,6 +63,20 @@ class SellerAuth:
     selling_partner_id: str
     region: str
     refresh_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GrantlessAuth:
+    """A grantless call: made by the application itself in ``region``, with an LWA
+    ``client_credentials`` token for ``scope``. ``selling_partner_id`` is what buckets,
+    logs and metrics name instead of a seller."""
+
+    region: str
+    scope: str = NOTIFICATIONS_SCOPE
+    selling_partner_id: str = "app"
+
+
+Auth = SellerAuth | GrantlessAuth
 
 
 @dataclass(frozen=True)
@@ -117,17 +137,22 @@ class SpApiClient:
 
     async def call(
         self,
-        seller: SellerAuth,
+        seller: Auth,
         operation_name: str,
         *,
         path_params: dict[str, str] | None = None,
         query: Query | None = None,
         body: Any = None,
         priority: Priority = Priority.INCREMENTAL,
+        idempotent: bool = True,
     ) -> Response:
         """Call ``operation_name`` for ``seller``; retry throttling and 5xx; raise typed errors.
 
+        ``seller`` is a :class:`GrantlessAuth` for a grantless operation.
         ``priority`` BACKFILL yields to incremental syncs of the same seller (see the bucket).
+        ``idempotent=False`` (a write Amazon must not get twice) retries only what Amazon
+        certainly did not apply (:func:`never_applied`); a 5xx, a timeout or a dropped
+        connection is raised at once, since the request may have been applied.
         """
         op = operation(operation_name)
         url = self._url(seller, op, path_params, query)
@@ -142,7 +167,8 @@ class SpApiClient:
                     raise
                 refreshed = True  # the cached access token may have expired server-side
             except RetriableError as exc:
-                if not self._backoff.should_retry(attempt):
+                if not self._backoff.should_retry(attempt) or not (
+                        idempotent or never_applied(exc, op.name)):
                     raise
                 delay = self._backoff.delay(attempt, exc.retry_after)
                 if delay > self._max_inline_wait:
@@ -164,7 +190,7 @@ class SpApiClient:
         return stream_document(self._session, url)
 
     def _url(
-        self, seller: SellerAuth, op: Operation, path_params: dict[str, str] | None,
+        self, seller: Auth, op: Operation, path_params: dict[str, str] | None,
         query: Query | None,
     ) -> str:
         if self._base_url:
@@ -178,17 +204,22 @@ class SpApiClient:
         return url
 
     async def _attempt(
-        self, seller: SellerAuth, op: Operation, url: str, key: str, body: Any,
+        self, seller: Auth, op: Operation, url: str, key: str, body: Any,
         priority: Priority,
     ) -> Response:
         await self._take_quota(seller, op, key, priority)
-        token = await self._tokens.access_token(seller.selling_partner_id, seller.refresh_token)
+        if isinstance(seller, GrantlessAuth):
+            cache_id = self._tokens.grantless_id(seller.scope)
+            token = await self._tokens.grantless_token(seller.scope)
+        else:
+            cache_id = seller.selling_partner_id
+            token = await self._tokens.access_token(cache_id, seller.refresh_token)
         started = time.monotonic()
         try:
             resp = await self._send(seller, op, url, token, body)
         except AuthError as exc:
             if exc.code == "Unauthorized":
-                await self._tokens.invalidate(seller.selling_partner_id, token)
+                await self._tokens.invalidate(cache_id, token)
             raise
         finally:
             self.stats.calls += 1
@@ -198,7 +229,7 @@ class SpApiClient:
         return resp
 
     async def _take_quota(
-        self, seller: SellerAuth, op: Operation, key: str, priority: Priority
+        self, seller: Auth, op: Operation, key: str, priority: Priority
     ) -> None:
         burst = usable_burst(op.burst)
         res = await self._bucket.acquire(key, op.rate, burst, self._max_inline_wait, priority)
@@ -212,7 +243,7 @@ class SpApiClient:
                         queued=max(0, -int(res.tokens)))
 
     async def _send(
-        self, seller: SellerAuth, op: Operation, url: str, token: str, body: Any
+        self, seller: Auth, op: Operation, url: str, token: str, body: Any
     ) -> Response:
         data = json.dumps(body).encode() if body is not None else b""
         headers = {"x-amz-access-token": token, "user-agent": USER_AGENT,
@@ -233,7 +264,8 @@ class SpApiClient:
                 server_date = http.headers.get("Date")
         except (aiohttp.ClientError, TimeoutError) as exc:
             SPAPI_CALLS.labels(op.name, "error").inc()
-            raise ServerError(f"network error: {type(exc).__name__}", **ctx) from None
+            code = NOT_SENT if isinstance(exc, aiohttp.ClientConnectorError) else None
+            raise ServerError(f"network error: {type(exc).__name__}", code=code, **ctx) from None
         SPAPI_CALLS.labels(op.name, str(status)).inc()
         await self._clock.observe(server_date, op.name)
         ctx["request_id"] = request_id
@@ -250,6 +282,13 @@ class SpApiClient:
             log.warning("spapi.error", status=status, code=err.code, **ctx)
             raise err
         return Response(status, parsed, request_id, rate)
+
+
+def never_applied(exc: SpApiError, operation: str) -> bool:
+    """Whether Amazon certainly did not apply the ``operation`` request that raised ``exc``:
+    a 429 (Amazon throttles before doing anything), a connection that never opened, or an
+    error of an earlier step (the LWA token) so that the request never left."""
+    return isinstance(exc, ThrottledError) or exc.code == NOT_SENT or exc.operation != operation
 
 
 def _retry_reason(exc: RetriableError) -> str:
@@ -287,5 +326,6 @@ def _flatten_query(query: Query) -> list[tuple[str, str]]:
 
 
 __all__ = [
-    "CallStats", "Response", "SellerAuth", "SpApiClient", "SpApiError", "ThrottledError",
+    "Auth", "CallStats", "GrantlessAuth", "Response", "SellerAuth", "SpApiClient", "SpApiError",
+    "ThrottledError",
 ]

@@ -22,4 +22,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": every,
             "options": {"expires": every},
         },
+        # Write-back: send due outbox commands, reconcile lost answers, poll operations.
+        "process-outbox": {
+            "task": "spsync.process_outbox",
+            "schedule": every,
+            "options": {"expires": every},
+        },
     }

@@ -23,7 +23,8 @@ def _broker_url(redis_url: str) -> str:
 
 
 def _make_app() -> Celery:
-    celery = Celery("spsync", include=["tasks.sync", "tasks.notifications", "schedules.dispatch"])
+    celery = Celery("spsync", include=["tasks.sync", "tasks.notifications", "tasks.outbox",
+                                       "schedules.dispatch"])
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

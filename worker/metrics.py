@@ -77,6 +77,10 @@ NOTIFICATION_LAG = Histogram(
     "From a notification's PublishTime (or EventTime) to its inbox commit",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+OUTBOX_COMMANDS = Counter(
+    "spsync_outbox_commands_total", "Outbox commands entering a status (sending, polling, "
+    "accepted, rejected, failed, unknown, pending = will be retried)", ["command", "status"],
+)
 CLOCK_SKEW = Gauge(
     "spsync_clock_skew_seconds",
     "This host's clock minus the Date header of the last LWA / SP-API response",

@@ -46,10 +46,11 @@ _claim_names()
 from worker.cli.backfill import backfill  # noqa: E402
 from worker.cli.keys import rotate_key  # noqa: E402
 from worker.cli.notifications import notifications  # noqa: E402
+from worker.cli.outbox import listing, outbox, ship  # noqa: E402
 from worker.cli.run import demo, migrate, sandbox  # noqa: E402
 from worker.cli.sellers import sellers  # noqa: E402
 from worker.cli.status import status  # noqa: E402
 from worker.cli.web import web  # noqa: E402
 
-__all__ = ["backfill", "demo", "migrate", "notifications", "rotate_key", "sandbox", "sellers",
-           "status", "web"]
+__all__ = ["backfill", "demo", "listing", "migrate", "notifications", "outbox", "rotate_key",
+           "sandbox", "sellers", "ship", "status", "web"]

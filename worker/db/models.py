@@ -337,15 +337,16 @@ class OutboxCommand(Base):
     """A write-back command for Amazon, inserted by downstream systems (or the CLI).
 
     ``status``: ``pending`` -> ``sending`` (committed BEFORE the request leaves) ->
-    ``accepted`` | ``rejected`` (Amazon's issues in ``response``) | ``failed`` (gave up after
-    retries; never reached Amazon) | ``unknown`` (sent, answer lost; see docs/schema.md) |
+    ``accepted`` | ``rejected`` (Amazon's issues in ``response``) | ``failed`` (Amazon
+    refused it with an error, or it certainly never reached Amazon and retries ran out) |
+    ``unknown`` (sent, answer lost, not provable from Amazon's state; see docs/schema.md) |
     ``polling`` (accepted, an asynchronous operation is being followed).
     """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("outbox_due_idx", "status", "next_attempt_at",
-              postgresql_where="status IN ('pending', 'polling')"),
+              postgresql_where="status IN ('pending', 'sending', 'polling')"),
         Index("outbox_seller_idx", "seller_id", "created_at"),
         CheckConstraint(
             "command IN ('confirmShipment', 'patchListingsItem', 'deleteListingsItem', "

@@ -72,7 +72,7 @@ def upgrade() -> None:
             "'unknown')", name="outbox_status_check"),
     )
     op.create_index("outbox_due_idx", "outbox", ["status", "next_attempt_at"],
-                    postgresql_where=sa.text("status IN ('pending', 'polling')"))
+                    postgresql_where=sa.text("status IN ('pending', 'sending', 'polling')"))
     op.create_index("outbox_seller_idx", "outbox", ["seller_id", "created_at"])
 
 

@@ -1,0 +1,140 @@
+"""The ``outbox`` table's reads and writes. Callers own the transactions.
+
+Rows are claimed one at a time with ``FOR UPDATE SKIP LOCKED``, so any number of workers
+can sweep the table without ever holding the same row. The state a claim writes
+(``sending``, or a later ``next_attempt_at``) is committed before any request is made.
+An outcome is recorded only under the claim that produced it (:class:`Claim`): a sender
+whose row was taken over meanwhile changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from worker.db.models import OutboxCommand, Seller
+
+TERMINAL = frozenset({"accepted", "rejected", "failed", "unknown"})
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    seller_id: int
+    command: str
+    params: dict[str, Any]
+    status: str
+    attempts: int
+    claimed_by: str | None
+    sent_at: datetime | None
+    operation_id: str | None
+    response: dict[str, Any] | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who sent a row, and which attempt: the key for recording that attempt's outcome."""
+
+    worker: str
+    attempts: int
+
+
+_COLUMNS = (OutboxCommand.id, OutboxCommand.seller_id, OutboxCommand.command,
+            OutboxCommand.params, OutboxCommand.status, OutboxCommand.attempts,
+            OutboxCommand.claimed_by, OutboxCommand.sent_at, OutboxCommand.operation_id,
+            OutboxCommand.response, OutboxCommand.error)
+
+
+def insert_command(conn: Connection, seller_id: int, command: str, params: dict[str, Any],
+                   idempotency_key: str | None) -> int | None:
+    """The new row's id; None when ``idempotency_key`` is already taken."""
+    stmt = insert(OutboxCommand).values(seller_id=seller_id, command=command, params=params,
+                                        idempotency_key=idempotency_key)
+    if idempotency_key is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[OutboxCommand.idempotency_key])
+    found = conn.execute(stmt.returning(OutboxCommand.id)).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def by_key(conn: Connection, idempotency_key: str) -> Row | None:
+    row = conn.execute(select(*_COLUMNS).where(
+        OutboxCommand.idempotency_key == idempotency_key)).one_or_none()
+    return None if row is None else _row(row)
+
+
+def get(conn: Connection, outbox_id: int) -> Row | None:
+    row = conn.execute(select(*_COLUMNS).where(OutboxCommand.id == outbox_id)).one_or_none()
+    return None if row is None else _row(row)
+
+
+def lock_due(conn: Connection, status: str, now: datetime,
+             skip: Collection[int] = ()) -> Row | None:
+    """The oldest due row in ``status`` of an enabled seller, locked (SKIP LOCKED);
+    ``skip``: ids not to take (those a sweep already handled)."""
+    query = (
+        select(*_COLUMNS)
+        .join(Seller, Seller.id == OutboxCommand.seller_id)
+        .where(OutboxCommand.status == status, OutboxCommand.next_attempt_at <= now,
+               Seller.enabled.is_(True), OutboxCommand.id.not_in(list(skip)))
+        .order_by(OutboxCommand.next_attempt_at, OutboxCommand.id)
+        .limit(1)
+        .with_for_update(of=OutboxCommand, skip_locked=True)
+    )
+    row = conn.execute(query).one_or_none()
+    return None if row is None else _row(row)
+
+
+def mark_sending(conn: Connection, row: Row, worker: str, now: datetime,
+                 reconcile_at: datetime) -> Claim:
+    """``pending`` -> ``sending``: the one state change that must commit before the request."""
+    conn.execute(update(OutboxCommand).where(OutboxCommand.id == row.id).values(
+        status="sending", attempts=OutboxCommand.attempts + 1, sent_at=now,
+        claimed_by=worker, next_attempt_at=reconcile_at, error=None))
+    return Claim(worker, row.attempts + 1)
+
+
+def postpone(conn: Connection, outbox_id: int, until: datetime) -> None:
+    """Hold a claimed ``sending``/``polling`` row: nobody else takes it before ``until``."""
+    conn.execute(update(OutboxCommand).where(OutboxCommand.id == outbox_id)
+                 .values(next_attempt_at=until))
+
+
+def record(
+    conn: Connection, outbox_id: int, status: str, *, now: datetime,
+    claim: Claim | None = None, expect: tuple[str, ...] = ("sending",),
+    response: dict[str, Any] | None = None, error: str | None = None,
+    operation_id: str | None = None, next_attempt_at: datetime | None = None,
+) -> bool:
+    """Move a row to ``status`` if it is still in ``expect`` (and, with ``claim``, still
+    that attempt's). Whether it moved."""
+    values: dict[str, Any] = {"status": status, "error": error}
+    if response is not None:
+        values["response"] = response
+    if operation_id is not None:
+        values["operation_id"] = operation_id
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    if status in TERMINAL:
+        values["finished_at"] = now
+    stmt = update(OutboxCommand).where(OutboxCommand.id == outbox_id,
+                                       OutboxCommand.status.in_(expect))
+    if claim is not None:
+        stmt = stmt.where(OutboxCommand.claimed_by == claim.worker,
+                          OutboxCommand.attempts == claim.attempts)
+    return bool(conn.execute(stmt.values(**values)).rowcount)
+
+
+def _row(row: Any) -> Row:
+    return Row(
+        id=int(row.id), seller_id=int(row.seller_id), command=str(row.command),
+        params=dict(row.params) if isinstance(row.params, dict) else row.params,
+        status=str(row.status), attempts=int(row.attempts), claimed_by=row.claimed_by,
+        sent_at=row.sent_at, operation_id=row.operation_id, response=row.response,
+        error=row.error,
+    )

@@ -2,7 +2,8 @@
 
 Starts (or reuses) Postgres and Redis, migrates, starts the SP-API simulator, registers its
 sellers (NA and EU on Orders 2026-01-01, FE on the deprecated v0 fallback), runs a real Celery
-worker and beat as child processes, shows live progress, freezes the simulator's data once
+worker, beat and a notifications consumer (the simulator publishes to an embedded SQS) as
+child processes, shows live progress, freezes the simulator's data once
 every seller is synced, waits until the mirror (orders, FBA inventory, listings) equals the
 simulator's truth, prints a summary.
 """
@@ -28,6 +29,13 @@ from worker.crypto import keyring_spec
 from worker.db.engine import migrate
 from worker.db.models import Seller
 from worker.db.sellers import upsert_seller
+from worker.demo_notifications import (
+    CREDENTIALS,
+    consumer_args,
+    embedded_sqs,
+    inbox_counts,
+    subscribe_all,
+)
 from worker.logging import configure_logging
 from worker.runtime import Runtime
 from worker.sandbox.remote import SandboxClient
@@ -72,13 +80,19 @@ def run_demo(opts: DemoOptions) -> bool:
 def _run_children(rt: Runtime, opts: DemoOptions, data_dir: Path, started: float,
                   out: _Printer) -> bool:
     with ExitStack() as stack:
-        sim_url = opts.spapi_url or stack.enter_context(_simulator(opts, data_dir))
+        # Our own simulator publishes notifications to an embedded SQS; a given one cannot.
+        sqs = None if opts.spapi_url else stack.enter_context(embedded_sqs())
+        sim_url = opts.spapi_url or stack.enter_context(_simulator(opts, data_dir, sqs))
         sim = SandboxClient(sim_url)
         world = sim.sellers()
         seller_ids = _register(rt, world)
         out.line(f"simulator at {sim_url}: {len(seller_ids)} sellers registered "
                  f"({', '.join(s['region'] for s in world['sellers'])})")
         env = _child_env(rt, sim_url, world, opts)
+        if sqs is not None:
+            queue_url = subscribe_all(rt, sim_url, world, sqs)
+            stack.enter_context(_child("consumer", consumer_args(queue_url, sqs), env, data_dir))
+            out.line(f"notifications: sellers subscribed to {queue_url}; consumer started")
         stack.enter_context(_child("worker", ["worker", "-l", "WARNING", "-c", "3", "-Q",
                                               "spsync", "--without-gossip", "--without-mingle",
                                               "--without-heartbeat", "-n", "demo@%h"],
@@ -141,15 +155,17 @@ def _child_env(rt: Runtime, sim_url: str, world: dict[str, Any],
         "SPSYNC_DISPATCH_INTERVAL_SECONDS": "1",
         "SPSYNC_DISPATCH_CLAIM_SECONDS": "20",
         "SPSYNC_LOG_FORMAT": "json",
+        **CREDENTIALS,  # the embedded SQS's (moto takes any)
     })
     return env
 
 
 @contextmanager
-def _simulator(opts: DemoOptions, data_dir: Path) -> Iterator[str]:
+def _simulator(opts: DemoOptions, data_dir: Path, sqs: str | None) -> Iterator[str]:
     args = ["sandbox", "--port", "0", "--sellers", "3", "--orders-per-seller",
             str(opts.orders_per_seller), "--time-scale", str(opts.time_scale),
-            "--changes-per-minute", str(opts.changes_per_minute)]
+            "--changes-per-minute", str(opts.changes_per_minute),
+            *(["--sqs-endpoint-url", sqs] if sqs else [])]
     with _child("sandbox", args, dict(os.environ), data_dir, capture=True) as proc:
         assert proc.stdout is not None
         deadline = time.monotonic() + 30
@@ -255,11 +271,15 @@ def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict
         "throttled": throttled,
         "seconds": round(seconds, 1),
         "matches_truth": matched,
+        "notifications": inbox_counts(rt, list(seller_ids.values())),
     }
     out.line(f"mirror {'matches' if matched else 'DOES NOT match'} the simulator: "
              f"{summary['orders']} orders, {summary['order_items']} items, "
              f"{summary['listings_rows']} listings, {calls} API calls, "
              f"{throttled} throttled, {seconds:.1f}s")
+    notes = summary["notifications"]
+    out.line(f"notifications: {sum(notes.values())} received, {notes.get('done', 0)} refreshed, "
+             f"{notes.get('parked', 0)} parked")
     if opts.as_json:
         out.line(json.dumps(summary))
 

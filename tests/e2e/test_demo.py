@@ -31,3 +31,21 @@ def test_demo_syncs_every_seller_until_the_mirror_matches(clean, start_sim, tmp_
     assert summary["sellers"] == 3 and summary["orders"] == truth_orders
     assert summary["api_calls"] > 0 and summary["order_items"] >= summary["orders"]
     assert "Atzr|" not in result.stdout + result.stderr  # no refresh token is ever printed
+
+
+def test_demo_with_its_own_simulator_also_delivers_notifications(clean, tmp_path):
+    """Exactly the README's command (no --spapi-url): simulator, embedded SQS, consumer."""
+    env = dict(os.environ)
+    env.update(DATABASE_URL=clean.database_url, REDIS_URL=clean.redis_url,
+               SPSYNC_TOKEN_KEYS=new_key_spec("demo"), SPSYNC_DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker", "demo", "--json",
+         "--orders-per-seller", "80", "--timeout", "100"],
+        env=env, capture_output=True, text=True, timeout=150, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["matches_truth"] is True and summary["sellers"] == 3
+    notes = summary["notifications"]
+    assert notes.get("done", 0) > 0 and notes.get("parked", 0) == 0  # changes were pushed
+    assert "notifications: sellers subscribed" in result.stdout
+    assert "Atzr|" not in result.stdout + result.stderr

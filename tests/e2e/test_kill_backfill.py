@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import settings_for
-from tests.e2e.test_kill_worker import _env, _wait
+from tests.e2e.procs import env_for, wait
 from tests.integration.helpers import register, table
 from worker.runtime import Runtime
 
@@ -40,7 +40,7 @@ def test_killed_backfill_resumes_its_reports_without_creating_them_again(start_s
     settings = settings_for(clean, sim)
     rt = Runtime(settings)
     ((spid, seller_id),) = register(rt, sim).items()
-    env = _env(settings) | {"SPSYNC_REPORT_POLL_SECONDS": "0.2",
+    env = env_for(settings) | {"SPSYNC_REPORT_POLL_SECONDS": "0.2",
                             "SPSYNC_REPORT_POLL_MAX_SECONDS": "0.5"}
     until = datetime.now(UTC) - timedelta(minutes=5)
     since = until - timedelta(days=75)
@@ -48,7 +48,7 @@ def test_killed_backfill_resumes_its_reports_without_creating_them_again(start_s
 
     first = _backfill(env, spid, *args)
     try:
-        _wait(lambda: len(table(rt, "SELECT 1 FROM reports")) == 3, 60, "3 reports created")
+        wait(lambda: len(table(rt, "SELECT 1 FROM reports")) == 3, 60, "3 reports created")
         assert table(rt, "SELECT count(*) FROM reports WHERE ingest_status = 'ingested'") == [(0,)]
     finally:
         os.killpg(first.pid, signal.SIGKILL)

@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import settings_for
+from tests.e2e.procs import env_for, start, stop, wait
 from tests.integration.helpers import register, table
-from worker.config import Settings
 from worker.outbox import enqueue_command
 from worker.runtime import Runtime
 from worker.sync.service import run_stream
@@ -26,56 +23,6 @@ pytestmark = pytest.mark.e2e
 
 COMMANDS = 6
 SLOW = 2.5  # seconds the simulator holds each confirmShipment before applying it
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    secret = settings.lwa_client_secret.get_secret_value() if settings.lwa_client_secret else ""
-    env.update({
-        "DATABASE_URL": settings.database_url or "",
-        "REDIS_URL": settings.redis_url or "",
-        "SPSYNC_SPAPI_URL": str(settings.spapi_url),
-        "SPSYNC_LWA_TOKEN_URL": str(settings.lwa_token_url),
-        "SPSYNC_LWA_CLIENT_ID": str(settings.lwa_client_id),
-        "SPSYNC_LWA_CLIENT_SECRET": secret,
-        "SPSYNC_TOKEN_KEYS": settings.token_keys.get_secret_value(),
-        "SPSYNC_DISPATCH_INTERVAL_SECONDS": "1",
-        "SPSYNC_LOG_FORMAT": "json",
-        # bound one send to 2 x 4 + 2 x 2 x 0.5 = 10 s, so a lease is 20 s
-        "SPSYNC_HTTP_TIMEOUT_SECONDS": "4",
-        "SPSYNC_MAX_RETRIES": "1",
-        "SPSYNC_MAX_INLINE_WAIT_SECONDS": "0.5",
-    })
-    return env
-
-
-def _start(kind: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    args = {
-        "worker": ["worker", "-c", "1", "-Q", "spsync", "--without-gossip", "--without-mingle",
-                   "--without-heartbeat", "-l", "INFO"],
-        "beat": ["beat", "-l", "INFO", "-s", str(log.with_suffix(".schedule"))],
-    }[kind]
-    return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "celery", "-A", "worker", *args], env=env,
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
 
 
 def _shipments(rt: Runtime, seller_id: int, market: str) -> list[dict[str, Any]]:
@@ -112,29 +59,31 @@ def test_sigkilled_worker_never_sends_a_command_twice(start_sim: Any, clean: Any
             enqueue_command(conn, seller_id, "confirmShipment", p)
     sim.client.fault("confirmShipment", "slow", count=COMMANDS, delay=SLOW)
 
-    env = _env(settings)
-    procs = [_start("beat", env, tmp_path / "beat.log"), _start("worker", env, tmp_path / "w1.log")]
+    env = env_for(settings,  # bound one send to 2 x 4 + 2 x 2 x 0.5 = 10 s: a lease is 20 s
+                  SPSYNC_HTTP_TIMEOUT_SECONDS="4", SPSYNC_MAX_RETRIES="1",
+                  SPSYNC_MAX_INLINE_WAIT_SECONDS="0.5")
+    procs = [start("beat", env, tmp_path / "beat.log"), start("worker", env, tmp_path / "w1.log")]
     try:
         def mid_request() -> bool:
             in_flight = table(rt, "SELECT count(*) FROM outbox WHERE status = 'sending' AND "
                                   "sent_at < now() - interval '0.5 seconds'")[0][0]
             return bool(in_flight) and _statuses(rt).get("accepted", 0) >= 1
 
-        _wait(mid_request, 60, "one command accepted and the next one in flight")
+        wait(mid_request, 60, "one command accepted and the next one in flight")
         os.killpg(procs[1].pid, signal.SIGKILL)  # main process and its child, mid-request
         procs[1].wait()
         at_kill = _statuses(rt)
         assert at_kill.get("sending") == 1 and at_kill.get("pending", 0) >= 1, at_kill
         (killed,) = table(rt, "SELECT id, claimed_by FROM outbox WHERE status = 'sending'")
 
-        procs.append(_start("worker", env, tmp_path / "w2.log"))
+        procs.append(start("worker", env, tmp_path / "w2.log"))
 
         def settled() -> bool:
             return set(_statuses(rt)) <= {"accepted", "unknown"}
 
-        _wait(settled, 120, "every command accepted or unknown")
+        wait(settled, 120, "every command accepted or unknown")
     finally:
-        _stop(procs)
+        stop(procs)
 
     rows = table(rt, "SELECT id, status, attempts, claimed_by, response, params->>'orderId' "
                      "FROM outbox ORDER BY id")

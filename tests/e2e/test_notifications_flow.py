@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import settings_for
-from tests.e2e.test_kill_worker import _env, _start, _wait
+from tests.e2e.procs import env_for, start, stop, wait
 from tests.integration.helpers import register, table
 from worker.runtime import Runtime
 
@@ -45,16 +45,6 @@ def _mirrored(rt: Runtime, sim: Any, spid: str, order_ids: list[str]) -> bool:
     return all(rows.get(o) and truth[o].startswith(rows[o]) for o in order_ids)
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-
-
 def test_changed_orders_arrive_through_sqs_without_polling(start_sim, clean, sqs_server,
                                                            tmp_path):
     sim = start_sim(sellers=1, orders_per_seller=10, sqs_endpoint_url=sqs_server.endpoint_url,
@@ -64,7 +54,7 @@ def test_changed_orders_arrive_through_sqs_without_polling(start_sim, clean, sqs
     ((spid, _),) = register(rt, sim).items()
     queue_url = sqs_server.new_queue()
     arn = "arn:aws:sqs:us-east-1:123456789012:" + queue_url.rsplit("/", 1)[1]
-    env = _env(settings)
+    env = env_for(settings)
 
     first = _cli("notifications", "setup", "--seller", spid, "--types", "ORDER_CHANGE",
                  "--sqs-arn", arn, env=env)
@@ -78,23 +68,23 @@ def test_changed_orders_arrive_through_sqs_without_polling(start_sim, clean, sqs
                              env=env).stdout)
     assert listed["ORDER_CHANGE"] is not None and listed["LISTINGS_ITEM_STATUS_CHANGE"] is None
 
-    procs = [_start("worker", env, tmp_path / "worker.log"),
+    procs = [start("worker", env, tmp_path / "worker.log"),
              _consumer(env, queue_url, sqs_server.endpoint_url, tmp_path / "consumer.log")]
     try:
         changed = sim.client.mutate(spid, 3)
-        _wait(lambda: _mirrored(rt, sim, spid, changed), 60, "the changed orders")
+        wait(lambda: _mirrored(rt, sim, spid, changed), 60, "the changed orders")
         assert table(rt, "SELECT count(*) FROM orders")[0][0] == len(set(changed))
 
         os.killpg(procs[1].pid, signal.SIGKILL)  # the consumer dies, messages keep coming
         procs[1].wait()
         more = sim.client.mutate(spid, 3)
         procs[1] = _consumer(env, queue_url, sqs_server.endpoint_url, tmp_path / "c2.log")
-        _wait(lambda: _mirrored(rt, sim, spid, changed + more), 60, "the later changes")
+        wait(lambda: _mirrored(rt, sim, spid, changed + more), 60, "the later changes")
         sent = sim.client.notification_stats()["sent"]
-        _wait(lambda: table(rt, "SELECT count(*) FROM notifications_inbox")[0][0] >= sent, 30,
+        wait(lambda: table(rt, "SELECT count(*) FROM notifications_inbox")[0][0] >= sent, 30,
               "every notification in the inbox")
     finally:
-        _stop(procs)
+        stop(procs)
 
     inbox = table(rt, "SELECT status, count(*) FROM notifications_inbox GROUP BY status")
     assert dict(inbox) == {"done": sent}  # each once, all refreshed
@@ -114,7 +104,7 @@ def test_setup_refuses_bad_input_with_one_line(start_sim, clean, args, says):
     sim = start_sim(sellers=1, orders_per_seller=1)
     settings = settings_for(clean, sim)
     register(Runtime(settings), sim)
-    done = _cli("notifications", "setup", *args, env=_env(settings))
+    done = _cli("notifications", "setup", *args, env=env_for(settings))
     assert done.returncode != 0
     errors = [x for x in done.stderr.splitlines() if x.startswith("Error")]
     assert len(errors) == 1 and says in errors[0]

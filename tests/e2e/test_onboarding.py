@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import settings_for
-from tests.e2e.test_kill_worker import _env, _free_port, _start, _wait
+from tests.e2e.procs import env_for, free_port, start, stop, wait
 from tests.integration.helpers import mirror, table, truth
 from worker.crypto import new_key_spec
 from worker.runtime import Runtime
@@ -41,16 +40,6 @@ def _get(url: str) -> tuple[int, str]:
         return 0, ""
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-
-
 def test_onboard_sync_and_rotate_keys_with_a_worker_running(start_sim, clean, tmp_path):
     sim = start_sim(sellers=1, orders_per_seller=40, time_scale=500, seed=5)
     old, new = new_key_spec("old"), new_key_spec("new")
@@ -60,17 +49,17 @@ def test_onboard_sync_and_rotate_keys_with_a_worker_running(start_sim, clean, tm
 
     # The web app knows only the old key and no LWA application: --spapi-url supplies the
     # simulator's demo application.
-    web_env = {k: v for k, v in _env(settings).items() if not k.startswith("SPSYNC_LWA_")}
+    web_env = {k: v for k, v in env_for(settings).items() if not k.startswith("SPSYNC_LWA_")}
     web_env.pop("SPSYNC_SPAPI_URL")
     # Workers list the new key first (it encrypts) and keep the old one (it decrypts).
-    worker_env = {**_env(settings), "SPSYNC_TOKEN_KEYS": f"{new},{old}",
+    worker_env = {**env_for(settings), "SPSYNC_TOKEN_KEYS": f"{new},{old}",
                   "SPSYNC_ORDERS_INTERVAL_SECONDS": "1"}
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     procs = [_web(web_env, port, sim.url, tmp_path / "web.log"),
-             _start("worker", worker_env, tmp_path / "worker.log")]
+             start("worker", worker_env, tmp_path / "worker.log")]
     try:
-        _wait(lambda: _get(base + "/healthz")[0] == 200, 30, "the web app to be healthy")
+        wait(lambda: _get(base + "/healthz")[0] == 200, 30, "the web app to be healthy")
         status, page = _get(base + "/oauth/start?region=na")  # urllib follows the redirects
         assert status == 200 and "connected" in page, page
         seller_id = int(table(rt, "SELECT id FROM sellers WHERE selling_partner_id = :s",
@@ -78,10 +67,10 @@ def test_onboard_sync_and_rotate_keys_with_a_worker_running(start_sim, clean, tm
         assert _kids(rt) == ["old"]
 
         # No beat runs: only the web app's enqueue can have started this sync.
-        _wait(lambda: mirror(rt, seller_id) == truth(sim, spid), 60, "the first sync")
+        wait(lambda: mirror(rt, seller_id) == truth(sim, spid), 60, "the first sync")
 
-        procs.append(_start("beat", worker_env, tmp_path / "beat.log"))  # syncs keep coming
-        _wait(lambda: _runs(rt) >= 3, 60, "syncs before the rotation")
+        procs.append(start("beat", worker_env, tmp_path / "beat.log"))  # syncs keep coming
+        wait(lambda: _runs(rt) >= 3, 60, "syncs before the rotation")
         rotated = subprocess.run(
             [sys.executable, "-m", "celery", "-A", "worker", "rotate-key"],
             env=worker_env, capture_output=True, text=True, timeout=60)
@@ -89,9 +78,9 @@ def test_onboard_sync_and_rotate_keys_with_a_worker_running(start_sim, clean, tm
         assert "1 re-encrypted" in rotated.stdout
         assert _kids(rt) == ["new"]
         after = _runs(rt)
-        _wait(lambda: _runs(rt) >= after + 3, 60, "syncs after the rotation")
+        wait(lambda: _runs(rt) >= after + 3, 60, "syncs after the rotation")
     finally:
-        _stop(procs)
+        stop(procs)
 
     failed = table(rt, "SELECT count(*) FROM sync_runs WHERE status = 'failed'")[0][0]
     assert failed == 0
@@ -129,7 +118,7 @@ def test_web_refuses_to_start_without_an_application_id(clean, tmp_path):
     env.pop("SPSYNC_LWA_APP_ID", None)
     started = time.monotonic()
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "celery", "-A", "worker", "web", "--port", str(_free_port())],
+        [sys.executable, "-m", "celery", "-A", "worker", "web", "--port", str(free_port())],
         env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and time.monotonic() - started < 60
     lines = [x for x in done.stderr.splitlines() if x.strip()]

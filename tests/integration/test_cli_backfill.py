@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import settings_for
-from tests.e2e.test_kill_worker import _env
+from tests.e2e.procs import env_for
 from worker.runtime import Runtime
 
 from .helpers import register, table
@@ -22,7 +22,7 @@ def sim_env(start_sim, clean):
     settings = settings_for(clean, sim)
     rt = Runtime(settings)
     ids = register(rt, sim)
-    env = _env(settings) | {"SPSYNC_REPORT_POLL_SECONDS": "0.02",
+    env = env_for(settings) | {"SPSYNC_REPORT_POLL_SECONDS": "0.02",
                             "SPSYNC_REPORT_POLL_MAX_SECONDS": "0.05"}
     return sim, rt, ids, env
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import settings_for
-from tests.e2e.test_kill_worker import _env
+from tests.e2e.procs import env_for
 
 from .test_cli import celery
 from .test_outbox import FAST, Shop, listing_skus, shop, unshipped  # noqa: F401 - fixture
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(shop: Shop, clean: Any) -> dict[str, str]:  # noqa: F811
-    return _env(settings_for(clean, shop.sim, token_keys=shop.rt.settings.token_keys))
+    return env_for(settings_for(clean, shop.sim, token_keys=shop.rt.settings.token_keys))
 
 
 def _errors(stderr: str) -> list[str]:

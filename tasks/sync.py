@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from worker.app import app
 from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import QuotaWaitTooLong
@@ -29,7 +31,9 @@ def sync_stream(self: Any, seller_id: int, stream: str) -> str:
     except QuotaWaitTooLong as exc:
         # Waiting for quota must not hold a worker slot hostage: come back when it frees up.
         raise self.retry(countdown=exc.wait, max_retries=None) from None
-    except RetriableError as exc:
-        # The client already retried with backoff; try the whole unit again later. After
-        # max_retries Celery gives up; the failure is already recorded in sync_runs.
+    except (RetriableError, OperationalError) as exc:
+        # The client already retried with backoff (or the database went away mid-run: the
+        # page in flight rolled back); try the whole unit again later, from the last
+        # checkpoint, instead of waiting for the dispatcher's claim to expire. After
+        # max_retries Celery gives up; the failure is recorded in sync_runs when it can be.
         raise self.retry(exc=exc, countdown=UNIT_BACKOFF.delay(self.request.retries)) from None

@@ -45,6 +45,8 @@ def test_rotate_key_without_the_old_key_names_the_sellers_and_changes_nothing(rt
     (["demo", "--time-scale", "0.5"], "--time-scale"),
     (["status", "--jsn"], "--jsn"),
     (["migrate", "extra"], "extra"),
+    (["chaos", "--checkout", "/tmp"], "spsync checkout"),
+    (["chaos", "--rounds", "0"], "--rounds"),
 ])
 def test_bad_arguments_fail_with_one_line(env, args, says):  # noqa: F811
     done = celery(*args, env={**env, "SPSYNC_LWA_APP_ID": "amzn1.sp.solution.x",

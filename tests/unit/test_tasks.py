@@ -62,6 +62,21 @@ def test_retriable_failure_after_client_retries_is_retried_by_celery(run_stream,
     assert 0 <= seen["countdown"] <= 30  # first unit retry: full jitter under the base
 
 
+def test_a_database_outage_mid_run_is_retried_by_celery(run_stream, monkeypatch):
+    # Found by tests/chaos/test_infra_restarts.py: a Postgres restart failed the task, and the
+    # stream waited for the dispatcher's claim to expire (5 minutes by default).
+    from sqlalchemy.exc import OperationalError
+
+    err = OperationalError("SELECT 1", {}, Exception("the database system is shutting down"))
+    run_stream(err)
+    seen = {}
+    monkeypatch.setattr(task_module.sync_stream, "retry",
+                        lambda **kw: seen.update(kw) or Retry())
+    with pytest.raises(Retry):
+        task_module.sync_stream.run(1, "orders")
+    assert seen["exc"] is err and 0 <= seen["countdown"] <= 30
+
+
 def test_task_is_named_and_acks_late():
     t = task_module.sync_stream
     assert t.name == "spsync.sync_stream" and t.acks_late and t.ignore_result

@@ -1,0 +1,1 @@
+"""Chaos, fault injection and fuzzing (marker ``chaos``): see docs/reliability.md."""

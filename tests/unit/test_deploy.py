@@ -6,7 +6,8 @@ against the compose spec, and the Kubernetes manifests against the Kubernetes AP
 Every container runs a ``celery -A worker`` command that the CLI really has, with options it
 accepts. Every variable is a setting, and its value passes settings validation. Alerts and the
 dashboard name only metrics (and labels) from the contract below. The trial overlay carries
-the simulator's real credentials. What these tests cannot tell (that an image builds, that
+the simulator's real credentials, and its SQS queue is created (here against a real moto
+server) where its consumer reads. What these tests cannot tell (that an image builds, that
 the containers start) is listed in deploy/README.md.
 """
 
@@ -42,8 +43,9 @@ TRIAL = DEPLOY / "docker-compose.trial.yml"
 DASHBOARD = DEPLOY / "grafana" / "spsync.json"
 K8S_VERSION = "1.30.0"  # the oldest Kubernetes API the manifests must validate against
 
-# The metric contract, name -> label names. It must match worker/metrics.py (worker processes)
-# and worker/web/scrape.py (the web app, computed at scrape time);
+# The metric contract, name -> label names. It must match worker/metrics.py (the counters and
+# histograms every spsync process may serve: workers on SPSYNC_METRICS_PORT, the web app on
+# /metrics) and worker/web/scrape.py (the web app's gauges, computed at scrape time);
 # test_metric_contract_matches_the_code checks that it does.
 WORKER_METRICS: dict[str, frozenset[str]] = {
     "spsync_spapi_calls_total": frozenset({"operation", "status"}),
@@ -56,6 +58,10 @@ WORKER_METRICS: dict[str, frozenset[str]] = {
     "spsync_task_failures_total": frozenset({"task"}),
     "spsync_token_refresh_failures_total": frozenset({"seller", "error"}),
     "spsync_clock_skew_seconds": frozenset(),
+    "spsync_notifications_total": frozenset({"notification_type", "outcome"}),  # workers
+    "spsync_notification_receive_seconds": frozenset(),  # histogram, the SQS consumer
+    "spsync_sns_messages_total": frozenset({"type", "outcome"}),  # the web app
+    "spsync_outbox_commands_total": frozenset({"command", "status"}),  # workers
 }
 WEB_METRICS: dict[str, frozenset[str]] = {
     "spsync_sync_lag_seconds": frozenset({"seller", "stream"}),
@@ -66,19 +72,28 @@ WEB_METRICS: dict[str, frozenset[str]] = {
     "spsync_health_check": frozenset({"check"}),
 }
 METRICS = WORKER_METRICS | WEB_METRICS
-HISTOGRAMS = frozenset({"spsync_quota_wait_seconds"})
+HISTOGRAMS = frozenset({"spsync_quota_wait_seconds", "spsync_notification_receive_seconds"})
 SCRAPE_LABELS = frozenset({"instance", "job"})  # Prometheus adds these to every series
 
 # Variables the deploy files set that are not spsync settings (worker/config.py).
-NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR": "read by prometheus-client in worker processes"}
+NOT_SETTINGS = {
+    "PROMETHEUS_MULTIPROC_DIR": "read by prometheus-client in worker processes",
+    "AWS_ACCESS_KEY_ID": "boto3's credential chain (the SQS consumer; moto in the trial)",
+    "AWS_SECRET_ACCESS_KEY": "boto3's credential chain",
+    "AWS_DEFAULT_REGION": "boto3's region (the trial's sqs-queue; the consumer uses the URL's)",
+}
+
+# Compose services that run the spsync image without a celery command: the trial's stand-in
+# for AWS SQS (moto's server, a dependency of spsync) and the one-shot that creates its queue.
+NOT_CELERY = {"sqs": ["python", "-m", "moto.server"], "sqs-queue": ["python", "-c"]}
 
 # Files this issue delivers: deleting one fails here rather than passing unnoticed.
 EXPECTED_FILES = {
     "Dockerfile", "README.md", "docker-compose.yml", "docker-compose.trial.yml",
     "k8s/kustomization.yaml", "k8s/configmap.yaml", "k8s/secret.example.yaml",
     "k8s/migrate-job.yaml", "k8s/worker.yaml", "k8s/beat.yaml", "k8s/web.yaml",
-    "k8s/web-service.yaml", "prometheus/prometheus.yml", "prometheus/alerts.yml",
-    "prometheus/alerts.test.yml", "grafana/spsync.json",
+    "k8s/web-service.yaml", "k8s/notifications-consumer.yaml", "prometheus/prometheus.yml",
+    "prometheus/alerts.yml", "prometheus/alerts.test.yml", "grafana/spsync.json",
 }
 DATA_FILES = sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yml", ".yaml", ".json"})
 
@@ -220,9 +235,13 @@ def celery_commands() -> frozenset[str]:
     return _command_names(result.stdout)
 
 
+# Command groups whose subcommands the docs name (celery -A worker sellers add, ...).
+GROUPS = ("sellers", "notifications", "outbox", "listing")
+
+
 @cache
-def sellers_commands() -> frozenset[str]:
-    result = _celery("sellers", "--help")
+def group_commands(group: str) -> frozenset[str]:
+    result = _celery(group, "--help")
     assert result.returncode == 0, result.stderr
     return _command_names(result.stdout)
 
@@ -235,7 +254,8 @@ def command_lines() -> dict[tuple[str, ...], list[str]]:
     """Every command line a container runs -> where it is written."""
     lines: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for name, service in spsync_services(compose()["services"]).items():
-        lines[tuple(argv(service["command"]))].append(f"docker-compose.yml {name}")
+        if name not in NOT_CELERY:  # see test_trial_sqs_is_created_where_the_consumer_reads
+            lines[tuple(argv(service["command"]))].append(f"docker-compose.yml {name}")
     for name, service in trial()["services"].items():
         if "command" in service:
             lines[tuple(argv(service["command"]))].append(f"docker-compose.trial.yml {name}")
@@ -395,8 +415,8 @@ def test_commands_named_in_the_docs_exist():
                 continue
             if sub not in celery_commands():
                 missing.add((where, sub))
-            elif sub == "sellers" and subsub and subsub not in sellers_commands():
-                missing.add((where, f"sellers {subsub}"))
+            elif sub in GROUPS and subsub and subsub not in group_commands(sub):
+                missing.add((where, f"{sub} {subsub}"))
     assert not missing
 
 
@@ -467,16 +487,17 @@ def test_compose_files_follow_the_compose_spec():
 def test_compose_has_every_role():
     services = compose()["services"]
     assert {"postgres", "redis", "migrate", "worker", "beat", "web", "flower", "sandbox",
-            "prometheus"} <= set(services)
-    roles = {name: argv(s["command"])[3] for name, s in spsync_services(services).items()}
+            "notifications", "sqs", "sqs-queue", "prometheus"} <= set(services)
+    roles = {name: argv(s["command"])[3] for name, s in spsync_services(services).items()
+             if name not in NOT_CELERY}
     assert roles == {"migrate": "migrate", "worker": "worker", "beat": "beat", "web": "web",
-                     "flower": "flower", "sandbox": "sandbox"}
+                     "flower": "flower", "sandbox": "sandbox", "notifications": "notifications"}
 
 
 def test_compose_roles_wait_for_the_migration():
     services = compose()["services"]
     assert services["migrate"]["restart"] == "no"
-    for name in ("worker", "beat", "web"):
+    for name in ("worker", "beat", "web", "notifications"):
         assert services[name]["depends_on"]["migrate"]["condition"] == \
             "service_completed_successfully", name
     for name, service in services.items():
@@ -498,6 +519,22 @@ def test_compose_worker_serves_metrics_from_a_tmpfs_multiproc_dir():
     assert "9808" in [str(p) for p in worker.get("expose", [])]
     assert worker["deploy"]["replicas"] >= 2
     assert "--concurrency" in argv(worker["command"])
+
+
+def _seconds(duration: str) -> int:
+    match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", str(duration))
+    assert match and any(match.groups()), f"not a compose duration: {duration}"
+    return int(match[1] or 0) * 60 + int(match[2] or 0)
+
+
+def test_compose_notifications_consumer_is_opt_in():
+    consumer = compose()["services"]["notifications"]
+    assert consumer["profiles"] == ["notifications"], "it needs a real queue: opt in"
+    args = argv(consumer["command"])
+    assert args[3:5] == ["notifications", "consume"]
+    assert not {"ports", "expose", "healthcheck"} & set(consumer), "it serves no HTTP"
+    wait = int(option(args, "--wait", "20") or 20)  # the CLI's default long poll
+    assert _seconds(consumer["stop_grace_period"]) > wait, "SIGTERM waits for the long poll"
 
 
 def test_compose_web_is_published_and_checked_on_healthz():
@@ -560,6 +597,80 @@ def test_trial_overlay_points_at_the_sandbox_with_its_credentials():
     assert app.accepts_redirect(redirect), "the simulator's consent page would refuse it"
     published = {str(p).rsplit(":", 2)[-2] for p in services["web"]["ports"]}
     assert str(urlsplit(redirect).port) in published, "the browser must reach the callback"
+
+
+def test_trial_sqs_is_created_where_the_consumer_reads(monkeypatch):
+    """The trial's queue, end to end against a real moto server on loopback: the one-shot's own
+    command creates it, the simulator's publisher sends to the ARN that deploy/README.md tells
+    `notifications setup` to use, and the consumer's SqsSource, configured as the overlay
+    configures it, receives the message."""
+    import asyncio
+
+    from worker.demo_notifications import embedded_sqs
+    from worker.notifications.consumer import SqsSource
+    from worker.sandbox.config import SimConfig
+    from worker.sandbox.publisher import Outgoing, SqsSender
+
+    services = compose()["services"]
+    for name, prefix in NOT_CELERY.items():
+        assert services[name]["profiles"] == ["trial"], f"{name}: a trial stand-in only"
+        assert argv(services[name]["command"])[:len(prefix)] == prefix, name
+    sqs, creator = services["sqs"], services["sqs-queue"]
+    moto = argv(sqs["command"])
+    port = option(moto, "-p")
+    assert option(moto, "-H") == "0.0.0.0"  # noqa: S104 - reached from the other containers
+    result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments, no shell
+        [sys.executable, *moto[1:3], "--help"], capture_output=True, text=True, timeout=60,
+        check=False)
+    assert result.returncode == 0, "moto's server (moto[server]) must be in the image"
+    assert f"http://127.0.0.1:{port}/" in " ".join(sqs["healthcheck"]["test"])
+    assert creator["depends_on"]["sqs"]["condition"] == "service_healthy"
+    assert trial()["services"]["notifications"]["depends_on"]["sqs-queue"]["condition"] == \
+        "service_completed_successfully"
+
+    made, consumer = environment(creator), with_trial("notifications")
+    for key in ("SPSYNC_SQS_ENDPOINT_URL", "SPSYNC_SQS_QUEUE_URL", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        assert consumer[key] == made[key], key
+    endpoint = urlsplit(consumer["SPSYNC_SQS_ENDPOINT_URL"])
+    assert (endpoint.hostname, str(endpoint.port)) == ("sqs", port)
+    assert option(argv(services["sandbox"]["command"]), "--sqs-endpoint-url") == \
+        consumer["SPSYNC_SQS_ENDPOINT_URL"], "the simulator must publish where the consumer reads"
+    queue_url = consumer["SPSYNC_SQS_QUEUE_URL"]
+    queue = urlsplit(queue_url)
+    assert (queue.scheme, queue.netloc) == (endpoint.scheme, endpoint.netloc)
+    account, name = queue.path.strip("/").split("/")
+    region = made["AWS_DEFAULT_REGION"]
+    assert region == SimConfig().sqs_region, "moto keeps queues per region"
+    arn = f"arn:aws:sqs:{region}:{account}:{name}"
+    assert f"--sqs-arn {arn}" in (DEPLOY / "README.md").read_text()
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.setenv(key, consumer[key])
+    with embedded_sqs() as local:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SPSYNC_")}
+        command = argv(creator["command"])
+        result = subprocess.run(  # noqa: S603 - this interpreter, the file's own code
+            [sys.executable, *command[1:]], env=env | made | {"SPSYNC_SQS_ENDPOINT_URL": local},
+            capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr[-500:]
+
+        async def publish() -> str | None:
+            sender = SqsSender(SimConfig(sqs_endpoint_url=local))
+            sent: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+            sender.put(Outgoing("ORDER_CHANGE", arn, '{"trial": true}'))
+            task = asyncio.create_task(sender.run(
+                lambda _kind, error: sent.done() or sent.set_result(error)))
+            try:
+                return await asyncio.wait_for(sent, 30)
+            finally:
+                task.cancel()
+
+        assert asyncio.run(publish()) is None
+        source = SqsSource(queue_url, endpoint_url=local, wait_seconds=2)
+        messages = source.receive()
+        source.delete(messages)
+    assert [m.body for m in messages] == ['{"trial": true}']
 
 
 # --- Kubernetes --------------------------------------------------------------------------------
@@ -664,6 +775,26 @@ def test_k8s_migration_job():
     assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "migrate"
 
 
+def test_k8s_notifications_consumer():
+    consumer = k8s("Deployment", "spsync-notifications")
+    spec = consumer["spec"]["template"]["spec"]
+    assert consumer["spec"]["replicas"] == 1
+    c = container(consumer, "notifications")
+    assert c["command"][3:5] == ["notifications", "consume"]
+    assert not {"ports", "livenessProbe", "readinessProbe"} & set(c), "it serves no HTTP"
+    wait = int(option(c["command"], "--wait", "20") or 20)  # the CLI's default long poll
+    assert spec["terminationGracePeriodSeconds"] > wait, "SIGTERM waits for the long poll"
+    assert spec["automountServiceAccountToken"] is False
+    # IRSA: the role annotation goes on this ServiceAccount, which must exist.
+    k8s("ServiceAccount", spec["serviceAccountName"])
+    config = k8s("ConfigMap", "spsync-config")["data"]
+    queue = urlsplit(config["SPSYNC_SQS_QUEUE_URL"])
+    assert queue.scheme == "https"
+    assert re.fullmatch(r"sqs\.[a-z0-9-]+\.amazonaws\.com", str(queue.hostname))
+    assert re.fullmatch(r"/\d{12}/[\w-]+", queue.path), "https://sqs.<region>.../<account>/<name>"
+    assert "SPSYNC_SNS_TOPIC_ARNS" in (K8S / "configmap.yaml").read_text()
+
+
 def test_secret_example_holds_placeholders_only():
     secret = k8s("Secret", "spsync-secrets")
     assert secret["stringData"] and "data" not in secret
@@ -711,6 +842,16 @@ def test_alert_expressions_name_only_contract_metrics():
     ("no success in 30 min",
      r"^time\(\) - .*spsync_sync_last_success_timestamp_seconds.*> 1800$", None),
     ("a /healthz check failing", r"^spsync_health_check == 0$", "5m"),
+    ("notifications parked",
+     r'increase\(spsync_notifications_total\{outcome="parked"\}\[15m\]\)\) > 0 ', None),
+    ("SNS messages rejected at a high rate",
+     r'spsync_sns_messages_total\{outcome="rejected"\}.*/.*spsync_sns_messages_total', None),
+    ("outbox commands ending unknown or failed",
+     r'increase\(spsync_outbox_commands_total\{status=~"unknown\|failed"\}\[15m\]\)\) > 0 ',
+     None),
+    ("notification receive latency p95 > 60 s",
+     r"histogram_quantile\(0\.95, sum by \(le\) "
+     r"\(rate\(spsync_notification_receive_seconds_bucket\[\w+\]\)\) ?\) > 60$", "10m"),
 ])
 def test_the_required_alerts_exist(what, pattern, for_):
     matching = [r for r in alert_rules() if re.search(pattern, expr_of(r))]
@@ -809,6 +950,10 @@ def test_dashboard_filters_every_seller_series_by_the_seller_variable():
     "spsync_sync_lag_seconds", "spsync_rows_upserted_total",
     'spsync_sync_runs_total{status="failed"}', "spsync_token_refresh_failures_total",
     "spsync_queue_depth", "spsync_health_check",
+    "sum by (notification_type, outcome) (rate(spsync_notifications_total",
+    "histogram_quantile(0.95, sum by (le) (rate(spsync_notification_receive_seconds_bucket",
+    "sum by (type, outcome) (rate(spsync_sns_messages_total",
+    "sum by (command, status) (increase(spsync_outbox_commands_total",
 ])
 def test_dashboard_has_the_required_panels(needle):
     assert any(needle in expr for expr in panel_exprs())
@@ -843,6 +988,17 @@ def test_metric_contract_matches_the_code():
     web_source = "\n".join(p.read_text() for p in (ROOT / "worker" / "web").glob("*.py"))
     missing = [name for name in WEB_METRICS if f'"{name}"' not in web_source]
     assert not missing, "worker/web/ exports none of these"
+
+
+def test_deploy_readme_documents_notifications():
+    readme = (DEPLOY / "README.md").read_text()
+    # Amazon's documented publisher for SQS destinations, and what the queue policy grants it.
+    assert "arn:aws:iam::437568002678:root" in readme
+    assert "sqs:SendMessage" in readme and "sqs:GetQueueAttributes" in readme
+    for needle in ("celery -A worker notifications setup", "celery -A worker notifications consume",
+                   "SPSYNC_SQS_QUEUE_URL", "SPSYNC_SNS_TOPIC_ARNS", "/notifications/sns",
+                   "--profile notifications"):
+        assert needle in readme, needle
 
 
 def test_deploy_readme_says_what_was_verified():

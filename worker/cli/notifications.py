@@ -155,6 +155,10 @@ def notifications_consume(queue_url: str | None, sqs_endpoint_url: str | None,
             click.echo(f"received {s.received}, new {s.recorded}, duplicates {s.duplicates}, "
                        f"parked {s.parked}, errors {s.errors}")
 
+    if rt.settings.metrics_port:  # receive latency, parked messages: scraped like a worker
+        from worker import metrics
+
+        metrics.serve(rt.settings.metrics_port)
     click.echo(f"consuming {url}")
     stats = run(rt.engine, source, enqueue_processing, stop=stop, on_batch=progress)
     click.echo(f"stopped: received {stats.received}, new {stats.recorded}, duplicates "

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy import Engine
 
-from worker.metrics import NOTIFICATION_LAG
+from worker.metrics import NOTIFICATION_LAG, NOTIFICATIONS
 from worker.notifications import inbox
 from worker.notifications.envelope import Envelope, InvalidNotification, parse
 
@@ -108,8 +108,9 @@ def consume_batch(engine: Engine, source: Source, enqueue: Callable[[int], None]
         for m in messages:
             envelope = _envelope(m)
             if isinstance(envelope, str):
-                stats.parked += int(inbox.park_invalid(conn, m.message_id, m.body, envelope,
-                                                       "sqs"))
+                if inbox.park_invalid(conn, m.message_id, m.body, envelope, "sqs"):
+                    stats.parked += 1
+                    NOTIFICATIONS.labels("INVALID", "parked").inc()
                 log.warning("notification.invalid", message_id=m.message_id, error=envelope)
                 continue
             inbox_id = inbox.record(conn, envelope, "sqs")

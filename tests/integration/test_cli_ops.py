@@ -45,7 +45,7 @@ def test_rotate_key_without_the_old_key_names_the_sellers_and_changes_nothing(rt
     (["demo", "--time-scale", "0.5"], "--time-scale"),
     (["status", "--jsn"], "--jsn"),
     (["migrate", "extra"], "extra"),
-    (["chaos", "--checkout", "/tmp"], "spsync checkout"),
+    (["chaos", "--checkout", "no-such-checkout"], "spsync checkout"),
     (["chaos", "--rounds", "0"], "--rounds"),
 ])
 def test_bad_arguments_fail_with_one_line(env, args, says):  # noqa: F811

@@ -66,7 +66,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     sim = build_simulator(config, clock)
     app = web.Application()
     app[SIMULATOR] = sim
-    app.router.add_post("/auth/o2/token", token_route(sim.lwa))
+    app.router.add_post("/auth/o2/token", token_route(sim.lwa, sim.faults))
     app.router.add_route("GET", CONSENT_PATH, consent_route(sim.consent))  # no HEAD
     for operation_id, handler in HANDLERS.items():
         op = sim.operations[operation_id]

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from .bigreport import GENERATED_TYPES
 from .clock import iso
-from .faults import FAULT_OPERATIONS, KINDS, SLOW, WRITE_FAULTS, FaultRule
+from .faults import DELAYED, FAULT_OPERATIONS, KINDS, WRITE_FAULTS, FaultRule
 from .inbound import truth as inbound_truth
 from .inventory import truth as inventory_truth
 from .listing_render import truth as listings_truth
@@ -37,6 +37,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         ("GET", "/_sim/stats", _stats),
         ("POST", "/_sim/mutate", _mutate),
         ("POST", "/_sim/control", _control),
+        ("POST", "/_sim/clock", _clock),
         ("GET", "/_sim/faults", _list_faults),
         ("POST", "/_sim/faults", _add_fault),
         ("DELETE", "/_sim/faults", _clear_faults),
@@ -148,6 +149,7 @@ async def _stats(sim: Simulator, request: web.Request) -> dict[str, Any]:
         "lwa": {"grants": lwa.grants, "refresh_grants": lwa.refresh_grants, "errors": lwa.errors},
         "consent": {"approved": consent.approved, "errors": consent.errors},
         "notifications": sim.notifications.render_stats(),
+        "faults": sim.faults.fired(),  # per (seller, operation, fault): how often it fired
     }
 
 
@@ -204,11 +206,22 @@ async def _control(sim: Simulator, request: web.Request) -> dict[str, Any]:
     return {"changes_per_minute": rate}
 
 
+async def _clock(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    """Move simulated time forward by ``advance`` seconds (access tokens expire, quotas
+    refill, pagination tokens age); what changes from now on is stamped that much later."""
+    sim.clock.advance(_number(await _json(request), "advance", "a non-negative number"))
+    return {"now": sim.clock.now()}
+
+
 async def _list_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:
     return {"faults": sim.faults.pending()}
 
 
 async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    """A fault rule: ``fault``, ``operation`` (filled in for faults that own one), optional
+    ``seller_id``, ``count`` (default 1; unlimited with ``probability`` or ``duration``),
+    ``retry_after`` (throttle), ``delay`` (slow, hang), ``probability`` (0 < p <= 1) and
+    ``duration`` (seconds of simulator time the rule lives)."""
     data = await _json(request)
     fault = data.get("fault")
     if fault not in KINDS:
@@ -222,10 +235,19 @@ async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
     if fault in WRITE_FAULTS and operation not in WRITE_HANDLERS:
         raise BadRequest(f"fault {fault} applies to the write operations only: "
                          f"{sorted(WRITE_HANDLERS)}")
-    delay = _number(data, "delay", "a non-negative number of seconds") if fault == SLOW \
+    delay = _number(data, "delay", "a non-negative number of seconds") if fault in DELAYED \
         else None
-    rule = FaultRule(operation, seller_id, str(fault), _count(data, 1), retry_after, delay)
-    sim.faults.add(rule)
+    probability = None if data.get("probability") is None else _number(
+        data, "probability", "a number in (0, 1]", positive=True)
+    if probability is not None and probability > 1:
+        raise BadRequest("probability must be a number in (0, 1]")
+    duration = None if data.get("duration") is None else _number(
+        data, "duration", "a positive number of seconds", positive=True)
+    unlimited = (probability is not None or duration is not None) and "count" not in data
+    count = None if unlimited else _count(data, 1)
+    until = None if duration is None else sim.clock.now() + duration
+    sim.faults.add(FaultRule(operation, seller_id, str(fault), count, retry_after, delay,
+                             probability, until))
     return {"faults": sim.faults.pending()}
 
 

@@ -29,17 +29,41 @@ Write faults (:mod:`writes`; the write operations only):
 - ``slow``: the request, once received, waits ``delay`` seconds before it is handled (and
   applied), as a busy Amazon would make it; a client that gives up meanwhile (or dies)
   does not stop it.
+
+Chaos faults (what a long run against a flaky Amazon meets):
+
+- ``hang`` (any operation, a post-handler fault): the answer is held ``delay``
+  seconds before it is sent, so a client with a shorter timeout gives up first.
+- ``token_rejected``: a call that carries a pagination token (``paginationToken``,
+  ``NextToken``, ``nextToken``, ``pageToken``) gets 400 InvalidInput "has expired", as an
+  expired or otherwise refused token does; it fires after the quota (it counts as a call).
+- ``lwa_outage`` (operation ``lwa``, the token endpoint): LWA answers 503
+  ``temporarily_unavailable`` to every grant; give it a ``duration``.
+
+Any rule may also carry a ``probability`` (it fires on that share of the calls that reach
+its stage, drawn from the simulator's seeded RNG; the next matching rule gets the calls it
+lets pass) and a ``duration`` (seconds of simulator time, after which it is gone). With
+either, ``count`` defaults to unlimited. Every firing is tallied per (seller, operation,
+fault) and shown in ``/_sim/stats`` ``faults``.
 """
 
 from __future__ import annotations
 
 import json
+import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+HANG = "hang"
+TOKEN_REJECTED = "token_rejected"  # noqa: S105 - a fault name
+LWA_OUTAGE = "lwa_outage"
+LWA_OPERATION = "lwa"  # what an LWA fault names as its operation
 PRE_QUOTA = frozenset({"expired_token", "throttle"})
-POST_HANDLER = frozenset({"http_500", "http_503", "malformed", "truncated"})
+POST_HANDLER = frozenset({"http_500", "http_503", "malformed", "truncated", HANG})
+TOKEN_FAULTS = frozenset({TOKEN_REJECTED})
+TOKEN_PARAMS = ("paginationToken", "NextToken", "nextToken", "pageToken")
 REPORT_FATAL = "report_fatal"
 REPORT_CANCELLED = "report_cancelled"
 DOCUMENT_EXPIRED = "document_expired"
@@ -53,11 +77,13 @@ FAULT_OPERATIONS: dict[str, str] = {
     DOCUMENT_EXPIRED: "getReportDocument",
     DOCUMENT_TRUNCATED_GZIP: "getReportDocument",
     DOCUMENT_MALFORMED_ROW: "getReportDocument",
+    LWA_OUTAGE: LWA_OPERATION,
 }
 ANSWER_LOST = "answer_lost"
 SLOW = "slow"
 WRITE_FAULTS = frozenset({ANSWER_LOST, SLOW})
-KINDS = PRE_QUOTA | POST_HANDLER | frozenset(FAULT_OPERATIONS) | WRITE_FAULTS
+KINDS = PRE_QUOTA | POST_HANDLER | TOKEN_FAULTS | frozenset(FAULT_OPERATIONS) | WRITE_FAULTS
+DELAYED = frozenset({SLOW, HANG})  # the kinds that need a ``delay``
 
 
 @dataclass
@@ -65,13 +91,15 @@ class FaultRule:
     operation: str
     seller_id: str | None
     fault: str
-    remaining: int
+    remaining: int | None  # None: unlimited (a probability or duration rule)
     retry_after: float | None = None  # "throttle" only: sent as a Retry-After header
-    delay: float | None = None  # "slow" only: seconds before the request is handled
+    delay: float | None = None  # "slow" and "hang" only: seconds the request is held
+    probability: float | None = None  # fires on this share of matching calls; None: all
+    until: float | None = None  # simulator time after which the rule is gone
 
     def matches(self, operation: str, seller_id: str, kinds: frozenset[str]) -> bool:
         return (
-            self.remaining > 0
+            (self.remaining is None or self.remaining > 0)
             and self.fault in kinds
             and self.operation == operation
             and self.seller_id in (None, seller_id)
@@ -79,8 +107,13 @@ class FaultRule:
 
 
 class FaultBook:
-    def __init__(self) -> None:
+    def __init__(
+        self, rng: random.Random | None = None, now: Callable[[], float] | None = None
+    ) -> None:
         self._rules: list[FaultRule] = []
+        self._rng = rng or random.Random(0)
+        self._now = now
+        self._fired: Counter[tuple[str, str, str]] = Counter()
 
     def add(self, rule: FaultRule) -> None:
         self._rules.append(rule)
@@ -93,19 +126,35 @@ class FaultBook:
     def take_rule(
         self, operation: str, seller_id: str, kinds: frozenset[str]
     ) -> FaultRule | None:
-        """Consume one firing of the oldest matching rule; the rule, or None."""
-        rule = next((r for r in self._rules if r.matches(operation, seller_id, kinds)), None)
-        if rule is None:
-            return None
-        rule.remaining -= 1
-        if rule.remaining == 0:
-            self._rules.remove(rule)
-        return rule
+        """Consume one firing of the oldest matching rule that fires; the rule, or None."""
+        self._expire()
+        for rule in [r for r in self._rules if r.matches(operation, seller_id, kinds)]:
+            if rule.probability is not None and self._rng.random() >= rule.probability:
+                continue  # this call escapes this rule; a later one may still catch it
+            if rule.remaining is not None:
+                rule.remaining -= 1
+                if rule.remaining == 0:
+                    self._rules.remove(rule)
+            self._fired[(seller_id, operation, rule.fault)] += 1
+            return rule
+        return None
+
+    def _expire(self) -> None:
+        if self._now is not None and any(r.until is not None for r in self._rules):
+            now = self._now()
+            self._rules = [r for r in self._rules if r.until is None or now < r.until]
 
     def pending(self) -> list[dict[str, Any]]:
-        # ``delay`` is shown only on the ``slow`` rules it belongs to
-        return [{k: v for k, v in asdict(rule).items() if k != "delay" or v is not None}
+        # ``delay``, ``probability`` and ``until`` are shown only on the rules that have them
+        self._expire()
+        optional = {"delay", "probability", "until"}
+        return [{k: v for k, v in asdict(rule).items() if k not in optional or v is not None}
                 for rule in self._rules]
+
+    def fired(self) -> list[dict[str, Any]]:
+        """How often each fault fired, per (seller, operation, fault)."""
+        return [{"seller_id": s, "operation": o, "fault": f, "fired": n}
+                for (s, o, f), n in sorted(self._fired.items())]
 
     def clear(self) -> int:
         cleared = len(self._rules)

@@ -1,7 +1,8 @@
 """The path every SP-API request takes, whatever the operation.
 
-authenticate (403) → pre-quota faults → token bucket (429) → validate parameters (400)
-→ operation handler → post-handler faults → JSON. Authentication follows the operation's
+authenticate (403) → pre-quota faults → token bucket (429) → token faults (400) → validate
+parameters (400) → operation handler → post-handler faults (a ``hang`` holds the answer)
+→ JSON. Authentication follows the operation's
 kind (:attr:`Operation.grantless`, read from the model): a grantless operation takes only
 an application token with its scope, every other operation only a seller's token; the
 wrong kind is a 403 as SP-API answers. A grantless call's quota bucket and faults are
@@ -14,6 +15,7 @@ declares no success body (cancelReport) answers with an empty one.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from aiohttp import web
 
 from . import errors
 from .errors import ApiError
-from .faults import POST_HANDLER, PRE_QUOTA, malform, truncate
+from .faults import HANG, POST_HANDLER, PRE_QUOTA, TOKEN_FAULTS, TOKEN_PARAMS, malform, truncate
 from .quotas import rate_header
 from .spec import Operation
 from .state import Simulator
@@ -58,14 +60,16 @@ def sp_api_route(sim: Simulator, op: Operation, handler: OperationHandler) -> Ro
     default_header = rate_header(op, sim.config.time_scale)
 
     async def route(request: web.Request) -> web.Response:
-        header = default_header
+        header, hold = default_header, 0.0
         try:
             principal = _authenticate(sim, op, request.headers.get("x-amz-access-token"))
             header = sim.quotas.header(principal, op) or default_header
             raw = await request.read() if op.body else b""
-            response = _dispatch(sim, op, handler, request, principal, raw)
+            response, hold = _dispatch(sim, op, handler, request, principal, raw)
         except ApiError as error:
             response = error.response()
+        if hold:
+            await asyncio.sleep(hold)  # a hung answer: the client's timeout fires first
         response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
         response.headers["x-amzn-RateLimit-Limit"] = header
         return response
@@ -84,11 +88,13 @@ def _authenticate(sim: Simulator, op: Operation, token: str | None) -> str:
 def _dispatch(
     sim: Simulator, op: Operation, handler: OperationHandler, request: web.Request,
     principal: str, raw: bytes,
-) -> web.Response:
+) -> tuple[web.Response, float]:
+    """The response, and how many seconds to hold it (a ``hang`` fault) before sending."""
     seller = None if op.grantless else sim.world.sellers[principal]
     _pre_quota(sim, op, principal)
     if not sim.quotas.acquire(principal, op):
         raise errors.quota_exceeded()
+    _token_faults(sim, op, principal, request)
     params = validate(op, request.query, request.match_info)
     call = Call(sim, op, seller, params, sim.clock.now(), raw, str(request.url.origin()),
                 frozenset(request.query))
@@ -105,10 +111,23 @@ def _pre_quota(sim: Simulator, op: Operation, seller_id: str) -> None:
     raise errors.unauthorized(errors.TOKEN_EXPIRED)
 
 
+def _token_faults(sim: Simulator, op: Operation, seller_id: str, request: web.Request) -> None:
+    """A pagination token refused (as an expired one is), on calls that carry one."""
+    param = next((p for p in TOKEN_PARAMS if p in request.query), None)
+    if param and sim.faults.take(op.operation_id, seller_id, TOKEN_FAULTS):
+        raise errors.invalid_input(f"'{param}' has expired; start the query again.")
+
+
 def _post_handler(
     sim: Simulator, op: Operation, seller_id: str, body: dict[str, Any]
-) -> web.Response:
-    fault = sim.faults.take(op.operation_id, seller_id, POST_HANDLER)
+) -> tuple[web.Response, float]:
+    rule = sim.faults.take_rule(op.operation_id, seller_id, POST_HANDLER)
+    if rule is not None and rule.fault == HANG:
+        return _answer(op, body), rule.delay or 0.0
+    return _answer(op, body, rule.fault if rule else None), 0.0
+
+
+def _answer(op: Operation, body: dict[str, Any], fault: str | None = None) -> web.Response:
     if fault == "http_500":
         raise errors.internal_failure()
     if fault == "http_503":

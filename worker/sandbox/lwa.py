@@ -29,6 +29,7 @@ from aiohttp import web
 from .clock import Clock
 from .config import SimConfig
 from .errors import TOKEN_EXPIRED, TOKEN_INVALID, WRONG_TOKEN_KIND, unauthorized
+from .faults import LWA_OPERATION, LWA_OUTAGE, FaultBook
 from .generate import hex_text, seeded, token_text
 from .spec import GRANTLESS_SCOPES
 from .world import World
@@ -252,6 +253,12 @@ class Lwa:
         self._codes[code] = (seller_id, self.clock.now() + CODE_TTL_SECONDS)
         return code
 
+    def principal(self, form: Mapping[str, str]) -> str:
+        """Whom a grant is for, as faults name it: the seller of a refresh token, else the
+        application."""
+        seller_id = self._seller_by_refresh.get(form.get("refresh_token", ""))
+        return seller_id or self.app.application_id
+
     def revoke(self, seller_id: str) -> None:
         self.revoked.add(seller_id)
 
@@ -278,11 +285,19 @@ class Lwa:
         return access
 
 
-def token_route(lwa: Lwa) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """``POST /auth/o2/token``."""
+def token_route(
+    lwa: Lwa, faults: FaultBook | None = None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /auth/o2/token``; an ``lwa_outage`` fault answers 503 instead."""
+    outage = frozenset({LWA_OUTAGE})
 
     async def handle(request: web.Request) -> web.Response:
-        result = lwa.grant(await _form(request))
+        form = await _form(request)
+        if faults is not None and faults.take(LWA_OPERATION, lwa.principal(form), outage):
+            result = _oauth_error(503, "temporarily_unavailable",
+                                  "The authorization server is temporarily unavailable")
+        else:
+            result = lwa.grant(form)
         headers = {
             "Cache-Control": "no-store",
             "Pragma": "no-cache",

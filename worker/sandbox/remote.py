@@ -42,6 +42,10 @@ class SandboxClient:
     def control(self, **settings: Any) -> None:
         self._request("POST", "/_sim/control", settings)
 
+    def advance_clock(self, seconds: float) -> float:
+        """Move the simulator's time forward (e.g. past every access token's expiry)."""
+        return float(self._request("POST", "/_sim/clock", {"advance": seconds})["now"])
+
     def mutate(self, selling_partner_id: str, count: int, kind: str = "orders") -> list[str]:
         """Apply ``count`` changes now: ``kind`` orders (the changed order ids), inventory
         or listings (the changed SKUs)."""
@@ -85,18 +89,32 @@ class SandboxClient:
         result: dict[str, Any] = self._request("POST", "/_sim/reports/generate", body)
         return result
 
-    def fault(self, operation: str, fault: str, count: int = 1,
+    def fault(self, operation: str | None, fault: str, count: int | None = None,
               seller_id: str | None = None, retry_after: float | None = None,
-              delay: float | None = None) -> None:
-        """Inject ``count`` faults; ``delay`` is the seconds of a ``slow`` write fault."""
-        body: dict[str, Any] = {"operation": operation, "fault": fault, "count": count}
-        if seller_id:
-            body["seller_id"] = seller_id
-        if retry_after is not None:
-            body["retry_after"] = retry_after
-        if delay is not None:
-            body["delay"] = delay
+              delay: float | None = None, probability: float | None = None,
+              duration: float | None = None) -> None:
+        """Inject ``count`` faults; ``delay`` is the seconds of a ``slow`` or ``hang`` fault.
+
+        ``probability``: fire on that share of the matching calls; ``duration``: the rule
+        lives that many seconds. ``count`` None: 1, or unlimited with either of those.
+        ``operation`` None: the one the fault belongs to (report, download, LWA faults)."""
+        body: dict[str, Any] = {"fault": fault}
+        for key, value in (("operation", operation), ("count", count),
+                           ("seller_id", seller_id), ("retry_after", retry_after),
+                           ("delay", delay), ("probability", probability),
+                           ("duration", duration)):
+            if value is not None:
+                body[key] = value
         self._request("POST", "/_sim/faults", body)
+
+    def clear_faults(self) -> int:
+        """Drop every pending fault rule; how many there were."""
+        return int(self._request("DELETE", "/_sim/faults")["cleared"])
+
+    def faults_fired(self) -> list[dict[str, Any]]:
+        """``[{"seller_id", "operation", "fault", "fired"}]``: every fault that fired."""
+        result: list[dict[str, Any]] = self.stats()["faults"]
+        return result
 
     def limit(self, selling_partner_id: str, operation: str, rate: float) -> None:
         """Change one seller's usage plan for one operation (requests/second, as served)."""

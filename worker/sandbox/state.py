@@ -11,7 +11,7 @@ from .config import SimConfig
 from .consent import ConsentDesk
 from .documents import DocumentStore
 from .faults import FaultBook
-from .generate import build_world
+from .generate import build_world, seeded
 from .lwa import Lwa
 from .mutations import ChangeLoop, Mutator
 from .pagination import TokenCodec
@@ -62,7 +62,7 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
         world=world,
         lwa=lwa,
         quotas=QuotaBook(clock, config.time_scale),
-        faults=FaultBook(),
+        faults=FaultBook(seeded(config, "faults"), clock.now),
         tokens=TokenCodec(config.seed, clock, config.pagination_ttl_seconds),
         mutator=mutator,
         catalog=catalog,

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 _SCRIPT = resources.files("worker.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
+# A 429 says Amazon's bucket is empty now: so is ours (reservations already handed out stay).
+_DRAIN = resources.files("worker.ratelimit").joinpath("drain.lua").read_text(encoding="utf-8")
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 # After losing Redis, buckets created within this long are treated as possibly emptied by
 # Amazon before the restart (getOrders refills its burst of 20 in 20 minutes).
@@ -91,6 +94,7 @@ class TokenBucket:
     def __init__(self, redis: Any, *, share: float = 0.5, redis_patience: float = 30.0) -> None:
         self._redis = redis
         self._script = redis.register_script(_SCRIPT)
+        self._drain = redis.register_script(_DRAIN)
         self._share = share
         self._patience = redis_patience
         self._lost_redis_at: float | None = None  # monotonic time of the last outage seen
@@ -134,9 +138,15 @@ class TokenBucket:
         if rate > 0:
             await self._best_effort(key, self._redis.hset(key, "rate", repr(rate)))
 
-    async def drain(self, key: str) -> None:
-        """A 429 despite the bucket: the server's bucket is empty, so ours must be too."""
-        await self._best_effort(key, self._redis.hset(key, mapping={"tokens": "0"}))
+    async def drain(self, key: str, burst: int | None = None) -> None:
+        """A 429 despite the bucket: the server's bucket is empty, so ours must be too.
+
+        Reservations already handed out are kept: wiping them would schedule the next
+        callers on top of the ones still waiting, and the burst of 429s would feed itself.
+        The key then lives until the bucket has refilled to ``burst`` (unknown: an hour).
+        """
+        args = ["" if burst is None else burst]
+        await self._best_effort(key, self._drain(keys=[key], args=args))
 
     async def _best_effort(self, key: str, command: Any) -> None:
         # Only makes later reservations more accurate; the next reserve waits Redis out.
@@ -152,10 +162,18 @@ class TokenBucket:
 
     async def _run(self, key: str, args: list[Any]) -> Any:
         """Run the script; while Redis is unreachable, wait and retry (never skip the bucket)."""
+        return await self.while_redis_is_down(key, lambda: self._script(keys=[key], args=args))
+
+    async def while_redis_is_down(self, key: str, command: Callable[[], Awaitable[T]]) -> T:
+        """``command()``, tried again while Redis is unreachable (up to the patience), and
+        remembered as an outage: the next reservations guard against a restarted Redis.
+
+        Also for the other Redis state a call needs first (the shared LWA token), so an
+        outage seen there protects this bucket too."""
         delay, waited = 0.1, 0.0
         while True:
             try:
-                return await self._script(keys=[key], args=args)
+                return await command()
             except _REDIS_DOWN as exc:
                 self._lost_redis_at = time.monotonic()
                 if waited >= self._patience:

@@ -166,6 +166,8 @@ class SpApiClient:
                 if refreshed or exc.code != "Unauthorized":
                     raise
                 refreshed = True  # the cached access token may have expired server-side
+                self.stats.retries += 1  # a retried call like any other (sync_runs.retries)
+                RETRIES.labels(op.name, "expired_token").inc()
             except RetriableError as exc:
                 if not self._backoff.should_retry(attempt) or not (
                         idempotent or never_applied(exc, op.name)):
@@ -207,13 +209,12 @@ class SpApiClient:
         self, seller: Auth, op: Operation, url: str, key: str, body: Any,
         priority: Priority,
     ) -> Response:
+        # The access token first: a caller that waits for another's LWA refresh after it
+        # reserved its slot would let the slot pass and then send together with every
+        # other waiter the moment the token appears (a burst over Amazon's bucket).
+        cache_id, token = await self._bucket.while_redis_is_down(
+            key, lambda: self._access_token(seller))
         await self._take_quota(seller, op, key, priority)
-        if isinstance(seller, GrantlessAuth):
-            cache_id = self._tokens.grantless_id(seller.scope)
-            token = await self._tokens.grantless_token(seller.scope)
-        else:
-            cache_id = seller.selling_partner_id
-            token = await self._tokens.access_token(cache_id, seller.refresh_token)
         started = time.monotonic()
         try:
             resp = await self._send(seller, op, url, token, body)
@@ -227,6 +228,14 @@ class SpApiClient:
                  method=op.method, path=op.path, status=resp.status, request_id=resp.request_id,
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
         return resp
+
+    async def _access_token(self, seller: Auth) -> tuple[str, str]:
+        """(where the token is cached, the token): the seller's, or the application's."""
+        if isinstance(seller, GrantlessAuth):
+            cache_id = self._tokens.grantless_id(seller.scope)
+            return cache_id, await self._tokens.grantless_token(seller.scope)
+        cache_id = seller.selling_partner_id
+        return cache_id, await self._tokens.access_token(cache_id, seller.refresh_token)
 
     async def _take_quota(
         self, seller: Auth, op: Operation, key: str, priority: Priority
@@ -275,7 +284,7 @@ class SpApiClient:
         if status == 429:
             self.stats.throttled += 1
             THROTTLED.labels(op.name).inc()
-            await self._bucket.drain(key)
+            await self._bucket.drain(key, usable_burst(op.burst))
         parsed = _parse_json(raw, status, ctx)
         if status >= 400:
             err = error_for_response(status, parsed, retry_after=retry_after, **ctx)

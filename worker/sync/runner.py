@@ -4,7 +4,8 @@ A stream is data (:class:`StreamSpec`): which operation, how to build the query 
 where the records and the next token are in a page, how to map them, how to write them. The
 loop owns the rest: windows capped at the run's start, the checkpoint (cursor, window,
 next token) committed in the same transaction as each page's rows, and a window restarted
-once when Amazon rejects a stored token (they expire).
+once when Amazon rejects a stored token (they expire); a second refusal in the same window
+fails the run.
 """
 
 from __future__ import annotations
@@ -101,9 +102,12 @@ class StreamRun(Generic[Rows]):
                 log.warning("sync.token_rejected", seller=self.seller.selling_partner_id,
                             stream=self.spec.stream, code=exc.code)
                 token_restarted = True
+                self.client.stats.retries += 1  # the window's first page, asked again
                 cp = Checkpoint(cp.cursor, cp.window_start, cp.window_end, None)
                 continue
             cp = await self._store_page(body, cp)
+            if cp.window_start is None:
+                token_restarted = False  # once per window: the next one may restart too
 
     async def _fetch(self, window: Window, token: str | None) -> Any:
         query = self.spec.query(window, self.seller, self.page_size)

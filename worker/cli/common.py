@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import click
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError as DbInterfaceError
+from sqlalchemy.exc import OperationalError as DbOperationalError
 
 from worker.config import ConfigError, load_settings
 from worker.db.sellers import UnknownSellerError
@@ -28,6 +30,10 @@ def one_line_errors() -> Iterator[None]:
         raise click.ClickException(str(exc.args[0]) if exc.args else str(exc)) from None
     except (RedisConnectionError, RedisTimeoutError) as exc:
         raise click.ClickException(f"Redis unreachable: {exc}") from None
+    except (DbOperationalError, DbInterfaceError) as exc:  # down, refusing, or gone mid-way
+        first = str(exc.orig or exc).strip().splitlines()  # psycopg's line names no password
+        raise click.ClickException("Postgres unreachable or failing: "
+                                   f"{first[0] if first else type(exc).__name__}") from None
     except SpApiError as exc:  # its message names seller, operation and status, never a token
         raise click.ClickException(f"Amazon refused: {exc}") from None
 

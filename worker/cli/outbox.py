@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from worker.cli.common import cli_runtime, operator_command
+from worker.sync.fields import unstorable
 
 FINAL = ("accepted", "rejected", "failed", "unknown")
 
@@ -25,6 +26,11 @@ def _queue(seller_ref: str, command: str, params: dict[str, Any], key: str | Non
     from worker.outbox import store
     from worker.outbox.enqueue import InvalidCommand, enqueue_command
 
+    unfit = unstorable([params, key])  # the row's params are jsonb, its key text
+    if unfit is not None:
+        where = "--key" if unfit == "/1" else "params" + unfit.removeprefix("/0")
+        raise click.UsageError("an argument holds a NUL, an undecodable byte, NaN or Infinity "
+                               f"(at {where})")
     rt = cli_runtime()
     try:
         with rt.engine.begin() as conn:
@@ -147,7 +153,7 @@ def listing_patch(seller_ref: str, sku: str, marketplace_ids: tuple[str, ...],
                   product_type: str, patches: str, key: str | None, wait: float) -> None:
     try:
         ops = json.loads(patches)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
         raise click.UsageError("--patches must be a JSON array") from None
     _queue(seller_ref, "patchListingsItem", {
         "sku": sku, "marketplaceIds": list(marketplace_ids), "productType": product_type,

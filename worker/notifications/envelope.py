@@ -3,7 +3,9 @@
 The four schemas (``worker/spapi_models/*Notification.json``) disagree on casing:
 ``ReportProcessingFinishedNotification`` is camelCase (``notificationType``, ``payload``),
 the others PascalCase. :func:`parse` reads either, validates the whole message against the
-schema of its type, and returns the few fields spsync routes on.
+schema of its type, and returns the few fields spsync routes on. Whatever a message holds,
+:func:`parse` raises nothing but :class:`InvalidNotification`, and a message it returns can
+be stored as it is (no NUL, lone surrogate, NaN or Infinity for ``jsonb`` to refuse).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft7Validator
+
+from worker.sync.fields import unstorable
 
 SCHEMAS = {
     "ORDER_CHANGE": "OrderChangeNotification",
@@ -64,9 +68,13 @@ def parse(message: Mapping[str, Any]) -> Envelope:
     if not isinstance(message, Mapping):
         raise InvalidNotification("a notification must be a JSON object")
     sent = _get(message, "NotificationType")
-    kind = ALIASES.get(sent, sent)
+    kind = ALIASES.get(sent, sent) if isinstance(sent, str) else ""  # a list is unhashable
     if kind not in SCHEMAS:
         raise InvalidNotification(f"unknown notification type {str(sent)[:60]!r}")
+    unfit = unstorable(message)  # the inbox keeps the message as jsonb
+    if unfit is not None:
+        raise InvalidNotification(f"{kind} holds a NUL, a lone surrogate, NaN or Infinity at "
+                                  f"{unfit}"[:300])
     checked = dict(message)
     if kind in _ENUM_SPELLING:
         checked["NotificationType"] = _ENUM_SPELLING[kind]
@@ -75,7 +83,9 @@ def parse(message: Mapping[str, Any]) -> Envelope:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
         raise InvalidNotification(f"{kind} breaks its schema at {where}: "
                                   f"{errors[0].validator} {errors[0].validator_value!r}"[:300])
-    payload = dict(_get(message, "Payload") or {})
+    payload = _get(message, "Payload") or {}
+    if not isinstance(payload, Mapping):  # a schema without a required Payload lets it by
+        raise InvalidNotification(f"{kind} has a Payload that is not an object")
     meta = _get(message, "NotificationMetadata") or {}
     nid = _get(meta, "NotificationId") if isinstance(meta, Mapping) else None
     return Envelope(
@@ -83,7 +93,7 @@ def parse(message: Mapping[str, Any]) -> Envelope:
         notification_type=str(kind),
         event_time=_time(_get(message, "EventTime")),
         selling_partner_id=_seller(kind, payload),
-        payload=payload,
+        payload=dict(payload),
         message=dict(message),
     )
 
@@ -94,12 +104,14 @@ def _digest(message: Mapping[str, Any]) -> str:
 
 
 def _time(value: Any) -> datetime | None:
+    """An aware EventTime; None when absent or unreadable (the schemas do not check formats)."""
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _seller(kind: str, payload: Mapping[str, Any]) -> str | None:

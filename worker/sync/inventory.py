@@ -18,7 +18,7 @@ from worker.db.mirror import upsert_inventory
 from worker.db.rows import InventoryRow
 from worker.db.sellers import SellerRecord
 from worker.spapi.errors import MalformedResponseError
-from worker.sync.fields import bad, int_field, opt_obj, opt_str, parse_time
+from worker.sync.fields import bad, int_field, opt_obj, opt_str, parse_time, storable
 from worker.sync.runner import StreamRun, StreamSpec, Written, token
 from worker.sync.windows import Window, iso
 
@@ -40,6 +40,7 @@ def map_summary(marketplace_id: str, doc: Any) -> InventoryRow:
     """An ``InventorySummary`` (with ``details=true``) -> a typed row. Pure."""
     if not isinstance(doc, dict):
         raise bad("inventory summary is not an object")
+    storable(doc, "inventory summary")
     sku = doc.get("sellerSku")
     if not isinstance(sku, str) or not sku:
         raise bad("inventory summary has no sellerSku")

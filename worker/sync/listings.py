@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from worker.db.mirror import upsert_listings
 from worker.db.rows import ListingRow
 from worker.db.sellers import SellerRecord
-from worker.sync.fields import bad, int_field, money, obj, opt_str, parse_time
+from worker.sync.fields import MAX_INT, bad, int_field, money, obj, opt_str, parse_time, storable
 from worker.sync.runner import StreamRun, StreamSpec, Written, token
 from worker.sync.windows import Window, iso
 
@@ -52,6 +52,7 @@ def map_item(marketplace_id: str, doc: Any) -> ListingRow:
     """
     if not isinstance(doc, dict):
         raise bad("listings item is not an object")
+    storable(doc, "listings item")
     sku = doc.get("sku")
     if not isinstance(sku, str) or not sku:
         raise bad("listings item has no sku")
@@ -120,6 +121,8 @@ def _quantity(doc: dict[str, Any], what: str) -> int | None:
     quantities = [int_field(a, "quantity", f"{what}.fulfillmentAvailability[]", required=False)
                   for a in _entries(doc, "fulfillmentAvailability", what)]
     known = [q for q in quantities if q is not None]
+    if sum(known) > MAX_INT:
+        raise bad(f"{what}.fulfillmentAvailability[].quantity adds up past 2^31 - 1")
     return sum(known) if known else None
 
 

@@ -1,7 +1,8 @@
 """Pure mapping of Orders API payloads (v0 and 2026-01-01) to mirror rows.
 
 Every input either maps or raises :class:`MalformedResponseError` naming the field; nothing
-else escapes, so a bad page is rejected whole before anything is written.
+else escapes, so a bad page is rejected whole before anything is written. What maps also fits
+the mirror's columns (see :mod:`worker.sync.fields`), so the write cannot fail on a value.
 
 ``order_status`` uses the 2026-01-01 ``FulfillmentStatus`` vocabulary for both API versions
 (v0 ``Canceled`` -> ``CANCELLED`` ...). A value Amazon adds later is kept (upper snake case)
@@ -16,6 +17,7 @@ from typing import Any
 from worker.db.rows import ItemRow, OrderRow
 from worker.sync.fields import (
     bad,
+    fits_money,
     int_field,
     money,
     obj,
@@ -23,6 +25,7 @@ from worker.sync.fields import (
     opt_str,
     parse_time,
     req_str,
+    storable,
 )
 
 V0_STATUS = {
@@ -56,6 +59,7 @@ def normalise_status(value: str) -> str:
 def map_order_2026(doc: Any) -> tuple[OrderRow, list[ItemRow]]:
     """An ``Order`` from searchOrders/getOrder (with FULFILLMENT and PROCEEDS data)."""
     order = obj(doc, "order")
+    storable(order, "order")
     order_id = req_str(order, "orderId", "order")
     what = f"order {order_id}"
     fulfillment = opt_obj(order, "fulfillment", what)
@@ -83,10 +87,16 @@ def map_order_2026(doc: Any) -> tuple[OrderRow, list[ItemRow]]:
         api_version="2026-01-01",
         raw=order,
     )
-    return row, [map_item_2026(order_id, item) for item in items_raw]
+    return row, [_item_2026(order_id, item) for item in items_raw]
 
 
 def map_item_2026(order_id: str, doc: Any) -> ItemRow:
+    """An ``OrderItem`` of a 2026-01-01 ``Order`` (which :func:`map_order_2026` maps too)."""
+    storable(doc, f"order {order_id} item")
+    return _item_2026(order_id, doc)
+
+
+def _item_2026(order_id: str, doc: Any) -> ItemRow:
     item = obj(doc, f"order {order_id} item")
     item_id = req_str(item, "orderItemId", f"order {order_id} item")
     what = f"order {order_id} item {item_id}"
@@ -97,7 +107,7 @@ def map_item_2026(order_id: str, doc: Any) -> ItemRow:
     if unit is not None:
         unit_amount, currency = money(unit, f"{what}.product.price.unitPrice",
                                       amount_key="amount", currency_key="currencyCode")
-        price = unit_amount * quantity
+        price = fits_money(unit_amount * quantity, f"{what} line total")
     fulfillment = opt_obj(item, "fulfillment", what)
     shipped = int_field(fulfillment, "quantityFulfilled", what, required=False)
     return ItemRow(
@@ -120,6 +130,7 @@ def map_item_2026(order_id: str, doc: Any) -> ItemRow:
 def map_order_v0(doc: Any) -> OrderRow:
     """An ``Order`` from v0 getOrders (PascalCase)."""
     order = obj(doc, "order")
+    storable(order, "order")
     order_id = req_str(order, "AmazonOrderId", "order")
     what = f"order {order_id}"
     total, currency = None, None
@@ -142,6 +153,7 @@ def map_order_v0(doc: Any) -> OrderRow:
 
 def map_item_v0(order_id: str, doc: Any) -> ItemRow:
     item = obj(doc, f"order {order_id} item")
+    storable(item, f"order {order_id} item")
     item_id = req_str(item, "OrderItemId", f"order {order_id} item")
     what = f"order {order_id} item {item_id}"
     price, currency = None, None

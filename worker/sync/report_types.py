@@ -39,7 +39,7 @@ from worker.db.reports import ReportRecord
 from worker.db.rows import InventoryRow, ItemRow, ListingRow, OrderRow
 from worker.spapi.errors import MalformedResponseError
 from worker.spapi.regions import MARKETPLACES, SALES_CHANNELS
-from worker.sync.fields import bad, parse_time
+from worker.sync.fields import MAX_INT, bad, fits_money, parse_time, unstorable
 from worker.sync.orders_mapping import normalise_status
 from worker.sync.report_parse import ParsedRow
 
@@ -235,7 +235,8 @@ def map_order_rows(report_type: str, rows: list[dict[str, str]]) -> tuple[OrderR
     what = f"order {order_id}"
     status = _req(first, "order-status", what)
     shares = [_order_money(r, what) for r in rows]
-    total = None if None in shares else sum((s or Decimal(0) for s in shares), Decimal(0))
+    total = None if None in shares else fits_money(
+        sum((s or Decimal(0) for s in shares), Decimal(0)), f"{what} total")
     currency = next((r["currency"] for r in rows if r.get("currency")), None)
     channel = first.get("sales-channel", "")
     order = OrderRow(
@@ -370,8 +371,8 @@ def sales_and_traffic_rows(doc: Any) -> list[dict[str, Any]]:
                              "error": f"{section} entry is not an object"})
                 continue
             value = entry.get(key_field) or entry.get("parentAsin")
-            rows.append({"line": line, "record_key": f"{prefix}:{value}" if value else None,
-                         "data": {"section": section, **entry}, "error": None})
+            rows.append(_json_row(line, {"section": section, **entry},
+                                  f"{prefix}:{value}" if value else None))
     return rows
 
 
@@ -380,14 +381,22 @@ def json_rows(doc: Any) -> list[dict[str, Any]]:
     if isinstance(doc, dict):
         entries = next((v for v in doc.values() if isinstance(v, list)), None)
         if entries is None:
-            return [{"line": 1, "record_key": None, "data": doc, "error": None}]
+            return [_json_row(1, doc)]
     elif isinstance(doc, list):
         entries = doc
     else:
         raise bad("JSON report is neither an object nor a list")
-    return [{"line": n, "record_key": None,
-             "data": e if isinstance(e, dict) else {"value": e}, "error": None}
+    return [_json_row(n, e if isinstance(e, dict) else {"value": e})
             for n, e in enumerate(entries, start=1)]
+
+
+def _json_row(line: int, data: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """A ``report_rows`` row; rejected (data not kept) when jsonb cannot hold ``data``."""
+    unfit = unstorable(data)
+    if unfit is None:
+        return {"line": line, "record_key": key, "data": data, "error": None}
+    return {"line": line, "record_key": None, "data": None,
+            "error": f"entry holds a NUL, a lone surrogate, NaN or Infinity at {unfit}"}
 
 
 # ---------------------------------------------------------------- cell readers
@@ -404,9 +413,11 @@ def _int(row: dict[str, str], key: str, what: str) -> int | None:
     value = row.get(key, "").strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise bad(f"{what}.{key} is not a non-negative integer")
-    return int(value)
+    # isdigit() alone also says yes to "²" (int() refuses it) and to other scripts' digits
+    digits = value.lstrip("0") or "0"
+    if not (value.isascii() and value.isdigit()) or len(digits) > 10 or int(digits) > MAX_INT:
+        raise bad(f"{what}.{key} is not a non-negative integer (up to 2^31 - 1)")
+    return int(digits)
 
 
 def _decimal(row: dict[str, str], key: str, what: str) -> Decimal | None:
@@ -419,13 +430,13 @@ def _decimal(row: dict[str, str], key: str, what: str) -> Decimal | None:
         raise bad(f"{what}.{key} is not a decimal") from None
     if not parsed.is_finite():
         raise bad(f"{what}.{key} is not a decimal")
-    return parsed
+    return fits_money(parsed, f"{what}.{key}")
 
 
 # Flat files write local times with a zone abbreviation ("2024-03-01 10:00:00 PST").
 _ZONES = {"UTC": 0, "GMT": 0, "PST": -8, "PDT": -7, "MST": -7, "MDT": -6, "CST": -6,
           "CDT": -5, "EST": -5, "EDT": -4, "BST": 1, "CET": 1, "CEST": 2, "JST": 9}
-_LOCAL = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}) ([A-Z]{3,4})$")
+_LOCAL = re.compile(r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}) ([A-Z]{3,4})$", re.ASCII)
 
 
 def report_time(value: str, what: str) -> datetime | None:
@@ -435,6 +446,9 @@ def report_time(value: str, what: str) -> datetime | None:
         return None
     match = _LOCAL.match(value)
     if match and match.group(2) in _ZONES:
-        local = datetime.fromisoformat(match.group(1).replace(" ", "T"))
-        return (local - timedelta(hours=_ZONES[match.group(2)])).replace(tzinfo=UTC)
+        try:
+            local = datetime.fromisoformat(match.group(1).replace(" ", "T"))
+            return (local - timedelta(hours=_ZONES[match.group(2)])).replace(tzinfo=UTC)
+        except (ValueError, OverflowError):  # 2024-13-01, or a year-1 PST before year 1 UTC
+            raise bad(f"{what} is not a date-time") from None
     return parse_time(value, what)

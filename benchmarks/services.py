@@ -120,12 +120,17 @@ def _tail(stream: IO[bytes], limit: int = 2000) -> str:
 
 
 @contextmanager
-def simulator(sellers: int, time_scale: float, orders_per_seller: int) -> Iterator[str]:
-    """Run ``celery -A worker sandbox`` on a free loopback port; yield its base URL."""
+def simulator(sellers: int, time_scale: float, orders_per_seller: int,
+              changes_per_minute: float = 0.0) -> Iterator[str]:
+    """Run ``celery -A worker sandbox`` on a free loopback port; yield its base URL.
+
+    ``changes_per_minute``: per seller, new and updated orders (and inventory, listings)
+    while it runs; 0 keeps the data still.
+    """
     argv = [sys.executable, "-m", "celery", "-A", "worker", "sandbox", "--host", "127.0.0.1",
             "--port", "0", "--sellers", str(sellers), "--orders-per-seller",
             str(orders_per_seller), "--time-scale", str(time_scale),
-            "--changes-per-minute", "0"]
+            "--changes-per-minute", str(changes_per_minute)]
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)  # noqa: S603
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from worker.db.models import Seller, SyncRun, SyncState
 
@@ -106,31 +107,49 @@ def rearm(conn: Connection, seller_id: int, stream: str, within: timedelta) -> N
         due_at=func.least(SyncState.due_at, func.now() + within)))
 
 
-def claim_due(
-    conn: Connection, now: datetime, *, limit: int, hold: timedelta,
+def claim_statement(
+    now: datetime, *, limit: int, hold: timedelta,
     regions: tuple[str, ...] = ("NA", "EU", "FE"), seller_id: int | None = None,
-) -> list[tuple[int, str]]:
-    """Due (seller, stream) pairs of enabled sellers; their ``due_at`` moves ``hold`` ahead.
+) -> ReturningUpdate[Any]:
+    """The one statement behind :func:`claim_due` (also what its plan test EXPLAINs).
 
-    ``FOR UPDATE SKIP LOCKED`` lets several dispatchers run at once without double-enqueuing.
+    Rows: ``(seller_id, stream, due_at before the claim)``.
     """
     due = (
-        select(SyncState.seller_id, SyncState.stream)
+        select(SyncState.seller_id, SyncState.stream, SyncState.due_at)
         .join(Seller, Seller.id == SyncState.seller_id)
         .where(SyncState.due_at <= now, Seller.enabled.is_(True), Seller.region.in_(regions))
     )
     if seller_id is not None:
         due = due.where(SyncState.seller_id == seller_id)
-    due = (
-        due
-        .order_by(SyncState.due_at)
-        .limit(limit)
+    # MATERIALIZED: the locking SELECT runs exactly once, whatever plan the UPDATE gets.
+    picked = (
+        due.order_by(SyncState.due_at).limit(limit)
         .with_for_update(of=SyncState, skip_locked=True)
+        .cte("due").prefix_with("MATERIALIZED")
     )
-    pairs = [(int(a), str(b)) for a, b in conn.execute(due).all()]
-    for seller_id, stream in pairs:
-        conn.execute(_state(update(SyncState), seller_id, stream).values(due_at=now + hold))
-    return pairs
+    return (
+        update(SyncState)
+        .where(SyncState.seller_id == picked.c.seller_id, SyncState.stream == picked.c.stream)
+        .values(due_at=now + hold)
+        .returning(SyncState.seller_id, SyncState.stream, picked.c.due_at)
+    )
+
+
+def claim_due(
+    conn: Connection, now: datetime, *, limit: int, hold: timedelta,
+    regions: tuple[str, ...] = ("NA", "EU", "FE"), seller_id: int | None = None,
+) -> list[tuple[int, str]]:
+    """Due (seller, stream) pairs of enabled sellers, oldest first; their ``due_at`` moves
+    ``hold`` ahead.
+
+    ``FOR UPDATE SKIP LOCKED`` lets several dispatchers run at once without double-enqueuing.
+    One statement claims the whole batch: an UPDATE per claimed pair cost ~0.5 ms each,
+    0.28 s of a 0.73 s tick at 10,000 sellers (``benchmarks/scale.py``).
+    """
+    stmt = claim_statement(now, limit=limit, hold=hold, regions=regions, seller_id=seller_id)
+    rows = conn.execute(stmt).all()
+    return [(int(a), str(b)) for a, b, _ in sorted(rows, key=lambda r: (r[2], r[0], r[1]))]
 
 
 def start_run(conn: Connection, seller_id: int, stream: str, worker: str) -> int:

@@ -1,0 +1,378 @@
+"""Many sellers: what one dispatcher tick costs, and what a seller costs in Redis and Postgres.
+
+Usage::
+
+    python -m benchmarks.scale --sellers 10000        # full size (~40 s on 2 cores)
+    python -m benchmarks.scale --sellers 500 --ticks 3  # smoke check
+
+What runs, all on loopback: a freshly migrated scratch database, the benchmark Redis (which is
+also the Celery broker, as in production), and this process. No worker runs: nothing consumes
+the enqueued tasks.
+
+1. **Registration**: ``--sellers`` N sellers, each in one region with 1-3 of its marketplaces
+   (seeded random), written in bulk through SQLAlchemy core into ``sellers`` (refresh token
+   encrypted by the keyring, as ``upsert_seller`` does) and ``sync_state`` (one row per stream
+   of ``streams_for``: orders + inventory and listings per marketplace, so 3, 5 or 7 rows, 5
+   on average). Then ``ANALYZE``, as autovacuum would do soon after such a load.
+2. **Ticks**: the rows' ``due_at`` are spread evenly over one orders interval I (shuffled, so
+   one seller's streams come due at different moments): a row every I / R seconds for R rows.
+   Tick k (1..``--ticks``) claims at ``now = t0 + k * T``, T the dispatch interval, so it finds
+   R * T / I newly due rows, plus whatever earlier ticks left behind. With the defaults
+   (I = 300 s, T = 30 s) and 10,000 sellers, R ~ 50,000 and each tick finds ~5,000 new rows.
+   That is the load right after a restart (or a mass onboarding), when every stream is due
+   within one orders interval. In steady state each stream comes due once per its own
+   interval (orders 300 s, inventory and listings 900 s), so a tick finds
+   N * (1/300 + 2m/900) * T rows, m the marketplaces per seller (2 on average): ~2,340 for
+   10,000 sellers (``steady_due_per_tick``, computed from the registered streams).
+   A tick does exactly what ``schedules.dispatch.dispatch_due`` does: ``claim_due`` (limit
+   ``--batch``, default its ``BATCH``; hold and regions from the settings) in one
+   transaction, then ``sync_stream.delay`` per claimed pair through the real Celery app to
+   the broker. The queue is counted (``LLEN``) and emptied between ticks.
+3. **Redis per seller**: ``INFO memory`` ``used_memory`` before and after creating, for every
+   seller, one bucket per (seller, operation) its sync streams use, through the real script
+   (``TokenBucket.reserve``, one reservation each: searchOrders, getInventorySummaries,
+   searchListingsItems for an Orders 2026-01-01 seller), and its LWA access-token cache entry,
+   written by the real ``LwaTokenProvider`` after a grant from a stub LWA endpoint in this
+   process. Amazon does not document an access token's length; the stub's tokens are
+   ``--access-token-chars`` long (default 400, ``Atza|`` included). The delta is taken with
+   our async connections closed (a client connection costs Redis ~20 KB of its own) and
+   divided by N: ``redis_bytes_per_seller``. ``used_memory`` is server-wide, so other users
+   of the server add noise; ``redis_key_bytes_per_seller`` is the sum of ``MEMORY USAGE`` over
+   the keys themselves, which they cannot disturb (``redis_key_bytes_by_kind``: the mean per
+   key of each kind, ``rl`` buckets and ``lwa`` tokens). An idle, full bucket expires (the
+   script sets a TTL), so this is the footprint of N sellers all syncing at once, the worst
+   case.
+4. **Postgres**: ``pg_total_relation_size`` of ``sync_state`` (heap, indexes, TOAST) right
+   after registration, before any tick rewrote rows.
+
+Figures: ``tick_p50_s`` / ``tick_max_s`` = wall time of claim + enqueue over the ticks
+(``ticks_s`` lists them; the first tick also opens the broker connection);
+``claim_p50_s`` / ``enqueue_p50_s`` split it; ``enqueued_per_tick`` = median ``LLEN`` after a
+tick; ``due_first_tick`` / ``due_last_tick`` = rows due when the first and last tick ran (a
+growing figure means the dispatcher falls behind: it claims at most ``--batch`` a tick).
+``--explain`` also prints the first tick's claim statement under ``EXPLAIN ANALYZE`` to
+stderr. Prints one JSON line; asserts nothing about time. Targets (issue 8): tick <= 1 s, Redis
+<= 2 KB per seller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import redis
+from aiohttp import web
+from pydantic import SecretStr
+from sqlalchemy import Engine, func, insert, select, text
+
+from benchmarks.services import bench_redis, log, quiet, scratch_databases
+from worker.config import Settings
+from worker.crypto import new_key_spec
+from worker.db.models import Seller, SyncState
+from worker.db.sellers import SellerRecord
+from worker.runtime import Runtime
+from worker.spapi.regions import MARKETPLACES
+from worker.sync.catalog import interval_of, plan, streams_for
+
+QUEUE = "spsync"  # the Celery queue sync_stream is routed to (worker/app.py)
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Registered:
+    sellers: list[SellerRecord]
+    rows: int
+
+
+def _regions_markets() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for mid, (region, _, _) in MARKETPLACES.items():
+        out.setdefault(region, []).append(mid)
+    return out
+
+
+def _seller_rows(rt: Runtime, n: int, rng: random.Random) -> list[dict[str, Any]]:
+    markets = _regions_markets()
+    rows = []
+    for i in range(n):
+        region = rng.choice(sorted(markets))
+        spid = f"ASCALE{i:08d}"
+        blob, kid = rt.keyring.encrypt(f"Atzr|{secrets.token_urlsafe(300)}", aad=spid)
+        rows.append({"selling_partner_id": spid, "region": region,
+                     "marketplace_ids": rng.sample(markets[region], rng.randint(1, 3)),
+                     "refresh_token_enc": blob, "refresh_token_kid": kid})
+    return rows
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def register(rt: Runtime, n: int, t0: datetime, seed: int) -> Registered:
+    """N sellers and their streams, ``due_at`` spread evenly over one orders interval."""
+    rng = random.Random(seed)
+    rows = _seller_rows(rt, n, rng)
+    records: list[SellerRecord] = []
+    with rt.engine.begin() as conn:
+        for chunk in _chunks(rows, CHUNK):
+            ids = conn.execute(insert(Seller).returning(Seller.id, sort_by_parameter_order=True),
+                               chunk).scalars().all()
+            records += [SellerRecord(int(i), r["selling_partner_id"], r["region"],
+                                     r["marketplace_ids"], "2026-01-01", True, None)
+                        for i, r in zip(ids, chunk, strict=True)]
+        pairs = [(s.id, stream) for s in records for stream in streams_for(s.marketplace_ids)]
+        rng.shuffle(pairs)
+        step = rt.settings.orders_interval_seconds / len(pairs)
+        states = [{"seller_id": sid, "stream": stream, "due_at": t0 + timedelta(seconds=j * step)}
+                  for j, (sid, stream) in enumerate(pairs)]
+        for chunk in _chunks(states, 5 * CHUNK):
+            conn.execute(insert(SyncState), chunk)
+    with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE sellers"))
+        conn.execute(text("ANALYZE sync_state"))
+    return Registered(records, len(states))
+
+
+def steady_due_per_tick(settings: Settings, sellers: list[SellerRecord]) -> float:
+    """Rows a tick finds once every stream runs at its own interval."""
+    per_s = sum(1 / interval_of(settings, stream).total_seconds()
+                for s in sellers for stream in streams_for(s.marketplace_ids))
+    return per_s * settings.dispatch_interval_seconds
+
+
+# --- ticks ----------------------------------------------------------------------------------
+
+
+def _due(engine: Engine, now: datetime) -> int:
+    with engine.begin() as conn:
+        return int(conn.execute(select(func.count()).select_from(SyncState)
+                                .where(SyncState.due_at <= now)).scalar_one())
+
+
+def _tick(rt: Runtime, now: datetime, batch: int) -> tuple[float, float, int]:
+    """One ``dispatch_due``, step for step: (claim seconds, enqueue seconds, pairs)."""
+    from tasks.sync import sync_stream
+    from worker.db.state import claim_due
+
+    hold = timedelta(seconds=rt.settings.dispatch_claim_seconds)
+    started = time.perf_counter()
+    with rt.engine.begin() as conn:
+        pairs = claim_due(conn, now, limit=batch, hold=hold, regions=rt.settings.regions)
+    claimed = time.perf_counter()
+    for seller_id, stream in pairs:
+        sync_stream.delay(seller_id, stream)
+    return claimed - started, time.perf_counter() - claimed, len(pairs)
+
+
+def run_ticks(rt: Runtime, t0: datetime, ticks: int, batch: int) -> dict[str, Any]:
+    r = rt.redis()
+    every = timedelta(seconds=rt.settings.dispatch_interval_seconds)
+    claim, enqueue, queued, due = [], [], [], []
+    for k in range(1, ticks + 1):
+        now = t0 + k * every
+        due.append(_due(rt.engine, now))
+        c, e, pairs = _tick(rt, now, batch)
+        claim.append(c)
+        enqueue.append(e)
+        queued.append(int(r.llen(QUEUE)))
+        r.delete(QUEUE)
+        log(f"tick {k}: {due[-1]} due, {pairs} claimed, {queued[-1]} queued, "
+            f"claim {c:.3f}s + enqueue {e:.3f}s")
+    total = [c + e for c, e in zip(claim, enqueue, strict=True)]
+    return {
+        "tick_p50_s": round(statistics.median(total), 3), "tick_max_s": round(max(total), 3),
+        "claim_p50_s": round(statistics.median(claim), 3),
+        "enqueue_p50_s": round(statistics.median(enqueue), 3),
+        "enqueued_per_tick": int(statistics.median(queued)),
+        "due_first_tick": due[0], "due_last_tick": due[-1],
+        "ticks_s": [round(t, 3) for t in total],
+    }
+
+
+# --- Redis per seller -----------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _stub_lwa(token_chars: int) -> Any:
+    """A loopback LWA token endpoint answering every refresh grant with a fresh token."""
+
+    async def grant(_: web.Request) -> web.Response:
+        token = ("Atza|IwEB" + secrets.token_urlsafe(token_chars))[:token_chars]
+        return web.json_response({"access_token": token, "token_type": "bearer",
+                                  "expires_in": 3600})
+
+    app = web.Application()
+    app.router.add_post("/auth/o2/token", grant)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/auth/o2/token"
+    finally:
+        await runner.cleanup()
+
+
+def operations_of(settings: Settings, seller: SellerRecord) -> set[str]:
+    """The SP-API operations (so the buckets) a seller's sync streams call."""
+    return {plan(settings, seller, s).spec.operation for s in streams_for(seller.marketplace_ids)}
+
+
+async def _populate(rt: Runtime, sellers: list[SellerRecord], token_chars: int) -> None:
+    import redis.asyncio as aredis
+
+    from worker.ratelimit.bucket import TokenBucket, bucket_key
+    from worker.spapi.auth import LwaApp, LwaTokenProvider
+    from worker.spapi.client import usable_burst
+    from worker.spapi.operations import operation
+
+    limit = asyncio.Semaphore(32)
+    aio = aredis.Redis.from_url(rt.services.redis_url, max_connections=40)
+    async with _stub_lwa(token_chars) as url, aiohttp.ClientSession() as session:
+        lwa = LwaTokenProvider(session, aio, LwaApp("bench", "bench", url))
+        bucket = TokenBucket(aio)
+
+        async def one(s: SellerRecord) -> None:
+            async with limit:
+                await lwa.access_token(s.selling_partner_id, "Atzr|bench")
+                for name in sorted(operations_of(rt.settings, s)):
+                    op = operation(name)
+                    await bucket.reserve(bucket_key(s.selling_partner_id, s.region, name),
+                                         op.rate, usable_burst(op.burst), max_wait=3600.0)
+
+        try:
+            await asyncio.gather(*(one(s) for s in sellers))
+        finally:
+            await aio.aclose()
+
+
+def _used_memory(r: redis.Redis) -> int:
+    return int(r.info("memory")["used_memory"])
+
+
+def _key_bytes(r: redis.Redis) -> dict[str, list[int]]:
+    """``MEMORY USAGE`` of every key, by kind (``rl`` buckets, ``lwa`` tokens, ...)."""
+    keys = list(r.scan_iter(count=1000))
+    pipe = r.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key, samples=0)
+    kinds: dict[str, list[int]] = {}
+    for key, size in zip(keys, pipe.execute(), strict=True):
+        kinds.setdefault(key.decode().split(":", 1)[0], []).append(int(size or 0))
+    return kinds
+
+
+def redis_per_seller(rt: Runtime, sellers: list[SellerRecord],
+                     token_chars: int) -> dict[str, Any]:
+    r = rt.redis()
+    r.flushdb()
+    # Load both Lua scripts (server-wide, once) before the baseline: not a per-seller cost.
+    asyncio.run(_populate(rt, sellers[:1], token_chars))
+    r.flushdb()
+    before = _used_memory(r)
+    started = time.monotonic()
+    asyncio.run(_populate(rt, sellers, token_chars))
+    took = time.monotonic() - started
+    after = _used_memory(r)
+    kinds = _key_bytes(r)
+    keys = sum(len(v) for v in kinds.values())
+    if took > 55:
+        log(f"populating took {took:.0f}s: the first buckets may have expired (TTL ~61 s)")
+    log(f"redis: {keys} keys for {len(sellers)} sellers in {took:.1f}s; used_memory "
+        f"{before} -> {after}")
+    return {"redis_bytes_per_seller": round((after - before) / len(sellers)),
+            "redis_key_bytes_per_seller": round(sum(map(sum, kinds.values())) / len(sellers)),
+            "redis_keys_per_seller": round(keys / len(sellers), 2),
+            "redis_key_bytes_by_kind": {k: round(statistics.mean(v)) for k, v in kinds.items()}}
+
+
+def postgres_sizes(engine: Engine) -> dict[str, int]:
+    with engine.begin() as conn:
+        state, sellers = conn.execute(text(
+            "SELECT pg_total_relation_size('sync_state'), pg_total_relation_size('sellers')"
+        )).one()
+    return {"postgres_sync_state_bytes": int(state), "postgres_sellers_bytes": int(sellers)}
+
+
+def explain_claim(rt: Runtime, now: datetime, batch: int) -> str:
+    """EXPLAIN ANALYZE of the claim statement as ``claim_due`` runs it (rolled back)."""
+    from worker.db.state import claim_statement
+
+    hold = timedelta(seconds=rt.settings.dispatch_claim_seconds)
+    stmt = claim_statement(now, limit=batch, hold=hold, regions=rt.settings.regions)
+    compiled = stmt.compile(rt.engine, compile_kwargs={"literal_binds": True})
+    with rt.engine.connect() as conn, conn.begin() as tx:
+        plan_rows = conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")).scalars().all()
+        tx.rollback()
+    return "\n".join(plan_rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sellers", type=int, default=10000)
+    ap.add_argument("--ticks", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=None,
+                    help="pairs claimed per tick (default: schedules.dispatch.BATCH)")
+    ap.add_argument("--access-token-chars", type=int, default=400)
+    ap.add_argument("--explain", action="store_true",
+                    help="print EXPLAIN ANALYZE of the first tick's claim to stderr")
+    ap.add_argument("--seed", type=int, default=8)
+    args = ap.parse_args(argv)
+    if args.sellers < 1 or args.ticks < 1:
+        ap.error("--sellers and --ticks must be at least 1")
+    quiet()
+    with bench_redis() as (redis_url, kind), scratch_databases(1) as (db,):
+        # The Celery app (this process enqueues) takes its broker from the environment.
+        os.environ.update(REDIS_URL=redis_url, DATABASE_URL=db)
+        print(json.dumps(_run(args, db, redis_url) | {"redis": kind}))
+
+
+def _run(args: Any, db: str, redis_url: str) -> dict[str, Any]:
+    from schedules.dispatch import BATCH
+
+    batch = args.batch or BATCH
+    rt = Runtime(Settings(database_url=db, redis_url=redis_url,
+                          token_keys=SecretStr(new_key_spec("bench")), log_level="WARNING"))
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    started = time.monotonic()
+    reg = register(rt, args.sellers, t0, args.seed)
+    log(f"registered {len(reg.sellers)} sellers, {reg.rows} sync_state rows in "
+        f"{time.monotonic() - started:.1f}s")
+    sizes = postgres_sizes(rt.engine)
+    if args.explain:
+        first = t0 + timedelta(seconds=rt.settings.dispatch_interval_seconds)
+        log(explain_claim(rt, first, batch))
+    ticks = run_ticks(rt, t0, args.ticks, batch)
+    memory = redis_per_seller(rt, reg.sellers, args.access_token_chars)
+    return {
+        "sellers": len(reg.sellers), "sync_state_rows": reg.rows,
+        **{k: ticks[k] for k in ("tick_p50_s", "tick_max_s", "enqueued_per_tick")},
+        "redis_bytes_per_seller": memory["redis_bytes_per_seller"],
+        "postgres_sync_state_bytes": sizes["postgres_sync_state_bytes"],
+        "ticks": args.ticks, "batch": batch,
+        "tick_interval_s": rt.settings.dispatch_interval_seconds,
+        "steady_due_per_tick": round(steady_due_per_tick(rt.settings, reg.sellers)),
+        **{k: v for k, v in ticks.items()
+           if k not in ("tick_p50_s", "tick_max_s", "enqueued_per_tick")},
+        **{k: v for k, v in memory.items() if k != "redis_bytes_per_seller"},
+        "postgres_sellers_bytes": sizes["postgres_sellers_bytes"],
+        "access_token_chars": args.access_token_chars,
+    }
+
+
+if __name__ == "__main__":
+    main()

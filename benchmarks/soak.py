@@ -1,0 +1,284 @@
+"""Soak: a steady multi-seller sync for a long while; do the processes' memory or files grow?
+
+Usage::
+
+    python -m benchmarks.soak --minutes 30       # full run
+    python -m benchmarks.soak --minutes 1        # smoke check
+
+What runs, all on loopback: the simulator (``celery -A worker sandbox`` subprocess) with
+``--sellers`` sellers of 200 orders each whose data keeps changing (``--changes-per-minute``
+per seller: new and updated orders, inventory and listings), at ``--time-scale`` (default 60,
+which also scales the SP-API quotas); a scratch database; the benchmark Redis (broker and
+buckets). The sellers are registered, then a real ``celery -A worker worker`` (prefork,
+``--concurrency`` pool processes, queue ``spsync``) and a real ``celery -A worker beat`` run
+as children, configured as ``worker/demo.py`` configures its own: every stream is due again
+``--interval`` seconds after its sync (default 10 s), beat ticks every 2 s (dispatcher, inbox
+sweep, outbox), the orders lag is Amazon's two minutes at the time scale. So each stream
+syncs again and again for the whole run: with 4 sellers ~2 syncs a second, each a fresh
+``asyncio.run`` with its own aiohttp session and async Redis client, as in production.
+
+Every ``--sample-seconds`` (10) this process reads, for each role, ``VmRSS`` from
+``/proc/<pid>/status`` and the number of entries of ``/proc/<pid>/fd``: ``worker`` (the
+Celery main process), ``pool`` (its child processes, found by their parent pid in
+``/proc/*/stat``, summed; ``pool_pids`` counts the distinct ones seen, more than
+``--concurrency`` means a child was replaced), ``beat``.
+
+Figures per role: ``rss_mb_start`` / ``fds_start`` = the first sample after the warm-up (2
+minutes or 20 % of the run, whichever is shorter: imports, the first full sync, pools
+filling), ``rss_mb_end`` / ``fds_end`` = the last sample, ``rss_mb_per_hour`` /
+``fds_per_hour`` = least-squares slope over the samples after the warm-up, and
+``rss_mb_resid_sd`` = the standard deviation of the samples around that line (the noise to
+read the slope against: a slope times the run's length well inside a few of these is no
+growth). ``sync_runs`` counts the runs recorded in the database by status; ``api_calls`` /
+``throttled`` are the simulator's counters; ``error_lines`` counts lines the worker and
+beat logged at error level. Prints one JSON line; asserts nothing.
+Target (issue 8): no growth beyond noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from benchmarks.services import (
+    bench_redis,
+    log,
+    quiet,
+    register_sim_sellers,
+    scratch_databases,
+    sim_runtime,
+    simulator,
+)
+
+ROLES = ("worker", "pool", "beat")
+
+
+@dataclass
+class Series:
+    """One role's samples: (seconds since start, RSS MB, open fds)."""
+
+    t: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    fds: list[int] = field(default_factory=list)
+    pids: set[int] = field(default_factory=set)
+
+
+# --- /proc ----------------------------------------------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0  # a zombie has no VmRSS
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (the 4th field of ``/proc/<child>/stat`` is its parent)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # comm (2nd field) may hold spaces and parentheses: split after its closing one
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def sample(series: dict[str, Series], procs: dict[str, int], t: float) -> None:
+    """Add one sample per role; the pool's figures are its processes' sums."""
+    for role, pids in (("worker", [procs["worker"]]), ("pool", children(procs["worker"])),
+                       ("beat", [procs["beat"]])):
+        rss, fds = 0, 0
+        for pid in pids:
+            try:
+                rss, fds = rss + rss_kb(pid), fds + open_fds(pid)
+            except (OSError, ValueError):
+                continue  # a pool process replaced between listing and reading
+        s = series[role]
+        s.t.append(t)
+        s.rss_mb.append(rss / 1024)
+        s.fds.append(fds)
+        s.pids.update(pids)
+
+
+# --- figures --------------------------------------------------------------------------------
+
+
+def slope_per_hour(t: list[float], y: list[float]) -> tuple[float, float]:
+    """Least-squares slope of ``y`` over ``t`` (seconds), per hour; and the residuals' SD."""
+    if len(t) < 3:
+        return 0.0, 0.0
+    fit = statistics.linear_regression(t, y)
+    resid = [v - (fit.intercept + fit.slope * x) for x, v in zip(t, y, strict=True)]
+    return fit.slope * 3600, statistics.pstdev(resid)
+
+
+def figures(s: Series, warmup: float) -> dict[str, Any]:
+    keep = [i for i, t in enumerate(s.t) if t >= warmup] or list(range(len(s.t)))
+    t = [s.t[i] for i in keep]
+    rss = [s.rss_mb[i] for i in keep]
+    fds = [float(s.fds[i]) for i in keep]
+    rss_slope, rss_sd = slope_per_hour(t, rss)
+    fd_slope, _ = slope_per_hour(t, fds)
+    return {"rss_mb_start": round(rss[0], 1), "rss_mb_end": round(rss[-1], 1),
+            "rss_mb_per_hour": round(rss_slope, 2), "rss_mb_resid_sd": round(rss_sd, 2),
+            "fds_start": int(fds[0]), "fds_end": int(fds[-1]),
+            "fds_per_hour": round(fd_slope, 2)}
+
+
+# --- children -------------------------------------------------------------------------------
+
+
+def child_env(rt: Any, args: Any) -> dict[str, str]:
+    s = rt.settings
+    every = str(args.interval)
+    return {**os.environ, "DATABASE_URL": rt.services.database_url,
+            "REDIS_URL": rt.services.redis_url, "SPSYNC_SPAPI_URL": str(s.spapi_url),
+            "SPSYNC_LWA_TOKEN_URL": str(s.lwa_token_url),
+            "SPSYNC_LWA_CLIENT_ID": str(s.lwa_client_id),
+            "SPSYNC_LWA_CLIENT_SECRET": s.lwa_client_secret.get_secret_value(),
+            "SPSYNC_TOKEN_KEYS": s.token_keys.get_secret_value(),
+            "SPSYNC_ORDERS_LAG_SECONDS": str(round(120 / args.time_scale, 3)),
+            "SPSYNC_ORDERS_OVERLAP_SECONDS": "5", "SPSYNC_ORDERS_INITIAL_DAYS": "45",
+            "SPSYNC_ORDERS_INTERVAL_SECONDS": every, "SPSYNC_INVENTORY_INTERVAL_SECONDS": every,
+            "SPSYNC_LISTINGS_INTERVAL_SECONDS": every,
+            "SPSYNC_INVENTORY_OVERLAP_SECONDS": "5", "SPSYNC_LISTINGS_OVERLAP_SECONDS": "5",
+            "SPSYNC_DISPATCH_INTERVAL_SECONDS": "2", "SPSYNC_DISPATCH_CLAIM_SECONDS": "60",
+            "SPSYNC_MAX_INLINE_WAIT_SECONDS": "30",
+            "SPSYNC_LOG_LEVEL": "WARNING", "SPSYNC_LOG_FORMAT": "json"}
+
+
+def start(role: str, argv: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[str]:
+    with (logs / f"{role}.log").open("w") as out:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "celery", "-A", "worker", *argv], env=env, stdout=out,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Warm shutdown (SIGTERM: running tasks finish), then SIGKILL to its process group."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group we created: it and its pool
+            proc.wait(10)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def soak(args: Any, procs: dict[str, subprocess.Popen[str]], logs: Path) -> dict[str, Series]:
+    series = {role: Series() for role in ROLES}
+    pids = {role: p.pid for role, p in procs.items()}
+    started = time.monotonic()
+    deadline = started + args.minutes * 60
+    next_at = started
+    while (now := time.monotonic()) < deadline:
+        dead = [role for role, p in procs.items() if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"{', '.join(dead)} exited early; logs in {logs}")
+        sample(series, pids, now - started)
+        if len(series["worker"].t) % 6 == 1:
+            w, p = series["worker"], series["pool"]
+            log(f"{now - started:5.0f}s worker {w.rss_mb[-1]:.1f} MB / {w.fds[-1]} fds, "
+                f"pool {p.rss_mb[-1]:.1f} MB / {p.fds[-1]} fds")
+        next_at += args.sample_seconds
+        time.sleep(max(0.0, min(next_at, deadline) - time.monotonic()))
+    sample(series, pids, time.monotonic() - started)
+    return series
+
+
+def run_counts(rt: Any) -> dict[str, int]:
+    with rt.engine.begin() as conn:
+        rows = conn.execute(text("SELECT status, count(*) FROM sync_runs GROUP BY status")).all()
+    return {str(status): int(n) for status, n in rows}
+
+
+def _run(args: Any, db: str, redis_url: str, sim_url: str, logs: Path) -> dict[str, Any]:
+    from worker.sandbox.remote import SandboxClient
+
+    rt = sim_runtime(db, redis_url, sim_url)
+    register_sim_sellers(rt, sim_url)
+    env = child_env(rt, args)
+    procs = {
+        "worker": start("worker", ["worker", "-Q", "spsync", "-c", str(args.concurrency),
+                                   "--without-gossip", "--without-mingle", "--without-heartbeat",
+                                   "-l", "WARNING", "-n", "soak@%h"], env, logs),
+        "beat": start("beat", ["beat", "-l", "WARNING", "-s", str(logs / "celerybeat-schedule")],
+                      env, logs),
+    }
+    try:
+        series = soak(args, procs, logs)
+    finally:
+        for proc in procs.values():
+            stop(proc)
+    warmup = min(120.0, 0.2 * args.minutes * 60)
+    stats = SandboxClient(sim_url).stats()
+    out: dict[str, Any] = {
+        "benchmark": "soak", "minutes": args.minutes, "sellers": args.sellers,
+        "time_scale": args.time_scale, "changes_per_minute": args.changes_per_minute,
+        "interval_s": args.interval, "concurrency": args.concurrency,
+        "samples": len(series["worker"].t), "warmup_s": round(warmup),
+    }
+    for role in ROLES:
+        out[role] = figures(series[role], warmup)
+    out["pool"]["pool_pids"] = len(series["pool"].pids)
+    out["sync_runs"] = run_counts(rt)
+    out["api_calls"] = sum(b["calls"] for b in stats.get("buckets", []))
+    out["throttled"] = sum(b["throttled"] for b in stats.get("buckets", []))
+    out["error_lines"] = error_lines(logs)
+    return out
+
+
+def error_lines(logs: Path) -> int:
+    """Lines logged at error level by the worker and beat (structlog JSON or Celery's own)."""
+    return sum(1 for role in ("worker", "beat")
+               for line in (logs / f"{role}.log").read_text(errors="replace").splitlines()
+               if '"level": "error"' in line or "ERROR/" in line or "CRITICAL/" in line)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--sellers", type=int, default=4)
+    ap.add_argument("--time-scale", type=float, default=60.0)
+    ap.add_argument("--changes-per-minute", type=float, default=30.0, help="per seller")
+    ap.add_argument("--interval", type=float, default=10.0,
+                    help="seconds between two syncs of one stream")
+    ap.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
+    ap.add_argument("--sample-seconds", type=float, default=10.0)
+    args = ap.parse_args(argv)
+    if args.minutes <= 0 or args.sellers < 1 or args.sample_seconds <= 0:
+        ap.error("--minutes, --sellers and --sample-seconds must be positive")
+    quiet()
+    with bench_redis() as (redis_url, _), scratch_databases(1) as (db,), \
+            simulator(args.sellers, args.time_scale, 200, args.changes_per_minute) as sim_url, \
+            tempfile.TemporaryDirectory(prefix="spsync-soak-") as logs:
+        print(json.dumps(_run(args, db, redis_url, sim_url, Path(logs))))
+
+
+if __name__ == "__main__":
+    main()

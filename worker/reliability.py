@@ -78,6 +78,72 @@ def read_junit(path: Path) -> list[Verdict]:
     return out
 
 
+# Issue 8's targets for the two benchmarks the report runs beside the suite.
+TICK_TARGET_S = 1.0
+REDIS_TARGET_BYTES = 2048
+SOAK_ROLES = ("worker", "pool", "beat")
+SOAK_FLOOR_MB = 2.0  # growth under this much over a run is noise whatever the residuals say
+
+
+def scale_record(fig: dict[str, Any]) -> dict[str, Any]:
+    """The table row of ``benchmarks/scale.py``'s figures, judged against the targets."""
+    tick, redis = float(fig["tick_max_s"]), float(fig["redis_bytes_per_seller"])
+    ok = tick <= TICK_TARGET_S and redis <= REDIS_TARGET_BYTES
+    return {
+        "scenario": "Scale",
+        "injected": f"{fig['sellers']:,} sellers ({fig['sync_state_rows']:,} streams) due "
+                    "within one orders interval; dispatcher ticks to the real broker",
+        "checked": f"slowest tick <= {TICK_TARGET_S:g} s, Redis <= "
+                   f"{REDIS_TARGET_BYTES // 1024} KB per seller (buckets + LWA token)",
+        "result": "pass" if ok else "FAIL",
+        "figures": {"tick_p50_s": fig["tick_p50_s"], "tick_max_s": fig["tick_max_s"],
+                    "enqueued_per_tick": fig["enqueued_per_tick"],
+                    "redis_bytes_per_seller": fig["redis_bytes_per_seller"],
+                    "sync_state_bytes": fig["postgres_sync_state_bytes"]},
+    }
+
+
+def soak_growth(role: dict[str, Any], minutes: float) -> tuple[float, float, float]:
+    """(MB the fitted line grows over the run, the noise allowed, fds it grows over the run)."""
+    hours = minutes / 60
+    grown = float(role["rss_mb_per_hour"]) * hours
+    noise = max(SOAK_FLOOR_MB, 3 * float(role["rss_mb_resid_sd"]))
+    return grown, noise, float(role["fds_per_hour"]) * hours
+
+
+def soak_record(fig: dict[str, Any]) -> dict[str, Any]:
+    """The table row of ``benchmarks/soak.py``'s figures: growth beyond noise fails it.
+
+    No growth beyond noise: per process, the least-squares line through the RSS samples
+    after the warm-up rises less over the run than three residual SDs (at least
+    :data:`SOAK_FLOOR_MB`), and its open files less than two descriptors."""
+    minutes = float(fig["minutes"])
+    ok, figures = True, {}
+    for role in SOAK_ROLES:
+        grown, noise, fds = soak_growth(fig[role], minutes)
+        ok = ok and grown <= noise and fds < 2
+        figures[f"{role}_rss_mb"] = f"{fig[role]['rss_mb_start']}->{fig[role]['rss_mb_end']}"
+        figures[f"{role}_mb_per_hour"] = fig[role]["rss_mb_per_hour"]
+        figures[f"{role}_fds"] = f"{fig[role]['fds_start']}->{fig[role]['fds_end']}"
+    runs = fig.get("sync_runs") or {}
+    ok = ok and not runs.get("failed")
+    return {
+        "scenario": "Soak",
+        "injected": f"{minutes:g} min of steady sync: {fig['sellers']} sellers whose data "
+                    "keeps changing, real worker + beat",
+        "checked": "RSS and open files of worker, pool and beat grow no more than noise; "
+                   "no failed run",
+        "result": "pass" if ok else "FAIL",
+        "figures": figures | {"sync_runs": sum(runs.values()), "api_calls": fig["api_calls"],
+                              "throttled": fig["throttled"]},
+    }
+
+
+def benchmark_failed(scenario: str, command: str, detail: str) -> dict[str, Any]:
+    return {"scenario": scenario, "injected": f"`{command}`", "checked": "-",
+            "result": f"FAIL: {detail}", "figures": {}}
+
+
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 

@@ -1,14 +1,18 @@
-"""``celery -A worker`` chaos: run the fault-injection suite, optionally write the report."""
+"""``celery -A worker`` chaos: the fault-injection suite and the scale and soak benchmarks,
+optionally written up as ``docs/reliability.md``."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,19 +20,26 @@ from worker.cli.common import operator_command
 
 
 @click.command(help="Run the chaos suite (tests/chaos: crashes, remote faults, infrastructure "
-               "restarts, token storms, fuzzing) from a spsync checkout, against "
-               "DATABASE_URL/REDIS_URL (or embedded servers); --report rewrites "
-               "docs/reliability.md from the results.\n\n"
-               "Example: celery -A worker chaos --rounds 20 --report")
+               "restarts, token storms, fuzzing), then the scale and soak benchmarks, from a "
+               "spsync checkout, against DATABASE_URL/REDIS_URL (or embedded servers); "
+               "--report rewrites docs/reliability.md from the results.\n\n"
+               "The full run (about 45 minutes): celery -A worker chaos --report\n\n"
+               "Just the suite, quickly: celery -A worker chaos --rounds 3 --soak-minutes 0 "
+               "--scale-sellers 0")
 @click.option("--rounds", default=20, show_default=True, type=click.IntRange(1, 1000),
-              help="Crash rounds (the bounded CI run uses 2).")
+              help="Rounds per scenario: SIGKILLs, fault rounds, token storms (CI runs 3).")
+@click.option("--soak-minutes", default=30.0, show_default=True,
+              type=click.FloatRange(0, 24 * 60), help="Length of the soak; 0 skips it.")
+@click.option("--scale-sellers", default=10000, show_default=True,
+              type=click.IntRange(0, 1_000_000), help="Sellers of the scale run; 0 skips it.")
 @click.option("--report", is_flag=True, help="Write docs/reliability.md.")
 @click.option("--checkout", default=".", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="The spsync checkout holding tests/chaos and docs/.")
+              help="The spsync checkout holding tests/chaos, benchmarks/ and docs/.")
 @operator_command
-def chaos(rounds: int, report: bool, checkout: Path) -> None:
-    from worker.reliability import read_junit, read_records, render
+def chaos(rounds: int, soak_minutes: float, scale_sellers: int, report: bool,
+          checkout: Path) -> None:
+    from worker.reliability import read_junit, read_records, render, scale_record, soak_record
 
     suite = checkout / "tests" / "chaos"
     if not suite.is_dir():
@@ -41,14 +52,47 @@ def chaos(rounds: int, report: bool, checkout: Path) -> None:
         started = time.monotonic()
         done = subprocess.run(argv, cwd=checkout, check=False,  # noqa: S603 - our own suite
                               env=dict(os.environ, SPSYNC_CHAOS_RESULTS=str(results)))
+        records = read_records(results)
+        failed = [] if done.returncode == 0 else [f"the chaos suite (pytest exit "
+                                                  f"{done.returncode})"]
+        benchmarks: list[tuple[str, list[str], Callable[[dict[str, Any]], dict[str, Any]]]] = []
+        if scale_sellers:
+            benchmarks.append(("Scale", ["benchmarks.scale", "--sellers", str(scale_sellers)],
+                               scale_record))
+        if soak_minutes:
+            benchmarks.append(("Soak", ["benchmarks.soak", "--minutes", f"{soak_minutes:g}"],
+                               soak_record))
+        for scenario, args, to_record in benchmarks:
+            row = _benchmark(checkout, scenario, args, to_record)
+            records.append(row)
+            if row["result"] != "pass":
+                failed.append(f"{scenario.lower()} ({row['result']})")
         seconds = time.monotonic() - started
         if report:
-            page = render(read_records(results), read_junit(junit), rounds=rounds,
+            command = (f"celery -A worker chaos --rounds {rounds} --soak-minutes "
+                       f"{soak_minutes:g} --scale-sellers {scale_sellers} --report")
+            page = render(records, read_junit(junit), rounds=rounds,
                           when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                          seconds=seconds,
-                          command=f"celery -A worker chaos --rounds {rounds} --report")
+                          seconds=seconds, command=command)
             out = checkout / "docs" / "reliability.md"
             out.write_text(page, encoding="utf-8")
             click.echo(f"wrote {out}")
-    if done.returncode != 0:
-        raise click.ClickException(f"the chaos suite failed (pytest exit {done.returncode})")
+    if failed:
+        raise click.ClickException("failed: " + "; ".join(failed))
+
+
+def _benchmark(checkout: Path, scenario: str, args: list[str],
+               to_record: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``python -m <benchmark>`` (its progress on stderr, shown) and judge its JSON line."""
+    from worker.reliability import benchmark_failed
+
+    command = "python -m " + " ".join(args)
+    click.echo(f"{scenario.lower()}: {command}", err=True)
+    done = subprocess.run([sys.executable, "-m", *args], cwd=checkout, check=False,  # noqa: S603
+                          stdout=subprocess.PIPE, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return benchmark_failed(scenario, command, f"exit {done.returncode}, no figures")
+    figures = json.loads(lines[-1])
+    click.echo(json.dumps(figures), err=True)
+    return to_record(figures)

@@ -14,20 +14,17 @@ the enqueued tasks.
    encrypted by the keyring, as ``upsert_seller`` does) and ``sync_state`` (one row per stream
    of ``streams_for``: orders + inventory and listings per marketplace, so 3, 5 or 7 rows, 5
    on average). Then ``ANALYZE``, as autovacuum would do soon after such a load.
-2. **Ticks**: the rows' ``due_at`` are spread evenly over one orders interval I (shuffled, so
-   one seller's streams come due at different moments): a row every I / R seconds for R rows.
-   Tick k (1..``--ticks``) claims at ``now = t0 + k * T``, T the dispatch interval, so it finds
-   R * T / I newly due rows, plus whatever earlier ticks left behind. With the defaults
-   (I = 300 s, T = 30 s) and 10,000 sellers, R ~ 50,000 and each tick finds ~5,000 new rows.
-   That is the load right after a restart (or a mass onboarding), when every stream is due
-   within one orders interval. In steady state each stream comes due once per its own
-   interval (orders 300 s, inventory and listings 900 s), so a tick finds
-   N * (1/300 + 2m/900) * T rows, m the marketplaces per seller (2 on average): ~2,340 for
-   10,000 sellers (``steady_due_per_tick``, computed from the registered streams).
-   A tick does exactly what ``schedules.dispatch.dispatch_due`` does: ``claim_due`` (limit
-   ``--batch``, default its ``BATCH``; hold and regions from the settings) in one
-   transaction, then ``sync_stream.delay`` per claimed pair through the real Celery app to
-   the broker. The queue is counted (``LLEN``) and emptied between ticks.
+2. **Ticks**: staggered schedules, as after a while of running: each row's ``due_at`` is a
+   random moment of its own stream's interval (orders 300 s, inventory and listings 900 s),
+   so a tick of T seconds (the dispatch interval, 5 s) finds about
+   N * (1/300 + 2m/900) * T newly due rows, m the marketplaces per seller (2 on average):
+   ~390 for 10,000 sellers (``steady_due_per_tick``, computed from the registered streams).
+   Tick k (1..``--ticks``) runs the real ``schedules.dispatch.dispatch`` at
+   ``now = t0 + k * T`` (what beat's ``spsync.dispatch_due`` runs): ``claim_due`` batch after
+   batch (``--batch``, default its ``BATCH``), each committed and then sent with
+   ``sync_stream.delay`` through the real Celery app to the broker, until nothing is due.
+   The queue is counted (``LLEN``) and emptied between ticks. A claimed row is held 300 s
+   (``dispatch_claim_seconds``), longer than the ticks last, so no row comes due twice.
 3. **Redis per seller**: ``INFO memory`` ``used_memory`` before and after creating, for every
    seller, one bucket per (seller, operation) its sync streams use, through the real script
    (``TokenBucket.reserve``, one reservation each: searchOrders, getInventorySummaries,
@@ -45,14 +42,14 @@ the enqueued tasks.
 4. **Postgres**: ``pg_total_relation_size`` of ``sync_state`` (heap, indexes, TOAST) right
    after registration, before any tick rewrote rows.
 
-Figures: ``tick_p50_s`` / ``tick_max_s`` = wall time of claim + enqueue over the ticks
-(``ticks_s`` lists them; the first tick also opens the broker connection);
-``claim_p50_s`` / ``enqueue_p50_s`` split it; ``enqueued_per_tick`` = median ``LLEN`` after a
+Figures: ``tick_p50_s`` / ``tick_max_s`` = wall time of one ``dispatch`` (claims + enqueues)
+over the ticks (``ticks_s`` lists them; the first also opens the broker connection);
+``ms_per_pair`` = all ticks' time over all pairs claimed (what one due stream costs the
+dispatcher, ~all of it Celery's publish); ``enqueued_per_tick`` = median ``LLEN`` after a
 tick; ``due_first_tick`` / ``due_last_tick`` = rows due when the first and last tick ran (a
-growing figure means the dispatcher falls behind: it claims at most ``--batch`` a tick).
-``--explain`` also prints the first tick's claim statement under ``EXPLAIN ANALYZE`` to
-stderr. Prints one JSON line; asserts nothing about time. Targets (issue 8): tick <= 1 s, Redis
-<= 2 KB per seller.
+growing figure would mean the dispatcher falls behind). ``--explain`` also prints the
+first tick's claim statement under ``EXPLAIN ANALYZE`` to stderr. Prints one JSON line;
+asserts nothing about time. Targets (issue 8): tick <= 1 s, Redis <= 2 KB per seller.
 """
 
 from __future__ import annotations
@@ -122,7 +119,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def register(rt: Runtime, n: int, t0: datetime, seed: int) -> Registered:
-    """N sellers and their streams, ``due_at`` spread evenly over one orders interval."""
+    """N sellers and their streams, each ``due_at`` at random within its stream's interval."""
     rng = random.Random(seed)
     rows = _seller_rows(rt, n, rng)
     records: list[SellerRecord] = []
@@ -133,11 +130,11 @@ def register(rt: Runtime, n: int, t0: datetime, seed: int) -> Registered:
             records += [SellerRecord(int(i), r["selling_partner_id"], r["region"],
                                      r["marketplace_ids"], "2026-01-01", True, None)
                         for i, r in zip(ids, chunk, strict=True)]
-        pairs = [(s.id, stream) for s in records for stream in streams_for(s.marketplace_ids)]
-        rng.shuffle(pairs)
-        step = rt.settings.orders_interval_seconds / len(pairs)
-        states = [{"seller_id": sid, "stream": stream, "due_at": t0 + timedelta(seconds=j * step)}
-                  for j, (sid, stream) in enumerate(pairs)]
+        # Staggered: each stream next due at a random moment of its own interval, as after
+        # a while of running (each comes due again one interval after its last sync).
+        states = [{"seller_id": s.id, "stream": stream, "due_at": t0 + timedelta(
+                       seconds=rng.uniform(0, interval_of(rt.settings, stream).total_seconds()))}
+                  for s in records for stream in streams_for(s.marketplace_ids)]
         for chunk in _chunks(states, 5 * CHUNK):
             conn.execute(insert(SyncState), chunk)
     with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -162,43 +159,34 @@ def _due(engine: Engine, now: datetime) -> int:
                                 .where(SyncState.due_at <= now)).scalar_one())
 
 
-def _tick(rt: Runtime, now: datetime, batch: int) -> tuple[float, float, int]:
-    """One ``dispatch_due``, step for step: (claim seconds, enqueue seconds, pairs)."""
-    from tasks.sync import sync_stream
-    from worker.db.state import claim_due
+def _tick(rt: Runtime, now: datetime, batch: int) -> tuple[float, int]:
+    """One ``dispatch`` (what ``spsync.dispatch_due`` runs): (seconds, pairs)."""
+    import schedules.dispatch as dispatcher
 
-    hold = timedelta(seconds=rt.settings.dispatch_claim_seconds)
+    dispatcher.BATCH = batch
     started = time.perf_counter()
-    with rt.engine.begin() as conn:
-        pairs = claim_due(conn, now, limit=batch, hold=hold, regions=rt.settings.regions)
-    claimed = time.perf_counter()
-    for seller_id, stream in pairs:
-        sync_stream.delay(seller_id, stream)
-    return claimed - started, time.perf_counter() - claimed, len(pairs)
+    pairs = dispatcher.dispatch(rt, now)
+    return time.perf_counter() - started, len(pairs)
 
 
 def run_ticks(rt: Runtime, t0: datetime, ticks: int, batch: int) -> dict[str, Any]:
     r = rt.redis()
     every = timedelta(seconds=rt.settings.dispatch_interval_seconds)
-    claim, enqueue, queued, due = [], [], [], []
+    took, queued, due = [], [], []
     for k in range(1, ticks + 1):
         now = t0 + k * every
         due.append(_due(rt.engine, now))
-        c, e, pairs = _tick(rt, now, batch)
-        claim.append(c)
-        enqueue.append(e)
+        seconds, pairs = _tick(rt, now, batch)
+        took.append(seconds)
         queued.append(int(r.llen(QUEUE)))
         r.delete(QUEUE)
-        log(f"tick {k}: {due[-1]} due, {pairs} claimed, {queued[-1]} queued, "
-            f"claim {c:.3f}s + enqueue {e:.3f}s")
-    total = [c + e for c, e in zip(claim, enqueue, strict=True)]
+        log(f"tick {k}: {due[-1]} due, {pairs} claimed, {queued[-1]} queued, {seconds:.3f}s")
     return {
-        "tick_p50_s": round(statistics.median(total), 3), "tick_max_s": round(max(total), 3),
-        "claim_p50_s": round(statistics.median(claim), 3),
-        "enqueue_p50_s": round(statistics.median(enqueue), 3),
+        "tick_p50_s": round(statistics.median(took), 3), "tick_max_s": round(max(took), 3),
+        "ms_per_pair": round(1000 * sum(took) / max(1, sum(queued)), 3),
         "enqueued_per_tick": int(statistics.median(queued)),
         "due_first_tick": due[0], "due_last_tick": due[-1],
-        "ticks_s": [round(t, 3) for t in total],
+        "ticks_s": [round(t, 3) for t in took],
     }
 
 

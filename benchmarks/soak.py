@@ -29,9 +29,11 @@ filling), ``rss_mb_end`` / ``fds_end`` = the last sample, ``rss_mb_per_hour`` /
 ``fds_per_hour`` = least-squares slope over the samples after the warm-up, and
 ``rss_mb_resid_sd`` = the standard deviation of the samples around that line (the noise to
 read the slope against: a slope times the run's length well inside a few of these is no
-growth). ``sync_runs`` counts the runs recorded in the database by status; ``api_calls`` /
-``throttled`` are the simulator's counters; ``error_lines`` counts lines the worker and
-beat logged at error level. Prints one JSON line; asserts nothing.
+growth), ``rss_mb_per_hour_late`` = the slope over the second half of those samples (caches
+that fill up, yarl's URL caches or SQLAlchemy's statement cache, grow early and then stop; a
+leak keeps its slope). ``sync_runs`` counts the runs recorded in the database by status;
+``api_calls`` / ``throttled`` are the simulator's counters; ``error_lines`` counts lines the
+worker and beat logged at error level. Prints one JSON line; asserts nothing.
 Target (issue 8): no growth beyond noise.
 """
 
@@ -140,9 +142,12 @@ def figures(s: Series, warmup: float) -> dict[str, Any]:
     rss = [s.rss_mb[i] for i in keep]
     fds = [float(s.fds[i]) for i in keep]
     rss_slope, rss_sd = slope_per_hour(t, rss)
+    half = len(t) // 2
+    late_slope, _ = slope_per_hour(t[half:], rss[half:])
     fd_slope, _ = slope_per_hour(t, fds)
     return {"rss_mb_start": round(rss[0], 1), "rss_mb_end": round(rss[-1], 1),
             "rss_mb_per_hour": round(rss_slope, 2), "rss_mb_resid_sd": round(rss_sd, 2),
+            "rss_mb_per_hour_late": round(late_slope, 2),
             "fds_start": int(fds[0]), "fds_end": int(fds[-1]),
             "fds_per_hour": round(fd_slope, 2)}
 

@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker.app import app
 from worker.db.state import claim_due
-from worker.runtime import get_runtime
+from worker.runtime import Runtime, get_runtime
 
-BATCH = 500
+BATCH = 500  # pairs claimed, committed and enqueued at a time
+
+
+def dispatch(rt: Runtime, now: datetime, *, seller_id: int | None = None,
+             budget_seconds: float | None = None) -> list[tuple[int, str]]:
+    """Claim due pairs (SKIP LOCKED) batch by batch, enqueueing each batch after its claim
+    committed, until none is left or the budget (half the dispatch interval) is spent.
+
+    One batch a tick was a ceiling: at 10,000 sellers more streams come due per tick than
+    one batch holds, and the backlog grew for ever (``benchmarks/scale.py``).
+    ``seller_id``: only that seller's (e.g. its first sync, right after onboarding).
+    """
+    from tasks.sync import sync_stream
+
+    settings = rt.settings
+    hold = timedelta(seconds=settings.dispatch_claim_seconds)
+    budget = settings.dispatch_interval_seconds / 2 if budget_seconds is None \
+        else budget_seconds
+    deadline = time.monotonic() + budget
+    sent: list[tuple[int, str]] = []
+    while True:
+        with rt.engine.begin() as conn:
+            pairs = claim_due(conn, now, limit=BATCH, hold=hold, regions=settings.regions,
+                              seller_id=seller_id)
+        for pair in pairs:
+            sync_stream.delay(*pair)
+        sent += pairs
+        if len(pairs) < BATCH or time.monotonic() >= deadline:
+            return sent
 
 
 def dispatch_due(now: datetime | None = None, seller_id: int | None = None,
                  ) -> list[tuple[int, str]]:
-    """Claim due pairs (SKIP LOCKED) and enqueue them after the claim committed.
-
-    ``seller_id``: only that seller's (e.g. its first sync, right after onboarding).
-    """
-    rt = get_runtime()
-    hold = timedelta(seconds=rt.settings.dispatch_claim_seconds)
-    with rt.engine.begin() as conn:
-        pairs = claim_due(conn, now or datetime.now(UTC), limit=BATCH, hold=hold,
-                          regions=rt.settings.regions, seller_id=seller_id)
-    from tasks.sync import sync_stream
-
-    for seller_id, stream in pairs:
-        sync_stream.delay(seller_id, stream)
-    return pairs
+    """:func:`dispatch` with the process's runtime, at ``now`` (default: the clock)."""
+    return dispatch(get_runtime(), now or datetime.now(UTC), seller_id=seller_id)
 
 
 @app.task(name="spsync.dispatch_due", ignore_result=True)

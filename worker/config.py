@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     report_wait_max_seconds: float = Field(default=3600.0, gt=0)  # then a later run resumes
 
     # --- scheduling ---
-    dispatch_interval_seconds: float = Field(default=30.0, gt=0)
+    dispatch_interval_seconds: float = Field(default=5.0, gt=0)
     # A dispatched (seller, stream) is not dispatched again for this long unless its sync
     # finishes first; it is how a sync whose worker died gets picked up again.
     dispatch_claim_seconds: float = Field(default=300.0, gt=0)

@@ -10,23 +10,47 @@ from __future__ import annotations
 
 import os
 import random
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
 
+from tests.chaos.record import record
 from tests.integration.helpers import mirror, table, truth
 from worker.db.sellers import upsert_seller
 from worker.runtime import Runtime
 
 DEFAULT_ROUNDS = int(os.environ.get("SPSYNC_CHAOS_ROUNDS") or 3)
+_fuzz_outcomes: Counter[str] = Counter()  # test_fuzz.py's verdicts, for its one record
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--chaos-rounds", type=int, default=DEFAULT_ROUNDS,
                      help=f"rounds of chaos per scenario (default {DEFAULT_ROUNDS}, or "
                           "SPSYNC_CHAOS_ROUNDS; the full run: 20)")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "test_fuzz.py::" in report.nodeid and (report.when == "call" or report.outcome != "passed"):
+        _fuzz_outcomes[report.outcome] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The fuzzing scenario's record: one row for the whole file (its tests are many)."""
+    if not _fuzz_outcomes:
+        return
+    examples = os.environ.get("SPSYNC_FUZZ_EXAMPLES") or "15-150 (defaults)"
+    record("Fuzzing",
+           injected="documents generated from Amazon's JSON models (hypothesis-jsonschema) and "
+                    "mutated real pages, notifications, report files (TSV, CSV, GZIP), SNS "
+                    "bodies, operator command arguments",
+           checked="each input maps or raises the typed input error, never another exception; "
+                   "a page with one bad document writes nothing; commands fail in one line",
+           result="pass" if set(_fuzz_outcomes) == {"passed"} else "FAIL",
+           figures={"tests": sum(_fuzz_outcomes.values()), **_fuzz_outcomes,
+                    "examples_per_test": examples})
 
 
 @pytest.fixture

@@ -6,11 +6,15 @@ index, one statement per batch. Plans and statement counts, not timings (those a
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import create_engine, event, text
 
+import schedules.dispatch as dispatcher
+from worker.config import Settings
 from worker.db.engine import sqlalchemy_url
 from worker.db.state import claim_due, claim_statement
 
@@ -85,3 +89,19 @@ def test_claim_is_one_statement_per_batch_oldest_first(engine: Any) -> None:
         assert claim_due(conn, now, limit=1000, hold=HOLD) == []  # all pushed ahead
         again = claim_due(conn, now + timedelta(seconds=30), limit=1000, hold=HOLD)
     assert len(again) == 500 and not set(again) & set(pairs)
+
+
+def test_a_tick_claims_batch_after_batch_until_nothing_is_due(engine: Any, clean: Any,
+                                                               monkeypatch: Any) -> None:
+    """More due than one batch: the tick goes on (one batch a tick let the backlog grow for
+    ever at 10,000 sellers), and every claimed pair reaches the broker's queue."""
+    monkeypatch.setattr(dispatcher, "BATCH", 120)
+    rt = SimpleNamespace(engine=engine, settings=Settings(dispatch_interval_seconds=10))
+    queue = redis.Redis.from_url(clean.redis_url)
+    sent = dispatcher.dispatch(rt, NOW)  # type: ignore[arg-type]
+    assert len(sent) == len(set(sent)) == 500  # 120 + 120 + 120 + 120 + 20
+    assert queue.llen("spsync") == 500
+    # a spent budget ends the tick after its first batch; the rest waits for the next one
+    later = dispatcher.dispatch(rt, NOW + timedelta(seconds=30),  # type: ignore[arg-type]
+                                budget_seconds=0)
+    assert len(later) == 120 and not set(later) & set(sent)

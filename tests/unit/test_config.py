@@ -10,7 +10,7 @@ def test_defaults_are_sensible(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     s = load_settings()
     assert s.database_url is None and s.regions == ("NA", "EU", "FE")
-    assert s.orders_lag_seconds == 120 and s.dispatch_interval_seconds == 30
+    assert s.orders_lag_seconds == 120 and s.dispatch_interval_seconds == 5
     assert str(s.lwa_token_url) == "https://api.amazon.com/auth/o2/token"
 
 

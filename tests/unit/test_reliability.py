@@ -44,7 +44,8 @@ def test_nothing_recorded_says_so(tmp_path: Path) -> None:
 
 
 SCALE = {"sellers": 10000, "sync_state_rows": 50000, "tick_p50_s": 0.4, "tick_max_s": 0.6,
-         "enqueued_per_tick": 5000, "redis_bytes_per_seller": 1500,
+         "enqueued_per_tick": 390, "redis_bytes_per_seller": 1500, "steady_due_per_tick": 390,
+         "due_last_tick": 400,
          "postgres_sync_state_bytes": 9_000_000}
 
 
@@ -52,12 +53,16 @@ def test_scale_passes_only_inside_both_targets() -> None:
     assert scale_record(SCALE)["result"] == "pass"
     assert scale_record(SCALE | {"tick_max_s": 1.2})["result"] == "FAIL"
     assert scale_record(SCALE | {"redis_bytes_per_seller": 2049})["result"] == "FAIL"
+    # fast ticks that leave a growing backlog behind (one batch a tick) do not pass
+    assert scale_record(SCALE | {"due_last_tick": 45696})["result"] == "FAIL"
     assert "10,000 sellers" in scale_record(SCALE)["injected"]
 
 
-def _role(per_hour: float, sd: float = 0.5, fds_per_hour: float = 0.0) -> dict[str, Any]:
-    return {"rss_mb_start": 80.0, "rss_mb_end": 80.0 + per_hour / 2, "rss_mb_per_hour": per_hour,
-            "rss_mb_resid_sd": sd, "fds_start": 20, "fds_end": 20,
+def _role(per_hour: float, late: float | None = None, sd: float = 0.1,
+          fds_per_hour: float = 0.0) -> dict[str, Any]:
+    return {"rss_mb_start": 100.0, "rss_mb_end": 100.0 + per_hour / 2,
+            "rss_mb_per_hour": per_hour, "rss_mb_per_hour_late": per_hour if late is None
+            else late, "rss_mb_resid_sd": sd, "fds_start": 20, "fds_end": 20,
             "fds_per_hour": fds_per_hour}
 
 
@@ -69,11 +74,11 @@ def _soak(**roles: dict[str, Any]) -> dict[str, Any]:
 
 def test_soak_fails_on_memory_or_file_growth_beyond_noise() -> None:
     assert soak_record(_soak())["result"] == "pass"
-    # 3 MB/h over half an hour is 1.5 MB: under the 2 MB floor
-    assert soak_record(_soak(pool=_role(3.0)))["result"] == "pass"
-    # 10 MB/h is 5 MB over the run: past both the floor and 3 SDs of 0.5 MB ...
+    # a leak: 10 MB/h to the end is 5 MB over half an hour, past 1% of ~100 MB
     assert soak_record(_soak(pool=_role(10.0)))["result"] == "FAIL"
-    # ... but inside 3 SDs of noisy samples
+    # a cache filling up: fast at first, flat in the second half
+    assert soak_record(_soak(pool=_role(10.0, late=0.5)))["result"] == "pass"
+    # samples so noisy that 5 MB is inside three residual SDs
     assert soak_record(_soak(pool=_role(10.0, sd=2.0)))["result"] == "pass"
     # a descriptor leaked every 10 minutes
     assert soak_record(_soak(beat=_role(0.0, fds_per_hour=6.0)))["result"] == "FAIL"

@@ -23,11 +23,14 @@ from worker.cli.common import operator_command
                "restarts, token storms, fuzzing), then the scale and soak benchmarks, from a "
                "spsync checkout, against DATABASE_URL/REDIS_URL (or embedded servers); "
                "--report rewrites docs/reliability.md from the results.\n\n"
-               "The full run (about 45 minutes): celery -A worker chaos --report\n\n"
-               "Just the suite, quickly: celery -A worker chaos --rounds 3 --soak-minutes 0 "
-               "--scale-sellers 0")
+               "The suite alone, quickly; then the full run (about an hour) and the page:\n\n"
+               "Example: celery -A worker chaos --rounds 3 --soak-minutes 0 --scale-sellers 0"
+               "\n\nExample: celery -A worker chaos --report")
 @click.option("--rounds", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="Rounds per scenario: SIGKILLs, fault rounds, token storms (CI runs 3).")
+@click.option("--fuzz-examples", default=200, show_default=True,
+              type=click.IntRange(1, 100_000),
+              help="Examples per fuzz test (the bounded CI run uses 15 to 150).")
 @click.option("--soak-minutes", default=30.0, show_default=True,
               type=click.FloatRange(0, 24 * 60), help="Length of the soak; 0 skips it.")
 @click.option("--scale-sellers", default=10000, show_default=True,
@@ -37,7 +40,7 @@ from worker.cli.common import operator_command
               type=click.Path(file_okay=False, path_type=Path),
               help="The spsync checkout holding tests/chaos, benchmarks/ and docs/.")
 @operator_command
-def chaos(rounds: int, soak_minutes: float, scale_sellers: int, report: bool,
+def chaos(rounds: int, fuzz_examples: int, soak_minutes: float, scale_sellers: int, report: bool,
           checkout: Path) -> None:
     from worker.reliability import read_junit, read_records, render, scale_record, soak_record
 
@@ -51,7 +54,8 @@ def chaos(rounds: int, soak_minutes: float, scale_sellers: int, report: bool,
                 "-p", "no:cacheprovider", f"--chaos-rounds={rounds}", f"--junitxml={junit}"]
         started = time.monotonic()
         done = subprocess.run(argv, cwd=checkout, check=False,  # noqa: S603 - our own suite
-                              env=dict(os.environ, SPSYNC_CHAOS_RESULTS=str(results)))
+                              env=dict(os.environ, SPSYNC_CHAOS_RESULTS=str(results),
+                                       SPSYNC_FUZZ_EXAMPLES=str(fuzz_examples)))
         records = read_records(results)
         failed = [] if done.returncode == 0 else [f"the chaos suite (pytest exit "
                                                   f"{done.returncode})"]
@@ -69,8 +73,9 @@ def chaos(rounds: int, soak_minutes: float, scale_sellers: int, report: bool,
                 failed.append(f"{scenario.lower()} ({row['result']})")
         seconds = time.monotonic() - started
         if report:
-            command = (f"celery -A worker chaos --rounds {rounds} --soak-minutes "
-                       f"{soak_minutes:g} --scale-sellers {scale_sellers} --report")
+            command = (f"celery -A worker chaos --rounds {rounds} --fuzz-examples "
+                       f"{fuzz_examples} --soak-minutes {soak_minutes:g} --scale-sellers "
+                       f"{scale_sellers} --report")
             page = render(records, read_junit(junit), rounds=rounds,
                           when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                           seconds=seconds, command=command)

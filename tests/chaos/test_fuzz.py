@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from functools import cache
@@ -32,7 +31,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import structlog
 from click.testing import CliRunner
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -55,6 +53,7 @@ from tests.chaos.fuzzkit import (
     storable,
     time_limit,
 )
+from tests.logkit import restored_logging
 from tests.notificationkit import inventory_change, listing_change, order_change, report_finished
 from worker.config import Settings
 from worker.crypto import new_key_spec
@@ -81,18 +80,22 @@ def flat(result: Any) -> Iterator[Any]:
         yield result
 
 
+def result_or_typed_error(fn: Callable[[Any], Any], arg: Any,
+                          typed: type[Exception]) -> tuple[bool, Any]:
+    """(True, ``fn(arg)``), or (False, None) when it raised ``typed`` with a storable message;
+    any other exception propagates (and fails the test)."""
+    try:
+        return True, fn(arg)
+    except typed as exc:
+        message = str(exc)
+    assert json_problem(message) is None, "the error message itself is not storable"
+    return False, None
+
+
 def maps_or_malformed(mapper: Callable[[Any], Any], doc: Any) -> Any:
     """``mapper(doc)``: its rows, all storable, or None when it raised the typed error."""
-    try:
-        result = mapper(doc)
-    except MalformedResponseError as exc:
-        error = str(exc)
-    else:
-        error = None
-    if error is not None:
-        assert json_problem(error) is None, "the error message itself is not storable"
-        return None
-    for row in flat(result):
+    mapped, result = result_or_typed_error(mapper, doc, MalformedResponseError)
+    for row in flat(result) if mapped else ():
         assert storable(row) == [], storable(row)
     return result
 
@@ -247,14 +250,8 @@ def notification_docs(name: str) -> st.SearchStrategy[Any]:
 
 
 def parses_or_invalid(message: Any) -> Envelope | None:
-    try:
-        envelope = parse(message)
-    except InvalidNotification as exc:
-        error = str(exc)
-    else:
-        error = None
-    if error is not None:
-        assert json_problem(error) is None, "the error message itself is not storable"
+    parsed, envelope = result_or_typed_error(parse, message, InvalidNotification)
+    if not parsed:
         return None
     assert envelope.notification_type in SCHEMAS
     assert isinstance(envelope.notification_id, str) and json_problem(envelope.message) is None
@@ -435,13 +432,8 @@ KEYS = st.one_of(st.just(NOWHERE["SPSYNC_TOKEN_KEYS"]), st.sampled_from(
 
 @pytest.fixture(scope="module")
 def keep_logging() -> Iterator[None]:
-    """The commands configure logging onto the runner's (then closed) stderr: undo that."""
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
+    with restored_logging():
+        yield
 
 
 @pytest.mark.usefixtures("keep_logging")

@@ -33,7 +33,14 @@ from sqlalchemy import text
 
 from tests.chaos.conftest import checkpoints_ahead, integrity_problems
 from tests.chaos.record import record
-from tests.integration.helpers import V0_TO_MIRROR, mirror, register, table, truth
+from tests.integration.helpers import (
+    mirror,
+    register,
+    report_mirror,
+    report_truth,
+    table,
+    truth,
+)
 from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
 from worker.spapi.errors import RetriableError
@@ -296,27 +303,6 @@ def test_a_flaky_amazon_never_leaves_a_partial_page_or_an_unrecorded_fault(
 
 
 # ---------------------------------------------------------------- reports: FATAL and 5xx
-
-def report_mirror(rt: Runtime, seller_id: int) -> dict[str, Any]:
-    """{order id: (status, last update, Counter of (sku, quantity))} as reports wrote them."""
-    out: dict[str, Any] = {oid: (st, lud, Counter()) for oid, st, lud in table(
-        rt, "SELECT amazon_order_id, order_status, last_update_date FROM orders "
-            "WHERE seller_id = :s", s=seller_id)}
-    for oid, sku, qty in table(rt, "SELECT amazon_order_id, seller_sku, quantity_ordered "
-                                   "FROM order_items WHERE seller_id = :s", s=seller_id):
-        out[oid][2][(sku, qty)] += 1
-    return out
-
-
-def report_truth(sim: Any, spid: str, since: datetime) -> dict[str, Any]:
-    out = {}
-    for o in sim.client.truth(spid)["orders"]:
-        lud = datetime.fromisoformat(o["LastUpdateDate"].replace("Z", "+00:00"))
-        if lud >= since:
-            out[o["AmazonOrderId"]] = (V0_TO_MIRROR[o["OrderStatus"]], lud, Counter(
-                (i["SellerSKU"], i["QuantityOrdered"]) for i in o["OrderItems"]))
-    return out
-
 
 def test_a_fatal_report_amid_5xx_is_recorded_and_asked_again(start_sim, runtime_for, seed):
     from worker.db import sellers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -61,3 +62,26 @@ def truth(sim: Any, spid: str) -> dict[str, Any]:
 def table(rt: Runtime, sql: str, **params: Any) -> list[Any]:
     with rt.engine.begin() as conn:
         return list(conn.execute(text(sql), params).all())
+
+
+def report_mirror(rt: Runtime, seller_id: int) -> dict[str, Any]:
+    """{order id: (status, last update, Counter of (sku, quantity ordered))}: what a report
+    backfill can be compared on (report items have no OrderItemId)."""
+    out: dict[str, Any] = {oid: (st, lud, Counter()) for oid, st, lud in table(
+        rt, "SELECT amazon_order_id, order_status, last_update_date FROM orders "
+            "WHERE seller_id = :s", s=seller_id)}
+    for oid, sku, qty in table(rt, "SELECT amazon_order_id, seller_sku, quantity_ordered "
+                                   "FROM order_items WHERE seller_id = :s", s=seller_id):
+        out[oid][2][(sku, qty)] += 1
+    return out
+
+
+def report_truth(sim: Any, spid: str, since: datetime) -> dict[str, Any]:
+    """The simulator's orders updated since ``since``, shaped as :func:`report_mirror`."""
+    out = {}
+    for o in sim.client.truth(spid)["orders"]:
+        lud = datetime.fromisoformat(o["LastUpdateDate"].replace("Z", "+00:00"))
+        if lud >= since:
+            out[o["AmazonOrderId"]] = (V0_TO_MIRROR[o["OrderStatus"]], lud, Counter(
+                (i["SellerSKU"], i["QuantityOrdered"]) for i in o["OrderItems"]))
+    return out

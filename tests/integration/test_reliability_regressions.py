@@ -116,14 +116,20 @@ class SlowTokens:
         await self.inner.invalidate(seller, token)
 
 
-def test_callers_waiting_for_a_token_do_not_burst_past_amazons_bucket(start_sim, clean):
-    # getOrder: 0.5/s x 20 = 10 calls/s, burst 30: 40 callers need 1 s beyond the burst
-    sim = start_sim(sellers=1, orders_per_seller=3, time_scale=20)
+def _first_seller(sim: Any) -> tuple[SellerAuth, str, LwaApp]:
+    """The simulator's first seller, one of its order ids, and the demo LWA application."""
     world = sim.world()
     seller, app = world["sellers"][0], world["application"]
     auth = SellerAuth(seller["selling_partner_id"], seller["region"], seller["refresh_token"])
     order_id = sim.client.truth(auth.selling_partner_id)["orders"][0]["AmazonOrderId"]
-    lwa = LwaApp(app["client_id"], app["client_secret"], sim.url + "/auth/o2/token")
+    return auth, order_id, LwaApp(app["client_id"], app["client_secret"],
+                                  sim.url + "/auth/o2/token")
+
+
+def test_callers_waiting_for_a_token_do_not_burst_past_amazons_bucket(start_sim, clean):
+    # getOrder: 0.5/s x 20 = 10 calls/s, burst 30: 40 callers need 1 s beyond the burst
+    sim = start_sim(sellers=1, orders_per_seller=3, time_scale=20)
+    auth, order_id, lwa = _first_seller(sim)
 
     async def storm() -> list[Any]:
         ready = asyncio.Event()
@@ -165,11 +171,7 @@ def test_a_call_made_while_redis_is_down_waits_for_it_also_for_its_token(start_s
     from worker.embedded import _redis_binary
 
     sim = start_sim(sellers=1, orders_per_seller=3, time_scale=1000)
-    world = sim.world()
-    seller, app = world["sellers"][0], world["application"]
-    auth = SellerAuth(seller["selling_partner_id"], seller["region"], seller["refresh_token"])
-    order_id = sim.client.truth(auth.selling_partner_id)["orders"][0]["AmazonOrderId"]
-    lwa = LwaApp(app["client_id"], app["client_secret"], sim.url + "/auth/o2/token")
+    auth, order_id, lwa = _first_seller(sim)
     port = free_port()
 
     def redis_server() -> subprocess.Popen[bytes]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,7 +16,7 @@ from worker.sync.inventory import stream_name
 from worker.sync.reports import ReportJob, obtain
 from worker.sync.service import run_stream
 
-from .helpers import register, table
+from .helpers import register, report_mirror, report_truth, table
 
 pytestmark = pytest.mark.integration
 
@@ -37,30 +36,6 @@ def seller(rt, seller_id):
 def run_backfill(rt, seller_id, stream="orders", since=None, until=None):
     until = until or datetime.now(UTC)
     return asyncio.run(backfill.backfill_seller(rt, seller(rt, seller_id), stream, since, until))
-
-
-def report_orders(rt, seller_id):
-    """{order id: (status, last_update_date, Counter of (sku, quantity ordered))}."""
-    out = {oid: (st, lud, Counter()) for oid, st, lud in table(
-        rt, "SELECT amazon_order_id, order_status, last_update_date FROM orders "
-            "WHERE seller_id = :s", s=seller_id)}
-    for oid, sku, qty in table(rt, "SELECT amazon_order_id, seller_sku, quantity_ordered "
-                                   "FROM order_items WHERE seller_id = :s", s=seller_id):
-        out[oid][2][(sku, qty)] += 1
-    return out
-
-
-def truth_orders(sim, spid, since):
-    out = {}
-    for o in sim.client.truth(spid)["orders"]:
-        lud = datetime.fromisoformat(o["LastUpdateDate"].replace("Z", "+00:00"))
-        if lud < since:
-            continue
-        status = {"Canceled": "CANCELLED", "PartiallyShipped": "PARTIALLY_SHIPPED"}.get(
-            o["OrderStatus"], o["OrderStatus"].upper())
-        out[o["AmazonOrderId"]] = (status, lud, Counter(
-            (i["SellerSKU"], i["QuantityOrdered"]) for i in o["OrderItems"]))
-    return out
 
 
 @pytest.fixture
@@ -83,8 +58,8 @@ def test_orders_backfill_equals_truth_and_a_rerun_asks_and_writes_nothing(one_se
     since = datetime.now(UTC) - timedelta(days=80)
     progress = run_backfill(rt, seller_id, since=since)
     assert progress.total == 3 and progress.done == 3 and not progress.failures
-    assert progress.rejected == 0 and progress.written == len(truth_orders(sim, spid, since))
-    assert report_orders(rt, seller_id) == truth_orders(sim, spid, since)
+    assert progress.rejected == 0 and progress.written == len(report_truth(sim, spid, since))
+    assert report_mirror(rt, seller_id) == report_truth(sim, spid, since)
     created = calls(sim, spid, "createReport")
     assert created == 3
 
@@ -134,8 +109,8 @@ def test_a_report_created_by_a_lost_worker_is_resumed_not_created_again(one_sell
     assert not progress.failures and calls(sim, spid, "createReport") == 1
     assert table(rt, "SELECT report_id, ingest_status FROM reports") == [
         (first.report_id, "ingested")]
-    assert report_orders(rt, seller_id) == {
-        k: v for k, v in truth_orders(sim, spid, since).items() if v[1] <= until}
+    assert report_mirror(rt, seller_id) == {
+        k: v for k, v in report_truth(sim, spid, since).items() if v[1] <= until}
 
 
 def test_expired_url_and_truncated_gzip_are_downloaded_again(one_seller):
@@ -146,7 +121,7 @@ def test_expired_url_and_truncated_gzip_are_downloaded_again(one_seller):
     progress = run_backfill(rt, seller_id, since=since)
     assert not progress.failures
     assert table(rt, "SELECT ingest_status, downloads FROM reports") == [("ingested", 3)]
-    assert report_orders(rt, seller_id) == truth_orders(sim, spid, since)
+    assert report_mirror(rt, seller_id) == report_truth(sim, spid, since)
 
 
 def test_a_document_that_stays_truncated_fails_the_window_and_writes_no_half_order(one_seller):
@@ -157,14 +132,14 @@ def test_a_document_that_stays_truncated_fails_the_window_and_writes_no_half_ord
     assert len(progress.failures) == 1
     ((status, error),) = table(rt, "SELECT ingest_status, error FROM reports")
     assert status == "failed" and "TruncatedDocumentError" in error
-    truth = truth_orders(sim, spid, since)
-    for oid, got in report_orders(rt, seller_id).items():
+    truth = report_truth(sim, spid, since)
+    for oid, got in report_mirror(rt, seller_id).items():
         assert got == truth[oid]  # whatever landed is whole orders
     (cursor,), = table(rt, "SELECT cursor FROM sync_state WHERE seller_id = :s "
                            "AND stream = 'orders'", s=seller_id)
     assert cursor is None  # a failed backfill hands nothing over
     assert not run_backfill(rt, seller_id, since=since).failures  # a re-run asks again
-    assert report_orders(rt, seller_id) == truth
+    assert report_mirror(rt, seller_id) == truth
 
 
 def test_a_malformed_row_is_recorded_and_the_rest_lands(one_seller):
@@ -180,8 +155,8 @@ def test_a_malformed_row_is_recorded_and_the_rest_lands(one_seller):
     assert len(broken) == 1  # the broken row; the others are its order's other rows
     (order_id,) = {r[2] for r in rejected}
     assert table(rt, "SELECT rows_rejected FROM reports") == [(len(rejected),)]
-    truth = truth_orders(sim, spid, since)
-    mirror = report_orders(rt, seller_id)
+    truth = report_truth(sim, spid, since)
+    mirror = report_mirror(rt, seller_id)
     assert set(truth) - set(mirror) == {order_id}  # the order with a broken row, whole
     assert all(truth[oid] == got for oid, got in mirror.items())
 

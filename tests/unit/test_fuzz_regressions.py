@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import gzip
-import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import structlog
 from click.testing import CliRunner
 
 import worker.cli as cli
+from tests.logkit import restored_logging
 from tests.notificationkit import inventory_change, listing_change, order_change
 from worker.crypto import new_key_spec
 from worker.notifications.envelope import InvalidNotification, parse
@@ -249,13 +248,8 @@ def test_a_report_order_total_past_numeric_18_4_is_malformed() -> None:
 
 @pytest.fixture(autouse=True)
 def keep_logging() -> Iterator[None]:
-    """The commands configure logging onto the runner's (then closed) stderr: undo that."""
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
+    with restored_logging():
+        yield
 
 
 NOWHERE = {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x",

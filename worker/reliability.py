@@ -44,6 +44,14 @@ GUARANTEES = """\
 - **Freshness under Amazon's quotas.** Syncs wait for quota rather than exceed it: a seller
   whose data changes faster than its quota allows falls behind (the lag is a metric and an
   alert), it is never throttled into errors.
+- **One report per request.** `createReport` is retried after a 5xx or a timeout like a
+  read. When Amazon had created the report before its answer was lost, the retry creates a
+  second one and the first is left unread at Amazon: one `createReport` token spent,
+  nothing wrong in the mirror (the backfill follows the report whose id it received).
+- **Gentle retries during an LWA outage.** While LWA is down every caller that needs a token
+  tries the refresh in turn (one at a time per seller, each with its own backoff); there is
+  no shared cool-down after a failed refresh, so LWA sees up to one attempt per waiting
+  caller and retry.
 - **A mirror of what Amazon does not return.** Buyer PII (BUYER/RECIPIENT) is never
   requested, and report rows are weaker than API rows at a tie.
 """

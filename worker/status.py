@@ -46,6 +46,24 @@ def collect(conn: Connection, now: datetime | None = None) -> list[dict[str, Any
     return rows
 
 
+# Rows still in play or waiting for an operator; done notifications and accepted or
+# rejected commands are history (``notifications list`` / ``outbox list`` show them).
+INBOX_OPEN = ("pending", "parked")
+OUTBOX_OPEN = ("pending", "sending", "polling", "unknown", "failed")
+
+
+def backlog(conn: Connection) -> dict[str, dict[str, int]]:
+    """Notifications and write-back commands by status, for the statuses still open."""
+    def counts(table: str, statuses: tuple[str, ...]) -> dict[str, int]:
+        found: dict[str, int] = dict(conn.execute(text(
+            f"SELECT status, count(*) FROM {table} WHERE status = ANY(:s) "  # noqa: S608
+            "GROUP BY status"), {"s": list(statuses)}).all())
+        return {status: int(found.get(status, 0)) for status in statuses}
+
+    return {"inbox": counts("notifications_inbox", INBOX_OPEN),
+            "outbox": counts("outbox", OUTBOX_OPEN)}
+
+
 def _lag(cursor: datetime | None, now: datetime) -> float | None:
     return round((now - cursor).total_seconds(), 1) if cursor else None
 
@@ -146,13 +164,16 @@ def per_seller(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
 
 
 def render(rows: list[dict[str, Any]], queue_depth: int | None = None,
-           queue: str = "spsync") -> str:
+           queue: str = "spsync", open_rows: dict[str, dict[str, int]] | None = None) -> str:
     """The ``status`` table; ``fill`` is the share of the quota bucket in use (>100%: calls
-    queued for quota)."""
+    queued for quota). ``open_rows``: :func:`backlog`, shown above the table."""
     depth = "n/a" if queue_depth is None else str(queue_depth)
     head = (f"{'seller':<16} {'reg':<3} {'stream':<24} {'rows':>7} {'items':>7} {'pages':>6} "
             f"{'calls':>6} {'429s':>5} {'fill':>5} {'lag':>8}  last success / error")
-    lines = [f"queue {queue}: {depth} waiting", "", head, "-" * len(head)]
+    lines = [f"queue {queue}: {depth} waiting"]
+    for name, counts in (open_rows or {}).items():
+        lines.append(f"{name}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    lines += ["", head, "-" * len(head)]
     for r in rows:
         lag = f"{r['lag_seconds']:.0f}s" if r["lag_seconds"] is not None else "-"
         fill = r.get("bucket_fill")

@@ -204,3 +204,27 @@ def _runtime(env):
 
     return Runtime(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"],
                             token_keys=env["SPSYNC_TOKEN_KEYS"]))
+
+
+def test_status_counts_open_notifications_and_write_back_commands(env):
+    from worker.notifications import inbox
+    from worker.outbox.enqueue import enqueue_command
+
+    added = celery("sellers", "add", "--selling-partner-id", "A1CLIOPEN", "--region", "NA",
+                   "--marketplace-ids", "ATVPDKIKX0DER", env=env, stdin="Atzr|open\n")
+    assert added.returncode == 0, added.stderr
+    rt = _runtime(env)
+    with rt.engine.begin() as conn:
+        seller_id = conn.execute(text("SELECT id FROM sellers")).scalar_one()
+        inbox.park_invalid(conn, "m-1", "{not json", "not JSON", "sqs")
+        inbox.park_invalid(conn, "m-2", "[]", "not an object", "sqs")
+        for sku in ("SKU-1", "SKU-2", "SKU-3"):
+            enqueue_command(conn, seller_id, "deleteListingsItem",
+                            {"sku": sku, "marketplaceIds": ["ATVPDKIKX0DER"]})
+    shown = json.loads(celery("status", "--json", env=env).stdout)
+    assert shown["inbox"] == {"pending": 0, "parked": 2}
+    assert shown["outbox"] == {"pending": 3, "sending": 0, "polling": 0, "unknown": 0,
+                               "failed": 0}
+    text_out = celery("status", env=env).stdout
+    assert "inbox: 0 pending, 2 parked" in text_out
+    assert "outbox: 3 pending, 0 sending, 0 polling, 0 unknown, 0 failed" in text_out

@@ -312,6 +312,7 @@ METRICS = (  # with samples after one sync
     "spsync_rows_upserted_total", "spsync_sync_runs_total", "spsync_sync_lag_seconds",
     "spsync_sync_interval_seconds", "spsync_sync_last_success_timestamp_seconds",
     "spsync_queue_depth", "spsync_sellers", "spsync_health_check", "spsync_clock_skew_seconds",
+    "spsync_inbox_open", "spsync_outbox_open",
 )
 
 
@@ -340,3 +341,4 @@ async def test_metrics_expose_the_listed_series_after_a_sync(start_sim, make_sit
     assert lag and 0 <= float(lag[0].split()[-1]) < 3600
     assert 'spsync_sync_runs_total{status="succeeded",stream_kind="orders"}' in body
     assert 'spsync_sellers{state="enabled"} 1.0' in body
+    assert 'spsync_outbox_open{status="unknown"} 0.0' in body  # each open status, even at 0

@@ -70,6 +70,8 @@ WEB_METRICS: dict[str, frozenset[str]] = {
     "spsync_queue_depth": frozenset({"queue"}),
     "spsync_sellers": frozenset({"state"}),
     "spsync_health_check": frozenset({"check"}),
+    "spsync_inbox_open": frozenset({"status"}),
+    "spsync_outbox_open": frozenset({"status"}),
 }
 METRICS = WORKER_METRICS | WEB_METRICS
 HISTOGRAMS = frozenset({"spsync_quota_wait_seconds", "spsync_notification_receive_seconds"})

@@ -12,18 +12,22 @@ from worker.cli.common import cli_runtime, operator_command
 @click.command(help="Per seller and stream: last success, lag, rows, last error, and how "
                "full its quota bucket is (fill: share of the burst in use; over 100% means "
                "calls are queued for quota). Also the number of tasks waiting in the Celery "
-               "queue (n/a for an AMQP broker; null in --json).\n\n"
+               "queue (n/a for an AMQP broker; null in --json), and the notifications "
+               "(pending, parked) and write-back commands (pending, sending, polling, "
+               "unknown, failed) still open.\n\n"
                "Example: celery -A worker status --json")
 @click.option("--json", "as_json", is_flag=True,
-              help='One JSON object: {"queue_depth": N, "streams": [...]}.')
+              help='One JSON object: {"queue_depth": N, "inbox": {status: N}, '
+                   '"outbox": {status: N}, "streams": [...]}.')
 @operator_command
 def status(as_json: bool) -> None:
     from worker.app import app
-    from worker.status import add_bucket_fill, collect, queue_depth, render
+    from worker.status import add_bucket_fill, backlog, collect, queue_depth, render
 
     rt = cli_runtime()
     with rt.engine.begin() as conn:
         rows = collect(conn)
+        open_rows = backlog(conn)
     client = rt.redis()
     try:
         add_bucket_fill(client, rows)
@@ -32,8 +36,9 @@ def status(as_json: bool) -> None:
     queue = str(app.conf.task_default_queue)
     depth = queue_depth(rt.settings.broker_url or rt.services.redis_url, queue)
     if as_json:
-        click.echo(json.dumps({"queue_depth": depth, "streams": rows}, default=str))
+        click.echo(json.dumps({"queue_depth": depth, **open_rows, "streams": rows},
+                              default=str))
     else:
-        click.echo(render(rows, depth, queue))
+        click.echo(render(rows, depth, queue, open_rows))
 
 

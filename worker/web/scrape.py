@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from worker.config import Settings
 from worker.metrics import process_registry
-from worker.status import queue_depth
+from worker.status import backlog, queue_depth
 from worker.sync.catalog import interval_of
 from worker.web.health import Check
 
@@ -65,9 +65,16 @@ class MirrorCollector(Collector):
                 if row.last_success_at is not None:
                     success.add_metric(labels, row.last_success_at.timestamp())
             counts = {bool(enabled): int(n) for enabled, n in conn.execute(_SELLERS_SQL)}
+            open_rows = backlog(conn)
         sellers.add_metric(["enabled"], counts.get(True, 0))
         sellers.add_metric(["disabled"], counts.get(False, 0))
         yield from (lag, interval, success, sellers)
+        for name, table, what in (("spsync_inbox_open", "inbox", "Notifications"),
+                                  ("spsync_outbox_open", "outbox", "Write-back commands")):
+            gauge = GaugeMetricFamily(name, f"{what} still open, by status", labels=["status"])
+            for status, n in open_rows[table].items():
+                gauge.add_metric([status], n)
+            yield gauge
         yield self._queue_depth()
         health = GaugeMetricFamily("spsync_health_check", "1 when the /healthz check passes",
                                    labels=["check"])

@@ -161,11 +161,10 @@ def _due(engine: Engine, now: datetime) -> int:
 
 def _tick(rt: Runtime, now: datetime, batch: int) -> tuple[float, int]:
     """One ``dispatch`` (what ``spsync.dispatch_due`` runs): (seconds, pairs)."""
-    import schedules.dispatch as dispatcher
+    from schedules.dispatch import dispatch
 
-    dispatcher.BATCH = batch
     started = time.perf_counter()
-    pairs = dispatcher.dispatch(rt, now)
+    pairs = dispatch(rt, now, batch=batch)
     return time.perf_counter() - started, len(pairs)
 
 

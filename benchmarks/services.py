@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -103,14 +104,19 @@ def _announced_url(proc: subprocess.Popen[str], timeout: float) -> str | None:
     return None
 
 
-def stop_process(proc: subprocess.Popen[str]) -> None:
-    """SIGTERM, then SIGKILL after 10 s: never leave a simulator behind."""
+def stop_process(proc: subprocess.Popen[str], *, grace: float = 10.0,
+                 group: bool = False) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds: never leave a child behind. ``group``:
+    the SIGKILL goes to its process group (one it leads: a Celery worker and its pool)."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            if group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
             proc.wait(10)
 
 

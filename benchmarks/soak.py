@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,7 @@ from benchmarks.services import (
     scratch_databases,
     sim_runtime,
     simulator,
+    stop_process,
 )
 
 ROLES = ("worker", "pool", "beat")
@@ -181,17 +181,6 @@ def start(role: str, argv: list[str], env: dict[str, str], logs: Path) -> subpro
             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Warm shutdown (SIGTERM: running tasks finish), then SIGKILL to its process group."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the group we created: it and its pool
-            proc.wait(10)
-
-
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -239,7 +228,8 @@ def _run(args: Any, db: str, redis_url: str, sim_url: str, logs: Path) -> dict[s
         series = soak(args, procs, logs)
     finally:
         for proc in procs.values():
-            stop(proc)
+            # warm shutdown (running tasks finish), then the worker and its pool
+            stop_process(proc, grace=30, group=True)
     warmup = min(120.0, 0.2 * args.minutes * 60)
     stats = SandboxClient(sim_url).stats()
     out: dict[str, Any] = {

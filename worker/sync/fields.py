@@ -21,7 +21,7 @@ from worker.spapi.errors import MalformedResponseError
 
 MAX_INT = 2**31 - 1  # integer columns
 MONEY_LIMIT = Decimal("99999999999999.99995")  # numeric(18, 4) rounds this up to 10^14
-_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")  # what Postgres text cannot hold
 
 
 def bad(what: str) -> MalformedResponseError:
@@ -107,7 +107,7 @@ def storable(doc: Any, what: str) -> None:
 
 
 def storable_text(value: str) -> bool:
-    return _UNSTORABLE_TEXT.search(value) is None
+    return UNSTORABLE_TEXT.search(value) is None
 
 
 def unstorable(doc: Any) -> str | None:

@@ -16,15 +16,14 @@ long a line or a quoted CSV cell runs.
 from __future__ import annotations
 
 import csv
-import re
 import zlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from worker.spapi.errors import MalformedResponseError
+from worker.sync.fields import UNSTORABLE_TEXT
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # what Postgres text cannot hold
 MAX_RECORD = 1 << 20  # characters of a CSV record whose quoted cell spans lines
 
 
@@ -102,7 +101,7 @@ async def table_rows(source: AsyncIterable[str]) -> AsyncIterator[ParsedRow]:
 
 
 def _header(text: str, split: Callable[[str], list[str]]) -> list[str]:
-    if _UNSTORABLE.search(text):
+    if UNSTORABLE_TEXT.search(text):
         raise MalformedResponseError("report document's header row holds a NUL character")
     try:
         header = [h.strip() for h in split(text)]
@@ -114,9 +113,9 @@ def _header(text: str, split: Callable[[str], list[str]]) -> list[str]:
 
 
 def _row(line: int, text: str, header: list[str], split: Callable[[str], list[str]]) -> ParsedRow:
-    unstorable = _UNSTORABLE.search(text) is not None
+    unstorable = UNSTORABLE_TEXT.search(text) is not None
     try:
-        cells = split(_UNSTORABLE.sub("\ufffd", text) if unstorable else text)
+        cells = split(UNSTORABLE_TEXT.sub("\ufffd", text) if unstorable else text)
     except csv.Error:
         return ParsedRow(line, None, "row is not valid CSV (a bare CR, or a cell over 128 KiB)")
     if unstorable:

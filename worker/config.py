@@ -89,6 +89,17 @@ class Settings(BaseSettings):
     # --- web app (seller onboarding, /healthz, /metrics) ---
     web_base_url: AnyHttpUrl | None = None  # public URL; OAuth redirect = <this>/oauth/callback
     web_consent_beta: bool = False  # send version=beta on the consent URL (draft applications)
+    # Onboarding links (``sellers invite`` / ``sellers reauth``) live this long by default.
+    web_invitation_hours: float = Field(default=72.0, ge=1 / 60, le=720)
+    # Before storing a seller, ask Amazon whether the consenting account is the seller the
+    # callback names (searchListingsItems with its id; needs the Product Listing role).
+    web_verify_seller: bool = True
+    # Per client address, shared by every web replica (Redis): /oauth/* and the SNS endpoint.
+    web_oauth_per_minute: float = Field(default=30.0, gt=0)
+    web_sns_per_minute: float = Field(default=1200.0, gt=0)
+    # A client has this long to send a request's head (and an idle connection is closed after
+    # it); a body has this long to arrive.
+    web_read_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     # POST /notifications/sns trusts SigningCertURL / SubscribeURL hosts matching this (whole
     # host); both knobs exist for tests and development, production keeps the defaults.
     sns_cert_host_pattern: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"

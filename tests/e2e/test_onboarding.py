@@ -60,7 +60,11 @@ def test_onboard_sync_and_rotate_keys_with_a_worker_running(start_sim, clean, tm
              start("worker", worker_env, tmp_path / "worker.log")]
     try:
         wait(lambda: _get(base + "/healthz")[0] == 200, 30, "the web app to be healthy")
-        status, page = _get(base + "/oauth/start?region=na")  # urllib follows the redirects
+        invited = subprocess.run(  # noqa: S603 - the operator's link, as a seller gets it
+            [sys.executable, "-m", "celery", "-A", "worker", "sellers", "invite", "--region",
+             "NA", "--base-url", base], env=web_env, capture_output=True, text=True, timeout=60)
+        assert invited.returncode == 0, invited.stderr
+        status, page = _get(invited.stdout.strip())  # urllib follows the redirects
         assert status == 200 and "connected" in page, page
         seller_id = int(table(rt, "SELECT id FROM sellers WHERE selling_partner_id = :s",
                               s=spid)[0][0])

@@ -3,10 +3,12 @@ real Redis, `celery -A worker ...` processes)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import text
@@ -197,7 +199,8 @@ def test_reauth_stores_the_new_token_reenables_and_drops_cached_lwa_state(rt, en
         rds.set(f"lwa:tok:{spid}", '{"access_token": "Atza|old", "expires_at": 1}')
         rds.set(f"lwa:err:{spid}", "invalid_grant")
 
-    done = celery("sellers", "reauth", "A1REAUTH", env=env, stdin=NEW_TOKEN + "\n")
+    done = celery("sellers", "reauth", "A1REAUTH", "--token-stdin", env=env,
+                  stdin=NEW_TOKEN + "\n")
     assert done.returncode == 0, done.stderr
     assert "A1REAUTH re-authorized" in done.stdout
     with rt.engine.begin() as conn:
@@ -213,9 +216,63 @@ def test_reauth_stores_the_new_token_reenables_and_drops_cached_lwa_state(rt, en
     assert "sellers-cli-new-secret" not in done.stdout + done.stderr
 
 
-def test_reauth_help_points_to_the_web_onboarding_flow(env):
+def test_reauth_help_explains_the_link_and_the_stdin_token(env):
     helped = celery("sellers", "reauth", "--help", env=env)
-    assert helped.returncode == 0 and "/oauth/start" in helped.stdout
+    assert helped.returncode == 0 and "onboarding link" in helped.stdout
+    assert "--token-stdin" in helped.stdout
+
+
+# --- onboarding links: invite, reauth, invitations, revoke-invitation ---
+
+
+def _link_token(stdout: str, base: str) -> str:
+    (line,) = stdout.splitlines()
+    parts = urlsplit(line)
+    assert f"{parts.scheme}://{parts.netloc}" == base and parts.path == "/oauth/start"
+    return parse_qs(parts.query)["invitation"][0]
+
+
+def test_invite_prints_a_link_whose_secret_is_stored_only_as_a_hash(rt, env):
+    env = {**env, "SPSYNC_WEB_BASE_URL": "https://spsync.example.com"}
+    done = celery("sellers", "invite", "--name", "Acme EU", "--region", "eu", env=env)
+    assert done.returncode == 0, done.stderr
+    token = _link_token(done.stdout, "https://spsync.example.com")
+    assert "single use" in done.stderr and "revoke-invitation" in done.stderr
+    rows = table(rt, "SELECT token_sha256, seller_id, region, name, used_at, "
+                     "expires_at - created_at FROM onboarding_invitations")
+    ((digest, seller_id, region, name, used_at, ttl),) = rows
+    assert bytes(digest) == hashlib.sha256(token.encode()).digest()
+    assert (seller_id, region, name, used_at) == (None, "EU", "Acme EU", None)
+    assert timedelta(hours=71) < ttl <= timedelta(hours=72)  # SPSYNC_WEB_INVITATION_HOURS
+    dump = str(table(rt, "SELECT * FROM onboarding_invitations"))
+    assert token not in dump and token not in done.stderr
+
+
+def test_reauth_prints_a_link_bound_to_that_seller_and_changes_nothing_else(rt, env, rds):
+    seller_id = add(rt, "A1RELINK")
+    before = _state(rt, rds)
+    done = celery("sellers", "reauth", "A1RELINK", "--expires-hours", "2", "--base-url",
+                  "http://127.0.0.1:9000", env=env)
+    assert done.returncode == 0, done.stderr
+    _link_token(done.stdout, "http://127.0.0.1:9000")
+    assert "re-authorizes seller A1RELINK" in done.stderr
+    assert table(rt, "SELECT seller_id, region FROM onboarding_invitations") == [(seller_id, "NA")]
+    assert _state(rt, rds) == before  # the seller, its streams and Redis are untouched
+
+
+def test_invitations_lists_states_and_revoke_closes_an_open_one(rt, env):
+    add(rt, "A1LISTED")
+    for args in (["invite"], ["reauth", "A1LISTED"], ["invite", "--region", "FE"]):
+        assert celery("sellers", *args, env=env).returncode == 0
+    assert celery("sellers", "revoke-invitation", "2", env=env).returncode == 0
+    again = celery("sellers", "revoke-invitation", "2", env=env)
+    assert again.returncode == 1 and "no open invitation 2" in again.stderr
+    listed = celery("sellers", "invitations", "--json", env=env)
+    states = {d["id"]: (d["state"], d["for"], d["region"]) for d in json.loads(listed.stdout)}
+    assert states == {1: ("open", "new seller", None), 2: ("revoked", "A1LISTED", "NA"),
+                      3: ("open", "new seller", "FE")}
+    text_out = celery("sellers", "invitations", env=env).stdout
+    assert "revoked" in text_out and "A1LISTED" in text_out and "invitation=" not in text_out
 
 
 # --- bad arguments: one error line, nothing changed, nothing leaked ---
@@ -233,13 +290,25 @@ def _state(rt: Runtime, rds: Any) -> tuple[Any, ...]:
     (["show", "999999"], "", "no seller '999999'"),
     (["enable", "A1NOSUCH"], "", "no seller 'A1NOSUCH'"),
     (["disable", "A1NOSUCH"], "", "no seller 'A1NOSUCH'"),
-    (["reauth", "A1NOSUCH"], NEW_TOKEN + "\n", "no seller 'A1NOSUCH'"),
+    (["reauth", "A1NOSUCH", "--token-stdin"], NEW_TOKEN + "\n", "no seller 'A1NOSUCH'"),
+    (["reauth", "A1NOSUCH"], "", "no seller 'A1NOSUCH'"),
     (["show"], "", "Missing argument 'SELLER'"),
     (["enable"], "", "Missing argument 'SELLER'"),
     (["disable"], "", "Missing argument 'SELLER'"),
     (["reauth"], NEW_TOKEN + "\n", "Missing argument 'SELLER'"),
-    (["reauth", "A1HELD"], "not-a-token\n", "Atzr|"),
-    (["reauth", "A1HELD"], "", "Atzr|"),
+    (["reauth", "A1HELD", "--token-stdin"], "not-a-token\n", "Atzr|"),
+    (["reauth", "A1HELD", "--token-stdin"], "", "Atzr|"),
+    (["reauth", "A1HELD", "--base-url", "ftp://x"], "", "--base-url must be an http(s) URL"),
+    (["reauth", "A1HELD", "--expires-hours", "0"], "", "--expires-hours"),
+    (["invite", "--region", "XX"], "", "--region"),
+    (["invite", "--name", "\x07bell"], "", "--name must be"),
+    (["invite", "--name", "x" * 201], "", "--name must be"),
+    (["revoke-invitation", "1"], "", "no open invitation 1"),
+    (["revoke-invitation", "99999999999999999999"], "", "INVITATION_ID"),
+    (["add", "--selling-partner-id", "<script>", "--region", "NA", "--marketplace-ids", US],
+     "Atzr|x\n", "selling partner id must be"),
+    (["add", "--selling-partner-id", "A1" + "B" * 5000, "--region", "NA",
+      "--marketplace-ids", US], "Atzr|x\n", "selling partner id must be"),
     (["disable", "A1HELD", "--reason", " "], "", "--reason must not be empty"),
     (["enable", "A1HELD", "A1EXTRA"], "", "unexpected extra argument"),
     (["show", "A1HELD", "--yaml"], "", "No such option"),

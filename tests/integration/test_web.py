@@ -7,92 +7,24 @@ import asyncio
 import io
 import json
 import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 import redis as sync_redis
-from aiohttp import web
 from pydantic import SecretStr
 from sqlalchemy import text
 
 from worker.config import Settings
 from worker.db.sellers import disable_seller, find_seller, get_seller
-from worker.db.state import claim_due
 from worker.logging import configure_logging
-from worker.runtime import Runtime
 from worker.spapi.auth import cache_keys
 from worker.spapi.clock import REDIS_KEY
 from worker.sync.service import run_stream
-from worker.web.app import Web, WebConfig, create_app
+
+from .webkit import consent_redirect, count_sellers, lwa_grants
 
 pytestmark = pytest.mark.integration
-
-Enqueued = list[int]
-
-
-class Site:
-    """The web app on a real loopback port, so the simulator's redirect can reach it."""
-
-    def __init__(self, base: str, rt: Runtime, enqueued: Enqueued) -> None:
-        self.base = base
-        self.rt = rt
-        self.enqueued = enqueued
-
-    async def get(self, path: str, **kw: Any) -> tuple[int, str, str]:
-        """GET following redirects; (status, final URL, body)."""
-        async with aiohttp.ClientSession() as session, \
-                session.get(self.base + path, **kw) as resp:
-            return resp.status, str(resp.url), await resp.text()
-
-
-MakeSite = Callable[..., Awaitable[Site]]
-
-
-@pytest.fixture
-async def make_site(runtime_for, unused_tcp_port_factory) -> Any:
-    runners: list[web.AppRunner] = []
-
-    async def make(sim: Any, **overrides: Any) -> Site:
-        app_info = sim.world()["application"]
-        rt = runtime_for(sim, lwa_app_id=app_info["application_id"], **overrides)
-        port = unused_tcp_port_factory()
-        base = f"http://127.0.0.1:{port}"
-        enqueued: Enqueued = []
-
-        def enqueue(seller_id: int) -> list[tuple[int, str]]:
-            # What the dispatcher would claim for this seller (tests/e2e sends it for real).
-            enqueued.append(seller_id)
-            with rt.engine.begin() as conn:
-                return claim_due(conn, datetime.now(UTC), limit=50,
-                                 hold=_minutes(5), seller_id=seller_id)
-
-        config = WebConfig(public_url=base, application_id=rt.settings.lwa_app_id or "",
-                           lwa=rt.lwa_app(), consent_base=sim.url)
-        runner = web.AppRunner(create_app(Web(rt, config, enqueue=enqueue)))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        runners.append(runner)
-        return Site(base, rt, enqueued)
-
-    yield make
-    for runner in runners:
-        await runner.cleanup()
-
-
-def _minutes(n: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(minutes=n)
-
-
-def _count_sellers(rt: Runtime) -> int:
-    with rt.engine.begin() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM sellers")).scalar_one())
-
 
 async def test_onboarding_end_to_end_stores_the_seller_and_queues_its_first_sync(
         start_sim, make_site):
@@ -102,7 +34,8 @@ async def test_onboarding_end_to_end_stores_the_seller_and_queues_its_first_sync
     sim.client.consent_as(seller["selling_partner_id"])
     site = await make_site(sim)
 
-    status, final, body = await site.get(f"/oauth/start?region={seller['region'].lower()}")
+    status, final, body = await site.get(site.invite(region=None) +
+                                         f"&region={seller['region'].lower()}")
 
     assert status == 200, body
     assert urlsplit(final).path == "/oauth/callback"
@@ -125,9 +58,9 @@ async def test_a_seller_of_another_region_is_not_stored(start_sim, make_site):
     seller = next(s for s in sim.world()["sellers"] if s["region"] != "FE")
     sim.client.consent_as(seller["selling_partner_id"])
     site = await make_site(sim)
-    status, _, body = await site.get("/oauth/start?region=fe")
+    status, _, body = await site.get(site.invite("FE"))
     assert status == 400 and "no marketplace of region FE" in body
-    assert _count_sellers(site.rt) == 0
+    assert count_sellers(site.rt) == 0
 
 
 async def test_start_redirects_to_the_consent_page_with_a_fresh_state(start_sim, make_site):
@@ -136,7 +69,7 @@ async def test_start_redirects_to_the_consent_page_with_a_fresh_state(start_sim,
     states = []
     for _ in range(2):
         async with aiohttp.ClientSession() as session, session.get(
-                site.base + "/oauth/start?region=NA", allow_redirects=False) as resp:
+                site.base + site.invite(), allow_redirects=False) as resp:
             assert resp.status == 302
             where = urlsplit(resp.headers["Location"])
         query = {k: v[0] for k, v in parse_qs(where.query).items()}
@@ -152,56 +85,42 @@ async def test_start_rejects_a_region_this_deployment_does_not_serve(start_sim, 
                                                                      query):
     sim = start_sim(sellers=1, orders_per_seller=1)
     site = await make_site(sim, regions=("NA", "FE"))
-    status, _, body = await site.get("/oauth/start" + query, allow_redirects=False)
+    status, _, body = await site.get(site.invite(None) + query.replace("?", "&"),
+                                     allow_redirects=False)
     assert status == 400 and "region" in body
-
-
-async def _consent_redirect(site: Site) -> str:
-    """Run start + consent, but stop before the callback: its URL."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(site.base + "/oauth/start?region=na",
-                               allow_redirects=False) as resp:
-            consent = resp.headers["Location"]
-        async with session.get(consent, allow_redirects=False) as resp:
-            assert resp.status == 302, await resp.text()
-            return resp.headers["Location"]
-
-
-def _grants(sim: Any) -> int:
-    return int(sim.client.stats()["lwa"]["grants"])
 
 
 async def test_a_callback_with_an_unknown_state_stores_nothing(start_sim, make_site):
     sim = start_sim(sellers=1, orders_per_seller=1)
     site = await make_site(sim)
-    callback = await _consent_redirect(site)
+    callback = await consent_redirect(site)
     parts = urlsplit(callback)
     forged = callback.replace("state=", "state=forged", 1)
-    grants = _grants(sim)
+    grants = lwa_grants(sim)
     async with aiohttp.ClientSession() as session, session.get(forged) as resp:
         assert resp.status == 400
         assert "expired" in await resp.text()
-    assert _count_sellers(site.rt) == 0 and _grants(sim) == grants  # code never exchanged
+    assert count_sellers(site.rt) == 0 and lwa_grants(sim) == grants  # code never exchanged
     assert parts.path == "/oauth/callback"
 
 
 async def test_a_reused_state_is_refused_the_second_time(start_sim, make_site):
     sim = start_sim(sellers=1, orders_per_seller=1)
     site = await make_site(sim)
-    callback = await _consent_redirect(site)
+    callback = await consent_redirect(site)
     async with aiohttp.ClientSession() as session:
         async with session.get(callback) as first:
             assert first.status == 200
-        grants = _grants(sim)
+        grants = lwa_grants(sim)
         async with session.get(callback) as replay:
             assert replay.status == 400
-    assert _grants(sim) == grants and site.enqueued and len(site.enqueued) == 1
+    assert lwa_grants(sim) == grants and site.enqueued and len(site.enqueued) == 1
 
 
 async def test_an_expired_state_is_refused(start_sim, make_site):
     sim = start_sim(sellers=1, orders_per_seller=1)
     site = await make_site(sim)
-    callback = await _consent_redirect(site)
+    callback = await consent_redirect(site)
     r = sync_redis.Redis.from_url(site.rt.services.redis_url)
     keys = list(r.scan_iter("spsync:oauth:state:*"))
     assert len(keys) == 1 and 590 <= r.ttl(keys[0]) <= 600  # valid for 10 minutes
@@ -209,18 +128,18 @@ async def test_an_expired_state_is_refused(start_sim, make_site):
     await asyncio.sleep(0.05)
     async with aiohttp.ClientSession() as session, session.get(callback) as resp:
         assert resp.status == 400
-    assert _count_sellers(site.rt) == 0
+    assert count_sellers(site.rt) == 0
 
 
 @pytest.mark.parametrize("drop", ["spapi_oauth_code", "state", "selling_partner_id"])
 async def test_a_callback_missing_a_parameter_is_refused(start_sim, make_site, drop):
     sim = start_sim(sellers=1, orders_per_seller=1)
     site = await make_site(sim)
-    callback = urlsplit(await _consent_redirect(site))
+    callback = urlsplit(await consent_redirect(site))
     query = {k: v[0] for k, v in parse_qs(callback.query).items() if k != drop}
     status, _, body = await site.get("/oauth/callback", params=query)
     assert status == 400 and drop in body
-    assert _count_sellers(site.rt) == 0
+    assert count_sellers(site.rt) == 0
 
 
 async def test_a_refused_code_gives_a_clear_page_and_a_log_line_without_secrets(
@@ -229,13 +148,13 @@ async def test_a_refused_code_gives_a_clear_page_and_a_log_line_without_secrets(
     site = await make_site(sim)
     logs = io.StringIO()
     configure_logging(Settings(log_format="json"), stream=logs)
-    callback = urlsplit(await _consent_redirect(site))
+    callback = urlsplit(await consent_redirect(site))
     query = {k: v[0] for k, v in parse_qs(callback.query).items()}
     real_code = query["spapi_oauth_code"]
     query["spapi_oauth_code"] = "ANnot-a-real-code"
     status, _, body = await site.get("/oauth/callback", params=query)
     assert status == 400 and "refused" in body.lower() and "Traceback" not in body
-    assert _count_sellers(site.rt) == 0
+    assert count_sellers(site.rt) == 0
     events = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
     failed = [e for e in events if e["event"] == "oauth.exchange_failed"]
     assert failed and failed[0]["code"] == "invalid_grant"
@@ -245,9 +164,9 @@ async def test_a_refused_code_gives_a_clear_page_and_a_log_line_without_secrets(
 async def test_wrong_application_credentials_are_an_operator_error_page(start_sim, make_site):
     sim = start_sim(sellers=1, orders_per_seller=1)
     site = await make_site(sim, lwa_client_secret=SecretStr("amzn1.oa2-cs.v1.wrong"))
-    status, _, body = await site.get("/oauth/start?region=na")
+    status, _, body = await site.get(site.invite())
     assert status == 502 and "SPSYNC_LWA_CLIENT_SECRET" in body and "wrong" not in body
-    assert _count_sellers(site.rt) == 0
+    assert count_sellers(site.rt) == 0
 
 
 async def test_reconnecting_a_revoked_seller_re_enables_it_with_the_new_token(
@@ -255,7 +174,7 @@ async def test_reconnecting_a_revoked_seller_re_enables_it_with_the_new_token(
     sim = start_sim(sellers=1, orders_per_seller=1)
     spid = sim.world()["sellers"][0]["selling_partner_id"]
     site = await make_site(sim)
-    assert (await site.get("/oauth/start?region=na"))[0] == 200
+    assert (await site.get(site.invite()))[0] == 200
     sim.client.revoke(spid)  # the seller removed the app; a sync then disabled it
     with site.rt.engine.begin() as conn:
         disable_seller(conn, find_seller(conn, spid).id, "invalid_grant: revoked")
@@ -263,7 +182,7 @@ async def test_reconnecting_a_revoked_seller_re_enables_it_with_the_new_token(
     r = sync_redis.Redis.from_url(site.rt.services.redis_url)
     r.set(cache_keys(spid)[1], "invalid_grant")  # the published refresh failure
 
-    status, _, body = await site.get("/oauth/start?region=na")
+    status, _, body = await site.get(site.invite(seller=spid))
 
     assert status == 200 and "reconnected" in body
     new_token = sim.world()["sellers"][0]["refresh_token"]
@@ -319,7 +238,7 @@ METRICS = (  # with samples after one sync
 async def test_metrics_expose_the_listed_series_after_a_sync(start_sim, make_site):
     sim = start_sim(sellers=1, orders_per_seller=5)
     site = await make_site(sim)
-    assert (await site.get("/oauth/start?region=na"))[0] == 200
+    assert (await site.get(site.invite()))[0] == 200
     spid = sim.world()["sellers"][0]["selling_partner_id"]
     with site.rt.engine.begin() as conn:
         seller_id = find_seller(conn, spid).id

@@ -43,6 +43,7 @@ def _claim_names() -> None:
 _claim_names()
 
 # The commands, re-exported for the entry points in pyproject.toml (``worker.cli:<name>``).
+from worker.cli import invitations as _invitations  # noqa: E402, F401 - adds sellers invite...
 from worker.cli.backfill import backfill  # noqa: E402
 from worker.cli.chaos import chaos  # noqa: E402
 from worker.cli.keys import rotate_key  # noqa: E402

@@ -31,9 +31,11 @@ def sellers() -> None:
 def sellers_add(selling_partner_id: str, region: str, marketplace_ids: str,
                 orders_api: str) -> None:
     from worker.db.sellers import upsert_seller
+    from worker.spapi.identifiers import check_selling_partner_id
     from worker.spapi.regions import check_marketplaces
     from worker.sync.catalog import streams_for
 
+    check_selling_partner_id(selling_partner_id)
     mids = [m.strip() for m in marketplace_ids.split(",") if m.strip()]
     check_marketplaces(region, mids)
     token = _read_refresh_token()
@@ -136,15 +138,30 @@ def sellers_disable(seller_ref: str, reason: str) -> None:
     click.echo(f"seller {seller.selling_partner_id} disabled: {reason.strip()[:500]}")
 
 
-@sellers.command("reauth", help="Give a seller a new LWA refresh token, read from stdin (e.g. "
-                 "after invalid_grant disabled it): stores it encrypted, re-enables the seller "
-                 "and drops its cached access token and refresh failure in Redis, so the next "
-                 "sync uses the new token. The other way to re-authorize is the web onboarding "
-                 "flow: the seller opens /oauth/start and consents again.\n\n"
-                 "Example: echo \"$TOKEN\" | celery -A worker sellers reauth A1B2C3")
+@sellers.command("reauth", help="Re-authorize a seller (e.g. after invalid_grant disabled "
+                 "it). By default prints an onboarding link bound to this seller: the seller "
+                 "opens it, consents on Seller Central, and the web app stores the new token; "
+                 "the link can renew this seller only and is used once. --token-stdin instead "
+                 "reads a new LWA refresh token from stdin and stores it at once: encrypted, "
+                 "the seller re-enabled, its cached access token and refresh failure in Redis "
+                 "dropped.\n\n"
+                 "Example: celery -A worker sellers reauth A1B2C3\n\n"
+                 "Example: echo \"$TOKEN\" | celery -A worker sellers reauth A1B2C3 --token-stdin")
 @click.argument("seller_ref", metavar="SELLER")
+@click.option("--token-stdin", is_flag=True, help="Read the new refresh token from stdin.")
+@click.option("--expires-hours", type=click.FloatRange(1 / 60, 720), default=None,
+              help="How long the link works (default SPSYNC_WEB_INVITATION_HOURS, 72).")
+@click.option("--base-url", default=None, help="The web app's public URL (default "
+              "SPSYNC_WEB_BASE_URL).")
 @operator_command
-def sellers_reauth(seller_ref: str) -> None:
+def sellers_reauth(seller_ref: str, token_stdin: bool, expires_hours: float | None,
+                   base_url: str | None) -> None:
+    if not token_stdin:
+        from worker.cli.invitations import issue_link
+
+        issue_link(seller_ref=seller_ref, region=None, name=None, expires_hours=expires_hours,
+                   base_url=base_url)
+        return
     from worker.db.sellers import find_seller, set_refresh_token
     from worker.db.state import make_due
 

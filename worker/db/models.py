@@ -47,6 +47,9 @@ class Seller(Base):
         CheckConstraint(
             "orders_api_version IN ('2026-01-01', 'v0')", name="sellers_orders_api_version_check"
         ),
+        # worker/spapi/identifiers.py; NOT VALID in the migration (older rows stay readable)
+        CheckConstraint("selling_partner_id ~ '^[A-Z][A-Z0-9]{1,31}$'",
+                        name="sellers_selling_partner_id_check"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -61,6 +64,35 @@ class Seller(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _ts(server_default=func.now())
     updated_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class OnboardingInvitation(Base):
+    """A link an operator hands to a seller (``sellers invite`` / ``sellers reauth``).
+
+    Only the SHA-256 of its secret is stored. With ``seller_id`` it re-authorizes that seller
+    only; without, it connects one seller not yet known. Used once (``used_at``), by the
+    callback that stored the seller, in the same transaction.
+    """
+
+    __tablename__ = "onboarding_invitations"
+    __table_args__ = (
+        CheckConstraint("region IS NULL OR region IN ('NA', 'EU', 'FE')",
+                        name="onboarding_invitations_region_check"),
+        CheckConstraint("name IS NULL OR length(name) <= 200",
+                        name="onboarding_invitations_name_check"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    token_sha256: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    seller_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"))
+    region: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts(server_default=func.now())
+    expires_at: Mapped[datetime] = _ts()
+    used_at: Mapped[datetime | None] = _ts()
+    used_by: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = _ts()
 
 
 class Order(Base):

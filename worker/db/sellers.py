@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from worker.db.models import Seller
 from worker.db.state import ensure_streams
+from worker.spapi.identifiers import check_selling_partner_id
 
 
 class Cipher(Protocol):
@@ -49,17 +50,13 @@ def upsert_seller(
     (``worker.sync.catalog.streams_for`` says which).
 
     ``orders_api_version`` None: 2026-01-01 for a new seller, unchanged for a known one (a
-    seller re-authorizing through the web app keeps the API an operator chose).
+    seller re-authorizing through the web app keeps the API an operator chose); ``name``
+    None likewise keeps a known seller's name.
     """
-    blob, kid = cipher.encrypt(refresh_token, aad=selling_partner_id)
-    values = {
-        "selling_partner_id": selling_partner_id, "region": region.upper(),
-        "marketplace_ids": marketplace_ids,
-        "orders_api_version": orders_api_version or "2026-01-01",
-        "refresh_token_enc": blob, "refresh_token_kid": kid, "name": name,
-        "enabled": True, "disabled_reason": None,
-    }
-    keep = {"selling_partner_id", *(() if orders_api_version else ("orders_api_version",))}
+    values = _values(cipher, selling_partner_id, region, marketplace_ids, refresh_token,
+                     orders_api_version, name)
+    keep = {"selling_partner_id", *(() if orders_api_version else ("orders_api_version",)),
+            *(() if name else ("name",))}
     stmt = insert(Seller).values(**values)
     upsert = stmt.on_conflict_do_update(
         index_elements=[Seller.selling_partner_id],
@@ -69,6 +66,36 @@ def upsert_seller(
     seller_id = int(conn.execute(upsert).scalar_one())
     ensure_streams(conn, seller_id, streams)
     return seller_id
+
+
+def create_seller(
+    conn: Connection, cipher: Cipher, *, selling_partner_id: str, region: str,
+    marketplace_ids: list[str], refresh_token: str, streams: list[str], name: str | None = None,
+) -> int | None:
+    """Insert a seller not known yet; None (and nothing written) when the id is taken."""
+    values = _values(cipher, selling_partner_id, region, marketplace_ids, refresh_token,
+                     None, name)
+    stmt = insert(Seller).values(**values).on_conflict_do_nothing(
+        index_elements=[Seller.selling_partner_id]).returning(Seller.id)
+    found = conn.execute(stmt).scalar_one_or_none()
+    if found is None:
+        return None
+    ensure_streams(conn, int(found), streams)
+    return int(found)
+
+
+def _values(cipher: Cipher, selling_partner_id: str, region: str, marketplace_ids: list[str],
+            refresh_token: str, orders_api_version: str | None,
+            name: str | None) -> dict[str, Any]:
+    check_selling_partner_id(selling_partner_id)
+    blob, kid = cipher.encrypt(refresh_token, aad=selling_partner_id)
+    return {
+        "selling_partner_id": selling_partner_id, "region": region.upper(),
+        "marketplace_ids": marketplace_ids,
+        "orders_api_version": orders_api_version or "2026-01-01",
+        "refresh_token_enc": blob, "refresh_token_kid": kid, "name": name,
+        "enabled": True, "disabled_reason": None,
+    }
 
 
 def get_seller(conn: Connection, seller_id: int, cipher: Cipher | None = None) -> SellerRecord:
@@ -85,6 +112,11 @@ def find_seller(conn: Connection, ref: str) -> SellerRecord:
     if row is None:
         raise UnknownSellerError(f"no seller {ref!r}")
     return _record(row, None)
+
+
+def seller_exists(conn: Connection, selling_partner_id: str) -> bool:
+    return conn.execute(select(Seller.id).where(
+        Seller.selling_partner_id == selling_partner_id)).first() is not None
 
 
 def list_sellers(conn: Connection) -> list[SellerRecord]:

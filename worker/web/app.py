@@ -14,6 +14,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,13 +23,16 @@ import redis.asyncio as aredis
 import structlog
 from aiohttp import web
 
+from worker.db import invitations
+from worker.ratelimit.bucket import TokenBucket
 from worker.runtime import Runtime
 from worker.spapi.auth import LwaApp
 from worker.spapi.errors import AuthError, InvalidGrantError, SpApiError
+from worker.spapi.identifiers import is_selling_partner_id
 from worker.spapi.regions import region as region_info
-from worker.web import oauth_state, sns
+from worker.web import limits, oauth_state, sns
 from worker.web.health import run_checks
-from worker.web.onboarding import Enqueue, OnboardingError, connect, dispatch_now
+from worker.web.onboarding import Callback, Enqueue, OnboardingError, connect, dispatch_now
 from worker.web.pages import page
 from worker.web.scrape import render
 
@@ -63,13 +67,23 @@ class Web:
     enqueue: Enqueue = dispatch_now
     redis: Any = None  # redis.asyncio.Redis, opened with the app
     session: aiohttp.ClientSession | None = None
+    limiter: TokenBucket | None = None  # requests per client address (worker/web/limits.py)
 
 
 WEB = web.AppKey("web", Web)
 
 
+# An SNS message is at most 256 KB; its JSON envelope adds the signature and URLs.
+MAX_BODY_BYTES = 512 * 1024
+
+
 def create_app(deps: Web) -> web.Application:
-    app = web.Application()
+    s = deps.rt.settings
+    doors = [limits.Door("oauth", "/oauth/", s.web_oauth_per_minute),
+             limits.Door("sns", "/notifications/", s.web_sns_per_minute)]
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[
+        limits.middleware(doors, lambda request: request.app[WEB].limiter),
+        _body_deadline(s.web_read_timeout_seconds)])
     app[WEB] = deps
     app.router.add_get("/oauth/start", oauth_start)
     app.router.add_get("/oauth/callback", oauth_callback)
@@ -85,20 +99,54 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     timeout = aiohttp.ClientTimeout(total=deps.rt.settings.http_timeout_seconds)
     deps.session = aiohttp.ClientSession(timeout=timeout)
     deps.redis = aredis.Redis.from_url(deps.rt.services.redis_url)
+    deps.limiter = TokenBucket(deps.redis, redis_patience=0.0)
     yield
     await deps.session.close()
     await deps.redis.aclose()
 
 
+def _body_deadline(seconds: float) -> Any:
+    """A request body must arrive within ``seconds`` (a slow one holds a connection for ever);
+    the head is bounded by the server's keep-alive timeout (see :func:`run`)."""
+
+    @web.middleware
+    async def deadline(request: web.Request, handler: limits.Handler) -> web.StreamResponse:
+        if request.can_read_body:
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()  # kept: the handler's read() returns it
+            except TimeoutError:
+                log.warning("web.slow_body", path=request.path)
+                return web.Response(status=408, text="Request body too slow.\n")
+        return await handler(request)
+
+    return deadline
+
+
 async def oauth_start(request: web.Request) -> web.Response:
+    """Only with an operator's invitation (``sellers invite`` / ``sellers reauth``)."""
     deps = request.app[WEB]
-    code = request.query.get("region", "").upper()
+    token = request.query.get("invitation", "")
+    invitation = await asyncio.to_thread(_open_invitation, deps.rt, token) if token else None
+    if invitation is None:
+        log.warning("oauth.start_refused", invitation=bool(token))
+        return page("Invitation needed", "Connecting a seller needs an onboarding link from "
+                    "the operator of this spsync (celery -A worker sellers invite). This link "
+                    "is missing its invitation, or it was used, revoked or has expired.", 403)
+    code = (invitation.region or request.query.get("region", "")).upper()
     if code not in deps.rt.settings.regions:
         allowed = ", ".join(r.lower() for r in deps.rt.settings.regions)
-        return page("Unknown region", f"Pass ?region= one of {allowed}.", 400)
-    state = await oauth_state.issue(deps.redis, oauth_state.PendingConsent(region=code))
-    log.info("oauth.start", region=code)
+        return page("Unknown region", f"Add &region= one of {allowed} to the link.", 400)
+    state = await oauth_state.issue(deps.redis, oauth_state.PendingConsent(
+        region=code, invitation_id=invitation.id))
+    log.info("oauth.start", region=code, invitation=invitation.id,
+             seller=invitation.selling_partner_id)
     raise web.HTTPFound(deps.config.consent_url(code, state))
+
+
+def _open_invitation(rt: Runtime, token: str) -> invitations.Invitation | None:
+    with rt.engine.begin() as conn:
+        return invitations.find_open(conn, token, datetime.now(UTC))
 
 
 async def oauth_callback(request: web.Request) -> web.Response:
@@ -110,28 +158,36 @@ async def oauth_callback(request: web.Request) -> web.Response:
         log.warning("oauth.bad_callback", missing=[k for k, v in (
             ("spapi_oauth_code", code), ("state", state), ("selling_partner_id", spid)) if not v])
         return page("Incomplete authorization", "The link from Amazon lacks spapi_oauth_code, "
-                    "state or selling_partner_id. Start again from /oauth/start.", 400)
+                    "state or selling_partner_id. Open your onboarding link again.", 400)
+    if not is_selling_partner_id(spid):
+        log.warning("oauth.bad_seller_id", length=len(spid))
+        return page("Not a seller id", "The selling_partner_id in the link from Amazon is not "
+                    "a selling partner id. Nothing was stored.", 400)
     pending = await oauth_state.redeem(deps.redis, state)
     if pending is None:
         log.warning("oauth.bad_state", seller=spid)
         return page("Authorization link expired", "This authorization link is unknown, already "
-                    "used or older than 10 minutes. Nothing was stored; start again from "
-                    "/oauth/start.", 400)
+                    "used or older than 10 minutes. Nothing was stored; open your onboarding "
+                    "link again.", 400)
+    return await _connect(deps, Callback(code, deps.config.redirect_uri, spid, pending))
+
+
+async def _connect(deps: Web, cb: Callback) -> web.Response:
     assert deps.session is not None
+    spid = cb.selling_partner_id
     try:
         async with deps.rt.spapi() as client:
-            done = await connect(deps.rt, client, deps.session, deps.redis, deps.config.lwa,
-                                 code=code, redirect_uri=deps.config.redirect_uri,
-                                 selling_partner_id=spid, region=pending.region,
-                                 enqueue=deps.enqueue)
+            done = await connect(deps.rt, client, deps.session, deps.redis, deps.config.lwa, cb,
+                                 enqueue=deps.enqueue,
+                                 verify_seller=deps.rt.settings.web_verify_seller)
     except OnboardingError as exc:
-        log.warning("oauth.not_connected", seller=spid, reason=str(exc))
-        return page("Seller not connected", str(exc), 400)
+        log.warning("oauth.not_connected", seller=spid, reason=str(exc), status=exc.status)
+        return page("Seller not connected", str(exc), exc.status)
     except InvalidGrantError as exc:
         log.warning("oauth.exchange_failed", seller=spid, code=exc.code, status=exc.status)
         return page("Amazon refused the authorization", "Login with Amazon did not accept the "
                     "authorization code (it is valid once, for 5 minutes). Nothing was stored; "
-                    "start again from /oauth/start.", 400)
+                    "open your onboarding link again.", 400)
     except AuthError as exc:
         log.error("oauth.exchange_failed", seller=spid, code=exc.code, status=exc.status,
                   operation=exc.operation)
@@ -175,6 +231,14 @@ async def _checks(deps: Web) -> Any:
                             deps.rt.services.redis_url)
 
 
+def make_runner(deps: Web) -> web.AppRunner:
+    """The app as it is served (``await runner.setup()``, then a site on it)."""
+    # aiohttp closes a connection that has not sent a whole request head (or sits idle) when
+    # the keep-alive timeout passes; its default of an hour let slow clients hold sockets.
+    return web.AppRunner(create_app(deps), handle_signals=False, access_log=None,
+                         keepalive_timeout=deps.rt.settings.web_read_timeout_seconds)
+
+
 def run(deps: Web, host: str, port: int) -> None:
     """Blocking: serve until SIGINT/SIGTERM; one line on stdout once listening."""
     asyncio.run(_serve_until_signal(deps, host, port))
@@ -185,7 +249,7 @@ async def _serve_until_signal(deps: Web, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(create_app(deps), handle_signals=False, access_log=None)
+    runner = make_runner(deps)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

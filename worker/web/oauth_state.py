@@ -1,7 +1,8 @@
 """OAuth ``state``: random, single use, valid for 10 minutes, kept in Redis.
 
 Only a hash of the state is stored (a Redis dump reveals no usable link). Redeeming is one
-``GETDEL``: of two callbacks racing with the same state, exactly one gets it.
+``GETDEL``: of two callbacks racing with the same state, exactly one gets it. A state names
+the invitation that opened the consent, which says what the callback may do.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 STATE_TTL_SECONDS = 600
@@ -19,6 +20,9 @@ _PREFIX = "spsync:oauth:state:"
 @dataclass(frozen=True)
 class PendingConsent:
     region: str  # NA | EU | FE: where the seller is sent, and what the seller is registered as
+    # The invitation that opened this consent (worker/db/invitations.py): it says which
+    # seller, if any, the callback may name.
+    invitation_id: int
 
 
 def _key(state: str) -> str:
@@ -28,7 +32,7 @@ def _key(state: str) -> str:
 async def issue(redis: Any, consent: PendingConsent, ttl: int = STATE_TTL_SECONDS) -> str:
     """A fresh state for one consent round-trip (``redis`` is a ``redis.asyncio.Redis``)."""
     state = secrets.token_urlsafe(32)
-    await redis.set(_key(state), json.dumps({"region": consent.region}), ex=ttl, nx=True)
+    await redis.set(_key(state), json.dumps(asdict(consent)), ex=ttl, nx=True)
     return state
 
 
@@ -39,4 +43,8 @@ async def redeem(redis: Any, state: str) -> PendingConsent | None:
     raw = await redis.getdel(_key(state))
     if raw is None:
         return None
-    return PendingConsent(region=str(json.loads(raw)["region"]))
+    try:
+        data = json.loads(raw)
+        return PendingConsent(region=str(data["region"]), invitation_id=int(data["invitation_id"]))
+    except (ValueError, KeyError, TypeError):  # a state issued before invitations existed
+        return None

@@ -29,6 +29,11 @@ GUARANTEES = """\
 - **Bad input is never half-written.** A page that does not map raises a typed error before
   anything is written; a report row that does not parse is kept in `report_rows` with its
   line and reason; a notification that breaks its schema is parked.
+- **Onboarding only by invitation, for the seller it names.** `/oauth/start` opens only for
+  an operator's single-use link; a callback's seller id is checked against that link before
+  the code is exchanged and confirmed with Amazon before anything is written, so no caller
+  can replace a connected seller's token or register an id that is not its own. The web app
+  limits requests per address and disconnects slow clients.
 - **At-most-once write-back.** An outbox command is committed as `sending` before its
   request leaves and is sent again only after an attempt Amazon certainly did not apply
   (429, connection never opened, no LWA token).

@@ -4,6 +4,7 @@ slow and oversized bodies. Real sockets against the app as ``celery -A worker we
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import aiohttp
@@ -96,3 +97,20 @@ async def test_a_slow_body_gets_408_and_an_oversized_one_413(start_sim, make_sit
     status, _ = await _status(site.base + "/notifications/sns", "POST",
                               data=b"x" * (2 * 1024 * 1024))
     assert status == 413
+
+
+async def test_malformed_requests_log_one_line_without_a_traceback(start_sim, make_site,
+                                                                   caplog):
+    sim = start_sim(sellers=1, orders_per_seller=1)
+    site = await make_site(sim)
+    host, port = "127.0.0.1", int(site.base.rsplit(":", 1)[1])
+    caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+    for _ in range(20):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /oauth/start?x=" + b"A" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.readline(), 10)).split()[1] == b"400"
+        writer.close()
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(server) == 1 and server[0].levelno == logging.WARNING
+    assert server[0].exc_info is None and "LineTooLong" in server[0].getMessage()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -233,6 +234,9 @@ async def _checks(deps: Web) -> Any:
 
 def make_runner(deps: Web) -> web.AppRunner:
     """The app as it is served (``await runner.setup()``, then a site on it)."""
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, limits.ClientErrorLog) for f in server_log.filters):
+        server_log.addFilter(limits.ClientErrorLog())
     # aiohttp closes a connection that has not sent a whole request head (or sits idle) when
     # the keep-alive timeout passes; its default of an hour let slow clients hold sockets.
     return web.AppRunner(create_app(deps), handle_signals=False, access_log=None,

@@ -9,6 +9,7 @@ outage into an onboarding outage, and the routes behind it need Redis anyway.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from redis.exceptions import RedisError
 
 from worker.ratelimit.bucket import TokenBucket
@@ -66,6 +68,27 @@ def _first_in_a_while(door: str, address: str, every: float = 60.0) -> bool:
         _LOGGED.clear()
     _LOGGED[(door, address)] = now
     return True
+
+
+class ClientErrorLog(logging.Filter):
+    """aiohttp logs every malformed request (a 5,000-character URL, a broken head) at error
+    level with a traceback: any client could fill the logs. Those are the client's fault
+    (``HttpProcessingError`` with a 4xx code): one warning line, at most one a minute per
+    address. Everything else aiohttp logs passes untouched."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError) or not 400 <= (exc.code or 0) < 500:
+            return True
+        address = str(record.args[0]) if isinstance(record.args, tuple) and record.args \
+            else "unknown"
+        if not _first_in_a_while("bad_request", address):
+            return False
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg, record.args = "web.bad_request from %s: %s %s", (
+            address, exc.code, type(exc).__name__)
+        record.exc_info = record.exc_text = None
+        return True
 
 
 def middleware(doors: list[Door], bucket_of: Callable[[web.Request], Any]) -> Any:

@@ -29,6 +29,10 @@ GUARANTEES = """\
 - **Bad input is never half-written.** A page that does not map raises a typed error before
   anything is written; a report row that does not parse is kept in `report_rows` with its
   line and reason; a notification that breaks its schema is parked.
+- **One bad row blocks nothing.** Postgres refuses outbox params and notification payloads
+  nested deeper than 32 levels or larger than their size limit; an outbox row or a
+  notification that still cannot be read or validated is rejected or parked once, with its
+  reason, and the rows behind it are sent or processed in the same sweep.
 - **At-most-once write-back.** An outbox command is committed as `sending` before its
   request leaves and is sent again only after an attempt Amazon certainly did not apply
   (429, connection never opened, no LWA token).

@@ -34,6 +34,10 @@ GUARANTEES = """\
   the code is exchanged and confirmed with Amazon before anything is written, so no caller
   can replace a connected seller's token or register an id that is not its own. The web app
   limits requests per address and disconnects slow clients.
+- **One bad row blocks nothing.** Postgres refuses outbox params and notification payloads
+  nested deeper than 32 levels or larger than their size limit; an outbox row or a
+  notification that still cannot be read or validated is rejected or parked once, with its
+  reason, and the rows behind it are sent or processed in the same sweep.
 - **At-most-once write-back.** An outbox command is committed as `sending` before its
   request leaves and is sent again only after an attempt Amazon certainly did not apply
   (429, connection never opened, no LWA token).

@@ -388,12 +388,29 @@ NOWHERE = {  # a Postgres and a Redis that refuse every connection: nothing real
     "SPSYNC_TOKEN_KEYS": new_key_spec(), "SPSYNC_LWA_CLIENT_ID": "fuzz",
     "SPSYNC_LWA_CLIENT_SECRET": "fuzz", "SPSYNC_LOG_FORMAT": "json",
 }
-SELLER = opt("--seller", "A1FUZZ", "1")
+PAST_BIGINT = "99999999999999999999"
+SELLER = opt("--seller", "A1FUZZ", "1", PAST_BIGINT)
+
+
+def positional(*valid: str) -> st.SearchStrategy[list[str]]:
+    return st.one_of(st.sampled_from(valid), ARG).map(lambda a: [a])
+
+
 COMMANDS: dict[str, tuple[Any, list[str], st.SearchStrategy[list[str]]]] = {
     "sellers add": (cli.sellers, ["add"], argv(
         opt("--selling-partner-id", "A1FUZZ"), opt("--region", "NA", "eu", "FE"),
-        opt("--marketplace-ids", MARKET, f"{MARKET},A1PA6795UKMFR9", ",,"),
+        opt("--marketplace-ids", MARKET, f"{MARKET},A1PA6795UKMFR9", ",,", ",,,"),
         opt("--orders-api", "2026-01-01", "v0", required=False))),
+    "sellers show": (cli.sellers, ["show"], argv(
+        positional("1", "A1FUZZ", PAST_BIGINT, "0", "-1", "²"),
+        st.sampled_from([[], ["--json"]]))),
+    "sellers enable": (cli.sellers, ["enable"], argv(positional("1", PAST_BIGINT))),
+    "sellers disable": (cli.sellers, ["disable"], argv(
+        positional("1", PAST_BIGINT), opt("--reason", "closed", " ", required=False))),
+    "outbox show": (cli.outbox, ["show"], argv(positional("1", PAST_BIGINT, "0", "-5"))),
+    "listing delete": (cli.listing, ["delete"], argv(
+        SELLER, opt("--sku", "SKU-1", "S" * 100_000), opt("--marketplace-id", MARKET),
+        opt("--key", "k-1", required=False))),
     "backfill": (cli.backfill, [], argv(
         st.one_of(SELLER, st.just(["--all-sellers"])),
         opt("--stream", "orders", "listings", "sales-traffic", required=False),
@@ -406,7 +423,8 @@ COMMANDS: dict[str, tuple[Any, list[str], st.SearchStrategy[list[str]]]] = {
         opt("--package-ref", "1"), opt("--carrier-code", "UPS", "Other"),
         opt("--carrier-name", "Acme", required=False), opt("--tracking", "1Z999"),
         opt("--ship-date", "2026-01-01T00:00:00Z", required=False),
-        opt("--item", "12345678901234:1", ":1", "x:", "a:b:2", "x:²"),
+        opt("--item", "12345678901234:1", ":1", "x:", "a:b:2", "x:²", f"123:{PAST_BIGINT}",
+            "1:2147483648", "1:" + "9" * 5000),
         opt("--wait", "0", "-1", "inf", "nan", required=False),
         opt("--key", "k-1", required=False))),
     "listing patch": (cli.listing, ["patch"], argv(

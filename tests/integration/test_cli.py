@@ -118,6 +118,11 @@ def table_bytes(env) -> bytes:
         (["--region", "NA", "--marketplace-ids", "A1PA6795UKMFR9"], "Atzr|x\n", "region EU"),
         (["--region", "NA", "--marketplace-ids", "NOPE"], "Atzr|x\n", "unknown marketplace"),
         (["--region", "NA", "--marketplace-ids", "ATVPDKIKX0DER"], "not-a-token\n", "Atzr|"),
+        (["--region", "NA", "--marketplace-ids", ",,,"], "Atzr|x\n", "at least one marketplace"),
+        (["--region", "NA", "--marketplace-ids", "ATVPDKIKX0DER"], "Atzr|a\x00b\n",
+         "printable ASCII"),
+        (["--region", "NA", "--marketplace-ids", "ATVPDKIKX0DER"], "Atzr|" + "x" * 3000 + "\n",
+         "at most 2,048"),
     ],
 )
 def test_sellers_add_rejects_bad_input_with_one_line(env, args, stdin, needle):
@@ -125,6 +130,20 @@ def test_sellers_add_rejects_bad_input_with_one_line(env, args, stdin, needle):
                     stdin=stdin)
     assert result.returncode != 0
     assert needle in result.stderr and "Traceback" not in result.stderr
+    assert len([x for x in result.stderr.splitlines() if x.startswith("Error")]) == 1
+    assert table(_runtime(env), "SELECT count(*) FROM sellers") == [(0,)]
+
+
+def test_a_stdin_that_is_not_utf8_fails_with_one_line(env):
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "worker", "sellers", "add",
+         "--selling-partner-id", "A1BAD", "--region", "NA", "--marketplace-ids",
+         "ATVPDKIKX0DER"], input=b"Atzr|\xff\xfe\n", env=env, capture_output=True,
+        timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().startswith("Error: ")
+    assert len(result.stderr.decode().strip().splitlines()) == 1
+    assert table(_runtime(env), "SELECT count(*) FROM sellers") == [(0,)]
 
 
 def test_bad_configuration_stops_with_one_clear_line(env):

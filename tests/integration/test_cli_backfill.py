@@ -35,6 +35,11 @@ def sim_env(start_sim, clean):
     (["--all-sellers", "--since", "2026-13-01"], "Invalid value for '--since'"),
     (["--all-sellers", "--since", "2026-01-01", "--until", "2099-01-01"], "in the future"),
     (["--all-sellers", "--stream", "payments"], "Invalid value for '--stream'"),
+    (["--seller", "99999999999999999999", "--since", "2026-01-01"],
+     "no seller '99999999999999999999'"),  # past bigint
+    (["--all-sellers", "--since", "0001-01-01"], "older than Amazon keeps orders data"),
+    (["--all-sellers", "--stream", "sales-traffic", "--since", "2000-01-01"],
+     "older than Amazon keeps sales-traffic data"),
 ])
 def test_bad_arguments_fail_with_one_clear_line_and_call_nothing(sim_env, args, needle):
     sim, rt, _, env = sim_env

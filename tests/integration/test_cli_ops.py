@@ -1,4 +1,5 @@
-"""`rotate-key` and `web` as an operator runs them: happy path and bad input."""
+"""`rotate-key`, `web`, `sandbox` and `notifications consume` as an operator runs them: happy
+path and bad input."""
 
 from __future__ import annotations
 
@@ -37,7 +38,31 @@ def test_rotate_key_without_the_old_key_names_the_sellers_and_changes_nothing(rt
     assert table(rt, "SELECT refresh_token_kid FROM sellers")[0][0] == "cli"
 
 
+@pytest.fixture
+def busy_port():
+    """A loopback port something already listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield str(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["web", "sandbox"])
+def test_a_port_in_use_fails_with_one_line(env, busy_port, command):  # noqa: F811
+    done = celery(command, "--port", busy_port, env={
+        **env, "SPSYNC_LWA_APP_ID": "amzn1.sp.solution.x", "SPSYNC_LWA_CLIENT_ID": "id",
+        "SPSYNC_LWA_CLIENT_SECRET": "s"})
+    assert done.returncode == 1
+    (line,) = error_lines(done.stderr)
+    assert "address already in use" in line and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize(("args", "says"), [
+    (["notifications", "consume", "--queue-url", "not a url"], "queue URL must look like"),
+    (["notifications", "consume", "--queue-url", "https://sqs.us-east-1.amazonaws.com/q"],
+     "queue URL must look like"),
     (["rotate-key", "--batch", "0"], "--batch"),
     (["web", "--port", "70000"], "--port"),
     (["web", "--spapi-url", "http://127.0.0.1:1"], "no simulator answers"),

@@ -72,6 +72,12 @@ def test_listing_delete_and_patch_go_through_the_outbox(shop: Shop, env: dict[st
     (["listing", "patch", "--seller", "1", "--sku", "S", "--marketplace-id", "ATVPDKIKX0DER",
       "--product-type", "P", "--patches", "not json"], "--patches"),
     (["outbox", "show", "999999"], "no outbox row"),
+    (["outbox", "show", "99999999999999999999"], "is not in the range"),  # past bigint
+    (["ship", "--seller", "1", "--order-id", "113-1234567-1234567", "--marketplace-id",
+      "ATVPDKIKX0DER", "--package-ref", "1", "--carrier-code", "UPS", "--tracking", "1Z",
+      "--item", "123:99999999999999999999"], "quantity: breaks maximum 2147483647"),
+    (["listing", "delete", "--seller", "1", "--sku", "S" * 100_000, "--marketplace-id",
+      "ATVPDKIKX0DER"], "params.sku: breaks maxLength 255"),
 ])
 def test_bad_input_fails_with_one_line_and_queues_nothing(shop: Shop, env: dict[str, str],  # noqa: F811
                                                           args: list[str], says: str) -> None:
@@ -90,3 +96,22 @@ def test_a_shipment_breaking_the_model_is_refused_before_it_is_queued(
     assert done.returncode != 0 and len(_errors(done.stderr)) == 1
     assert "orderId" in _errors(done.stderr)[0]
     assert json.loads(celery("outbox", "list", "--json", env=env).stdout) == []
+
+
+def test_an_idempotency_key_is_refused_for_another_command(shop: Shop,  # noqa: F811
+                                                            env: dict[str, str]) -> None:
+    def delete(sku: str) -> Any:
+        return celery("listing", "delete", "--seller", shop.spid, "--sku", sku,
+                      "--marketplace-id", shop.market, "--key", "erp-7", env=env)
+
+    first = delete("SKU-A")
+    assert first.returncode == 0, first.stderr
+    outbox_id = int(first.stdout.split()[1].rstrip(":"))
+    other = delete("SKU-B")
+    assert other.returncode == 1
+    (line,) = _errors(other.stderr)
+    assert f"already used by outbox row {outbox_id} (deleteListingsItem, pending)" in line
+    again = delete("SKU-A")  # the same command: reported, not queued twice
+    assert again.returncode == 0 and "already queued (pending)" in again.stdout
+    rows = json.loads(celery("outbox", "list", "--json", env=env).stdout)
+    assert [r["id"] for r in rows] == [outbox_id]

@@ -312,6 +312,12 @@ def _state(rt: Runtime, rds: Any) -> tuple[Any, ...]:
     (["disable", "A1HELD", "--reason", " "], "", "--reason must not be empty"),
     (["enable", "A1HELD", "A1EXTRA"], "", "unexpected extra argument"),
     (["show", "A1HELD", "--yaml"], "", "No such option"),
+    (["show", "99999999999999999999"], "", "no seller '99999999999999999999'"),  # > bigint
+    (["enable", "99999999999999999999"], "", "no seller '99999999999999999999'"),
+    (["disable", "99999999999999999999"], "", "no seller '99999999999999999999'"),
+    (["show", "A1\udcff"], "", "must be UTF-8"),  # the byte 0xff in argv
+    (["reauth", "A1HELD", "--token-stdin"], "Atzr|sellers-cli\x00secret\n", "printable ASCII"),
+    (["reauth", "A1HELD", "--token-stdin"], "Atzr|sellers cli secret\n", "printable ASCII"),
 ])
 def test_bad_arguments_fail_with_one_error_line_and_change_nothing(rt, env, rds, args, stdin,
                                                                    needle):
@@ -397,3 +403,10 @@ def test_status_without_redis_fails_with_one_line(env):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("Error: Redis unreachable: ")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_status_with_a_redis_database_that_does_not_exist_fails_with_one_line(env):
+    result = celery("status", env={**env, "REDIS_URL": env["REDIS_URL"].rsplit("/", 1)[0]
+                                   + "/9999"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: Redis refused: DB index is out of range"

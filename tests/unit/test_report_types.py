@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -124,12 +125,13 @@ SELLER = SellerRecord(id=1, selling_partner_id="A1", region="NA",
 def test_backfill_windows_are_aligned_on_since_and_cover_everything():
     since = datetime(2024, 1, 1, tzinfo=UTC)
     until = since + timedelta(days=95, hours=3)
-    reqs = backfill.plan_requests(SELLER, "orders", since, until)
+    now = until + timedelta(days=30)
+    reqs = backfill.plan_requests(SELLER, "orders", since, until, now)
     assert [(r.start, r.end) for r in reqs] == [
         (since + timedelta(days=d), since + timedelta(days=d + 30)) for d in (0, 30, 60)
     ] + [(since + timedelta(days=90), until)]
     assert all(r.marketplace_ids == ("ATVPDKIKX0DER", "A2EUQ1WTGCTBG2") for r in reqs)
-    later = backfill.plan_requests(SELLER, "orders", since, until + timedelta(days=1))
+    later = backfill.plan_requests(SELLER, "orders", since, until + timedelta(days=1), now)
     assert later[:3] == reqs[:3]  # a re-run asks for the same windows (so they are reused)
     snapshots = backfill.plan_requests(SELLER, "inventory", None, until)
     assert [r.marketplace_ids for r in snapshots] == [("ATVPDKIKX0DER",), ("A2EUQ1WTGCTBG2",)]
@@ -143,6 +145,27 @@ def test_backfill_windows_are_aligned_on_since_and_cover_everything():
 def test_backfill_refuses_bad_arguments(stream, since, message):
     with pytest.raises(backfill.BackfillError, match=message):
         backfill.plan_requests(SELLER, stream, since, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+NOW = datetime(2026, 6, 15, 13, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("stream", "markets", "first"), [
+    ("orders", ("ATVPDKIKX0DER",), datetime(2024, 6, 16, tzinfo=UTC)),  # two years
+    ("sales-traffic", ("ATVPDKIKX0DER",), datetime(2024, 6, 16, tzinfo=UTC)),
+    ("orders", ("A1VC38T7YXB528", "A39IBJ37TRP1C6"), datetime(2016, 1, 1, tzinfo=UTC)),  # JP, AU
+    ("orders", ("A1VC38T7YXB528", "A1F83G8C2ARO7P"), datetime(2024, 6, 16, tzinfo=UTC)),  # + UK
+    ("sales-traffic", ("A1VC38T7YXB528",), datetime(2024, 6, 16, tzinfo=UTC)),
+])
+def test_backfill_reaches_back_as_far_as_amazon_keeps_the_data(stream, markets, first):
+    seller = dataclasses.replace(SELLER, marketplace_ids=list(markets))
+    until = NOW - timedelta(days=1)
+    assert backfill.plan_requests(seller, stream, first, until, NOW)  # the first day: fine
+    with pytest.raises(backfill.BackfillError) as refused:
+        backfill.plan_requests(seller, stream, first - timedelta(hours=1), until, NOW)
+    assert str(refused.value).endswith(f"use --since {first.date().isoformat()} or later")
+    with pytest.raises(backfill.BackfillError):  # 24,666 windows were planned for this
+        backfill.plan_requests(seller, stream, datetime(1, 1, 1, tzinfo=UTC), until, NOW)
 
 
 def test_progress_line_says_reports_rows_and_eta():

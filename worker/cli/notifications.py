@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -142,6 +143,7 @@ def notifications_consume(queue_url: str | None, sqs_endpoint_url: str | None,
     url = queue_url or rt.settings.sqs_queue_url
     if not url:
         raise click.UsageError("give --queue-url or set SPSYNC_SQS_QUEUE_URL")
+    _check_queue_url(url)
     source = SqsSource(url, endpoint_url=sqs_endpoint_url or rt.settings.sqs_endpoint_url,
                        wait_seconds=wait_seconds, visibility_timeout=visibility_timeout)
     stop = threading.Event()
@@ -163,3 +165,17 @@ def notifications_consume(queue_url: str | None, sqs_endpoint_url: str | None,
     stats = run(rt.engine, source, enqueue_processing, stop=stop, on_batch=progress)
     click.echo(f"stopped: received {stats.received}, new {stats.recorded}, duplicates "
                f"{stats.duplicates}, parked {stats.parked}, errors {stats.errors}")
+
+
+def _check_queue_url(url: str) -> None:
+    """An SQS queue URL, ``http(s)://<host>/<account>/<queue>``: anything else would make
+    the consumer retry a queue that cannot exist, for ever (an outage it waits out)."""
+    try:
+        parts = urlsplit(url)
+        scheme, host, path = parts.scheme, parts.hostname, parts.path.strip("/").split("/")
+    except ValueError:  # e.g. an unclosed [IPv6 literal
+        scheme, host, path = "", None, []
+    if scheme not in ("http", "https") or not host or len(path) != 2 or not all(path) or any(
+            c.isspace() for c in url):
+        raise click.UsageError("the queue URL must look like https://sqs.<region>."
+                               "amazonaws.com/<account>/<queue>")

@@ -15,13 +15,16 @@ from typing import Any
 import click
 
 from worker.cli.common import cli_runtime, operator_command
+from worker.db.sellers import BIGINT_MAX
 from worker.sync.fields import unstorable
 
 FINAL = ("accepted", "rejected", "failed", "unknown")
 
 
 def _queue(seller_ref: str, command: str, params: dict[str, Any], key: str | None,
-           wait: float) -> None:
+           wait: float, defaulted: tuple[str, ...] = ()) -> None:
+    """Check and queue the command; ``defaulted``: the ``params`` paths (``a.b``) whose
+    value the command made up (a default such as now), not given by the operator."""
     from worker.db.sellers import find_seller
     from worker.outbox import store
     from worker.outbox.enqueue import InvalidCommand, enqueue_command
@@ -36,10 +39,11 @@ def _queue(seller_ref: str, command: str, params: dict[str, Any], key: str | Non
         with rt.engine.begin() as conn:
             seller = find_seller(conn, seller_ref)
             # A re-run with the same key is the same command, even if a default (the ship
-            # date: now) came out different: report the first one, queue nothing.
+            # date: now) came out different: report the first one, queue nothing. Anything
+            # else under that key is another command: refused, never dropped in silence.
             earlier = store.by_key(conn, key) if key else None
-            if earlier is not None and (earlier.seller_id, earlier.command) == (
-                    seller.id, command):
+            if earlier is not None:
+                _same_command(earlier, seller.id, command, params, defaulted)
                 outbox_id, verb = earlier.id, f"already queued ({earlier.status})"
             else:
                 outbox_id, verb = enqueue_command(conn, seller.id, command, params,
@@ -54,6 +58,31 @@ def _queue(seller_ref: str, command: str, params: dict[str, Any], key: str | Non
         if row["status"] not in ("accepted", "pending", "sending", "polling"):
             raise click.ClickException(f"outbox {outbox_id} ended {row['status']}; "
                                        f"see `celery -A worker outbox show {outbox_id}`")
+
+
+def _same_command(earlier: Any, seller_id: int, command: str, params: dict[str, Any],
+                  defaulted: tuple[str, ...]) -> None:
+    """Raise unless ``earlier`` (the row holding the key) is this very command."""
+    mine, theirs = _without(params, defaulted), _without(earlier.params, defaulted)
+    if (earlier.seller_id, earlier.command, theirs) != (seller_id, command, mine):
+        raise click.ClickException(
+            f"this --key is already used by outbox row {earlier.id} ({earlier.command}, "
+            f"{earlier.status}) with other parameters: nothing queued; use another key")
+
+
+def _without(params: Any, paths: tuple[str, ...]) -> Any:
+    """``params`` without the values at ``paths`` (copied; ``params`` is left alone)."""
+    if not isinstance(params, dict):
+        return params
+    out = json.loads(json.dumps(params))
+    for path in paths:
+        *parents, last = path.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
 
 
 def _follow(rt: Any, outbox_id: int, wait: float) -> dict[str, Any]:
@@ -86,7 +115,8 @@ def _row(rt: Any, outbox_id: int) -> dict[str, Any]:
 _WAIT = click.option("--wait", default=0.0, show_default=True, type=click.FloatRange(min=0),
                      help="Seconds to wait for Amazon's answer (0: just queue it).")
 _KEY = click.option("--key", "key", default=None,
-                    help="Idempotency key: queuing the same command with it again is a no-op.")
+                    help="Idempotency key: queuing the same command with it again is a no-op; "
+                    "another command with it is refused.")
 _SELLER = click.option("--seller", "seller_ref", required=True,
                        help="Selling partner id (or spsync id).")
 
@@ -114,8 +144,8 @@ def ship(seller_ref: str, order_id: str, marketplace_id: str, package_ref: str,
     order_items = []
     for item in items:
         item_id, sep, qty = item.rpartition(":")
-        if not sep or not item_id or not qty.isdigit():
-            raise click.UsageError(f"--item must be ORDER_ITEM_ID:QTY, not {item!r}")
+        if not sep or not item_id or not (qty.isascii() and qty.isdigit()) or len(qty) > 20:
+            raise click.UsageError(f"--item must be ORDER_ITEM_ID:QTY, not {item[:60]!r}")
         order_items.append({"orderItemId": item_id, "quantity": int(qty)})
     package: dict[str, Any] = {
         "packageReferenceId": package_ref, "carrierCode": carrier_code,
@@ -125,7 +155,8 @@ def ship(seller_ref: str, order_id: str, marketplace_id: str, package_ref: str,
     if carrier_name:
         package["carrierName"] = carrier_name
     _queue(seller_ref, "confirmShipment", {"orderId": order_id, "marketplaceId": marketplace_id,
-                                           "packageDetail": package}, key, wait)
+                                           "packageDetail": package}, key, wait,
+           defaulted=() if ship_date else ("packageDetail.shipDate",))
 
 
 @click.group(help="Change or delete a listing through the outbox.\n\n"
@@ -218,7 +249,7 @@ def outbox_list(seller_ref: str | None, status: str | None, limit: int, as_json:
 
 @outbox.command("show", help="One outbox row with Amazon's answer.\n\n"
                 "Example: celery -A worker outbox show 42")
-@click.argument("outbox_id", type=int)
+@click.argument("outbox_id", type=click.IntRange(1, BIGINT_MAX))
 @operator_command
 def outbox_show(outbox_id: int) -> None:
     click.echo(json.dumps(_row(cli_runtime(), outbox_id), default=str, indent=2))

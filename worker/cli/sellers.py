@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -177,10 +178,16 @@ def sellers_reauth(seller_ref: str, token_stdin: bool, expires_hours: float | No
     click.echo(done)
 
 
+# An LWA refresh token is "Atzr|" and a few hundred printable ASCII characters
+_REFRESH_TOKEN = re.compile(r"Atzr\|[\x21-\x7e]{1,2043}")
+
+
 def _read_refresh_token() -> str:
     token = sys.stdin.readline().strip()
-    if not token.startswith("Atzr|"):
-        raise click.ClickException("stdin must hold the seller's LWA refresh token (Atzr|...)")
+    if not _REFRESH_TOKEN.fullmatch(token):  # never echo it: it is a secret
+        raise click.ClickException("stdin must hold the seller's LWA refresh token: Atzr|... "
+                                   "(printable ASCII, no spaces or control characters, at "
+                                   "most 2,048 characters)")
     return token
 
 

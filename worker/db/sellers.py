@@ -12,6 +12,8 @@ from worker.db.models import Seller
 from worker.db.state import ensure_streams
 from worker.spapi.identifiers import check_selling_partner_id
 
+BIGINT_MAX = 2**63 - 1  # sellers.id (and every id spsync hands out) is a bigint
+
 
 class Cipher(Protocol):
     def encrypt(self, plaintext: str, aad: str) -> tuple[bytes, str]: ...
@@ -107,7 +109,10 @@ def get_seller(conn: Connection, seller_id: int, cipher: Cipher | None = None) -
 
 def find_seller(conn: Connection, ref: str) -> SellerRecord:
     """By numeric id or selling partner id."""
-    cond = Seller.id == int(ref) if ref.isdigit() else Seller.selling_partner_id == ref
+    numeric = ref.isascii() and ref.isdigit()
+    if numeric and int(ref) > BIGINT_MAX:  # no such id can exist (and Postgres would refuse it)
+        raise UnknownSellerError(f"no seller {ref!r}")
+    cond = Seller.id == int(ref) if numeric else Seller.selling_partner_id == ref
     row = conn.execute(_SELECT.where(cond)).one_or_none()
     if row is None:
         raise UnknownSellerError(f"no seller {ref!r}")

@@ -131,6 +131,8 @@ def _envelope(m: Message) -> Envelope | str:
         return parse(json.loads(m.body))
     except (ValueError, InvalidNotification) as exc:  # JSONDecodeError is a ValueError
         return f"{type(exc).__name__}: {exc}"[:500]
+    except RecursionError:  # nested past Python's stack: parked too, never retried
+        return "not a notification: JSON nested too deep to read"
 
 
 def _observe_lag(envelope: Envelope) -> None:

@@ -5,7 +5,9 @@ The four schemas (``worker/spapi_models/*Notification.json``) disagree on casing
 the others PascalCase. :func:`parse` reads either, validates the whole message against the
 schema of its type, and returns the few fields spsync routes on. Whatever a message holds,
 :func:`parse` raises nothing but :class:`InvalidNotification`, and a message it returns can
-be stored as it is (no NUL, lone surrogate, NaN or Infinity for ``jsonb`` to refuse).
+be stored as it is (no NUL, lone surrogate, NaN or Infinity for ``jsonb`` to refuse, and
+within :data:`worker.db.jsonlimits.INBOX_PAYLOAD`'s depth and size, which the inbox's
+trigger enforces).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from jsonschema import Draft7Validator
 
+from worker.db.jsonlimits import INBOX_PAYLOAD, problem
 from worker.sync.fields import unstorable
 
 SCHEMAS = {
@@ -75,6 +78,9 @@ def parse(message: Mapping[str, Any]) -> Envelope:
     if unfit is not None:
         raise InvalidNotification(f"{kind} holds a NUL, a lone surrogate, NaN or Infinity at "
                                   f"{unfit}"[:300])
+    too_big = problem(message, INBOX_PAYLOAD)  # also before jsonschema recurses into it
+    if too_big is not None:
+        raise InvalidNotification(f"{kind} is {too_big}")
     checked = dict(message)
     if kind in _ENUM_SPELLING:
         checked["NotificationType"] = _ENUM_SPELLING[kind]

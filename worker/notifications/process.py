@@ -4,7 +4,9 @@ A notification is locked (``FOR UPDATE SKIP LOCKED``, on its own connection) whi
 refresh runs, so the task the consumer enqueued and the periodic sweep never work on the same
 one twice at once; a worker that dies leaves it ``pending`` and the sweep retries it (the
 refresh is idempotent). A failing notification is retried up to ``inbox.MAX_ATTEMPTS`` times,
-then parked with its error: it never blocks the ones behind it.
+then parked with its error: it never blocks the ones behind it. One that can never succeed
+(its stored payload too deep or too large to read, not a valid notification of the type its
+row names) is parked at once, with the reason, on its first attempt.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, update
 
-from worker.db.models import Notification, Report
+from worker.db.models import Report
 from worker.db.sellers import UnknownSellerError, find_seller, get_seller
 from worker.metrics import NOTIFICATIONS
 from worker.notifications import inbox
-from worker.notifications.envelope import parse
+from worker.notifications.envelope import InvalidNotification, parse
 from worker.notifications.refresh import refresh_inventory, refresh_listing, refresh_order
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
@@ -31,23 +33,18 @@ log = structlog.get_logger(__name__)
 async def process_one(rt: Runtime, inbox_id: int) -> str:
     """Process notification ``inbox_id`` if it is still pending; its status afterwards."""
     with rt.engine.connect() as lock_conn, lock_conn.begin():
-        row = lock_conn.execute(
-            select(Notification.id, Notification.notification_type, Notification.seller_id,
-                   Notification.selling_partner_id, Notification.payload,
-                   Notification.attempts, Notification.status)
-            .where(Notification.id == inbox_id)
-            .with_for_update(skip_locked=True)).one_or_none()
+        row = inbox.lock(lock_conn, inbox_id)
         if row is None or row.status != "pending":
-            return "skipped" if row is None else str(row.status)
-        note = inbox.Pending(row.id, row.notification_type, row.seller_id,
-                             row.selling_partner_id, dict(row.payload), row.attempts)
-        return await _run(rt, lock_conn, note)
+            return "skipped" if row is None else row.status
+        if row.problem is not None:
+            return _park(lock_conn, row.note, row.problem)
+        return await _run(rt, lock_conn, row.note)
 
 
 async def process_pending(rt: Runtime, limit: int = 50) -> int:
     """The sweep: every pending notification no other worker holds; how many were handled."""
     with rt.engine.connect() as conn, conn.begin():
-        ids = [n.id for n in inbox.claim(conn, limit)]
+        ids = inbox.claim(conn, limit)
     for inbox_id in ids:
         await process_one(rt, inbox_id)
     return len(ids)
@@ -58,6 +55,8 @@ async def _run(rt: Runtime, lock_conn: Connection, note: inbox.Pending) -> str:
     try:
         with rt.engine.connect() as conn:
             summary = await _handle(rt, conn, note)
+    except InvalidNotification as exc:  # as stored: no retry can make it valid
+        return _park(lock_conn, note, str(exc))
     except Exception as exc:  # recorded, retried by the sweep, parked after MAX_ATTEMPTS
         status = inbox.failed(lock_conn, note.id, f"{type(exc).__name__}: {exc}",
                               note.attempts)
@@ -74,8 +73,21 @@ async def _run(rt: Runtime, lock_conn: Connection, note: inbox.Pending) -> str:
     return "done"
 
 
+def _park(lock_conn: Connection, note: inbox.Pending, reason: str) -> str:
+    status = inbox.failed(lock_conn, note.id, f"invalid, not processed: {reason}",
+                          note.attempts, final=True)
+    NOTIFICATIONS.labels(note.notification_type, status).inc()
+    log.warning("notification.invalid", notification_type=note.notification_type,
+                seller=note.selling_partner_id, inbox_id=note.id, error=reason[:300],
+                status=status)
+    return status
+
+
 async def _handle(rt: Runtime, conn: Connection, note: inbox.Pending) -> str:
     envelope = parse(note.payload)
+    if envelope.notification_type != note.notification_type:
+        raise InvalidNotification(f"the row says {note.notification_type[:60]!r}, its "
+                                  f"payload is a {envelope.notification_type}")
     payload = envelope.payload
     if note.notification_type == "REPORT_PROCESSING_FINISHED":
         return _report_finished(conn, payload.get("reportProcessingFinishedNotification") or {})

@@ -42,6 +42,9 @@ async def reconcile_next(ctx: Context) -> bool:
     row = _claim(ctx, "sending")
     if row is None:
         return False
+    if row.problem is not None:
+        _unreadable(ctx, row)
+        return True
     reader = READERS.get(row.command)
     if reader is None:
         _settle(ctx, row, "unknown", error=f"{row.error or 'the sending worker stopped'}; a "
@@ -80,6 +83,9 @@ async def poll_next(ctx: Context) -> bool:
     row = _claim(ctx, "polling")
     if row is None:
         return False
+    if row.problem is not None:
+        _unreadable(ctx, row)
+        return True
     try:
         resp = await ctx.client.call(ctx.auth(row.seller_id), "getInboundOperationStatus",
                                      path_params={"operationId": str(row.operation_id)})
@@ -116,6 +122,13 @@ def _claim(ctx: Context, status: str) -> store.Row | None:
             store.postpone(ctx.conn, row.id, now + ctx.timing.lease)
             ctx.seller(row.seller_id)
     return row
+
+
+def _unreadable(ctx: Context, row: store.Row) -> None:
+    """A row sent already whose stored params or response were since made unreadable (by
+    an UPDATE): it may have been applied, and nothing can be matched against it."""
+    _settle(ctx, row, "unknown", expect=row.status,
+            error=f"cannot be followed, {row.problem}: {UNKNOWN_ADVICE}")
 
 
 def _age(ctx: Context, row: store.Row) -> timedelta:

@@ -15,8 +15,13 @@ createInboundPlan    ``CreateInboundPlanRequest`` (fulfillmentInbound 2024-03-20
 ===================  ======================================================================
 
 Everything the models declare is checked with jsonschema against the model definitions.
-Unknown top-level keys are refused, because a misspelt key would otherwise be dropped
-without a word. A few rules the models state only in prose are checked by hand: an order
+Two limits the models imply are made explicit: an ``integer`` without a ``format`` is a
+32-bit integer (what Amazon's generated clients send), and a ``sku`` is at most as long
+as the merchant SKU the inbound model bounds (``ItemInput.msku``, 255 characters; the
+listings model leaves its path parameter unbounded). The whole ``params`` document obeys
+:data:`worker.db.jsonlimits.OUTBOX_PARAMS` (depth and size), as Postgres enforces where
+rows enter. Unknown top-level keys are refused, because a misspelt key would otherwise be
+dropped without a word. A few rules the models state only in prose are checked by hand: an order
 id in 3-7-7 form; a positive numeric ``packageReferenceId``; ``carrierName`` when
 ``carrierCode`` is ``Other``; an ISO 8601 ``shipDate``; at least one order item, each with
 a positive quantity; patches on top-level attributes only, with a ``value`` unless the op
@@ -36,6 +41,7 @@ from typing import Any
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
 
+from worker.db.jsonlimits import OUTBOX_PARAMS, problem
 from worker.spapi_models import load
 
 ORDERS_V0, LISTINGS = "ordersV0", "listingsItems_2021-08-01"
@@ -44,6 +50,7 @@ ORDER_ID = r"^[0-9]{3}-[0-9]{7}-[0-9]{7}$"
 POSITIVE_NUMBER = re.compile(r"^[1-9][0-9]*$")
 TOP_LEVEL_ATTRIBUTE = re.compile(r"^/attributes/[A-Za-z0-9_]+$")
 _MARKETPLACES = {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}
+INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 
 
 class InvalidParams(ValueError):
@@ -55,6 +62,9 @@ def check(command: str, params: Any, marketplace_ids: Iterable[str]) -> None:
     selling in ``marketplace_ids``."""
     if command not in _EXTRA:
         raise InvalidParams(f"unknown command {command!r}")
+    too_big = problem(params, OUTBOX_PARAMS)  # before jsonschema walks it recursively
+    if too_big is not None:
+        raise InvalidParams(f"params: {too_big}")
     error = _first_error(_validator(command), params)
     if error is not None:
         raise InvalidParams(_describe(error))
@@ -76,8 +86,29 @@ def _marketplaces(command: str, params: dict[str, Any]) -> list[str]:
 @cache
 def _validator(command: str) -> Draft4Validator:
     model, schema = _SCHEMAS[command]()
-    schema["definitions"] = load(model)["definitions"]
+    schema["definitions"] = copy.deepcopy(load(model)["definitions"])
+    _bound_integers(schema)
     return Draft4Validator(schema)
+
+
+def _bound_integers(node: Any) -> None:
+    """Give every ``integer`` the range of its format (int64, else int32), unless the
+    model sets one: Amazon parses it into that type, so more cannot be sent."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            top = INT64_MAX if node.get("format") == "int64" else INT32_MAX
+            node.setdefault("maximum", top)
+            node.setdefault("minimum", -top - 1)
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)
+
+
+def _sku() -> dict[str, Any]:
+    msku = load(INBOUND)["definitions"]["ItemInput"]["properties"]["msku"]
+    return {"type": "string", "minLength": 1, "maxLength": msku["maxLength"]}
 
 
 def _request(model: str, name: str, **extra: dict[str, Any]) -> dict[str, Any]:
@@ -95,16 +126,14 @@ def _confirm_shipment() -> tuple[str, dict[str, Any]]:
 
 
 def _patch() -> tuple[str, dict[str, Any]]:
-    return LISTINGS, _request(LISTINGS, "ListingsItemPatchRequest",
-                              sku={"type": "string", "minLength": 1},
+    return LISTINGS, _request(LISTINGS, "ListingsItemPatchRequest", sku=_sku(),
                               marketplaceIds=_MARKETPLACES)
 
 
 def _delete() -> tuple[str, dict[str, Any]]:
     return LISTINGS, {
         "type": "object", "additionalProperties": False, "required": ["sku", "marketplaceIds"],
-        "properties": {"sku": {"type": "string", "minLength": 1},
-                       "marketplaceIds": {**_MARKETPLACES, "maxItems": 1}},
+        "properties": {"sku": _sku(), "marketplaceIds": {**_MARKETPLACES, "maxItems": 1}},
     }
 
 

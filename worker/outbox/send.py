@@ -1,10 +1,11 @@
 """Sending one ``pending`` command, at most once.
 
 1. Claim (one transaction, committed before anything leaves). Lock the oldest due
-   ``pending`` row (SKIP LOCKED) and check its ``params``. Bad params make the row
-   ``rejected``, and nothing is sent. Otherwise the row becomes ``sending`` with
-   ``attempts + 1``, ``sent_at``, ``claimed_by``, and ``next_attempt_at = now + lease``
-   (the time after which it may be reconciled).
+   ``pending`` row (SKIP LOCKED) and check its ``params``. Bad params, or params that
+   cannot even be read (too deep, too large: :mod:`worker.db.jsonlimits`), make the row
+   ``rejected`` with the reason, and nothing is sent. Otherwise the row becomes
+   ``sending`` with ``attempts + 1``, ``sent_at``, ``claimed_by``, and
+   ``next_attempt_at = now + lease`` (the time after which it may be reconciled).
 2. Send through ``SpApiClient.call(idempotent=False)``, which shares the sync's buckets
    and tokens. The client retries only what Amazon certainly did not apply. The whole
    send is cut at ``Timing.send_deadline``.
@@ -57,6 +58,8 @@ async def send_next(ctx: Context) -> bool:
         ctx.visited.add(row.id)
         seller = ctx.seller(row.seller_id)
         try:
+            if row.problem is not None:  # e.g. nested too deep to be read at all
+                raise InvalidParams(row.problem)
             check(row.command, row.params, seller.marketplace_ids)
         except InvalidParams as exc:
             problem = str(exc)

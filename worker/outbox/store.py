@@ -5,6 +5,11 @@ can sweep the table without ever holding the same row. The state a claim writes
 (``sending``, or a later ``next_attempt_at``) is committed before any request is made.
 An outcome is recorded only under the claim that produced it (:class:`Claim`): a sender
 whose row was taken over meanwhile changes nothing.
+
+Reading a row never raises because of what a downstream system put in it. The row is
+locked by id first; then its ``params`` are checked in SQL (:mod:`worker.db.jsonlimits`)
+and read as text, decoded only when they pass. A row that cannot be read comes back with
+``problem`` set (and ``params`` None), for the caller to settle once.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, Text, case, cast, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from worker.db.jsonlimits import OUTBOX_PARAMS, decode, sql_problem
 from worker.db.models import OutboxCommand, Seller
 
 TERMINAL = frozenset({"accepted", "rejected", "failed", "unknown"})
@@ -27,7 +33,7 @@ class Row:
     id: int
     seller_id: int
     command: str
-    params: dict[str, Any]
+    params: Any  # a dict when the row is sound; None when ``problem`` says why not
     status: str
     attempts: int
     claimed_by: str | None
@@ -35,6 +41,7 @@ class Row:
     operation_id: str | None
     response: dict[str, Any] | None
     error: str | None
+    problem: str | None = None  # why the stored params cannot be used, in words
 
 
 @dataclass(frozen=True)
@@ -45,10 +52,14 @@ class Claim:
     attempts: int
 
 
+_PROBLEM = sql_problem(OutboxCommand.params, OUTBOX_PARAMS)
+# jsonb columns come as text, so that the driver never decodes what the check refused
 _COLUMNS = (OutboxCommand.id, OutboxCommand.seller_id, OutboxCommand.command,
-            OutboxCommand.params, OutboxCommand.status, OutboxCommand.attempts,
+            _PROBLEM.label("params_problem"),
+            case((_PROBLEM.is_(None), cast(OutboxCommand.params, Text))).label("params_text"),
+            OutboxCommand.status, OutboxCommand.attempts,
             OutboxCommand.claimed_by, OutboxCommand.sent_at, OutboxCommand.operation_id,
-            OutboxCommand.response, OutboxCommand.error)
+            cast(OutboxCommand.response, Text).label("response_text"), OutboxCommand.error)
 
 
 def insert_command(conn: Connection, seller_id: int, command: str, params: dict[str, Any],
@@ -63,14 +74,11 @@ def insert_command(conn: Connection, seller_id: int, command: str, params: dict[
 
 
 def by_key(conn: Connection, idempotency_key: str) -> Row | None:
-    row = conn.execute(select(*_COLUMNS).where(
-        OutboxCommand.idempotency_key == idempotency_key)).one_or_none()
-    return None if row is None else _row(row)
+    return _read(conn, select(*_COLUMNS).where(OutboxCommand.idempotency_key == idempotency_key))
 
 
 def get(conn: Connection, outbox_id: int) -> Row | None:
-    row = conn.execute(select(*_COLUMNS).where(OutboxCommand.id == outbox_id)).one_or_none()
-    return None if row is None else _row(row)
+    return _read(conn, select(*_COLUMNS).where(OutboxCommand.id == outbox_id))
 
 
 def lock_due(conn: Connection, status: str, now: datetime,
@@ -78,7 +86,7 @@ def lock_due(conn: Connection, status: str, now: datetime,
     """The oldest due row in ``status`` of an enabled seller, locked (SKIP LOCKED);
     ``skip``: ids not to take (those a sweep already handled)."""
     query = (
-        select(*_COLUMNS)
+        select(OutboxCommand.id)
         .join(Seller, Seller.id == OutboxCommand.seller_id)
         .where(OutboxCommand.status == status, OutboxCommand.next_attempt_at <= now,
                Seller.enabled.is_(True), OutboxCommand.id.not_in(list(skip)))
@@ -86,8 +94,8 @@ def lock_due(conn: Connection, status: str, now: datetime,
         .limit(1)
         .with_for_update(of=OutboxCommand, skip_locked=True)
     )
-    row = conn.execute(query).one_or_none()
-    return None if row is None else _row(row)
+    found = conn.execute(query).scalar_one_or_none()
+    return None if found is None else get(conn, found)  # ours until the transaction ends
 
 
 def mark_sending(conn: Connection, row: Row, worker: str, now: datetime,
@@ -130,11 +138,17 @@ def record(
     return bool(conn.execute(stmt.values(**values)).rowcount)
 
 
-def _row(row: Any) -> Row:
+def _read(conn: Connection, query: Select[Any]) -> Row | None:
+    row = conn.execute(query).one_or_none()
+    if row is None:
+        return None
+    params, problem = decode(row.params_text, row.params_problem)
+    response, unreadable = decode(row.response_text, None) if row.response_text else (None, None)
     return Row(
-        id=int(row.id), seller_id=int(row.seller_id), command=str(row.command),
-        params=dict(row.params) if isinstance(row.params, dict) else row.params,
+        id=int(row.id), seller_id=int(row.seller_id), command=str(row.command), params=params,
         status=str(row.status), attempts=int(row.attempts), claimed_by=row.claimed_by,
-        sent_at=row.sent_at, operation_id=row.operation_id, response=row.response,
-        error=row.error,
+        sent_at=row.sent_at, operation_id=row.operation_id,
+        response=response if isinstance(response, dict) else None, error=row.error,
+        problem=f"params: {problem}" if problem else (
+            f"response: {unreadable}" if unreadable else None),
     )

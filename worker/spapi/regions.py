@@ -86,7 +86,10 @@ def region(code: str) -> Region:
 
 
 def check_marketplaces(region_code: str, marketplace_ids: list[str]) -> None:
-    """Raise ValueError when a marketplace id is unknown or belongs to another region."""
+    """Raise ValueError when there is no marketplace id, or one is unknown or belongs to
+    another region (a seller with none would be enabled and sync nothing)."""
+    if not marketplace_ids:
+        raise ValueError("--marketplace-ids must name at least one marketplace id")
     for mid in marketplace_ids:
         info = MARKETPLACES.get(mid)
         if info is None:

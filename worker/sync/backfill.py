@@ -1,7 +1,8 @@
 """Backfill history through the Reports API: one report holds what thousands of pages would.
 
 ``orders`` history is split into windows of at most 30 days (what the orders flat file
-accepts), aligned on ``--since`` so a re-run asks for the same windows: a window whose
+accepts), reaching back no further than Amazon keeps the data (:func:`earliest`: two
+years), aligned on ``--since`` so a re-run asks for the same windows: a window whose
 report was already ingested is skipped, one still in progress is resumed (never asked
 twice), a failed one is asked again. ``listings`` and ``inventory`` are snapshots: one
 report per marketplace. Reports are created ahead of the one being ingested (Amazon
@@ -19,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -39,6 +40,15 @@ log = structlog.get_logger(__name__)
 ORDER_WINDOW = timedelta(days=30)
 LOOKAHEAD = 4  # reports created ahead of the one being ingested
 STREAMS = ("orders", "listings", "inventory", "sales-traffic")
+# How far back Amazon has the data. Orders: "Order reports only support orders that are less
+# than two years old" and, for the JP, AU and SG marketplaces, "orders from 2016 onward"
+# (https://developer-docs.amazon.com/sp-api/docs/report-type-values-order). Sales and
+# traffic: "The start date must be no more than two years ago" (the same Business Reports
+# data in Data Kiosk, https://github.com/amzn/selling-partner-api-models/blob/main/schemas/
+# data-kiosk/analytics_salesAndTraffic_2024_04_24.graphql).
+HISTORY = timedelta(days=730)
+ORDERS_SINCE_2016 = frozenset({"A1VC38T7YXB528", "A39IBJ37TRP1C6", "A19VAU5U5O7RUS"})
+JP_AU_SG_START = datetime(2016, 1, 1, tzinfo=UTC)
 
 
 class BackfillError(ValueError):
@@ -46,8 +56,9 @@ class BackfillError(ValueError):
 
 
 def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
-                  until: datetime) -> list[ReportRequest]:
-    """The report requests that cover ``stream`` for ``seller`` from ``since`` to ``until``."""
+                  until: datetime, now: datetime | None = None) -> list[ReportRequest]:
+    """The report requests that cover ``stream`` for ``seller`` from ``since`` to ``until``
+    (``now``: the clock Amazon's history is measured from)."""
     purpose = f"backfill:{stream}"
     markets = tuple(seller.marketplace_ids)
     if stream in ("orders", "sales-traffic"):
@@ -55,6 +66,12 @@ def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
             raise BackfillError(f"--since is required for --stream {stream}")
         if since >= until:
             raise BackfillError("--since must be before --until")
+        first = earliest(stream, markets, now or datetime.now(UTC))
+        if since < first:  # refused, not clamped: windows are aligned on --since, and a
+            # clamp that moves with the clock would never ask for the same windows twice
+            raise BackfillError(f"--since {since.date().isoformat()} is older than Amazon "
+                                f"keeps {stream} data for these marketplaces: use --since "
+                                f"{first.date().isoformat()} or later")
         if stream == "orders":
             return [ReportRequest(report_types.ORDERS_BY_UPDATE, markets, start, end,
                                   purpose=purpose) for start, end in windows(since, until)]
@@ -65,6 +82,14 @@ def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
     if stream not in snapshot:
         raise BackfillError(f"unknown stream {stream!r} (choose from {', '.join(STREAMS)})")
     return [ReportRequest(snapshot[stream], (m,), purpose=purpose) for m in markets]
+
+
+def earliest(stream: str, marketplace_ids: tuple[str, ...], now: datetime) -> datetime:
+    """The first whole UTC day of ``stream`` data Amazon still has (see :data:`HISTORY`)."""
+    if stream == "orders" and marketplace_ids and set(marketplace_ids) <= ORDERS_SINCE_2016:
+        return JP_AU_SG_START
+    start = (now - HISTORY).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start + timedelta(days=1)
 
 
 def windows(since: datetime, until: datetime,

@@ -71,7 +71,8 @@ class Runtime:
             try:
                 yield SpApiClient(
                     session,
-                    LwaTokenProvider(session, aio_redis, self.lwa_app(), clock_watch=watch),
+                    LwaTokenProvider(session, aio_redis, self.lwa_app(), keyring=self.keyring,
+                                     clock_watch=watch),
                     TokenBucket(aio_redis, share=s.backfill_share),
                     base_url=str(s.spapi_url) if s.spapi_url else None,
                     sandbox=s.spapi_sandbox,

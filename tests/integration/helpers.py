@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from worker.crypto import new_key_spec, parse_keys
 from worker.db.sellers import upsert_seller
 from worker.runtime import Runtime
 from worker.sync.catalog import streams_for
@@ -15,6 +16,10 @@ from worker.sync.catalog import streams_for
 V0_TO_MIRROR = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIPPED",
                 "Canceled": "CANCELLED", "PartiallyShipped": "PARTIALLY_SHIPPED",
                 "Unfulfillable": "UNFULFILLABLE", "PendingAvailability": "PENDING_AVAILABILITY"}
+
+# The token key of tests that build their own LwaTokenProvider (callers sharing one Redis
+# share it too, as every process of a deployment shares SPSYNC_TOKEN_KEYS).
+KEYRING = parse_keys(new_key_spec("test"))
 
 
 def register(rt: Runtime, sim: Any, api_by_region: dict[str, str] | None = None) -> dict[str, int]:

@@ -1,6 +1,11 @@
 """Login with Amazon (LWA): refresh-token grant with one access token shared by all processes.
 
-The token for a seller lives in Redis (``lwa:tok:<seller>``). A caller that finds it missing or
+The token for a seller lives in Redis (``lwa:tok:<seller>``), AES-256-GCM encrypted with the
+keyring that protects refresh tokens (``SPSYNC_TOKEN_KEYS``): a Redis dump, replica or backup
+holds no usable token. The value is ``<key id>:<expires_at>:<nonce + ciphertext>``, the key name
+and expiry bound to the ciphertext; one this process cannot open (a key it does not list, an
+older plaintext entry, a tampered value) is a cache miss, so a rotation costs at most a refresh.
+A caller that finds it missing or
 within ``refresh_margin`` (5 min) of expiry takes ``lwa:lock:<seller>`` (SET NX PX); only the
 lock holder calls LWA, everybody else waits for the new token to appear. So N concurrent
 callers with an expired token cause exactly one refresh, across any number of processes.
@@ -25,7 +30,10 @@ from typing import Any
 
 import aiohttp
 import structlog
+from cryptography.exceptions import InvalidTag
 
+from worker.config import ConfigError
+from worker.crypto import Keyring
 from worker.metrics import TOKEN_REFRESH_FAILURES
 from worker.spapi.clock import ClockWatch
 from worker.spapi.errors import AuthError, InvalidGrantError, ServerError, SpApiError
@@ -62,6 +70,7 @@ class LwaTokenProvider:
         redis: Any,
         app: LwaApp,
         *,
+        keyring: Keyring,
         refresh_margin: float = 300.0,
         lock_ttl: float = 30.0,
         poll_interval: float = 0.05,
@@ -71,6 +80,7 @@ class LwaTokenProvider:
         self._session = session
         self._redis = redis
         self._app = app
+        self._keys = keyring
         self._margin = refresh_margin
         self._lock_ttl = lock_ttl
         self._poll = poll_interval
@@ -106,8 +116,8 @@ class LwaTokenProvider:
     async def invalidate(self, seller: str, token: str) -> None:
         """Drop ``token`` (the server said it expired) so the next call refreshes."""
         self._local.pop(seller, None)
-        raw = await self._redis.get(_tok_key(seller))
-        if raw and json.loads(raw)["access_token"] == token:
+        cached = await self._cached(seller)
+        if cached and cached[0] == token:
             await self._redis.delete(_tok_key(seller))
 
     async def _shared_token(self, seller: str, grant: Granter) -> tuple[str, float]:
@@ -144,8 +154,8 @@ class LwaTokenProvider:
                                       px=int(self._lock_ttl * 1000))
             raise
         expires_at = self._clock() + expires_in
-        payload = json.dumps({"access_token": token, "expires_at": expires_at})
-        await self._redis.set(_tok_key(seller), payload, px=max(1, int(expires_in * 1000)))
+        await self._redis.set(_tok_key(seller), self._seal(seller, token, expires_at),
+                              px=max(1, int(expires_in * 1000)))
         log.info("lwa.refreshed", seller=seller, expires_in=expires_in)
         return token, expires_at
 
@@ -160,13 +170,30 @@ class LwaTokenProvider:
                               clock=self._watch)
 
     async def _read_cache(self, seller: str) -> tuple[str, float] | None:
+        cached = await self._cached(seller)
+        if cached is None or needs_refresh(cached[1], self._clock(), self._margin):
+            return None
+        return cached
+
+    async def _cached(self, seller: str) -> tuple[str, float] | None:
+        """The shared (token, expires_at), or None when absent or unreadable here."""
         raw = await self._redis.get(_tok_key(seller))
-        if not raw:
-            return None
-        data = json.loads(raw)
-        if needs_refresh(float(data["expires_at"]), self._clock(), self._margin):
-            return None
-        return str(data["access_token"]), float(data["expires_at"])
+        return self._open(seller, raw) if raw else None
+
+    def _seal(self, seller: str, token: str, expires_at: float) -> bytes:
+        expiry = repr(expires_at)
+        blob, kid = self._keys.encrypt(token, _tok_aad(seller, expiry))
+        return f"{kid}:{expiry}:".encode() + blob
+
+    def _open(self, seller: str, raw: bytes | str) -> tuple[str, float] | None:
+        data = raw.encode() if isinstance(raw, str) else raw
+        try:
+            kid, expiry, blob = data.split(b":", 2)
+            expires_at = float(expiry)
+            token = self._keys.decrypt(blob, kid.decode(), _tok_aad(seller, expiry.decode()))
+        except (ValueError, UnicodeDecodeError, ConfigError, InvalidTag):
+            return None  # another key, an older plaintext entry, or tampered: refresh
+        return token, expires_at
 
     async def _raise_published_error(self, seller: str) -> None:
         err = await self._redis.get(_err_key(seller))
@@ -264,6 +291,11 @@ def cache_keys(seller: str) -> list[str]:
 
 def _tok_key(seller: str) -> str:
     return f"lwa:tok:{seller}"
+
+
+def _tok_aad(seller: str, expiry: str) -> str:
+    """What a cached token's ciphertext is bound to: its key and its expiry."""
+    return f"{_tok_key(seller)}|{expiry}"
 
 
 def _lock_key(seller: str) -> str:

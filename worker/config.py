@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_inline_wait_seconds: float = Field(default=5.0, ge=0)
     quota_wait_log_seconds: float = Field(default=2.0, ge=0)
     backfill_share: float = Field(default=0.5, gt=0, le=1)
+    # shared pause of a seller's LWA refreshes after a failure, doubling up to the max
+    lwa_cooldown_seconds: float = Field(default=1.0, gt=0)
+    lwa_cooldown_max_seconds: float = Field(default=30.0, gt=0)
 
     # --- orders stream ---
     orders_interval_seconds: float = Field(default=300.0, gt=0)

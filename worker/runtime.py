@@ -72,6 +72,8 @@ class Runtime:
                 yield SpApiClient(
                     session,
                     LwaTokenProvider(session, aio_redis, self.lwa_app(), keyring=self.keyring,
+                                     cooldown_first=s.lwa_cooldown_seconds,
+                                     cooldown_max=s.lwa_cooldown_max_seconds,
                                      clock_watch=watch),
                     TokenBucket(aio_redis, share=s.backfill_share),
                     base_url=str(s.spapi_url) if s.spapi_url else None,

@@ -22,6 +22,17 @@ V0_TO_MIRROR = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIP
 KEYRING = parse_keys(new_key_spec("test"))
 
 
+def lwa_attempts_bound(outage: float, first: float, cap: float) -> int:
+    """The most refresh attempts an LWA outage of ``outage`` seconds can meet for one seller
+    when the n-th consecutive failure pauses every caller for min(cap, first * 2**(n-1))
+    seconds: attempt k comes no earlier than the sum of the first k-1 pauses."""
+    attempts, elapsed = 0, 0.0
+    while elapsed < outage:
+        attempts += 1
+        elapsed += min(cap, first * 2 ** (attempts - 1))
+    return attempts
+
+
 def register(rt: Runtime, sim: Any, api_by_region: dict[str, str] | None = None) -> dict[str, int]:
     """Register every simulated seller; returns selling_partner_id -> seller id."""
     api_by_region = api_by_region or {}

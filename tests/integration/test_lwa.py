@@ -10,10 +10,10 @@ import pytest
 import redis as sync_redis
 import redis.asyncio as aredis
 
-from tests.integration.helpers import KEYRING
+from tests.integration.helpers import KEYRING, lwa_attempts_bound
 from worker.crypto import new_key_spec, parse_keys
 from worker.spapi.auth import LwaApp, LwaTokenProvider
-from worker.spapi.errors import InvalidGrantError
+from worker.spapi.errors import InvalidGrantError, ServerError
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +118,68 @@ def test_a_token_this_process_cannot_open_is_a_cache_miss(start_sim, clean):
         got = asyncio.run(_one_token(sim, clean.redis_url, seller, other))
         assert got not in (second, "Atza|planted")  # never trusted: refreshed instead
     assert sim.client.stats()["lwa"]["refresh_grants"] == 4
+
+
+# -- an LWA outage: one shared cool-down per seller, not one retry loop per caller
+
+COOL_FIRST, COOL_MAX = 0.2, 1.0  # seconds: the provider's cool-down knobs in these tests
+OUTAGE = 3.0
+
+
+def _outage_attempts(sim) -> int:
+    return sum(f["fired"] for f in sim.client.faults_fired() if f["fault"] == "lwa_outage")
+
+
+async def _callers_through_an_outage(sim, redis_url, seller, *, n, clock=time.time):
+    """``n`` callers, each with its own provider (like ``n`` processes), each retrying a
+    failed token request after 20 ms, as a client's backoff would, for up to 20 s."""
+    async with aiohttp.ClientSession() as session:
+        r = aredis.Redis.from_url(redis_url)
+
+        async def caller() -> str:
+            provider = LwaTokenProvider(session, r, _app(sim), keyring=KEYRING, clock=clock,
+                                        cooldown_first=COOL_FIRST, cooldown_max=COOL_MAX)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    return await provider.access_token(seller["selling_partner_id"],
+                                                       seller["refresh_token"])
+                except ServerError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.02)
+
+        try:
+            return await asyncio.gather(*(caller() for _ in range(n)))
+        finally:
+            await r.aclose()
+
+
+def test_an_lwa_outage_costs_a_few_attempts_per_seller_not_one_per_caller(start_sim, clean):
+    sim = start_sim(sellers=1, orders_per_seller=1)
+    seller = sim.world()["sellers"][0]
+    sim.client.fault(None, "lwa_outage", duration=OUTAGE)
+
+    tokens = asyncio.run(_callers_through_an_outage(sim, clean.redis_url, seller, n=20))
+
+    attempts = _outage_attempts(sim)
+    print(f"\nLWA attempts during a {OUTAGE:g} s outage, 20 callers: {attempts}")
+    assert len(set(tokens)) == 1  # every caller got the one token refreshed after the outage
+    assert sim.client.stats()["lwa"]["refresh_grants"] == 1
+    assert 2 <= attempts <= lwa_attempts_bound(OUTAGE, COOL_FIRST, COOL_MAX)  # 5; before: 700+
+
+
+def test_while_lwa_cools_down_a_token_with_time_left_is_still_used(start_sim, clean):
+    sim = start_sim(sellers=1, orders_per_seller=1)
+    seller = sim.world()["sellers"][0]
+    (first,) = asyncio.run(_callers_through_an_outage(sim, clean.redis_url, seller, n=1))
+    sim.client.fault(None, "lwa_outage", duration=10)
+
+    # 56 minutes later the token is due for its early refresh (4 minutes before it expires),
+    # which fails: every caller keeps the token it has instead of waiting for LWA
+    later = lambda: time.time() + 56 * 60  # noqa: E731
+    tokens = asyncio.run(_callers_through_an_outage(sim, clean.redis_url, seller, n=20,
+                                                    clock=later))
+
+    assert set(tokens) == {first}
+    assert 1 <= _outage_attempts(sim) <= lwa_attempts_bound(1.0, COOL_FIRST, COOL_MAX)

@@ -12,6 +12,15 @@ callers with an expired token cause exactly one refresh, across any number of pr
 ``invalid_grant`` is published under ``lwa:err:<seller>`` so waiters fail fast with
 :class:`InvalidGrantError` instead of queueing refreshes that cannot succeed.
 
+Any other failed refresh (LWA 5xx or 429, a timeout, a refused connection) starts a cool-down
+shared by every process: ``lwa:cool:<seller>`` lives :func:`cooldown_seconds` (1 s after the
+first failure, doubling per consecutive failure up to 30 s; ``lwa:fails:<seller>`` counts them).
+Nobody asks LWA for that seller while it lasts: callers wait it out (one caller then tries),
+or use the cached token while it has :data:`STILL_USABLE` seconds left, so an outage costs LWA
+a few attempts per seller instead of one per caller and retry. A caller whose wait would run
+past its patience (twice the lock's TTL) gets :class:`LwaCoolingDown` at once; the client does
+not retry it inline, the task retries later.
+
 Grantless operations (Notifications destinations, ...) take an *application* token instead:
 a ``client_credentials`` grant with a ``scope`` and no refresh token
 (:func:`grantless_token`). :meth:`LwaTokenProvider.grantless_token` caches it the same
@@ -36,11 +45,19 @@ from worker.config import ConfigError
 from worker.crypto import Keyring
 from worker.metrics import TOKEN_REFRESH_FAILURES
 from worker.spapi.clock import ClockWatch
-from worker.spapi.errors import AuthError, InvalidGrantError, ServerError, SpApiError
+from worker.spapi.errors import (
+    AuthError,
+    InvalidGrantError,
+    LwaCoolingDown,
+    RetriableError,
+    ServerError,
+    SpApiError,
+)
 
 log = structlog.get_logger(__name__)
 
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+STILL_USABLE = 60.0  # seconds a cached token must have left to be used while LWA cools down
 Granter = Callable[[], Awaitable[tuple[str, float]]]  # one LWA grant: (token, expires_in)
 
 _RELEASE = """
@@ -52,6 +69,11 @@ return 0
 def needs_refresh(expires_at: float, now: float, margin: float) -> bool:
     """True when a token expiring at ``expires_at`` should be replaced at ``now``."""
     return now >= expires_at - margin
+
+
+def cooldown_seconds(failures: int, first: float, cap: float) -> float:
+    """How long nobody refreshes after ``failures`` consecutive failed refreshes."""
+    return min(cap, first * 2.0 ** (max(1, failures) - 1))
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,8 @@ class LwaTokenProvider:
         refresh_margin: float = 300.0,
         lock_ttl: float = 30.0,
         poll_interval: float = 0.05,
+        cooldown_first: float = 1.0,
+        cooldown_max: float = 30.0,
         clock: Callable[[], float] = time.time,
         clock_watch: ClockWatch | None = None,
     ) -> None:
@@ -84,6 +108,7 @@ class LwaTokenProvider:
         self._margin = refresh_margin
         self._lock_ttl = lock_ttl
         self._poll = poll_interval
+        self._cooldown = (cooldown_first, cooldown_max)
         self._clock = clock
         self._watch = clock_watch
         self._release = redis.register_script(_RELEASE)
@@ -123,10 +148,15 @@ class LwaTokenProvider:
     async def _shared_token(self, seller: str, grant: Granter) -> tuple[str, float]:
         deadline = self._clock() + self._lock_ttl * 2
         while True:
-            fresh = await self._read_cache(seller)
-            if fresh:
-                return fresh
-            await self._raise_published_error(seller)
+            cached = await self._cached(seller)
+            if cached and not needs_refresh(cached[1], self._clock(), self._margin):
+                return cached
+            cooling = await self._blocked_for(seller)
+            if cooling > 0:
+                if cached and cached[1] - self._clock() >= STILL_USABLE:
+                    return cached  # LWA is failing, not this token: keep using it meanwhile
+                await self._wait_out(seller, cooling, deadline)
+                continue
             owner = uuid.uuid4().hex
             got = await self._redis.set(
                 _lock_key(seller), owner, nx=True, px=int(self._lock_ttl * 1000)
@@ -152,12 +182,48 @@ class LwaTokenProvider:
             if isinstance(exc, InvalidGrantError):
                 await self._redis.set(_err_key(seller), exc.detail,
                                       px=int(self._lock_ttl * 1000))
+            elif isinstance(exc, RetriableError):
+                await self._start_cooldown(seller)  # before the lock is released
             raise
         expires_at = self._clock() + expires_in
-        await self._redis.set(_tok_key(seller), self._seal(seller, token, expires_at),
-                              px=max(1, int(expires_in * 1000)))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(_tok_key(seller), self._seal(seller, token, expires_at),
+                 px=max(1, int(expires_in * 1000)))
+        pipe.delete(_fails_key(seller))  # the next failure starts over at the first pause
+        await pipe.execute()
         log.info("lwa.refreshed", seller=seller, expires_in=expires_in)
         return token, expires_at
+
+    async def _start_cooldown(self, seller: str) -> None:
+        first, cap = self._cooldown
+        failures = int(await self._redis.incr(_fails_key(seller)))
+        pause = cooldown_seconds(failures, first, cap)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(_cool_key(seller), failures, px=max(1, int(pause * 1000)))
+        # the count outlives the pause by the cap: an outage keeps it growing, a quiet
+        # spell after a lone failure forgets it
+        pipe.pexpire(_fails_key(seller), max(1, int((pause + cap) * 1000)))
+        await pipe.execute()
+        log.warning("lwa.cooldown", seller=seller, failures=failures, seconds=pause)
+
+    async def _blocked_for(self, seller: str) -> float:
+        """Seconds of the shared cool-down left; raises the published invalid_grant."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(_err_key(seller))
+        pipe.pttl(_cool_key(seller))
+        err, cool_ms = await pipe.execute()
+        if err:
+            text = err.decode() if isinstance(err, bytes) else str(err)
+            raise InvalidGrantError(text, seller=seller, operation="lwa.refresh", status=400,
+                                    code="invalid_grant")
+        return max(0, int(cool_ms)) / 1000
+
+    async def _wait_out(self, seller: str, cooling: float, deadline: float) -> None:
+        if self._clock() + cooling > deadline:
+            raise LwaCoolingDown(f"LWA refreshes for this seller pause {cooling:.1f} s more "
+                                 "after failures", seller=seller, operation="lwa.refresh",
+                                 retry_after=cooling)
+        await asyncio.sleep(cooling)
 
     async def _grant(self, seller: str, refresh_token: str) -> tuple[str, float]:
         form = {
@@ -194,13 +260,6 @@ class LwaTokenProvider:
         except (ValueError, UnicodeDecodeError, ConfigError, InvalidTag):
             return None  # another key, an older plaintext entry, or tampered: refresh
         return token, expires_at
-
-    async def _raise_published_error(self, seller: str) -> None:
-        err = await self._redis.get(_err_key(seller))
-        if err:
-            text = err.decode() if isinstance(err, bytes) else str(err)
-            raise InvalidGrantError(text, seller=seller, operation="lwa.refresh", status=400,
-                                    code="invalid_grant")
 
 
 @dataclass(frozen=True)
@@ -282,11 +341,12 @@ async def _post_grant(
 
 
 def cache_keys(seller: str) -> list[str]:
-    """The Redis keys holding a seller's cached access token and its published refresh error.
+    """The Redis keys holding a seller's cached access token, its published refresh error
+    and its refresh cool-down.
 
     Deleting them after a new refresh token was stored makes the next call refresh at once.
     """
-    return [_tok_key(seller), _err_key(seller)]
+    return [_tok_key(seller), _err_key(seller), _cool_key(seller), _fails_key(seller)]
 
 
 def _tok_key(seller: str) -> str:
@@ -304,3 +364,11 @@ def _lock_key(seller: str) -> str:
 
 def _err_key(seller: str) -> str:
     return f"lwa:err:{seller}"
+
+
+def _cool_key(seller: str) -> str:
+    return f"lwa:cool:{seller}"
+
+
+def _fails_key(seller: str) -> str:
+    return f"lwa:fails:{seller}"

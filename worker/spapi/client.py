@@ -38,6 +38,7 @@ from worker.spapi.clock import ClockWatch
 from worker.spapi.documents import stream_document
 from worker.spapi.errors import (
     AuthError,
+    LwaCoolingDown,
     MalformedResponseError,
     RetriableError,
     ServerError,
@@ -168,6 +169,8 @@ class SpApiClient:
                 refreshed = True  # the cached access token may have expired server-side
                 self.stats.retries += 1  # a retried call like any other (sync_runs.retries)
                 RETRIES.labels(op.name, "expired_token").inc()
+            except LwaCoolingDown:
+                raise  # the token provider waited all it would: the task retries later
             except RetriableError as exc:
                 if not self._backoff.should_retry(attempt) or not (
                         idempotent or never_applied(exc, op.name)):

@@ -21,7 +21,8 @@ GUARANTEES = """\
   them commit in one transaction; a worker killed at any instant resumes at the last
   committed page, so a page may be fetched twice (at most the one in flight per kill) but
   is written once: upserts are keyed on Amazon's ids and never replace a newer
-  `LastUpdateDate` with an older one.
+  `LastUpdateDate` with an older one. Every request is counted in `sync_runs.api_calls` as
+  it leaves, also those of a worker killed before it committed their page.
 - **Never over quota.** Every call takes a token from a Redis bucket shared by all processes
   (seller + region + operation), with one token of Amazon's burst kept in reserve. After a
   Redis restart, a process that saw the restart treats recently created buckets as possibly

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -55,6 +55,7 @@ log = structlog.get_logger(__name__)
 USER_AGENT = "spsync/0.1 (Language=Python)"
 NOT_SENT = "NotSent"  # ServerError.code when the connection never opened: nothing left
 Query = Mapping[str, str | int | float | bool | list[str] | None]
+OnSend = Callable[[], Awaitable[None]]  # awaited just before each request leaves
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class Response:
 
 @dataclass
 class CallStats:
-    """Counters a sync reports in ``sync_runs`` and the demo shows."""
+    """Counters a sync reports in ``sync_runs`` and the demo shows (``calls``: requests
+    sent, each counted as it leaves)."""
 
     calls: int = 0
     throttled: int = 0
@@ -123,6 +125,7 @@ class SpApiClient:
         signer: Signer | None = None,
         stats: CallStats | None = None,
         clock: ClockWatch | None = None,
+        on_send: OnSend | None = None,
     ) -> None:
         self._session = session
         self._tokens = tokens
@@ -135,6 +138,7 @@ class SpApiClient:
         self._signer = signer
         self.stats = stats or CallStats()
         self._clock = clock or ClockWatch()
+        self._on_send = on_send
 
     async def call(
         self,
@@ -218,6 +222,7 @@ class SpApiClient:
         cache_id, token = await self._bucket.while_redis_is_down(
             key, lambda: self._access_token(seller))
         await self._take_quota(seller, op, key, priority)
+        await self._count_call()
         started = time.monotonic()
         try:
             resp = await self._send(seller, op, url, token, body)
@@ -225,12 +230,17 @@ class SpApiClient:
             if exc.code == "Unauthorized":
                 await self._tokens.invalidate(cache_id, token)
             raise
-        finally:
-            self.stats.calls += 1
         log.info("spapi.call", seller=seller.selling_partner_id, operation=op.name,
                  method=op.method, path=op.path, status=resp.status, request_id=resp.request_id,
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
         return resp
+
+    async def _count_call(self) -> None:
+        """Count the request before it leaves: a process killed while it is in flight has
+        counted it already (sync_runs.api_calls)."""
+        self.stats.calls += 1
+        if self._on_send is not None:
+            await self._on_send()
 
     async def _access_token(self, seller: Auth) -> tuple[str, str]:
         """(where the token is cached, the token): the seller's, or the application's."""

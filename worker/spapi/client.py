@@ -222,7 +222,7 @@ class SpApiClient:
         cache_id, token = await self._bucket.while_redis_is_down(
             key, lambda: self._access_token(seller))
         await self._take_quota(seller, op, key, priority)
-        await self._count_call()
+        counted = await self._count_call()
         started = time.monotonic()
         try:
             resp = await self._send(seller, op, url, token, body)
@@ -230,17 +230,24 @@ class SpApiClient:
             if exc.code == "Unauthorized":
                 await self._tokens.invalidate(cache_id, token)
             raise
+        finally:
+            if counted is not None:
+                await counted
         log.info("spapi.call", seller=seller.selling_partner_id, operation=op.name,
                  method=op.method, path=op.path, status=resp.status, request_id=resp.request_id,
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
         return resp
 
-    async def _count_call(self) -> None:
-        """Count the request before it leaves: a process killed while it is in flight has
-        counted it already (sync_runs.api_calls)."""
+    async def _count_call(self) -> asyncio.Future[None] | None:
+        """Count the request as it leaves, so a process killed while it is in flight has
+        counted it (sync_runs.api_calls). ``on_send`` runs beside the request: waiting for it
+        between the quota slot and the send would let a slow Redis bunch requests up."""
         self.stats.calls += 1
-        if self._on_send is not None:
-            await self._on_send()
+        if self._on_send is None:
+            return None
+        counting = asyncio.ensure_future(self._on_send())
+        await asyncio.sleep(0)  # one loop step: its command is written before the request
+        return counting
 
     async def _access_token(self, seller: Auth) -> tuple[str, str]:
         """(where the token is cached, the token): the seller's, or the application's."""

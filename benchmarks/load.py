@@ -9,6 +9,8 @@ process shares each seller's bucket in Redis, so the bucket alone keeps them in 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aredis
 
+from worker.crypto import Keyring, parse_keys
 from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import QuotaWaitTooLong, TokenBucket
 from worker.spapi.auth import LwaApp, LwaTokenProvider
@@ -32,10 +35,18 @@ def query(marketplace_ids: list[str]) -> dict[str, Any]:
             "MaxResultsPerPage": 100}
 
 
+def shared_keyring(app: dict[str, str]) -> Keyring:
+    """One token key for every load process (derived from the simulated application's
+    secret), so each reads the access tokens the others cached."""
+    digest = hashlib.sha256(b"spsync-load:" + app["client_secret"].encode()).digest()
+    return parse_keys(f"load:{base64.b64encode(digest).decode()}")
+
+
 def _client(session: aiohttp.ClientSession, r: Any, sim_url: str, app: dict[str, str],
             max_retries: int, max_inline_wait: float) -> SpApiClient:
     lwa = LwaApp(app["client_id"], app["client_secret"], sim_url + "/auth/o2/token")
-    return SpApiClient(session, LwaTokenProvider(session, r, lwa), TokenBucket(r),
+    tokens = LwaTokenProvider(session, r, lwa, keyring=shared_keyring(app))
+    return SpApiClient(session, tokens, TokenBucket(r),
                        base_url=sim_url, max_inline_wait=max_inline_wait,
                        backoff=Backoff(0.05, 1.0, max_retries))
 

@@ -25,20 +25,21 @@ the enqueued tasks.
    ``sync_stream.delay`` through the real Celery app to the broker, until nothing is due.
    The queue is counted (``LLEN``) and emptied between ticks. A claimed row is held 300 s
    (``dispatch_claim_seconds``), longer than the ticks last, so no row comes due twice.
-3. **Redis per seller**: ``INFO memory`` ``used_memory`` before and after creating, for every
-   seller, one bucket per (seller, operation) its sync streams use, through the real script
-   (``TokenBucket.reserve``, one reservation each: searchOrders, getInventorySummaries,
-   searchListingsItems for an Orders 2026-01-01 seller), and its LWA access-token cache entry,
-   written by the real ``LwaTokenProvider`` after a grant from a stub LWA endpoint in this
-   process. Amazon does not document an access token's length; the stub's tokens are
+3. **Redis per seller**: ``INFO memory`` ``used_memory`` before and after creating, for
+   every seller, one bucket per (seller, operation) its sync streams use, through the real
+   script (``TokenBucket.reserve``, one reservation each: searchOrders,
+   getInventorySummaries, searchListingsItems for an Orders 2026-01-01 seller), and its LWA
+   access-token cache entry, written by the real ``LwaTokenProvider`` after a grant from a
+   stub LWA endpoint in this process (encrypted, as every cached access token is). Amazon
+   does not document an access token's length; the stub's tokens are
    ``--access-token-chars`` long (default 400, ``Atza|`` included). The delta is taken with
    our async connections closed (a client connection costs Redis ~20 KB of its own) and
    divided by N: ``redis_bytes_per_seller``. ``used_memory`` is server-wide, so other users
-   of the server add noise; ``redis_key_bytes_per_seller`` is the sum of ``MEMORY USAGE`` over
-   the keys themselves, which they cannot disturb (``redis_key_bytes_by_kind``: the mean per
-   key of each kind, ``rl`` buckets and ``lwa`` tokens). An idle, full bucket expires (the
-   script sets a TTL), so this is the footprint of N sellers all syncing at once, the worst
-   case.
+   of the server add noise; ``redis_key_bytes_per_seller`` is the sum of ``MEMORY USAGE``
+   over the keys themselves, which they cannot disturb (``redis_key_bytes_by_kind``: the
+   mean per key of each kind, ``rl`` buckets and ``lwa`` tokens). An idle, full bucket
+   expires (the script sets a TTL), so this is the footprint of N sellers all syncing at
+   once, the worst case.
 4. **Postgres**: ``pg_total_relation_size`` of ``sync_state`` (heap, indexes, TOAST) right
    after registration, before any tick rewrote rows.
 
@@ -230,7 +231,7 @@ async def _populate(rt: Runtime, sellers: list[SellerRecord], token_chars: int) 
     limit = asyncio.Semaphore(32)
     aio = aredis.Redis.from_url(rt.services.redis_url, max_connections=40)
     async with _stub_lwa(token_chars) as url, aiohttp.ClientSession() as session:
-        lwa = LwaTokenProvider(session, aio, LwaApp("bench", "bench", url))
+        lwa = LwaTokenProvider(session, aio, LwaApp("bench", "bench", url), keyring=rt.keyring)
         bucket = TokenBucket(aio)
 
         async def one(s: SellerRecord) -> None:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     max_inline_wait_seconds: float = Field(default=5.0, ge=0)
     quota_wait_log_seconds: float = Field(default=2.0, ge=0)
     backfill_share: float = Field(default=0.5, gt=0, le=1)
+    # shared pause of a seller's LWA refreshes after a failure, doubling up to the max
+    lwa_cooldown_seconds: float = Field(default=1.0, gt=0)
+    lwa_cooldown_max_seconds: float = Field(default=30.0, gt=0)
 
     # --- orders stream ---
     orders_interval_seconds: float = Field(default=300.0, gt=0)
@@ -104,6 +107,10 @@ class Settings(BaseSettings):
     # host); both knobs exist for tests and development, production keeps the defaults.
     sns_cert_host_pattern: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
     sns_allow_http_cert: bool = False  # also accept http:// certificate and SubscribeURLs
+    # The signing certificate must chain to a CA in this PEM bundle (unset: certifi's Mozilla
+    # bundle); its issuer may be fetched from its AIA URL on a host matching the pattern.
+    sns_ca_bundle: str | None = None
+    sns_issuer_host_pattern: str = r"^crt\.[a-z0-9-]+\.amazontrust\.com$"
     # Only these SNS topics may subscribe and deliver (a genuine SNS signature proves AWS sent
     # it, not that it is *your* topic). Empty: the endpoint refuses every message.
     sns_topic_arns: Annotated[tuple[str, ...], NoDecode] = ()

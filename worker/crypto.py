@@ -1,4 +1,5 @@
-"""AES-256-GCM encryption of refresh tokens at rest, with key ids so keys can rotate.
+"""AES-256-GCM encryption of tokens at rest, with key ids so keys can rotate: refresh tokens
+in Postgres, and the LWA access tokens cached in Redis (:mod:`worker.spapi.auth`).
 
 Keys come from ``SPSYNC_TOKEN_KEYS`` (``kid:base64key,...``; the first one encrypts). In
 embedded mode with no keys configured, a random key is created once under the data dir so a

@@ -39,6 +39,7 @@ from worker.demo_notifications import (
 from worker.logging import configure_logging
 from worker.runtime import Runtime
 from worker.sandbox.remote import SandboxClient
+from worker.spapi.auth import cache_keys
 from worker.status import collect, per_seller
 from worker.sync.catalog import streams_for
 from worker.verify import compare_inventory, compare_listings, compare_orders
@@ -128,7 +129,7 @@ def _register(rt: Runtime, world: dict[str, Any]) -> dict[str, int]:
     for spid in spids:  # forget quota and token state of an earlier simulator run
         for key in r.scan_iter(match=f"rl:{{{spid}:*"):
             r.delete(key)
-        r.delete(f"lwa:tok:{spid}", f"lwa:err:{spid}")
+        r.delete(*cache_keys(spid))
     return ids
 
 

@@ -21,7 +21,8 @@ GUARANTEES = """\
   them commit in one transaction; a worker killed at any instant resumes at the last
   committed page, so a page may be fetched twice (at most the one in flight per kill) but
   is written once: upserts are keyed on Amazon's ids and never replace a newer
-  `LastUpdateDate` with an older one.
+  `LastUpdateDate` with an older one. Every request is counted in `sync_runs.api_calls` as
+  it leaves, also those of a worker killed before it committed their page.
 - **Never over quota.** Every call takes a token from a Redis bucket shared by all processes
   (seller + region + operation), with one token of Amazon's burst kept in reserve. After a
   Redis restart, a process that saw the restart treats recently created buckets as possibly
@@ -41,6 +42,10 @@ GUARANTEES = """\
 - **At-most-once write-back.** An outbox command is committed as `sending` before its
   request leaves and is sent again only after an attempt Amazon certainly did not apply
   (429, connection never opened, no LWA token).
+- **A few LWA attempts per seller during an LWA outage.** A failed refresh (5xx, 429,
+  timeout) pauses that seller's refreshes in every process for a shared cool-down (1 s,
+  doubling per consecutive failure up to 30 s); callers wait it out, or keep using a cached
+  token with a minute left, so LWA sees one attempt per pause, not one per caller and retry.
 
 ## What it does not promise
 
@@ -57,10 +62,9 @@ GUARANTEES = """\
   read. When Amazon had created the report before its answer was lost, the retry creates a
   second one and the first is left unread at Amazon: one `createReport` token spent,
   nothing wrong in the mirror (the backfill follows the report whose id it received).
-- **Gentle retries during an LWA outage.** While LWA is down every caller that needs a token
-  tries the refresh in turn (one at a time per seller, each with its own backoff); there is
-  no shared cool-down after a failed refresh, so LWA sees up to one attempt per waiting
-  caller and retry.
+- **Syncs on time through a long LWA outage.** A sync that needs a new token waits out the
+  cool-downs for up to a minute, then fails with `LwaCoolingDown` and its task retries later;
+  once LWA answers again, syncs resume within one cool-down (up to 30 s).
 - **A mirror of what Amazon does not return.** Buyer PII (BUYER/RECIPIENT) is never
   requested, and report rows are weaker than API rows at a tie.
 """

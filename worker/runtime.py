@@ -26,6 +26,7 @@ from worker.spapi.auth import LwaApp, LwaTokenProvider
 from worker.spapi.client import SpApiClient
 from worker.spapi.clock import ClockWatch
 from worker.spapi.sigv4 import Signer
+from worker.sync.calls import RunCalls
 
 
 @dataclass
@@ -61,8 +62,9 @@ class Runtime:
         return None
 
     @contextlib.asynccontextmanager
-    async def spapi(self) -> AsyncIterator[SpApiClient]:
-        """A client (with its own session and async Redis) for one event loop."""
+    async def spapi(self, *, run_id: int | None = None) -> AsyncIterator[SpApiClient]:
+        """A client (with its own session and async Redis) for one event loop; with
+        ``run_id``, each request it sends is also counted for that sync run in Redis."""
         s = self.settings
         timeout = aiohttp.ClientTimeout(total=s.http_timeout_seconds)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -71,7 +73,10 @@ class Runtime:
             try:
                 yield SpApiClient(
                     session,
-                    LwaTokenProvider(session, aio_redis, self.lwa_app(), clock_watch=watch),
+                    LwaTokenProvider(session, aio_redis, self.lwa_app(), keyring=self.keyring,
+                                     cooldown_first=s.lwa_cooldown_seconds,
+                                     cooldown_max=s.lwa_cooldown_max_seconds,
+                                     clock_watch=watch),
                     TokenBucket(aio_redis, share=s.backfill_share),
                     base_url=str(s.spapi_url) if s.spapi_url else None,
                     sandbox=s.spapi_sandbox,
@@ -80,6 +85,7 @@ class Runtime:
                     wait_log_threshold=s.quota_wait_log_seconds,
                     signer=self.signer(),
                     clock=watch,
+                    on_send=RunCalls(aio_redis, run_id) if run_id is not None else None,
                 )
             finally:
                 await aio_redis.aclose()

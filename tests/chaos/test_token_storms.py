@@ -20,7 +20,7 @@ import redis.asyncio as aredis
 
 from tests.chaos.conftest import register_orders_only
 from tests.chaos.record import record
-from tests.integration.helpers import mirror, table, truth
+from tests.integration.helpers import KEYRING, mirror, table, truth
 from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import TokenBucket
 from worker.runtime import Runtime
@@ -47,7 +47,8 @@ async def _tokens(sim: Any, redis_url: str, seller: dict[str, Any], *, n: int,
     async with aiohttp.ClientSession() as session:
         r = aredis.Redis.from_url(redis_url)
         try:
-            providers = [LwaTokenProvider(session, r, _app(sim), clock=clock) for _ in range(n)]
+            providers = [LwaTokenProvider(session, r, _app(sim), keyring=KEYRING,
+                                          clock=clock) for _ in range(n)]
             return await asyncio.gather(*(
                 p.access_token(seller["selling_partner_id"], seller["refresh_token"])
                 for p in providers), return_exceptions=True)
@@ -82,7 +83,8 @@ async def _api_storm(sim: Any, redis_url: str, seller: dict[str, Any], order_id:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         r = aredis.Redis.from_url(redis_url)
         try:
-            clients = [SpApiClient(session, LwaTokenProvider(session, r, _app(sim)),
+            clients = [SpApiClient(session, LwaTokenProvider(session, r, _app(sim),
+                                                            keyring=KEYRING),
                                    TokenBucket(r), base_url=sim.url, max_inline_wait=30,
                                    backoff=Backoff(0.01, 0.2, 5)) for _ in range(n)]
             return await asyncio.gather(*(

@@ -1,10 +1,13 @@
-"""A real `celery worker` is SIGKILLed in the middle of a multi-page sync and restarted."""
+"""A real `celery worker` is SIGKILLed in the middle of a multi-page sync and restarted; a
+sync process is SIGKILLed with a call in flight and its calls are still counted."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -12,6 +15,7 @@ from tests.conftest import settings_for
 from tests.e2e.procs import env_for, free_port, start, wait
 from tests.integration.helpers import mirror, register, table, truth
 from worker.runtime import Runtime
+from worker.sync.service import run_stream
 
 pytestmark = pytest.mark.e2e
 
@@ -75,3 +79,46 @@ def test_sigkilled_worker_resumes_from_its_checkpoint(start_sim, clean, tmp_path
                 if b["operation"] == "searchOrders")
     committed = pages()
     assert calls - committed <= 1  # at most the one page in flight was fetched twice
+    recorded = table(rt, "SELECT sum(api_calls) FROM sync_runs WHERE stream = 'orders'")[0][0]
+    assert 0 <= recorded - calls <= 1  # counted as it left: at most one the kill stopped
+
+
+CHILD = """
+import asyncio, sys
+from worker.runtime import get_runtime
+from worker.sync.service import run_stream
+asyncio.run(run_stream(get_runtime(), int(sys.argv[1]), "orders"))
+"""
+
+
+def test_calls_a_killed_worker_sent_after_its_last_page_are_counted(start_sim, clean,
+                                                                      tmp_path):
+    sim = start_sim(sellers=1, orders_per_seller=30, time_scale=100, seed=5)
+    settings = settings_for(clean, sim, orders_page_size=10, orders_max_window_hours=24 * 90)
+    rt = Runtime(settings)
+    (spid, seller_id), = register(rt, sim).items()
+    # the first page is refused twice (retried), then held while the worker dies waiting
+    sim.client.fault("searchOrders", "http_503", count=2)
+    sim.client.fault("searchOrders", "hang", count=1, delay=4)
+
+    def search_calls() -> int:
+        return sum(b["calls"] for b in sim.client.stats()["buckets"]
+                   if b["operation"] == "searchOrders")
+
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter, a fixed script
+        [sys.executable, "-c", CHILD, str(seller_id)], env=env_for(settings),
+        stdout=(tmp_path / "child.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        wait(lambda: search_calls() == 3, 30, "the third searchOrders call in flight")
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+    assert asyncio.run(run_stream(rt, seller_id, "orders")).status == "succeeded"
+
+    (lost,) = table(rt, "SELECT api_calls, pages FROM sync_runs WHERE error_type = 'WorkerLost'")
+    assert (lost.api_calls, lost.pages) == (3, 0)  # before: 0, nothing was committed
+    recorded = table(rt, "SELECT sum(api_calls) FROM sync_runs WHERE stream = 'orders'")[0][0]
+    assert recorded == search_calls()  # every call Amazon saw is in sync_runs, once
+    assert mirror(rt, seller_id) == truth(sim, spid)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from worker.crypto import new_key_spec, parse_keys
 from worker.db.sellers import upsert_seller
 from worker.runtime import Runtime
 from worker.sync.catalog import streams_for
@@ -15,6 +16,21 @@ from worker.sync.catalog import streams_for
 V0_TO_MIRROR = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIPPED",
                 "Canceled": "CANCELLED", "PartiallyShipped": "PARTIALLY_SHIPPED",
                 "Unfulfillable": "UNFULFILLABLE", "PendingAvailability": "PENDING_AVAILABILITY"}
+
+# The token key of tests that build their own LwaTokenProvider (callers sharing one Redis
+# share it too, as every process of a deployment shares SPSYNC_TOKEN_KEYS).
+KEYRING = parse_keys(new_key_spec("test"))
+
+
+def lwa_attempts_bound(outage: float, first: float, cap: float) -> int:
+    """The most refresh attempts an LWA outage of ``outage`` seconds can meet for one seller
+    when the n-th consecutive failure pauses every caller for min(cap, first * 2**(n-1))
+    seconds: attempt k comes no earlier than the sum of the first k-1 pauses."""
+    attempts, elapsed = 0, 0.0
+    while elapsed < outage:
+        attempts += 1
+        elapsed += min(cap, first * 2 ** (attempts - 1))
+    return attempts
 
 
 def register(rt: Runtime, sim: Any, api_by_region: dict[str, str] | None = None) -> dict[str, int]:

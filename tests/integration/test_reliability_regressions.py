@@ -19,7 +19,7 @@ from worker.spapi.client import SellerAuth, SpApiClient
 from worker.sync.runner import StreamRun
 from worker.sync.service import run_stream
 
-from .helpers import mirror, register, table, truth
+from .helpers import KEYRING, mirror, register, table, truth
 
 pytestmark = pytest.mark.integration
 
@@ -138,8 +138,9 @@ def test_callers_waiting_for_a_token_do_not_burst_past_amazons_bucket(start_sim,
             try:
                 await TokenBucket(r).set_rate(  # what the first answer would have taught
                     f"rl:{{{auth.selling_partner_id}:{auth.region}}}:getOrder", 10.0)
-                clients = [SpApiClient(session, SlowTokens(LwaTokenProvider(session, r, lwa),
-                                                           ready),  # type: ignore[arg-type]
+                clients = [SpApiClient(session, SlowTokens(  # type: ignore[arg-type]
+                                           LwaTokenProvider(session, r, lwa, keyring=KEYRING),
+                                           ready),
                                        TokenBucket(r), base_url=sim.url, max_inline_wait=30)
                            for _ in range(40)]
                 calls = [asyncio.create_task(c.call(auth, "getOrder",
@@ -191,8 +192,8 @@ def test_a_call_made_while_redis_is_down_waits_for_it_also_for_its_token(start_s
         r = aredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
         async with aiohttp.ClientSession() as session:
             bucket = TokenBucket(r)
-            client = SpApiClient(session, LwaTokenProvider(session, r, lwa), bucket,
-                                 base_url=sim.url)
+            tokens = LwaTokenProvider(session, r, lwa, keyring=KEYRING)
+            client = SpApiClient(session, tokens, bucket, base_url=sim.url)
             call = asyncio.create_task(client.call(auth, "getOrder",
                                                    path_params={"orderId": order_id}))
             await asyncio.sleep(1.0)  # the call finds Redis down for its token: it waits

@@ -1,4 +1,5 @@
-"""Secrets at rest and in logs: key rotation, a database dump, a fully logged sync."""
+"""Secrets at rest and in logs: key rotation, a database dump, a Redis dump, a fully logged
+sync."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from worker.crypto import new_key_spec, parse_keys
 from worker.db.key_rotation import pending, rotate
 from worker.db.sellers import get_seller
 from worker.logging import configure_logging
+from worker.spapi import auth
 from worker.sync.catalog import streams_for
 from worker.sync.service import run_stream
 
@@ -135,7 +137,58 @@ def test_a_database_dump_holds_no_plaintext_token(start_sim, runtime_for):
     assert world["application"]["client_secret"] not in dump
 
 
-def test_a_fully_logged_sync_leaks_no_secret_and_no_buyer_pii(start_sim, runtime_for):
+@pytest.fixture
+def granted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every access token LWA grants during the test, recorded as LWA hands it over."""
+    tokens: list[str] = []
+    exchange = auth.exchange
+
+    async def recorded(*args: Any, **kw: Any) -> tuple[str, float]:
+        token, expires_in = await exchange(*args, **kw)
+        tokens.append(token)
+        return token, expires_in
+
+    monkeypatch.setattr(auth, "exchange", recorded)
+    return tokens
+
+
+def _redis_values(r: sync_redis.Redis) -> list[bytes]:
+    """Every key and every value in the Redis database, whatever its type (what KEYS and
+    GET, HGETALL, ... show; DUMP would compress long strings and hide them)."""
+    out: list[bytes] = []
+    for key in r.scan_iter():
+        out.append(key)
+        kind = r.type(key).decode()
+        if kind == "string":
+            out.append(r.get(key) or b"")
+        elif kind == "hash":
+            out += [b for pair in r.hgetall(key).items() for b in pair]
+        elif kind in ("list", "set", "zset"):
+            out += (r.lrange(key, 0, -1) if kind == "list" else
+                    r.smembers(key) if kind == "set" else r.zrange(key, 0, -1))
+    return out
+
+
+def test_a_redis_dump_after_a_sync_holds_no_access_token(start_sim, runtime_for, granted):
+    sim = start_sim(sellers=2, orders_per_seller=20)
+    rt = runtime_for(sim)
+    ids = register(rt, sim)
+    for spid, seller_id in ids.items():
+        seller = next(s for s in sim.world()["sellers"] if s["selling_partner_id"] == spid)
+        for stream in streams_for(seller["marketplace_ids"])[:2]:  # two runs, two processes'
+            assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
+
+    assert len(granted) == 2  # one per seller: the second run read the first one's cache
+    values = _redis_values(sync_redis.Redis.from_url(rt.services.redis_url))
+    assert sum(v.startswith(b"lwa:tok:") for v in values) == 2  # the tokens are cached
+    dump = b"\n".join(values)
+    for token in granted:
+        assert token.encode() not in dump
+    assert b"Atza|" not in dump and b"Atzr|" not in dump
+
+
+def test_a_fully_logged_sync_leaks_no_secret_and_no_buyer_pii(start_sim, runtime_for,
+                                                              granted):
     sim = start_sim(sellers=2, orders_per_seller=30)
     rt = runtime_for(sim)
     logs = io.StringIO()
@@ -150,10 +203,8 @@ def test_a_fully_logged_sync_leaks_no_secret_and_no_buyer_pii(start_sim, runtime
     assert '"event": "spapi.call"' in text_ and '"event": "sync.done"' in text_  # logs exist
     secrets = [s["refresh_token"] for s in sim.world()["sellers"]]
     secrets.append(sim.world()["application"]["client_secret"])
-    r = sync_redis.Redis.from_url(rt.services.redis_url)
-    access = [json.loads(r.get(k))["access_token"] for k in r.scan_iter("lwa:tok:*")]
-    assert access, "the sync cached access tokens"
-    for secret in [*secrets, *access, rt.settings.token_keys.get_secret_value()]:
+    assert granted, "the sync was granted access tokens"
+    for secret in [*secrets, *granted, rt.settings.token_keys.get_secret_value()]:
         assert secret not in text_
     assert "Atzr|" not in text_ and "Atza|" not in text_
     # The simulator serves buyer and recipient data whenever includedData asks for them

@@ -1,7 +1,9 @@
 """POST /notifications/sns against real Postgres and Redis: a small aiohttp server plays AWS
-(serves the signing certificate over http, answers the SubscribeURL), and messages are signed
-here as SNS signs them. Subscription, inbox once per message, replays, forgeries, parking,
-the certificate cache, and retry-safety when something on our side fails."""
+(serves the signing certificate over http, its intermediate at its AIA URL, answers the
+SubscribeURL), the test CA (tests/snskit.py) is the only trusted root, and messages are signed
+here as SNS signs them. Subscription, inbox once per message, replays, forgeries, untrusted
+certificates, parking, the certificate cache, and retry-safety when something on our side
+fails."""
 
 from __future__ import annotations
 
@@ -14,21 +16,34 @@ import pytest
 import redis as sync_redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from tests.unit.test_sns import TOPIC, Signer, confirmation, make_signer, notification, sign
+from tests.snskit import (
+    ISSUER,
+    ROOT,
+    TOPIC,
+    Signer,
+    confirmation,
+    make_signer,
+    notification,
+    self_signed,
+    sign,
+)
 from worker.config import Settings
 from worker.crypto import new_key_spec
 from worker.logging import configure_logging
 from worker.runtime import Runtime
 from worker.web.app import Web, WebConfig, create_app
-from worker.web.sns import CERTS, MAX_BODY, SEEN_KEY, SEEN_SECONDS
+from worker.web.sns import MAX_BODY, SEEN_KEY, SEEN_SECONDS
+from worker.web.sns_certs import CERTS
 
 pytestmark = pytest.mark.integration
 
 CERT_PATH = "/SimpleNotificationService-test.pem"
+ISSUER_PATH = "/issuer.cer"
 SELLER = "A2SNSTESTSELLER"
 
 
@@ -66,11 +81,14 @@ def eventbridge(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 class Aws:
-    """The AWS side: the signing certificate over http, and SubscribeURL visits."""
+    """The AWS side: the signing certificate (with its chain unless told otherwise) and its
+    issuer over http, and SubscribeURL visits."""
 
     def __init__(self, signer: Signer) -> None:
         self.signer = signer
+        self.pem = signer.pem_with_chain
         self.cert_fetches = 0
+        self.issuer_fetches = 0
         self.confirmations: list[dict[str, str]] = []
         self.confirm_status = 200
         self.base = ""
@@ -78,12 +96,21 @@ class Aws:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get(CERT_PATH, self._cert)
+        app.router.add_get(ISSUER_PATH, self._issuer)
         app.router.add_get("/", self._confirm)
         return app
 
+    def serve(self, signer: Signer, pem: bytes | None = None) -> None:
+        self.signer, self.pem = signer, signer.pem_with_chain if pem is None else pem
+
     async def _cert(self, request: web.Request) -> web.Response:
         self.cert_fetches += 1
-        return web.Response(body=self.signer.pem, content_type="application/x-x509-ca-cert")
+        return web.Response(body=self.pem, content_type="application/x-x509-ca-cert")
+
+    async def _issuer(self, request: web.Request) -> web.Response:
+        self.issuer_fetches += 1  # DER, as Amazon's crt.*.amazontrust.com serve it
+        return web.Response(body=ISSUER.cert.public_bytes(serialization.Encoding.DER),
+                            content_type="application/pkix-cert")
 
     async def _confirm(self, request: web.Request) -> web.Response:
         if self.confirm_status != 200:
@@ -94,6 +121,10 @@ class Aws:
     @property
     def cert_url(self) -> str:
         return self.base + CERT_PATH
+
+    @property
+    def issuer_url(self) -> str:
+        return self.base + ISSUER_PATH
 
     @property
     def subscribe_url(self) -> str:
@@ -127,7 +158,12 @@ class Endpoint:
 
 @pytest.fixture(scope="module")
 def signer() -> Signer:
-    return make_signer()
+    return make_signer(name="127.0.0.1")  # what SNS's certificate names, for the test host
+
+
+@pytest.fixture(scope="module")
+def trusted_roots(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return ROOT.write(tmp_path_factory.mktemp("ca") / "roots.pem")
 
 
 @pytest.fixture
@@ -137,28 +173,29 @@ def logs() -> io.StringIO:
     return stream
 
 
-def _settings(clean: Any, **overrides: Any) -> Settings:
+def _settings(clean: Any, roots: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": clean.database_url, "redis_url": clean.redis_url,
         "lwa_client_id": "amzn1.application-oa2-client.test",
         "lwa_client_secret": SecretStr("s"), "token_keys": new_key_spec("test"),
         "sns_cert_host_pattern": r"^127\.0\.0\.1$", "sns_allow_http_cert": True,
+        "sns_ca_bundle": roots, "sns_issuer_host_pattern": r"^127\.0\.0\.1$",
         "sns_topic_arns": (TOPIC,), "log_format": "json",
     }
     return Settings(**{**values, **overrides})
 
 
 @pytest.fixture
-async def make_endpoint(clean, signer, aiohttp_server, aiohttp_client) -> Any:
+async def make_endpoint(clean, signer, trusted_roots, aiohttp_server, aiohttp_client) -> Any:
     CERTS.clear()  # process-wide; a port reused from another test must not hit it
-    with Runtime(_settings(clean)).engine.begin() as conn:
+    with Runtime(_settings(clean, trusted_roots)).engine.begin() as conn:
         conn.execute(text("TRUNCATE notifications_inbox RESTART IDENTITY"))
     aws = Aws(signer)
     server = await aiohttp_server(aws.app())
     aws.base = str(server.make_url("")).rstrip("/")
 
     async def make(**overrides: Any) -> Endpoint:
-        rt = Runtime(_settings(clean, **overrides))
+        rt = Runtime(_settings(clean, trusted_roots, **overrides))
         config = WebConfig(public_url="http://127.0.0.1", application_id="amzn1.sp.solution.t",
                            lwa=rt.lwa_app())
         client = await aiohttp_client(create_app(Web(rt, config)))
@@ -314,6 +351,7 @@ async def test_only_listed_topics_may_subscribe_or_deliver(make_endpoint, topics
     assert aws.confirmations == []
     note = endpoint.signed(json.dumps(order_change(str(uuid.uuid4()))))
     assert (await endpoint.post(note))[0] == 403 and endpoint.inbox() == []
+    assert aws.cert_fetches == 0  # refused before any outbound request
 
 
 async def test_a_stale_message_is_refused(endpoint):
@@ -360,3 +398,53 @@ async def test_a_database_failure_answers_500_and_the_retry_is_handled(make_endp
     working = await make_endpoint()
     assert await working.post(body) == (200, "recorded")
     assert len(working.inbox()) == 1
+
+
+# -- the certificate itself must be trusted: a chain to the trust store, SNS's name
+
+async def test_a_certificate_no_trusted_ca_vouches_for_is_refused(endpoint, logs):
+    forger = self_signed("127.0.0.1")  # right name, right URL, nobody's signature on it
+    endpoint.aws.serve(forger)
+    body = sign(notification(json.dumps(order_change(str(uuid.uuid4()))),
+                             cert_url=endpoint.aws.cert_url), forger.key)
+    for _ in range(2):
+        status, reason = await endpoint.post(body)
+        assert status == 403
+        assert reason == "signing certificate is not trusted for 127.0.0.1: no chain to a " \
+                         "trusted CA"
+    assert endpoint.aws.cert_fetches == 2  # a refused certificate is not cached
+    assert endpoint.inbox() == []
+    assert _events(logs, "sns.rejected")[0]["reason"] == reason
+
+
+async def test_a_trusted_certificate_for_another_name_is_refused(endpoint):
+    other = make_signer(name="sns.evil.example")  # our CA's, but not for this host
+    endpoint.aws.serve(other)
+    body = sign(notification(json.dumps(order_change(str(uuid.uuid4()))),
+                             cert_url=endpoint.aws.cert_url), other.key)
+    status, reason = await endpoint.post(body)
+    assert status == 403 and "not trusted for 127.0.0.1" in reason
+    assert endpoint.inbox() == []
+
+
+async def test_the_intermediate_comes_from_the_certificates_aia_url_once(endpoint):
+    aws = endpoint.aws
+    leaf = make_signer(name="127.0.0.1", aia_url=aws.issuer_url)
+    aws.serve(leaf, leaf.pem)  # the leaf alone, as SNS serves it
+    for _ in range(3):
+        body = sign(notification(json.dumps(order_change(str(uuid.uuid4()))),
+                                 cert_url=aws.cert_url), leaf.key)
+        assert await endpoint.post(body) == (200, "recorded")
+    assert (aws.cert_fetches, aws.issuer_fetches) == (1, 1)  # verified once, then cached
+
+
+async def test_an_aia_url_on_another_host_is_not_followed(endpoint):
+    aws = endpoint.aws
+    leaf = make_signer(name="127.0.0.1", aia_url=aws.issuer_url.replace("127.0.0.1",
+                                                                        "localhost"))
+    aws.serve(leaf, leaf.pem)
+    body = sign(notification(json.dumps(order_change(str(uuid.uuid4()))),
+                             cert_url=aws.cert_url), leaf.key)
+    status, reason = await endpoint.post(body)
+    assert status == 403 and reason.endswith("no chain to a trusted CA")
+    assert aws.issuer_fetches == 0 and endpoint.inbox() == []

@@ -1,27 +1,36 @@
-"""SNS message verification (worker/web/sns.py) with no services: a self-signed RSA certificate
-made here signs messages the way SNS does (v1 SHA1withRSA, v2 SHA256withRSA), then every
-forgery the endpoint must refuse. Strings-to-sign are written out by hand from AWS's rule."""
+"""SNS message verification (worker/web/sns.py) with no services: a certificate from the test
+CA (tests/snskit.py) signs messages the way SNS does (v1 SHA1withRSA, v2 SHA256withRSA), then
+every forgery the endpoint must refuse. Strings-to-sign are written out by hand from AWS's
+rule. The certificate's own trust (chain, name) is tests/unit/test_sns_certs.py's."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from yarl import URL
 
+from tests.snskit import (
+    CERT_URL,
+    TOPIC,
+    Signer,
+    canonical,
+    confirmation,
+    make_signer,
+    notification,
+    sign,
+    timestamp,
+)
 from worker.config import Settings
 from worker.web.sns import (
-    CertCache,
     Policy,
     Rejected,
     SnsMessage,
@@ -32,90 +41,7 @@ from worker.web.sns import (
     string_to_sign,
     verify,
 )
-
-CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem"
-TOPIC = "arn:aws:sns:us-east-1:123456789012:spsync-notifications"
-SUBSCRIBE_URL = ("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"
-                 f"&TopicArn={TOPIC}&Token=2336412f37fb687f5d51e6e2425c464de12884c")
-
-
-# --- what SNS does (written from AWS's documentation, not from worker.web.sns) ---
-
-@dataclass(frozen=True)
-class Signer:
-    key: rsa.RSAPrivateKey
-    cert: x509.Certificate
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-
-def make_signer(valid_from: datetime | None = None, valid_to: datetime | None = None) -> Signer:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(valid_from or now - timedelta(days=1))
-            .not_valid_after(valid_to or now + timedelta(days=30))
-            .sign(key, hashes.SHA256()))
-    return Signer(key, cert)
-
-
-def canonical(fields: dict[str, Any]) -> bytes:
-    """AWS: Notification signs Message, MessageId, Subject (if present), Timestamp, TopicArn,
-    Type; the two confirmations sign Message, MessageId, SubscribeURL, Timestamp, Token,
-    TopicArn, Type. Each as the key, a newline, the value, a newline."""
-    if fields["Type"] == "Notification":
-        keys = ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
-    else:
-        keys = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
-    text = ""
-    for key in keys:
-        if key == "Subject" and fields.get("Subject") is None:
-            continue
-        text += key + "\n" + fields[key] + "\n"
-    return text.encode("utf-8")
-
-
-def sign(fields: dict[str, Any], key: rsa.RSAPrivateKey, version: str = "2") -> dict[str, Any]:
-    # SignatureVersion 1 is SHA1withRSA: SNS's definition, not a choice made here
-    digest = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
-    signature = key.sign(canonical(fields), padding.PKCS1v15(), digest)
-    return {**fields, "SignatureVersion": version,
-            "Signature": base64.b64encode(signature).decode()}
-
-
-def timestamp(at: datetime | None = None) -> str:
-    return (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.") + "123Z"
-
-
-def notification(message: str, *, cert_url: str = CERT_URL, subject: str | None = None,
-                 at: datetime | None = None, message_id: str | None = None) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "Type": "Notification", "MessageId": message_id or str(uuid.uuid4()),
-        "TopicArn": TOPIC, "Message": message, "Timestamp": timestamp(at),
-        "SigningCertURL": cert_url,
-        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&x=1",
-    }
-    if subject is not None:
-        fields["Subject"] = subject
-    return fields
-
-
-def confirmation(kind: str = "SubscriptionConfirmation", *, cert_url: str = CERT_URL,
-                 subscribe_url: str = SUBSCRIBE_URL,
-                 at: datetime | None = None) -> dict[str, Any]:
-    return {
-        "Type": kind, "MessageId": str(uuid.uuid4()),
-        "Token": "2336412f37fb687f5d51e6e2425c464de12884c", "TopicArn": TOPIC,
-        "Message": f"You have chosen to subscribe to the topic {TOPIC}.\n"
-                   "To confirm the subscription, visit the SubscribeURL included in this "
-                   "message.",
-        "SubscribeURL": subscribe_url, "Timestamp": timestamp(at), "SigningCertURL": cert_url,
-    }
-
+from worker.web.sns_certs import CertCache
 
 # --- fixtures and the check under test ---
 

@@ -160,8 +160,9 @@ def start_run(conn: Connection, seller_id: int, stream: str, worker: str) -> int
         ).scalar_one())
 
 
-def reap_lost_runs(conn: Connection, seller_id: int, stream: str) -> int:
-    """Mark runs left 'running' by a dead worker as failed (call while holding the lock)."""
+def reap_lost_runs(conn: Connection, seller_id: int, stream: str) -> list[int]:
+    """Mark runs left 'running' by a dead worker as failed (call while holding the lock);
+    their ids."""
     with conn.begin():
         result = conn.execute(
             update(SyncRun)
@@ -169,14 +170,21 @@ def reap_lost_runs(conn: Connection, seller_id: int, stream: str) -> int:
                    SyncRun.status == "running")
             .values(status="failed", finished_at=func.now(), error_type="WorkerLost",
                     error="the worker running this sync died; resumed from its checkpoint")
+            .returning(SyncRun.id)
         )
-    return int(result.rowcount or 0)
+        return [int(i) for i in result.scalars()]
 
 
 def add_to_run(conn: Connection, run_id: int, **counts: int) -> None:
     """Increment a run's counters (inside the page transaction, so they match the rows)."""
     conn.execute(update(SyncRun).where(SyncRun.id == run_id).values(
         **{k: getattr(SyncRun, k) + v for k, v in counts.items()}))
+
+
+def count_calls(conn: Connection, run_id: int, calls: int) -> None:
+    """Raise a run's ``api_calls`` to ``calls`` (what it sent, counted at call time)."""
+    conn.execute(update(SyncRun).where(SyncRun.id == run_id).values(
+        api_calls=func.greatest(SyncRun.api_calls, calls)))
 
 
 def finish_run(

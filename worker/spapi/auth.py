@@ -1,11 +1,25 @@
 """Login with Amazon (LWA): refresh-token grant with one access token shared by all processes.
 
-The token for a seller lives in Redis (``lwa:tok:<seller>``). A caller that finds it missing or
+The token for a seller lives in Redis (``lwa:tok:<seller>``), AES-256-GCM encrypted with the
+keyring that protects refresh tokens (``SPSYNC_TOKEN_KEYS``): a Redis dump, replica or backup
+holds no usable token. The value is ``<key id>:<expires_at>:<nonce + ciphertext>``, the key name
+and expiry bound to the ciphertext; one this process cannot open (a key it does not list, an
+older plaintext entry, a tampered value) is a cache miss, so a rotation costs at most a refresh.
+A caller that finds it missing or
 within ``refresh_margin`` (5 min) of expiry takes ``lwa:lock:<seller>`` (SET NX PX); only the
 lock holder calls LWA, everybody else waits for the new token to appear. So N concurrent
 callers with an expired token cause exactly one refresh, across any number of processes.
 ``invalid_grant`` is published under ``lwa:err:<seller>`` so waiters fail fast with
 :class:`InvalidGrantError` instead of queueing refreshes that cannot succeed.
+
+Any other failed refresh (LWA 5xx or 429, a timeout, a refused connection) starts a cool-down
+shared by every process: ``lwa:cool:<seller>`` lives :func:`cooldown_seconds` (1 s after the
+first failure, doubling per consecutive failure up to 30 s; ``lwa:fails:<seller>`` counts them).
+Nobody asks LWA for that seller while it lasts: callers wait it out (one caller then tries),
+or use the cached token while it has :data:`STILL_USABLE` seconds left, so an outage costs LWA
+a few attempts per seller instead of one per caller and retry. A caller whose wait would run
+past its patience (twice the lock's TTL) gets :class:`LwaCoolingDown` at once; the client does
+not retry it inline, the task retries later.
 
 Grantless operations (Notifications destinations, ...) take an *application* token instead:
 a ``client_credentials`` grant with a ``scope`` and no refresh token
@@ -25,14 +39,25 @@ from typing import Any
 
 import aiohttp
 import structlog
+from cryptography.exceptions import InvalidTag
 
+from worker.config import ConfigError
+from worker.crypto import Keyring
 from worker.metrics import TOKEN_REFRESH_FAILURES
 from worker.spapi.clock import ClockWatch
-from worker.spapi.errors import AuthError, InvalidGrantError, ServerError, SpApiError
+from worker.spapi.errors import (
+    AuthError,
+    InvalidGrantError,
+    LwaCoolingDown,
+    RetriableError,
+    ServerError,
+    SpApiError,
+)
 
 log = structlog.get_logger(__name__)
 
 NOTIFICATIONS_SCOPE = "sellingpartnerapi::notifications"
+STILL_USABLE = 60.0  # seconds a cached token must have left to be used while LWA cools down
 Granter = Callable[[], Awaitable[tuple[str, float]]]  # one LWA grant: (token, expires_in)
 
 _RELEASE = """
@@ -44,6 +69,11 @@ return 0
 def needs_refresh(expires_at: float, now: float, margin: float) -> bool:
     """True when a token expiring at ``expires_at`` should be replaced at ``now``."""
     return now >= expires_at - margin
+
+
+def cooldown_seconds(failures: int, first: float, cap: float) -> float:
+    """How long nobody refreshes after ``failures`` consecutive failed refreshes."""
+    return min(cap, first * 2.0 ** (max(1, failures) - 1))
 
 
 @dataclass(frozen=True)
@@ -62,18 +92,23 @@ class LwaTokenProvider:
         redis: Any,
         app: LwaApp,
         *,
+        keyring: Keyring,
         refresh_margin: float = 300.0,
         lock_ttl: float = 30.0,
         poll_interval: float = 0.05,
+        cooldown_first: float = 1.0,
+        cooldown_max: float = 30.0,
         clock: Callable[[], float] = time.time,
         clock_watch: ClockWatch | None = None,
     ) -> None:
         self._session = session
         self._redis = redis
         self._app = app
+        self._keys = keyring
         self._margin = refresh_margin
         self._lock_ttl = lock_ttl
         self._poll = poll_interval
+        self._cooldown = (cooldown_first, cooldown_max)
         self._clock = clock
         self._watch = clock_watch
         self._release = redis.register_script(_RELEASE)
@@ -106,17 +141,22 @@ class LwaTokenProvider:
     async def invalidate(self, seller: str, token: str) -> None:
         """Drop ``token`` (the server said it expired) so the next call refreshes."""
         self._local.pop(seller, None)
-        raw = await self._redis.get(_tok_key(seller))
-        if raw and json.loads(raw)["access_token"] == token:
+        cached = await self._cached(seller)
+        if cached and cached[0] == token:
             await self._redis.delete(_tok_key(seller))
 
     async def _shared_token(self, seller: str, grant: Granter) -> tuple[str, float]:
         deadline = self._clock() + self._lock_ttl * 2
         while True:
-            fresh = await self._read_cache(seller)
-            if fresh:
-                return fresh
-            await self._raise_published_error(seller)
+            cached = await self._cached(seller)
+            if cached and not needs_refresh(cached[1], self._clock(), self._margin):
+                return cached
+            cooling = await self._blocked_for(seller)
+            if cooling > 0:
+                if cached and cached[1] - self._clock() >= STILL_USABLE:
+                    return cached  # LWA is failing, not this token: keep using it meanwhile
+                await self._wait_out(seller, cooling, deadline)
+                continue
             owner = uuid.uuid4().hex
             got = await self._redis.set(
                 _lock_key(seller), owner, nx=True, px=int(self._lock_ttl * 1000)
@@ -142,12 +182,48 @@ class LwaTokenProvider:
             if isinstance(exc, InvalidGrantError):
                 await self._redis.set(_err_key(seller), exc.detail,
                                       px=int(self._lock_ttl * 1000))
+            elif isinstance(exc, RetriableError):
+                await self._start_cooldown(seller)  # before the lock is released
             raise
         expires_at = self._clock() + expires_in
-        payload = json.dumps({"access_token": token, "expires_at": expires_at})
-        await self._redis.set(_tok_key(seller), payload, px=max(1, int(expires_in * 1000)))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(_tok_key(seller), self._seal(seller, token, expires_at),
+                 px=max(1, int(expires_in * 1000)))
+        pipe.delete(_fails_key(seller))  # the next failure starts over at the first pause
+        await pipe.execute()
         log.info("lwa.refreshed", seller=seller, expires_in=expires_in)
         return token, expires_at
+
+    async def _start_cooldown(self, seller: str) -> None:
+        first, cap = self._cooldown
+        failures = int(await self._redis.incr(_fails_key(seller)))
+        pause = cooldown_seconds(failures, first, cap)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(_cool_key(seller), failures, px=max(1, int(pause * 1000)))
+        # the count outlives the pause by the cap: an outage keeps it growing, a quiet
+        # spell after a lone failure forgets it
+        pipe.pexpire(_fails_key(seller), max(1, int((pause + cap) * 1000)))
+        await pipe.execute()
+        log.warning("lwa.cooldown", seller=seller, failures=failures, seconds=pause)
+
+    async def _blocked_for(self, seller: str) -> float:
+        """Seconds of the shared cool-down left; raises the published invalid_grant."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(_err_key(seller))
+        pipe.pttl(_cool_key(seller))
+        err, cool_ms = await pipe.execute()
+        if err:
+            text = err.decode() if isinstance(err, bytes) else str(err)
+            raise InvalidGrantError(text, seller=seller, operation="lwa.refresh", status=400,
+                                    code="invalid_grant")
+        return max(0, int(cool_ms)) / 1000
+
+    async def _wait_out(self, seller: str, cooling: float, deadline: float) -> None:
+        if self._clock() + cooling > deadline:
+            raise LwaCoolingDown(f"LWA refreshes for this seller pause {cooling:.1f} s more "
+                                 "after failures", seller=seller, operation="lwa.refresh",
+                                 retry_after=cooling)
+        await asyncio.sleep(cooling)
 
     async def _grant(self, seller: str, refresh_token: str) -> tuple[str, float]:
         form = {
@@ -160,20 +236,30 @@ class LwaTokenProvider:
                               clock=self._watch)
 
     async def _read_cache(self, seller: str) -> tuple[str, float] | None:
-        raw = await self._redis.get(_tok_key(seller))
-        if not raw:
+        cached = await self._cached(seller)
+        if cached is None or needs_refresh(cached[1], self._clock(), self._margin):
             return None
-        data = json.loads(raw)
-        if needs_refresh(float(data["expires_at"]), self._clock(), self._margin):
-            return None
-        return str(data["access_token"]), float(data["expires_at"])
+        return cached
 
-    async def _raise_published_error(self, seller: str) -> None:
-        err = await self._redis.get(_err_key(seller))
-        if err:
-            text = err.decode() if isinstance(err, bytes) else str(err)
-            raise InvalidGrantError(text, seller=seller, operation="lwa.refresh", status=400,
-                                    code="invalid_grant")
+    async def _cached(self, seller: str) -> tuple[str, float] | None:
+        """The shared (token, expires_at), or None when absent or unreadable here."""
+        raw = await self._redis.get(_tok_key(seller))
+        return self._open(seller, raw) if raw else None
+
+    def _seal(self, seller: str, token: str, expires_at: float) -> bytes:
+        expiry = repr(expires_at)
+        blob, kid = self._keys.encrypt(token, _tok_aad(seller, expiry))
+        return f"{kid}:{expiry}:".encode() + blob
+
+    def _open(self, seller: str, raw: bytes | str) -> tuple[str, float] | None:
+        data = raw.encode() if isinstance(raw, str) else raw
+        try:
+            kid, expiry, blob = data.split(b":", 2)
+            expires_at = float(expiry)
+            token = self._keys.decrypt(blob, kid.decode(), _tok_aad(seller, expiry.decode()))
+        except (ValueError, UnicodeDecodeError, ConfigError, InvalidTag):
+            return None  # another key, an older plaintext entry, or tampered: refresh
+        return token, expires_at
 
 
 @dataclass(frozen=True)
@@ -255,15 +341,21 @@ async def _post_grant(
 
 
 def cache_keys(seller: str) -> list[str]:
-    """The Redis keys holding a seller's cached access token and its published refresh error.
+    """The Redis keys holding a seller's cached access token, its published refresh error
+    and its refresh cool-down.
 
     Deleting them after a new refresh token was stored makes the next call refresh at once.
     """
-    return [_tok_key(seller), _err_key(seller)]
+    return [_tok_key(seller), _err_key(seller), _cool_key(seller), _fails_key(seller)]
 
 
 def _tok_key(seller: str) -> str:
     return f"lwa:tok:{seller}"
+
+
+def _tok_aad(seller: str, expiry: str) -> str:
+    """What a cached token's ciphertext is bound to: its key and its expiry."""
+    return f"{_tok_key(seller)}|{expiry}"
 
 
 def _lock_key(seller: str) -> str:
@@ -272,3 +364,11 @@ def _lock_key(seller: str) -> str:
 
 def _err_key(seller: str) -> str:
     return f"lwa:err:{seller}"
+
+
+def _cool_key(seller: str) -> str:
+    return f"lwa:cool:{seller}"
+
+
+def _fails_key(seller: str) -> str:
+    return f"lwa:fails:{seller}"

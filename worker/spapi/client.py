@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -38,6 +38,7 @@ from worker.spapi.clock import ClockWatch
 from worker.spapi.documents import stream_document
 from worker.spapi.errors import (
     AuthError,
+    LwaCoolingDown,
     MalformedResponseError,
     RetriableError,
     ServerError,
@@ -54,6 +55,7 @@ log = structlog.get_logger(__name__)
 USER_AGENT = "spsync/0.1 (Language=Python)"
 NOT_SENT = "NotSent"  # ServerError.code when the connection never opened: nothing left
 Query = Mapping[str, str | int | float | bool | list[str] | None]
+OnSend = Callable[[], Awaitable[None]]  # awaited just before each request leaves
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class Response:
 
 @dataclass
 class CallStats:
-    """Counters a sync reports in ``sync_runs`` and the demo shows."""
+    """Counters a sync reports in ``sync_runs`` and the demo shows (``calls``: requests
+    sent, each counted as it leaves)."""
 
     calls: int = 0
     throttled: int = 0
@@ -122,6 +125,7 @@ class SpApiClient:
         signer: Signer | None = None,
         stats: CallStats | None = None,
         clock: ClockWatch | None = None,
+        on_send: OnSend | None = None,
     ) -> None:
         self._session = session
         self._tokens = tokens
@@ -134,6 +138,7 @@ class SpApiClient:
         self._signer = signer
         self.stats = stats or CallStats()
         self._clock = clock or ClockWatch()
+        self._on_send = on_send
 
     async def call(
         self,
@@ -168,6 +173,8 @@ class SpApiClient:
                 refreshed = True  # the cached access token may have expired server-side
                 self.stats.retries += 1  # a retried call like any other (sync_runs.retries)
                 RETRIES.labels(op.name, "expired_token").inc()
+            except LwaCoolingDown:
+                raise  # the token provider waited all it would: the task retries later
             except RetriableError as exc:
                 if not self._backoff.should_retry(attempt) or not (
                         idempotent or never_applied(exc, op.name)):
@@ -215,6 +222,7 @@ class SpApiClient:
         cache_id, token = await self._bucket.while_redis_is_down(
             key, lambda: self._access_token(seller))
         await self._take_quota(seller, op, key, priority)
+        counted = await self._count_call()
         started = time.monotonic()
         try:
             resp = await self._send(seller, op, url, token, body)
@@ -223,11 +231,23 @@ class SpApiClient:
                 await self._tokens.invalidate(cache_id, token)
             raise
         finally:
-            self.stats.calls += 1
+            if counted is not None:
+                await counted
         log.info("spapi.call", seller=seller.selling_partner_id, operation=op.name,
                  method=op.method, path=op.path, status=resp.status, request_id=resp.request_id,
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
         return resp
+
+    async def _count_call(self) -> asyncio.Future[None] | None:
+        """Count the request as it leaves, so a process killed while it is in flight has
+        counted it (sync_runs.api_calls). ``on_send`` runs beside the request: waiting for it
+        between the quota slot and the send would let a slow Redis bunch requests up."""
+        self.stats.calls += 1
+        if self._on_send is None:
+            return None
+        counting = asyncio.ensure_future(self._on_send())
+        await asyncio.sleep(0)  # one loop step: its command is written before the request
+        return counting
 
     async def _access_token(self, seller: Auth) -> tuple[str, str]:
         """(where the token is cached, the token): the seller's, or the application's."""

@@ -6,6 +6,8 @@
     ├── RetriableError              retry later; carries retry_after (seconds) when known
     │   ├── ThrottledError          429 QuotaExceeded
     │   └── ServerError             500 / 502 / 503 / 504, timeouts, connection resets
+    │       └── LwaCoolingDown      LWA failed lately: its shared cool-down outlasts the
+    │                               caller's patience (the client does not retry it inline)
     ├── InputError                  400 / 422: the request (or a pagination token) is wrong
     │   └── MalformedResponseError  200 whose body breaks the model: not JSON, wrong shape
     ├── AuthError                   401 / 403 (expired or revoked access token, missing role)
@@ -63,6 +65,10 @@ class ThrottledError(RetriableError):
 
 
 class ServerError(RetriableError):
+    pass
+
+
+class LwaCoolingDown(ServerError):
     pass
 
 

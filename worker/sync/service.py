@@ -20,6 +20,7 @@ from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
 from worker.spapi.errors import InvalidGrantError, RetriableError, SpApiError
+from worker.sync import calls
 from worker.sync.catalog import Plan, plan
 from worker.sync.runner import StreamRun, Totals
 
@@ -64,26 +65,29 @@ async def _locked_run(
     rt: Runtime, conn: Connection, seller: sellers.SellerRecord, stream_plan: Plan
 ) -> Outcome:
     stream, interval = stream_plan.spec.stream, stream_plan.interval
-    if state.reap_lost_runs(conn, seller.id, stream):
+    lost = state.reap_lost_runs(conn, seller.id, stream)
+    if lost:
         log.warning("sync.resuming_after_lost_worker")
+        with rt.redis() as r:
+            calls.settle(conn, r, lost)  # what the dead worker sent after its last page
     run_id = state.start_run(conn, seller.id, stream, worker_name())
-    async with rt.spapi() as client:
+    async with rt.spapi(run_id=run_id) as client:
         job = StreamRun(stream_plan.spec, conn, client, seller, run_id, stream_plan.policy,
                         stream_plan.page_size, now=lambda: datetime.now(UTC))
         try:
             totals = await job.run()
         except QuotaWaitTooLong as exc:
-            _close(conn, run_id, stream, client, "deferred", exc)
+            _close(rt, conn, run_id, stream, client, "deferred", exc)
             raise
         except InvalidGrantError as exc:
-            _close(conn, run_id, stream, client, "failed", exc)
+            _close(rt, conn, run_id, stream, client, "failed", exc)
             with conn.begin():
                 sellers.disable_seller(conn, seller.id, f"invalid_grant: {exc.detail}")
                 state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
             log.error("sync.seller_disabled", reason="invalid_grant")
             return Outcome("failed", job.totals, str(exc))
         except SpApiError as exc:
-            _close(conn, run_id, stream, client, "failed", exc)
+            _close(rt, conn, run_id, stream, client, "failed", exc)
             with conn.begin():
                 state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
             log.error("sync.failed", error_type=type(exc).__name__, error=str(exc))
@@ -91,9 +95,9 @@ async def _locked_run(
                 raise
             return Outcome("failed", job.totals, str(exc))
         except Exception as exc:  # a bug or a database outage: record it, then let it surface
-            _close(conn, run_id, stream, client, "failed", exc)
+            _close(rt, conn, run_id, stream, client, "failed", exc)
             raise
-        _close(conn, run_id, stream, client, "succeeded", None)
+        _close(rt, conn, run_id, stream, client, "succeeded", None)
         with conn.begin():
             state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=None)
     log.info("sync.done", pages=totals.pages, rows=totals.rows, children=totals.children,
@@ -102,7 +106,7 @@ async def _locked_run(
 
 
 def _close(
-    conn: Connection, run_id: int, stream: str, client: SpApiClient, status: str,
+    rt: Runtime, conn: Connection, run_id: int, stream: str, client: SpApiClient, status: str,
     error: BaseException | None,
 ) -> None:
     if conn.in_transaction():
@@ -111,3 +115,5 @@ def _close(
     with conn.begin():
         state.finish_run(conn, run_id, status, error=error, api_calls=client.stats.calls,
                          throttled=client.stats.throttled, retries=client.stats.retries)
+    with rt.redis() as r:
+        calls.forget(r, run_id)  # the row has the final count

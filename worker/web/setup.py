@@ -7,6 +7,7 @@ from pydantic import AnyHttpUrl, SecretStr
 from worker.config import ConfigError, Settings
 from worker.runtime import Runtime
 from worker.web.app import Web, WebConfig
+from worker.web.sns_certs import trust_of
 
 
 def web_deps(settings: Settings, *, public_url: str, spapi_url: str | None = None) -> Web:
@@ -30,6 +31,7 @@ def web_deps(settings: Settings, *, public_url: str, spapi_url: str | None = Non
         raise ConfigError("SPSYNC_LWA_APP_ID must be set (your SP-API application id, "
                           "amzn1.sp.solution...)")
     settings.require_lwa()
+    trust_of(settings)  # an unreadable SPSYNC_SNS_CA_BUNDLE stops start-up, not a message
     rt = Runtime(settings)
     return Web(rt, WebConfig(public_url=public_url, application_id=settings.lwa_app_id,
                              lwa=rt.lwa_app(), consent_base=consent_base,

@@ -6,13 +6,17 @@ verified as AWS documents it (``sns-verify-signature-of-message``):
 
 1. the body is at most :data:`MAX_BODY` bytes of JSON holding the string fields of its
    ``Type`` (Notification, SubscriptionConfirmation, UnsubscribeConfirmation), else 400;
-2. ``SigningCertURL`` is https on a host matching ``SPSYNC_SNS_CERT_HOST_PATTERN``
+2. ``TopicArn`` is one of ``SPSYNC_SNS_TOPIC_ARNS``, else 403: a message for anybody else's
+   topic costs no outbound request;
+3. ``SigningCertURL`` is https on a host matching ``SPSYNC_SNS_CERT_HOST_PATTERN``
    (``sns.<region>.amazonaws.com[.cn]``, the parsed host matched whole) and ends in ``.pem``;
    ``Timestamp`` is under one hour old (SNS stops retrying after one hour) and at most five
    minutes ahead; else 403;
-3. the certificate at that URL (fetched once, cached by URL) verifies ``Signature`` over the
-   type's string-to-sign: SHA1withRSA for SignatureVersion 1, SHA256withRSA for 2; else 403;
-4. a MessageId handled in the last :data:`SEEN_SECONDS` is answered 200 and not handled again.
+4. the certificate at that URL (fetched once, cached by URL once verified) chains to a trusted
+   CA, is valid now and names SNS's signing host for that region
+   (:mod:`worker.web.sns_certs`), and it verifies ``Signature`` over the type's
+   string-to-sign: SHA1withRSA for SignatureVersion 1, SHA256withRSA for 2; else 403;
+5. a MessageId handled in the last :data:`SEEN_SECONDS` is answered 200 and not handled again.
 
 Then a SubscriptionConfirmation is confirmed by a GET on its SubscribeURL (which must be on an
 SNS host too), and a Notification's ``Message`` (the SP-API notification, bare or as the
@@ -32,8 +36,7 @@ import base64
 import binascii
 import json
 import re
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -53,6 +56,18 @@ from worker.config import Settings
 from worker.metrics import SNS_MESSAGES
 from worker.notifications import inbox
 from worker.notifications.envelope import InvalidNotification, parse
+from worker.web.sns_certs import (
+    CERTS,
+    FETCH_TIMEOUT,
+    MAX_CERT,
+    CertSource,
+    Rejected,
+    Unavailable,
+    fetch_verified,
+    forbidden,
+    read_capped,
+    trust_of,
+)
 
 if TYPE_CHECKING:
     from worker.web.app import Web
@@ -61,12 +76,10 @@ log = structlog.get_logger(__name__)
 
 # SNS messages are at most 256 KB; JSON-escaping the Message inside the envelope can grow it.
 MAX_BODY = 512 * 1024
-MAX_CERT = 64 * 1024  # an SNS signing certificate is about 2 KB
 MAX_AGE = timedelta(hours=1)  # SNS's HTTP/S retries end within 3,600 s
 MAX_AHEAD = timedelta(minutes=5)  # clock skew
 SEEN_SECONDS = 70 * 60  # covers the whole window a Timestamp is accepted in (65 minutes)
 SEEN_KEY = "spsync:sns:seen:"
-FETCH_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 NOTIFICATION = "Notification"
 SUBSCRIBE = "SubscriptionConfirmation"
@@ -87,26 +100,8 @@ ALGORITHMS: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 }
 
 
-class Rejected(Exception):
-    """The message is refused: ``status`` 400 (malformed), 403 (not provably from SNS) or
-    413 (too large). ``reason`` is one line naming what failed, never the message's values."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-class Unavailable(Exception):
-    """Something this endpoint needs from AWS did not answer; 502, and SNS retries."""
-
-
 def _malformed(reason: str) -> Rejected:
     return Rejected(400, reason)
-
-
-def _forbidden(reason: str) -> Rejected:
-    return Rejected(403, reason)
 
 
 @dataclass(frozen=True)
@@ -166,7 +161,7 @@ class Policy:
     def cert_url(self, value: str) -> URL:
         url = self._trusted(value, "SigningCertURL")
         if not url.path.endswith(".pem") or url.query_string or url.fragment:
-            raise _forbidden("SigningCertURL is not a .pem file")
+            raise forbidden("SigningCertURL is not a .pem file")
         return url
 
     def subscribe_url(self, value: str) -> URL:
@@ -176,13 +171,13 @@ class Policy:
         try:
             url = URL(value)
         except (ValueError, TypeError):
-            raise _forbidden(f"{name} is not a URL") from None
+            raise forbidden(f"{name} is not a URL") from None
         if url.scheme not in (("https", "http") if self.allow_http else ("https",)):
-            raise _forbidden(f"{name} is not https")
+            raise forbidden(f"{name} is not https")
         if url.user is not None or url.password is not None or "@" in value.split("?")[0]:
-            raise _forbidden(f"{name} has user info")  # even empty: SNS never sends one
+            raise forbidden(f"{name} has user info")  # even empty: SNS never sends one
         if url.raw_host is None or not self.host.fullmatch(url.raw_host):
-            raise _forbidden(f"{name} is not on an SNS host")
+            raise forbidden(f"{name} is not on an SNS host")
         return url
 
 
@@ -198,36 +193,33 @@ def _policy(pattern: str, allow_http: bool) -> Policy:
 def allowed_topic(topic_arn: str, allowed: tuple[str, ...]) -> None:
     """Anyone can point their own (genuinely signed) SNS topic here: only listed topics count."""
     if not allowed:
-        raise _forbidden("SPSYNC_SNS_TOPIC_ARNS lists no topic: every message is refused")
+        raise forbidden("SPSYNC_SNS_TOPIC_ARNS lists no topic: every message is refused")
     if topic_arn not in allowed:
-        raise _forbidden("TopicArn is not in SPSYNC_SNS_TOPIC_ARNS")
+        raise forbidden("TopicArn is not in SPSYNC_SNS_TOPIC_ARNS")
 
 
 def check_timestamp(timestamp: datetime, now: datetime) -> None:
     if now - timestamp > MAX_AGE:
-        raise _forbidden("Timestamp is more than one hour old")
+        raise forbidden("Timestamp is more than one hour old")
     if timestamp - now > MAX_AHEAD:
-        raise _forbidden("Timestamp is in the future")
+        raise forbidden("Timestamp is in the future")
 
 
 def check_signature(cert: x509.Certificate, fields: Mapping[str, Any], now: datetime) -> None:
     """``Signature`` over :func:`string_to_sign` with ``cert``'s RSA key (PKCS#1 v1.5)."""
     algorithm = ALGORITHMS.get(fields["SignatureVersion"])
     if algorithm is None:
-        raise _forbidden("unknown SignatureVersion")
+        raise forbidden("unknown SignatureVersion")
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        raise _forbidden("signing certificate has no RSA key")
+        raise forbidden("signing certificate has no RSA key")
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        raise _forbidden("signing certificate is not valid now")
+        raise forbidden("signing certificate is not valid now")
     try:
         signature = base64.b64decode(fields["Signature"], validate=True)
         key.verify(signature, string_to_sign(fields), padding.PKCS1v15(), algorithm())
     except (binascii.Error, ValueError, InvalidSignature):
-        raise _forbidden("signature does not verify") from None
-
-
-CertSource = Callable[[URL], Awaitable[x509.Certificate]]
+        raise forbidden("signature does not verify") from None
 
 
 async def verify(msg: SnsMessage, policy: Policy, certificate: CertSource,
@@ -236,74 +228,17 @@ async def verify(msg: SnsMessage, policy: Policy, certificate: CertSource,
     url = policy.cert_url(msg.fields["SigningCertURL"])
     check_timestamp(msg.timestamp, now)
     if msg.fields["SignatureVersion"] not in ALGORITHMS:
-        raise _forbidden("unknown SignatureVersion")
+        raise forbidden("unknown SignatureVersion")
     if msg.type == SUBSCRIBE:
         policy.subscribe_url(msg.fields["SubscribeURL"])
     check_signature(await certificate(url), msg.fields, now)
-
-
-class CertCache:
-    """Parsed signing certificates by URL; at most ``size``, the least recently used dropped."""
-
-    def __init__(self, size: int = 32) -> None:
-        self._size = size
-        self._certs: OrderedDict[str, x509.Certificate] = OrderedDict()
-
-    async def get(self, url: URL, fetch: CertSource) -> x509.Certificate:
-        key = str(url)
-        cert = self._certs.get(key)
-        if cert is not None:
-            self._certs.move_to_end(key)
-            return cert
-        cert = await fetch(url)
-        self._certs[key] = cert
-        while len(self._certs) > self._size:
-            self._certs.popitem(last=False)
-        return cert
-
-    def clear(self) -> None:
-        self._certs.clear()
-
-
-CERTS = CertCache()  # per process: certificates are public and change only with their URL
-
-
-async def _read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes | None:
-    """At most ``cap`` bytes of ``stream``; None when it holds more."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in stream.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def fetch_cert(session: aiohttp.ClientSession, url: URL) -> x509.Certificate:
-    """The PEM certificate at ``url`` (no redirects, :data:`MAX_CERT` bytes at most)."""
-    try:
-        async with session.get(url, allow_redirects=False, timeout=FETCH_TIMEOUT) as resp:
-            if resp.status >= 500:
-                raise Unavailable(f"signing certificate answered HTTP {resp.status}")
-            if resp.status != 200:
-                raise _forbidden(f"signing certificate answered HTTP {resp.status}")
-            body = await _read_capped(resp.content, MAX_CERT)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise Unavailable(f"signing certificate unreachable ({type(exc).__name__})") from None
-    if body is None:
-        raise _forbidden("signing certificate is too large")
-    try:
-        return x509.load_pem_x509_certificate(body)
-    except ValueError:
-        raise _forbidden("signing certificate is not a PEM certificate") from None
 
 
 async def confirm(session: aiohttp.ClientSession, url: URL) -> None:
     """GET the SubscribeURL, which is how SNS learns this endpoint wants the topic."""
     try:
         async with session.get(url, allow_redirects=False, timeout=FETCH_TIMEOUT) as resp:
-            await _read_capped(resp.content, MAX_CERT)
+            await read_capped(resp.content, MAX_CERT)
             if resp.status != 200:
                 raise Unavailable(f"SubscribeURL answered HTTP {resp.status}")
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -346,8 +281,9 @@ async def handle(request: web.Request) -> web.Response:
     try:
         fields = load(await _read_body(request))
         msg = message_of(fields)
-        await verify(msg, policy, _certificates(deps.session), datetime.now(UTC))
-        allowed_topic(msg.topic_arn, deps.rt.settings.sns_topic_arns)
+        allowed_topic(msg.topic_arn, deps.rt.settings.sns_topic_arns)  # before any fetch
+        now = datetime.now(UTC)
+        await verify(msg, policy, _certificates(deps.session, deps.rt.settings, now), now)
     except Rejected as exc:
         return _rejected(fields, exc)
     except Unavailable as exc:
@@ -371,11 +307,13 @@ async def handle(request: web.Request) -> web.Response:
     return web.Response(text=outcome)
 
 
-def _certificates(session: aiohttp.ClientSession | None) -> CertSource:
+def _certificates(session: aiohttp.ClientSession | None, settings: Settings,
+                  now: datetime) -> CertSource:
     assert session is not None  # opened with the app
+    trust = trust_of(settings)
 
     async def get(url: URL) -> x509.Certificate:
-        return await CERTS.get(url, lambda u: fetch_cert(session, u))
+        return await CERTS.get(url, lambda u: fetch_verified(session, u, trust, now))
 
     return get
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from tests.conftest import settings_for
 from tests.e2e.procs import env_for, free_port, start_celery, stop, wait
 from tests.integration.helpers import mirror, table, truth
 from tests.integration.test_cli import celery
+from tests.integration.webkit import slowloris
 from worker.db import invitations
 from worker.db.sellers import find_seller
 from worker.runtime import Runtime
@@ -123,26 +123,6 @@ def _flood(d: Deployment, n: int) -> Counter[int]:
     return seen
 
 
-async def _slowloris(port: int, sockets: int, limit_s: float) -> float:
-    """Open ``sockets`` connections dripping a request head; seconds until the last closed."""
-    conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(sockets)]
-    started = time.monotonic()
-
-    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> float:
-        writer.write(b"GET /oauth/start HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        while not reader.at_eof() and time.monotonic() - started < limit_s:
-            try:
-                writer.write(b"a")
-                await writer.drain()
-            except ConnectionError:
-                break
-            await asyncio.sleep(0.25)
-        writer.close()
-        return time.monotonic() - started
-
-    return max(await asyncio.gather(*(drip(r, w) for r, w in conns)))
-
-
 def test_onboarding_abuse_changes_nothing_and_keeps_the_app_up(start_sim, clean, tmp_path: Path,
                                                                rounds, seed):
     rng = random.Random(seed)
@@ -176,7 +156,7 @@ def test_onboarding_abuse_changes_nothing_and_keeps_the_app_up(start_sim, clean,
         assert d.get(used, follow=True).status_code == 200  # a legitimate second seller
         assert d.get(used).status_code == 403  # ... whose link cannot be replayed
         flood = _flood(d, 200)
-        slow_s = asyncio.run(_slowloris(port, 100, limit_s=15))
+        slow_s, _ = asyncio.run(slowloris(port, 100, limit_s=15))
         assert _healthy(d.base) and web.poll() is None
     finally:
         stop([web])

@@ -105,3 +105,33 @@ def lwa_grants(sim: Any) -> int:
     return int(sim.client.stats()["lwa"]["grants"])
 
 
+
+
+async def slowloris(port: int, sockets: int, limit_s: float,
+                    meanwhile: Callable[[], Awaitable[Any]] | None = None) -> tuple[float, Any]:
+    """Open ``sockets`` connections that drip a request head a byte at a time; run
+    ``meanwhile`` while they do. (Seconds until the last was closed by the server, capped at
+    ``limit_s``; what ``meanwhile`` returned.)"""
+    import asyncio
+    import time
+
+    conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(sockets)]
+    for _, writer in conns:
+        writer.write(b"GET /oauth/start HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        await writer.drain()
+    started = time.monotonic()
+
+    async def drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> float:
+        while not reader.at_eof() and time.monotonic() - started < limit_s:
+            try:
+                writer.write(b"a")
+                await writer.drain()
+            except ConnectionError:
+                break
+            await asyncio.sleep(0.2)
+        writer.close()
+        return time.monotonic() - started
+
+    drips = asyncio.gather(*(drip(r, w) for r, w in conns))
+    other = await meanwhile() if meanwhile else None
+    return max(await drips), other

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,9 +114,6 @@ async def slowloris(port: int, sockets: int, limit_s: float,
     """Open ``sockets`` connections that drip a request head a byte at a time; run
     ``meanwhile`` while they do. (Seconds until the last was closed by the server, capped at
     ``limit_s``; what ``meanwhile`` returned.)"""
-    import asyncio
-    import time
-
     conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(sockets)]
     for _, writer in conns:
         writer.write(b"GET /oauth/start HTTP/1.1\r\nHost: x\r\nX-Slow: ")

@@ -84,6 +84,20 @@ def _check_config(**_: Any) -> None:
         metrics.serve(port)
 
 
+@signals.worker_init.connect
+def _learn_quota_server(**_: Any) -> None:
+    """Before the pool forks: a child forked after a Redis restart inherits the server its
+    worker started with, so it knows its buckets may be gone (``worker/ratelimit/restarts.py``)."""
+    import redis
+
+    from worker.ratelimit import restarts
+    from worker.runtime import get_runtime
+
+    url = get_runtime().services.redis_url
+    with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+        restarts.learn(client)
+
+
 @signals.task_failure.connect
 def _count_task_failure(sender: Any = None, **_: Any) -> None:
     from worker.metrics import TASK_FAILURES

@@ -23,9 +23,11 @@ GUARANTEES = """\
   is written once: upserts are keyed on Amazon's ids and never replace a newer
   `LastUpdateDate` with an older one.
 - **Never over quota.** Every call takes a token from a Redis bucket shared by all processes
-  (seller + region + operation), with one token of Amazon's burst kept in reserve. After a
-  Redis restart, a process that saw the restart treats recently created buckets as possibly
-  empty at Amazon.
+  (seller + region + operation), with one token of Amazon's burst kept in reserve. A Redis
+  that restarts empty loses every bucket: a bucket created on it while it is younger than
+  burst/rate starts with what could have refilled since it started (one call at least, the
+  spare token then owed), in every process that used the previous Redis, in pool children
+  forked after the restart, and in processes started after a survivor noticed it.
 - **Bad input is never half-written.** A page that does not map raises a typed error before
   anything is written; a report row that does not parse is kept in `report_rows` with its
   line and reason; a notification that breaks its schema is parked.
@@ -52,6 +54,11 @@ GUARANTEES = """\
   tries the refresh in turn (one at a time per seller, each with its own backoff); there is
   no shared cool-down after a failed refresh, so LWA sees up to one attempt per waiting
   caller and retry.
+- **No 429 after a Redis restart nobody saw.** When every process restarts together with an
+  empty Redis (a host reboot), spsync cannot tell that Redis from a new one and starts its
+  buckets full; if Amazon's were still partly spent, the first 429 of each bucket drains it.
+  Two callers sharing one bucket across a restart (a backfill beside a sync) can likewise
+  cost one 429.
 - **A mirror of what Amazon does not return.** Buyer PII (BUYER/RECIPIENT) is never
   requested, and report rows are weaker than API rows at a tie.
 """

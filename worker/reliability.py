@@ -28,6 +28,9 @@ GUARANTEES = """\
   burst/rate starts with what could have refilled since it started (one call at least, the
   spare token then owed), in every process that used the previous Redis, in pool children
   forked after the restart, and in processes started after a survivor noticed it.
+- **Workers outlive Redis.** A worker whose Redis (its broker) dies, even repeatedly and while
+  it runs tasks, keeps running and reconnects for as long as the outage lasts; the tasks
+  running at that moment finish.
 - **Bad input is never half-written.** A page that does not map raises a typed error before
   anything is written; a report row that does not parse is kept in `report_rows` with its
   line and reason; a notification that breaks its schema is parked.

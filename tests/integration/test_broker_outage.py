@@ -1,9 +1,10 @@
-"""A worker's broker connection when Redis dies under it (kombu's Redis transport).
+"""A worker whose Redis dies under it: the two moments that ended it (``worker/broker.py``).
 
 On losing the broker, Celery's consumer collects its connection and then closes it, ignoring
-connection errors (``Consumer.on_connection_error_after_connected``). These tests take a
+connection errors (``Consumer.on_connection_error_after_connected``). The first test takes a
 kombu connection built by spsync's Celery app into the state of a worker whose Redis was
-killed while it ran a task and waited for the next one, and do the same.
+killed while it ran a task and waited for the next one, and does the same. The second
+registers a pool child that has already gone, as the reconnected consumer does.
 """
 
 from __future__ import annotations
@@ -61,3 +62,18 @@ def test_a_worker_closing_its_connection_after_redis_died_gets_a_connection_erro
         ignore_errors(conn, conn.close)  # then this: only connection errors are ignored
     except AttributeError as exc:  # before the fix: the worker's "Unrecoverable error"
         pytest.fail(f"closing the connection raised {exc!r}")
+
+
+def test_a_pool_child_gone_when_the_worker_reconnects_is_skipped() -> None:
+    """A SIGKILLed pool child that the worker has untracked but not yet replaced has no fd
+    (``_sentinel_poll`` None) when the reconnected consumer registers the pool again:
+    kombu 5.7.0 raises ValueError for it, which celery 5.7.0's helper does not skip."""
+    from celery.concurrency import asynpool
+    from kombu.asynchronous import Hub
+
+    hub = Hub()
+    try:
+        asynpool.iterate_file_descriptors_safely([None], None, hub.add_reader, print)
+        assert not hub.readers
+    finally:
+        hub.close()

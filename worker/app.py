@@ -4,7 +4,7 @@ Reliability: a task is acknowledged only after it finished (``acks_late``) and i
 its worker process dies (``task_reject_on_worker_lost``); each worker takes one message at a
 time (prefetch 1) so a dead worker strands at most one. Re-running a sync is harmless: it
 resumes from the committed checkpoint and upserts are idempotent. A worker outlives its broker:
-it reconnects for as long as Redis is down (``worker/broker.py`` for a kombu bug on the way).
+it reconnects for as long as Redis is down (``worker/broker.py``: two library bugs on the way).
 """
 
 from __future__ import annotations

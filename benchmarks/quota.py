@@ -29,7 +29,8 @@ spsync keeps one token of burst in reserve (``usable_burst``), so its ceiling is
 (19 + 10.02 T) / (20 + 10.02 T): 0.998 for T = 60 s, 0.992 for T = 10 s. ``lwa_grants``
 count token-endpoint grants per phase. Client-side counters go to stderr.
 ``redis_uptime_s`` is reported for the record: ``bucket.lua``'s restart guard only applies in
-processes that lost their Redis connection, never to a benchmark's fresh processes.
+processes that used an earlier Redis server (``restarts.py``), never to a benchmark's fresh
+processes.
 
 Prints one JSON line. Redis: see ``benchmarks/services.py`` (``REDIS_URL``, else
 127.0.0.1:6379/14, else embedded; flushed first). Asserts nothing about time.

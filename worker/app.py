@@ -3,7 +3,8 @@
 Reliability: a task is acknowledged only after it finished (``acks_late``) and is re-queued if
 its worker process dies (``task_reject_on_worker_lost``); each worker takes one message at a
 time (prefetch 1) so a dead worker strands at most one. Re-running a sync is harmless: it
-resumes from the committed checkpoint and upserts are idempotent.
+resumes from the committed checkpoint and upserts are idempotent. A worker outlives its broker:
+it reconnects for as long as Redis is down (``worker/broker.py``: two library bugs on the way).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from worker import broker
 from worker.config import ConfigError, get_settings
 from worker.logging import configure_logging
 
@@ -23,6 +25,7 @@ def _broker_url(redis_url: str) -> str:
 
 
 def _make_app() -> Celery:
+    broker.install()  # a worker whose Redis dies mid-task must reconnect, not exit
     celery = Celery("spsync", include=["tasks.sync", "tasks.notifications", "tasks.outbox",
                                        "schedules.dispatch"])
     celery.conf.update(
@@ -33,6 +36,12 @@ def _make_app() -> Celery:
         task_default_queue="spsync",
         task_routes={"spsync.*": {"queue": "spsync"}},
         broker_connection_retry_on_startup=True,
+        # A Redis outage is waited out however long it lasts: with Celery's default (100
+        # attempts, 2 s apart growing to 30 s) a worker gave up and exited after ~47 minutes.
+        broker_connection_max_retries=None,
+        # A task running when the broker goes away goes on (the bucket waits Redis out) and
+        # commits its pages; Celery 6 would cancel it by default. Said here, not inherited.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_transport_options={"visibility_timeout": 3600},
         worker_hijack_root_logger=False,
         timezone="UTC",
@@ -73,6 +82,20 @@ def _check_config(**_: Any) -> None:
         from worker import metrics
 
         metrics.serve(port)
+
+
+@signals.worker_init.connect
+def _learn_quota_server(**_: Any) -> None:
+    """Before the pool forks: a child forked after a Redis restart inherits the server its
+    worker started with, so it knows its buckets may be gone (``worker/ratelimit/restarts.py``)."""
+    import redis
+
+    from worker.ratelimit import restarts
+    from worker.runtime import get_runtime
+
+    url = get_runtime().services.redis_url
+    with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+        restarts.learn(client)
 
 
 @signals.task_failure.connect

@@ -24,9 +24,14 @@ GUARANTEES = """\
   `LastUpdateDate` with an older one. Every request is counted in `sync_runs.api_calls` as
   it leaves, also those of a worker killed before it committed their page.
 - **Never over quota.** Every call takes a token from a Redis bucket shared by all processes
-  (seller + region + operation), with one token of Amazon's burst kept in reserve. After a
-  Redis restart, a process that saw the restart treats recently created buckets as possibly
-  empty at Amazon.
+  (seller + region + operation), with one token of Amazon's burst kept in reserve. A Redis
+  that restarts empty loses every bucket: a bucket created on it while it is younger than
+  burst/rate starts with what could have refilled since it started (one call at least, the
+  spare token then owed), in every process that used the previous Redis, in pool children
+  forked after the restart, and in processes started after a survivor noticed it.
+- **Workers outlive Redis.** A worker whose Redis (its broker) dies, even repeatedly and while
+  it runs tasks, keeps running and reconnects for as long as the outage lasts; the tasks
+  running at that moment finish.
 - **Bad input is never half-written.** A page that does not map raises a typed error before
   anything is written; a report row that does not parse is kept in `report_rows` with its
   line and reason; a notification that breaks its schema is parked.
@@ -65,6 +70,11 @@ GUARANTEES = """\
 - **Syncs on time through a long LWA outage.** A sync that needs a new token waits out the
   cool-downs for up to a minute, then fails with `LwaCoolingDown` and its task retries later;
   once LWA answers again, syncs resume within one cool-down (up to 30 s).
+- **No 429 after a Redis restart nobody saw.** When every process restarts together with an
+  empty Redis (a host reboot), spsync cannot tell that Redis from a new one and starts its
+  buckets full; if Amazon's were still partly spent, the first 429 of each bucket drains it.
+  Two callers sharing one bucket across a restart (a backfill beside a sync) can likewise
+  cost one 429.
 - **A mirror of what Amazon does not return.** Buyer PII (BUYER/RECIPIENT) is never
   requested, and report rows are weaker than API rows at a tie.
 """

@@ -145,6 +145,12 @@ def _mirror_in(conn: Connection, seller_id: int) -> dict[str, Any]:
     return out
 
 
+def syncing_pids(rt: Runtime) -> set[int]:
+    """The pids holding a (seller, stream) lock right now (``locked_by`` = host:pid)."""
+    rows = table(rt, "SELECT locked_by FROM sync_state WHERE locked_by IS NOT NULL")
+    return {int(r[0].rsplit(":", 1)[1]) for r in rows}
+
+
 def search_calls(sim: Any, operation: str = "searchOrders") -> int:
     """Calls of ``operation`` the simulator counted, over every seller (429s included)."""
     return sum(int(b["calls"]) for b in sim.client.stats()["buckets"]

@@ -37,6 +37,7 @@ from tests.chaos.conftest import (
     integrity_problems,
     register_orders_only,
     search_calls,
+    syncing_pids,
 )
 from tests.chaos.record import record
 from tests.conftest import settings_for
@@ -92,12 +93,6 @@ def _pages(rt: Runtime) -> int:
     return int(table(rt, "SELECT coalesce(sum(pages), 0) FROM sync_runs")[0][0])
 
 
-def _syncing_pids(rt: Runtime) -> set[int]:
-    """The pids holding a (seller, stream) lock right now (``locked_by`` = host:pid)."""
-    rows = table(rt, "SELECT locked_by FROM sync_state WHERE locked_by IS NOT NULL")
-    return {int(r[0].rsplit(":", 1)[1]) for r in rows}
-
-
 def _victim_kinds(rng: random.Random, rounds: int) -> list[str]:
     """Every kind once in each run of three kills, in a random order."""
     kinds: list[str] = []
@@ -111,7 +106,7 @@ def _pick_victim(kind: str, rng: random.Random, fleet: Fleet, rt: Runtime) -> st
     a kill between two syncs proves little."""
     if kind == "beat":
         return "beat"
-    syncing = _syncing_pids(rt)
+    syncing = syncing_pids(rt)
     busy = [n for n in ("w1", "w2") if fleet.procs[n].poll() is None
             and syncing & set(_group(fleet.procs[n].pid))]
     return rng.choice(busy or ["w1", "w2"])
@@ -142,10 +137,10 @@ def test_random_sigkills_of_workers_and_beat_lose_nothing(start_sim, clean, tmp_
         for kind in _victim_kinds(rng, rounds):
             time.sleep(rng.uniform(0.3, 3.0))
             with contextlib.suppress(AssertionError):  # a moment with a sync running
-                wait(lambda: _syncing_pids(rt), 5, "a running sync", every=0.05)
+                wait(lambda: syncing_pids(rt), 5, "a running sync", every=0.05)
             time.sleep(rng.uniform(0.0, 0.5))
             name = _pick_victim(kind, rng, fleet, rt)
-            syncing = _syncing_pids(rt)
+            syncing = syncing_pids(rt)
             pids = fleet.kill(name, child_only=kind == "worker-child")
             kills.append({"victim": kind, "name": name, "mid_sync": bool(syncing & set(pids))})
             ahead += checkpoints_ahead(rt, sim, ids, OVERLAP)  # while the victim is down

@@ -9,63 +9,23 @@ enforces Amazon's quotas, counted no call over any bucket (no 429).
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from sqlalchemy import create_engine, make_url, text
 
 from tests.chaos.record import record
 from tests.conftest import Services, settings_for
-from tests.e2e.procs import env_for, free_port, start, stop, wait
+from tests.e2e.procs import OwnRedis, env_for, free_port, start, stop, wait
 from tests.integration.helpers import mirror, register, table, truth
 from worker.db.engine import migrate, sqlalchemy_url
-from worker.embedded import _redis_binary
 from worker.runtime import Runtime
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
-
-
-@dataclass
-class OwnRedis:
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
-            [_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait(self._pings, 10, "Redis to start")
-
-    def restart(self) -> None:
-        """Gone and back, empty: what a Redis without persistence does after a crash."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-        self.start()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def _pings(self) -> bool:
-        try:
-            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
-        except redis.RedisError:
-            return False
 
 
 class OwnPostgres:

@@ -1,4 +1,5 @@
-"""Real spsync processes for end-to-end tests: environment, start, wait, stop."""
+"""Real processes for end-to-end tests: spsync's (environment, start, wait, stop) and a Redis
+server of the test's own that it can kill and restart."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 from worker.config import Settings
+from worker.embedded import _redis_binary
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -81,3 +86,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass
+class OwnRedis:
+    """A Redis server on ``port``, without persistence: killed, it comes back empty."""
+
+    port: int
+    workdir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
+            [_redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait(self._pings, 10, "Redis to start", every=0.02)
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, with everything it held."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        """Gone and back, empty: what a Redis without persistence does after a crash."""
+        self.kill()
+        self.start()
+
+    stop = kill
+
+    def _pings(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import socket
-import subprocess
 import time
 
 import pytest
 import redis
+import redis.asyncio as aredis
 
 from benchmarks.load import pull, pull_in_process
-from worker.embedded import _redis_binary
-from worker.ratelimit.bucket import bucket_key
+from tests.e2e.procs import OwnRedis, free_port
+from worker.ratelimit.bucket import Reservation, TokenBucket, bucket_key
+from worker.ratelimit.restarts import ServerMemory
 
 pytestmark = pytest.mark.integration
 
@@ -66,51 +66,77 @@ def test_a_forced_429_and_its_retry_after_are_honoured(start_sim, clean):
     assert time.monotonic() - started >= 1.5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _redis_server(port: int, tmp_path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(  # noqa: S603
-        [_redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis(port=port).ping()
-            return proc
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def test_redis_restart_mid_run_makes_callers_wait_and_recover(start_sim, tmp_path):
     sim = start_sim(sellers=1, orders_per_seller=5, time_scale=SCALE)
     world = sim.world()
     seller = world["sellers"][0]
-    port = _free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    server = _redis_server(port, tmp_path)
+    server = OwnRedis(free_port(), tmp_path)
+    server.start()
 
     async def scenario():
         load = asyncio.create_task(
-            pull(sim.url, url, world["application"], seller, 5.0, max_retries=8))
+            pull(sim.url, server.url, world["application"], seller, 5.0, max_retries=8))
         await asyncio.sleep(2.0)
         server.kill()
-        server.wait()
         await asyncio.sleep(1.0)  # Redis is gone: callers must wait, not call Amazon
         calls_while_down = _bucket(sim.client.stats(), seller["selling_partner_id"])["calls"]
-        restarted = _redis_server(port, tmp_path)  # comes back empty
-        try:
-            return await load, calls_while_down, restarted
-        finally:
-            restarted.kill()
+        server.start()  # comes back empty
+        return await load, calls_while_down
 
-    result, calls_while_down, _ = asyncio.run(scenario())
+    try:
+        result, calls_while_down = asyncio.run(scenario())
+    finally:
+        server.stop()
     b = _bucket(sim.client.stats(), seller["selling_partner_id"])
     assert b["calls"] > calls_while_down + 5  # recovered and kept going
     assert result["throttled"] == b["throttled"] == 0  # and never over-sent after the restart
+
+
+def test_a_task_after_a_redis_restart_creates_its_buckets_possibly_emptied(tmp_path):
+    """Each task builds its own bucket (``Runtime.spapi``); what the process knows about its
+    Redis must outlive the task, or the next one starts full against an emptied Amazon."""
+    server = OwnRedis(free_port(), tmp_path)
+    server.start()
+    key = bucket_key("A1SELLER", "NA", "getOrders")
+
+    async def task() -> Reservation:
+        r = aredis.Redis.from_url(server.url)
+        try:
+            return await TokenBucket(r).reserve(key, 0.0167, 20, 60.0)
+        finally:
+            await r.aclose()
+
+    try:
+        first = asyncio.run(task())
+        server.restart()  # empty and young: Amazon's bucket may be as empty as we left it
+        after = asyncio.run(task())
+    finally:
+        server.stop()
+    assert first.tokens == 19  # the server this process started with: a missing bucket is full
+    # one call, not twenty, and the next waits for two tokens: Amazon's spare one is owed
+    assert after.reserved and after.wait == 0 and after.tokens == -1
+
+
+def test_a_process_started_after_a_redis_restart_learns_it_from_the_mark(tmp_path):
+    server = OwnRedis(free_port(), tmp_path)
+    server.start()
+
+    async def reserve(memory: ServerMemory, seller: str) -> Reservation:
+        r = aredis.Redis.from_url(server.url)
+        try:
+            bucket = TokenBucket(r, memory=memory)  # one memory = one process
+            return await bucket.reserve(bucket_key(seller, "NA", "getOrders"), 0.0167, 20, 60.0)
+        finally:
+            await r.aclose()
+
+    survivor = ServerMemory()
+    try:
+        fresh = asyncio.run(reserve(ServerMemory(), "A1FIRST"))
+        asyncio.run(reserve(survivor, "A1FIRST"))
+        server.restart()
+        asyncio.run(reserve(survivor, "A1FIRST"))  # finds its bucket gone: marks the restart
+        newcomer = asyncio.run(reserve(ServerMemory(), "A2OTHER"))
+    finally:
+        server.stop()
+    assert fresh.tokens == 19  # a young Redis nobody saw restart: a new install costs nothing
+    assert newcomer.tokens == -1  # this one was seen replacing another: possibly emptied

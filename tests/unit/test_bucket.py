@@ -16,6 +16,7 @@ from worker.ratelimit.bucket import (
     bucket_key,
     fill_ratio,
 )
+from worker.ratelimit.restarts import MARK_KEY, MARK_SECONDS, ServerMemory
 from worker.spapi.client import usable_burst
 
 KEY = bucket_key("A1SELLER", "na", "getOrders")
@@ -125,6 +126,84 @@ async def test_acquire_sleeps_out_a_share_hold(bucket):
     await bucket.acquire(KEY, fast, 5, 1.0, BF)
     res = await bucket.acquire(KEY, fast, 5, 1.0, BF)
     assert res.reserved and res.wait > 0
+
+
+# --- a bucket missing after a Redis restart (fakeredis has no INFO: ``server`` stands in) ---
+
+
+def _after(first: str) -> TokenBucket:
+    """A bucket of a process whose first Redis server was ``first``."""
+    return TokenBucket(fakeredis.FakeAsyncRedis(), memory=ServerMemory(first=first))
+
+
+async def test_a_missing_bucket_on_the_first_server_expired_full():
+    res = await _after("r1").reserve(KEY, 0.5, 10, 100, now=0.0, server=("r1", 4))
+    assert res.tokens == pytest.approx(9.0)
+
+
+@pytest.mark.parametrize(("uptime", "tokens_left"), [
+    (4, 0.0),  # 4 s x 0.5/s refilled since the restart: 2 tokens, one spent, one owed
+    (0, -1.0),  # just started: still one call now, to learn the real rate from its answer
+    (19, 7.5),  # 9.5 of the burst of 10 could have refilled
+    (20, 9.0),  # burst/rate seconds old: Amazon's bucket is full again, whatever we did
+])
+async def test_a_missing_bucket_on_a_young_restarted_server_has_what_could_refill(
+        uptime, tokens_left):
+    """...less the token Amazon holds beyond our usable burst, which calls we no longer
+    know about (reserved on the lost server) or this first call may have spent."""
+    res = await _after("r1").reserve(KEY, 0.5, 10, 100, now=0.0, server=("r2", uptime))
+    assert res.reserved and res.wait == 0 and res.tokens == pytest.approx(tokens_left)
+
+
+async def test_restarts_in_a_row_never_let_calls_through_faster_than_the_rate():
+    """One caller, paced at 1 token/s (its usable burst of 1 spent), through a restart every
+    0.7 s: before the debt, each new server's free call came on top of the last one."""
+    memory, rate, calls, t = ServerMemory(first="r0"), 1.0, [], 0.0
+    for server in range(1, 8):
+        bucket = TokenBucket(fakeredis.FakeAsyncRedis(), memory=memory)  # empty, restarted
+        started = t
+        while t < started + 0.7:
+            res = await bucket.reserve(KEY, rate, 1, 100, now=t, server=(f"r{server}", 0))
+            t += res.wait
+            calls.append(t)
+            t += 0.01  # the answer comes back, the next page is asked for
+    # Amazon's bucket: burst 2 (ours + the reserve), 1 token/s, full at the first call
+    assert all(j - i + 1 <= 2 + rate * (calls[j] - calls[i]) + 1e-6
+               for i in range(len(calls)) for j in range(i, len(calls)))
+
+
+async def test_an_existing_bucket_on_a_restarted_server_is_left_as_it_is():
+    bucket = _after("r1")
+    await bucket.reserve(KEY, 0.5, 10, 100, now=0.0, server=("r1", 4))  # 9 left
+    res = await bucket.reserve(KEY, 0.5, 10, 100, now=0.0, server=("r2", 4))
+    assert res.tokens == pytest.approx(8.0)
+
+
+async def test_a_process_that_never_learned_its_server_creates_full_buckets():
+    res = await _after("").reserve(KEY, 0.5, 10, 100, now=0.0, server=("r2", 0))
+    assert res.tokens == pytest.approx(9.0)  # INFO refused (as on fakeredis): as before
+
+
+async def test_the_first_bucket_on_a_restarted_server_marks_it_for_later_processes():
+    bucket = _after("r1")
+    await bucket.reserve(KEY, 0.5, 10, 100, now=0.0, server=("r2", 4))
+    assert await bucket._redis.get(MARK_KEY) == b"r2"
+    assert MARK_SECONDS - 2 <= await bucket._redis.ttl(MARK_KEY) <= MARK_SECONDS
+
+
+def test_a_process_that_starts_on_a_marked_server_treats_it_as_restarted():
+    memory = ServerMemory()
+    memory.learned({"run_id": "r2"}, b"r2")
+    assert memory.first != "r2"  # so a young r2's missing buckets start possibly emptied
+    fresh = ServerMemory()
+    fresh.learned({"run_id": "r3"}, b"r2")  # an older restart's mark: r3 is its first
+    assert fresh.first == "r3"
+
+
+def test_a_restart_is_marked_once_per_process():
+    memory = ServerMemory(first="r1")
+    assert [memory.restart_to_mark(r) for r in ("r1", "", "r2", "r2", "r3")] == [
+        False, False, True, False, True]
 
 
 def test_client_keeps_one_token_of_burst_in_reserve():

@@ -71,3 +71,11 @@ def test_a_failure_worth_another_run_is_retried_by_celery(err, run_stream, monke
 def test_task_is_named_and_acks_late():
     t = task_module.sync_stream
     assert t.name == "spsync.sync_stream" and t.acks_late and t.ignore_result
+
+
+def test_a_worker_waits_out_a_broker_outage_of_any_length():
+    from worker.app import app
+
+    # Celery's default gives up after 100 attempts (~47 min) and the worker exits
+    assert app.conf.broker_connection_max_retries is None
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False

@@ -20,14 +20,16 @@ from worker.cli.common import operator_command
 
 
 @click.command(help="Run the chaos suite (tests/chaos: crashes, remote faults, infrastructure "
-               "restarts, token storms, fuzzing), then the scale and soak benchmarks, from a "
-               "spsync checkout, against DATABASE_URL/REDIS_URL (or embedded servers); "
+               "restarts, Redis kills, token storms, fuzzing), then the scale and soak "
+               "benchmarks, from a spsync checkout, against DATABASE_URL/REDIS_URL (or "
+               "embedded servers); "
                "--report rewrites docs/reliability.md from the results.\n\n"
                "The suite alone, quickly; then the full run (about an hour) and the page:\n\n"
                "Example: celery -A worker chaos --rounds 3 --soak-minutes 0 --scale-sellers 0"
                "\n\nExample: celery -A worker chaos --report")
 @click.option("--rounds", default=20, show_default=True, type=click.IntRange(1, 1000),
-              help="Rounds per scenario: SIGKILLs, fault rounds, token storms (CI runs 3).")
+              help="Rounds per scenario: SIGKILLs, fault rounds, token storms; Redis kills: "
+                   "11 for 20 (CI runs 3).")
 @click.option("--fuzz-examples", default=200, show_default=True,
               type=click.IntRange(1, 100_000),
               help="Examples per fuzz test (the bounded CI run uses 15 to 150).")

@@ -4,13 +4,13 @@ Keys are ``rl:{<seller>:<region>}:<operation>``; the ``{...}`` hash tag keeps al
 buckets on one Redis Cluster shard. Time comes from Redis ``TIME``, never from a caller's clock.
 A caller reserves a token and is told how long to wait for it (no polling); callers are
 served in arrival order across processes. Backfills share a seller's bucket with incremental
-syncs but get at most ``share`` of it while an incremental sync is active.
+syncs but get at most ``share`` of it while an incremental sync is active. A bucket missing
+on a restarted Redis starts as possibly emptied at Amazon (``restarts.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +21,8 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from worker.ratelimit.restarts import MARK_KEY, MARK_SECONDS, ServerMemory, memory_for
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -28,9 +30,6 @@ _SCRIPT = resources.files("worker.ratelimit").joinpath("bucket.lua").read_text(e
 # A 429 says Amazon's bucket is empty now: so is ours (reservations already handed out stay).
 _DRAIN = resources.files("worker.ratelimit").joinpath("drain.lua").read_text(encoding="utf-8")
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-# After losing Redis, buckets created within this long are treated as possibly emptied by
-# Amazon before the restart (getOrders refills its burst of 20 in 20 minutes).
-RESTART_GUARD_SECONDS = 1800.0
 
 
 class Priority(StrEnum):
@@ -62,6 +61,10 @@ def fill_ratio(state: Mapping[Any, Any], *, now: float, default_rate: float,
     return max(0.0, 1.0 - tokens_now / burst)
 
 
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 def _number(raw: Any) -> float | None:
     if raw is None:
         return None
@@ -89,28 +92,33 @@ class QuotaWaitTooLong(Exception):
 
 
 class TokenBucket:
-    """Reserve tokens from Redis; ``redis`` is a ``redis.asyncio.Redis``."""
+    """Reserve tokens from Redis; ``redis`` is a ``redis.asyncio.Redis``.
 
-    def __init__(self, redis: Any, *, share: float = 0.5, redis_patience: float = 30.0) -> None:
+    ``memory`` is what the process knows about the server (default: the process's own, shared
+    by every bucket on that server: a bucket lives for one task, the memory for the process).
+    """
+
+    def __init__(self, redis: Any, *, share: float = 0.5, redis_patience: float = 30.0,
+                 memory: ServerMemory | None = None) -> None:
         self._redis = redis
         self._script = redis.register_script(_SCRIPT)
         self._drain = redis.register_script(_DRAIN)
         self._share = share
         self._patience = redis_patience
-        self._lost_redis_at: float | None = None  # monotonic time of the last outage seen
+        self._memory = memory if memory is not None else memory_for(redis)
 
     async def reserve(
         self, key: str, rate: float, burst: int, max_wait: float,
         priority: Priority = Priority.INCREMENTAL, *, now: float | None = None,
+        server: tuple[str, float] | None = None,
     ) -> Reservation:
-        """One atomic reservation attempt. ``now`` is for tests of the arithmetic only."""
-        guard = self._lost_redis_at is not None and (
-            time.monotonic() - self._lost_redis_at < RESTART_GUARD_SECONDS)
-        args = [rate, burst, max_wait, str(priority), self._share, "" if now is None else now,
-                "1" if guard else "0"]
-        reserved, wait, tokens, reason = await self._run(key, args)
-        return Reservation(bool(int(reserved)), float(wait), float(tokens),
-                           reason.decode() if isinstance(reason, bytes) else str(reason))
+        """One atomic reservation attempt. ``now`` and ``server`` (run_id, uptime) stand in
+        for Redis TIME and INFO in tests of the arithmetic only."""
+        args = [rate, burst, max_wait, str(priority), self._share, "" if now is None else now]
+        fixed = "" if server is None else f"{server[0]} {server[1]}"
+        reserved, wait, tokens, reason, run_id = await self._run(key, args, fixed)
+        await self._mark_restart(key, _text(run_id))
+        return Reservation(bool(int(reserved)), float(wait), float(tokens), _text(reason))
 
     async def acquire(
         self, key: str, rate: float, burst: int, max_wait: float,
@@ -148,34 +156,42 @@ class TokenBucket:
         args = ["" if burst is None else burst]
         await self._best_effort(key, self._drain(keys=[key], args=args))
 
+    async def _mark_restart(self, key: str, run_id: str) -> None:
+        """This bucket was created on a server that replaced the one the process started
+        with: leave a mark, so processes started from now on know too (``restarts.py``)."""
+        if self._memory.restart_to_mark(run_id):
+            log.info("quota.redis_restarted", key=key)
+            await self._best_effort(key, self._redis.set(MARK_KEY, run_id, ex=MARK_SECONDS))
+
     async def _best_effort(self, key: str, command: Any) -> None:
         # Only makes later reservations more accurate; the next reserve waits Redis out.
         try:
             await command
         except _REDIS_DOWN as exc:
-            self._lost_redis_at = time.monotonic()
             log.warning("quota.redis_unavailable", key=key, error=type(exc).__name__)
 
     async def state(self, key: str) -> dict[str, float]:
         raw = await self._redis.hgetall(key)
         return {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in raw.items()}
 
-    async def _run(self, key: str, args: list[Any]) -> Any:
+    async def _run(self, key: str, args: list[Any], fixed_server: str) -> Any:
         """Run the script; while Redis is unreachable, wait and retry (never skip the bucket)."""
-        return await self.while_redis_is_down(key, lambda: self._script(keys=[key], args=args))
+
+        async def once() -> Any:
+            first = await self._memory.learn(self._redis)  # once per process and server
+            return await self._script(keys=[key], args=[*args, first, fixed_server])
+
+        return await self.while_redis_is_down(key, once)
 
     async def while_redis_is_down(self, key: str, command: Callable[[], Awaitable[T]]) -> T:
-        """``command()``, tried again while Redis is unreachable (up to the patience), and
-        remembered as an outage: the next reservations guard against a restarted Redis.
+        """``command()``, tried again while Redis is unreachable (up to the patience).
 
-        Also for the other Redis state a call needs first (the shared LWA token), so an
-        outage seen there protects this bucket too."""
+        Also for the other Redis state a call needs first (the shared LWA token)."""
         delay, waited = 0.1, 0.0
         while True:
             try:
                 return await command()
             except _REDIS_DOWN as exc:
-                self._lost_redis_at = time.monotonic()
                 if waited >= self._patience:
                     raise
                 log.warning("quota.redis_unavailable", key=key, error=type(exc).__name__,

@@ -1,0 +1,78 @@
+"""A worker that loses its Redis broker reconnects; it never exits (two library workarounds).
+
+With kombu 5.7.0, celery 5.7.0 and redis-py 8.2.0, a worker whose Redis died could stop for
+good with an ``Unrecoverable error`` in two ways; :func:`install` turns each into what the
+surrounding code already handles. No released version fixes either: drop a workaround once
+one does (``tests/integration/test_broker_outage.py`` shows when).
+
+1. ``AttributeError("'NoneType' object has no attribute 'hostname'")``, when Redis dies while
+   tasks run. On a lost connection Celery's consumer first *collects* it and then *closes*
+   it, ignoring connection errors. In ``collect``, closing the task channel fails early: it
+   reads the reply of the ``BRPOP`` in flight from the dead socket and raises
+   ``ConnectionError`` before it marks itself closed; closing the remote-control channel
+   fails too (its auto-delete mailbox cannot be deleted), which ends the loop over the
+   channels before the task channel is tried again; then ``collect`` detaches the transport
+   from its connection (``transport.client = None``). ``close`` closes the task channel
+   again, this time as far as restoring its unacknowledged messages (the running tasks,
+   ``acks_late``), which builds a Redis pool from ``transport.client.hostname``. The
+   workaround raises the ``ConnectionError`` the restore would have met a step earlier
+   (Redis is down either way). The messages are not lost by it: a Redis that kept its data
+   restores them after the visibility timeout, and the dispatcher re-sends a sync whose
+   claim expired. Upstream: celery/kombu#582 (the same error from a channel closed after its
+   transport), celery/kombu#970.
+2. ``ValueError('file descriptor is None')``, when a pool child died (SIGKILL, OOM) shortly
+   before the consumer reconnects: the pool registers its children with the new event loop,
+   and a child already untracked but not yet replaced has no fd. Celery's
+   ``iterate_file_descriptors_safely`` skips a stale fd on ``OSError`` or ``AttributeError``
+   (celery/celery#9250), while kombu's ``fileno`` now raises ``ValueError`` for a missing
+   one. The workaround hands the helper that ``ValueError`` as an ``OSError``: logged, skipped,
+   and the child is replaced by the pool's next maintenance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.concurrency import asynpool
+from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+_MARK = "_spsync_patched"
+
+
+def install() -> None:
+    """Apply both workarounds, once per process."""
+    if getattr(kombu_redis.Channel, _MARK, False):
+        return
+    _closed_transport_is_a_connection_error(kombu_redis.Channel)
+    _missing_fd_is_a_stale_fd(asynpool)
+    setattr(kombu_redis.Channel, _MARK, True)
+
+
+def _closed_transport_is_a_connection_error(channel: Any) -> None:
+    """kombu's Redis channel (also its Sentinel subclass): no pool without a transport."""
+    connparams = channel._connparams
+
+    def _connparams(self: Any, asynchronous: bool = False) -> Any:
+        if self.connection.client is None:  # the transport was closed under this channel
+            raise RedisConnectionError("the broker connection is closed")
+        return connparams(self, asynchronous)
+
+    channel._connparams = _connparams
+
+
+def _missing_fd_is_a_stale_fd(module: Any) -> None:
+    """celery's prefork pool: a child without an fd is skipped like a closed one."""
+    iterate = module.iterate_file_descriptors_safely
+
+    def iterate_file_descriptors_safely(fds_iter: Any, source_data: Any, hub_method: Any,
+                                        *args: Any, **kwargs: Any) -> Any:
+        def method(fd: Any, *margs: Any, **mkwargs: Any) -> Any:
+            try:
+                return hub_method(fd, *margs, **mkwargs)
+            except ValueError as exc:  # kombu's fileno(None)
+                raise OSError(str(exc)) from exc
+
+        return iterate(fds_iter, source_data, method, *args, **kwargs)
+
+    module.iterate_file_descriptors_safely = iterate_file_descriptors_safely

@@ -80,6 +80,34 @@ GUARANTEES = """\
 """
 
 
+# What changed since the previous full run's page, newest first (edit with the code).
+CHANGES = """\
+## What changed since the previous run (2026-11-27)
+
+An outside audit, tried as an attacker and a careless operator would, found these; each is
+fixed with a regression test, and the suite gained the scenarios marked *new*.
+
+- **Onboarding could be hijacked** (`selling_partner_id` was trusted): onboarding now needs
+  an operator's single-use invitation; the callback is checked against it before the code
+  is exchanged and confirmed with Amazon before any write. *New*: Onboarding abuse.
+- **One malformed outbox row blocked the outbox** (3,000 levels of nesting): Postgres
+  triggers refuse such documents, and readers reject or park what still cannot be read,
+  once. *New*: Hostile rows.
+- **The worker exited on 3 of 11 Redis kills** (kombu's close path after the connection was
+  collected; a killed pool child's descriptor): both raise connection errors now and the
+  worker retries the broker for as long as it is down. *New*: Redis kills.
+- **429s after a Redis restart** (the restart guard died with each task): the memory of the
+  Redis server lives for the process, pool children inherit it, later processes read a
+  mark, and the spare token is owed. Checked by Redis kills.
+- **LWA outage storms**: a failed refresh starts a shared, growing cool-down per seller
+  (3,692 attempts in a 120 s outage before). Checked by Remote faults.
+- Access tokens cached in Redis are encrypted; SNS certificates must chain to a CA and name
+  SNS, and a foreign topic costs no fetch; `sync_runs.api_calls` counts calls as they leave;
+  the web app limits requests per address and cuts off slow clients; the CLI refuses
+  garbage in one line.
+"""
+
+
 @dataclass(frozen=True)
 class Verdict:
     test: str
@@ -217,4 +245,4 @@ def render(records: list[dict[str, Any]], verdicts: list[Verdict], *, rounds: in
         lines.append("| (no scenario completed) | | | | |")
     lines += ["", "## Tests", "", "| test | outcome | seconds |", "|---|---|---|"]
     lines += [f"| `{_cell(v.test)}` | {v.outcome} | {v.seconds:.1f} |" for v in verdicts]
-    return "\n".join(lines) + "\n\n" + GUARANTEES
+    return "\n".join(lines) + "\n\n" + CHANGES + "\n" + GUARANTEES

@@ -35,6 +35,7 @@ def test_the_page_lists_each_scenario_and_each_test_verdict(tmp_path: Path) -> N
     assert "| `test_soak::test_x` | skipped | 0.0 |" in page
     assert "1/3 tests passed" in page and "20 rounds" in page
     assert "## What it does not promise" in page  # the guarantees travel with the table
+    assert "## What changed since the previous run" in page
 
 
 def test_nothing_recorded_says_so(tmp_path: Path) -> None:

@@ -232,3 +232,18 @@ async def test_a_consent_whose_invitation_was_revoked_meanwhile_stores_nothing(s
     status, _ = await _fetch(callback)
 
     assert status == 403 and lwa_grants(sim) == grants and count_sellers(site.rt) == 0
+
+
+async def test_a_consent_amazon_throttles_answers_503_with_retry_after(start_sim, make_site):
+    """An account whose quota for the onboarding calls is spent at Amazon (e.g. consented
+    many times in a minute): a clear 503 with Retry-After, nothing stored, never a 500."""
+    sim = start_sim(sellers=1, orders_per_seller=1)
+    site = await make_site(sim, max_inline_wait_seconds=0.5)
+    callback = await consent_redirect(site)
+    sim.client.fault("getMarketplaceParticipations", "throttle", count=50, retry_after=60)
+
+    async with aiohttp.ClientSession() as session, session.get(callback) as resp:
+        status, headers, body = resp.status, resp.headers, await resp.text()
+
+    assert status == 503 and "quota" in body and 1 <= int(headers["Retry-After"]) <= 120
+    assert count_sellers(site.rt) == 0

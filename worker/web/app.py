@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 
 from worker.db import invitations
-from worker.ratelimit.bucket import TokenBucket
+from worker.ratelimit.bucket import QuotaWaitTooLong, TokenBucket
 from worker.runtime import Runtime
 from worker.spapi.auth import LwaApp
 from worker.spapi.errors import AuthError, InvalidGrantError, SpApiError
@@ -195,6 +195,11 @@ async def _connect(deps: Web, cb: Callback) -> web.Response:
         return page("Authorization failed", "Amazon rejected this application's credentials "
                     f"({exc.code or exc.status}). An operator must check SPSYNC_LWA_CLIENT_ID "
                     "and SPSYNC_LWA_CLIENT_SECRET. Nothing was stored.", 502)
+    except QuotaWaitTooLong as exc:  # this account's calls at Amazon are spent for now
+        log.warning("oauth.quota_exhausted", seller=spid, wait_s=round(exc.wait, 1))
+        return page("Amazon is limiting calls", "Amazon's quota for this account is used up for "
+                    "the moment. Nothing was stored; open your onboarding link again in "
+                    f"{max(1, round(exc.wait))} seconds.", 503, retry_after=exc.wait)
     except SpApiError as exc:
         log.error("oauth.amazon_unavailable", seller=spid, operation=exc.operation,
                   status=exc.status, error=type(exc).__name__)

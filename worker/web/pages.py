@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 from aiohttp import web
@@ -14,7 +15,10 @@ _PAGE = """<!doctype html>
 """
 
 
-def page(title: str, message: str, status: int = 200) -> web.Response:
+def page(title: str, message: str, status: int = 200,
+         retry_after: float | None = None) -> web.Response:
     body = _PAGE.format(title=escape(title), message=escape(message))
-    return web.Response(text=body, status=status, content_type="text/html",
-                        headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return web.Response(text=body, status=status, content_type="text/html", headers=headers)

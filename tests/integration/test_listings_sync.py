@@ -11,9 +11,9 @@ import pytest
 import structlog
 
 from worker.db.sellers import upsert_seller
-from worker.sync import inventory
 from worker.sync.catalog import streams_for
-from worker.sync.listings import MAX_PAGED, PAGE_SIZE, stream_name
+from worker.sync.listings import MAX_PAGED, PAGE_SIZE
+from worker.sync.registry import INVENTORY, LISTINGS
 from worker.sync.service import run_stream
 
 from .helpers import register, table
@@ -39,7 +39,7 @@ def truth(sim, spid):
 
 
 def sync_all(rt, seller_id, marketplaces):
-    return [asyncio.run(run_stream(rt, seller_id, stream_name(m))) for m in marketplaces]
+    return [asyncio.run(run_stream(rt, seller_id, LISTINGS.stream(m))) for m in marketplaces]
 
 
 def multi_market_seller(sim, ids):
@@ -85,8 +85,8 @@ def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(sta
     assert listings(rt, seller_id) == truth(sim, spid)
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state WHERE seller_id = :s",
                                    s=seller_id)}
-    assert streams == {"orders", *(inventory.stream_name(m) for m in markets),
-                       *(stream_name(m) for m in markets)}
+    assert streams == {"orders", *(INVENTORY.stream(m) for m in markets),
+                       *(LISTINGS.stream(m) for m in markets)}
 
 
 def test_the_mirror_keeps_the_whole_document_and_the_marketplaces_fields(start_sim,
@@ -132,7 +132,7 @@ def test_an_expired_page_token_restarts_the_window(start_sim, runtime_for, monke
     assert failed.status == "failed"
     assert table(rt, "SELECT count(*) FROM listings_items")[0][0] == PAGE_SIZE
     (st,) = table(rt, "SELECT next_token, window_start FROM sync_state WHERE stream = :s",
-                  s=stream_name(market))
+                  s=LISTINGS.stream(market))
     assert st.next_token and st.window_start  # the checkpoint sits right after page 1
     monkeypatch.setattr(StreamRun, "_store_page", original)
 
@@ -168,7 +168,7 @@ def test_a_seller_registered_before_listings_gets_its_streams_by_registering_aga
     sim = start_sim(sellers=1, orders_per_seller=5, time_scale=1000)
     rt = runtime_for(sim)
     (s,) = sim.world()["sellers"]
-    older = ["orders", *(inventory.stream_name(m) for m in s["marketplace_ids"])]
+    older = ["orders", *(INVENTORY.stream(m) for m in s["marketplace_ids"])]
 
     def add(streams):
         with rt.engine.begin() as conn:
@@ -196,4 +196,4 @@ def test_a_listings_stream_for_a_marketplace_the_seller_lacks_is_refused(start_s
     rt = runtime_for(sim)
     (seller_id,) = register(rt, sim).values()
     with pytest.raises(UnknownStreamError, match="listings:"):
-        asyncio.run(run_stream(rt, seller_id, stream_name("A1VC38T7YXB528")))
+        asyncio.run(run_stream(rt, seller_id, LISTINGS.stream("A1VC38T7YXB528")))

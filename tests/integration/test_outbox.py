@@ -23,7 +23,7 @@ from worker.outbox import InvalidCommand, enqueue_command, store
 from worker.outbox.run import Sweep, Timing, process_due
 from worker.runtime import Runtime
 from worker.spapi.client import SellerAuth
-from worker.sync.listings import stream_name
+from worker.sync.registry import LISTINGS
 from worker.sync.service import run_stream
 
 from .helpers import register, table
@@ -114,7 +114,7 @@ def shipment(shop: Shop, order: tuple[str, list[tuple[str, int]]],
 
 def listing_skus(shop: Shop) -> dict[str, str]:
     """SKU -> productType, from a listings sync (what a downstream system would read)."""
-    asyncio.run(run_stream(shop.rt, shop.seller_id, stream_name(shop.market)))
+    asyncio.run(run_stream(shop.rt, shop.seller_id, LISTINGS.stream(shop.market)))
     return dict(table(shop.rt, "SELECT seller_sku, product_type FROM listings_items "
                                "WHERE seller_id = :s ORDER BY 1", s=shop.seller_id))
 
@@ -172,7 +172,7 @@ def test_patch_and_delete_are_accepted_with_their_effects(shop: Shop) -> None:
     truth = shop.listings()
     assert truth[patched]["price"] == "17.50" and deleted not in truth
     assert table(shop.rt, "SELECT count(*) FROM sync_state WHERE seller_id = :s AND stream = :t "
-                          "AND due_at <= now()", s=shop.seller_id, t=stream_name(shop.market)
+                          "AND due_at <= now()", s=shop.seller_id, t=LISTINGS.stream(shop.market)
                  ) == [(1,)]
 
 

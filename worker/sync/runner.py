@@ -1,11 +1,12 @@
 """One generic loop for every incremental, windowed, token-paged stream.
 
-A stream is data (:class:`StreamSpec`): which operation, how to build the query for a window,
-where the records and the next token are in a page, how to map them, how to write them. The
-loop owns the rest: windows capped at the run's start, the checkpoint (cursor, window,
-next token) committed in the same transaction as each page's rows, and a window restarted
-once when Amazon rejects a stored token (they expire); a second refusal in the same window
-fails the run.
+A stream is data: an :class:`Endpoint` (which operation, what every request asks, how a
+window is asked for, its paginator, where a page's records are, how they are mapped and
+written), bound to one ``sync_state`` row by a :class:`StreamSpec`. The declarations live
+in :mod:`worker.sync.registry`. The loop owns the rest: windows capped at the run's start,
+the checkpoint (cursor, window, next token) committed in the same transaction as each
+page's rows, and a window restarted once when Amazon rejects a stored token (they expire);
+a second refusal in the same window fails the run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from sqlalchemy import Connection
@@ -23,11 +24,14 @@ from worker.db.sellers import SellerRecord
 from worker.db.state import Checkpoint
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.errors import InputError, MalformedResponseError
-from worker.sync.windows import Window, WindowPolicy, next_window
+from worker.sync import paging
+from worker.sync.paging import Paginator, Query
+from worker.sync.windows import Bounds, Window, WindowPolicy, next_window
 
 log = structlog.get_logger(__name__)
 
 Rows = TypeVar("Rows")
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -36,19 +40,107 @@ class Written:
     children: int = 0  # e.g. order items
 
 
-@dataclass(frozen=True)
-class StreamSpec(Generic[Rows]):
-    """What makes one stream different from another; everything else is the loop's."""
+class Scope(Protocol):
+    """What mapping a page may use: a stream run, or a notification's refresh."""
 
-    stream: str  # sync_state.stream
+    @property
+    def conn(self) -> Connection: ...
+    @property
+    def client(self) -> SpApiClient: ...
+    @property
+    def seller(self) -> SellerRecord: ...
+    @property
+    def marketplace_id(self) -> str | None: ...
+    @property
+    def auth(self) -> SellerAuth: ...
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """How one record is read again by its key (a notification said it changed).
+
+    ``request(seller, marketplace_id, key)`` gives the path parameters and the query;
+    ``at`` is where the answer holds the record(s); ``one``: an object, not an array.
+    """
+
     operation: str
-    token_param: str
-    query: Callable[[Window, SellerRecord, int], dict[str, Any]]
-    page: Callable[[Any], tuple[list[Any], str | None]]
-    rows: Callable[[StreamRun[Rows], list[Any]], Awaitable[Rows]]
+    request: Callable[[SellerRecord, str | None, str], tuple[dict[str, str] | None, Query]]
+    at: tuple[str, ...] = ()
+    one: bool = True
+
+    def records(self, body: Any) -> list[Any]:
+        if not self.one:
+            return paging.records(body, self.at, self.operation)
+        found = paging.dig(body, self.at)
+        if not isinstance(found, dict):
+            where = ".".join(self.at) or "body"
+            raise MalformedResponseError(f"{self.operation} response {where} is not an object",
+                                         operation=self.operation)
+        return [found]
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[Rows]):
+    """One SP-API list operation a stream pages through, and what becomes of its pages."""
+
+    operation: str
+    paginator: Callable[[str | None], Paginator]  # a fresh one, resuming at a saved token
+    records: tuple[str, ...]  # where a page's records are
+    query: Callable[[SellerRecord, str | None, int], Query]  # (seller, marketplace, page size)
+    bounds: Bounds  # how a window is asked for
+    rows: Callable[[Scope, list[Any]], Awaitable[Rows]]  # the mapper
     write: Callable[[Connection, int, Rows], Written]
     # Path parameters, for operations whose path names the seller (e.g. searchListingsItems).
     path: Callable[[SellerRecord], dict[str, str]] | None = None
+    # A quirk: look at each page and its next token (raise, or warn) before it is mapped.
+    check: Callable[[Any, str | None], None] | None = None
+    lookup: Lookup | None = None  # reading one record again; None: make the stream due
+
+
+def each(map_one: Callable[[str, Any], Row]) -> Callable[[Scope, list[Any]], Awaitable[list[Row]]]:
+    """The page mapper of a per-marketplace stream: ``map_one(marketplace_id, record)``."""
+    async def rows(scope: Scope, records: list[Any]) -> list[Row]:
+        if scope.marketplace_id is None:
+            raise ValueError("a per-marketplace mapper was given no marketplace")
+        return [map_one(scope.marketplace_id, r) for r in records]
+
+    return rows
+
+
+@dataclass(frozen=True)
+class StreamSpec(Generic[Rows]):
+    """An endpoint bound to one ``sync_state.stream`` (and its marketplace, if split)."""
+
+    stream: str
+    endpoint: Endpoint[Rows]
+    marketplace_id: str | None = None
+
+    @property
+    def operation(self) -> str:
+        return self.endpoint.operation
+
+    def query(self, window: Window, seller: SellerRecord, size: int) -> Query:
+        """The first request of ``window`` (before any token)."""
+        return self.endpoint.query(seller, self.marketplace_id, size) | self.endpoint.bounds.query(
+            window)
+
+    def path(self, seller: SellerRecord) -> dict[str, str] | None:
+        return self.endpoint.path(seller) if self.endpoint.path else None
+
+    def page(self, body: Any) -> tuple[list[Any], str | None]:
+        """A page's records and the next page's token (None: the window's last page)."""
+        records = paging.records(body, self.endpoint.records, self.operation)
+        paginator = self.endpoint.paginator(None)
+        paginator.next({}, body)
+        if self.endpoint.check is not None:
+            self.endpoint.check(body, paginator.token)
+        return records, paginator.token
+
+    async def rows(self, scope: Scope, records: list[Any]) -> Rows:
+        return await self.endpoint.rows(scope, records)
+
+    def write(self, conn: Connection, seller_id: int, rows: Rows) -> Written:
+        return self.endpoint.write(conn, seller_id, rows)
 
 
 @dataclass
@@ -78,6 +170,10 @@ class StreamRun(Generic[Rows]):
     def auth(self) -> SellerAuth:
         return SellerAuth(self.seller.selling_partner_id, self.seller.region,
                           self.seller.refresh_token or "")
+
+    @property
+    def marketplace_id(self) -> str | None:
+        return self.spec.marketplace_id
 
     async def run(self) -> Totals:
         with self.conn.begin():
@@ -110,11 +206,11 @@ class StreamRun(Generic[Rows]):
                 token_restarted = False  # once per window: the next one may restart too
 
     async def _fetch(self, window: Window, token: str | None) -> Any:
-        query = self.spec.query(window, self.seller, self.page_size)
-        if token:
-            query[self.spec.token_param] = token
-        path = self.spec.path(self.seller) if self.spec.path else None
-        return (await self.client.call(self.auth, self.spec.operation, path_params=path,
+        """The page at ``token`` (None: the window's first page)."""
+        query = self.spec.endpoint.paginator(token).first(
+            self.spec.query(window, self.seller, self.page_size))
+        return (await self.client.call(self.auth, self.spec.operation,
+                                       path_params=self.spec.path(self.seller),
                                        query=query)).body
 
     async def _store_page(self, body: Any, cp: Checkpoint) -> Checkpoint:
@@ -147,11 +243,3 @@ class StreamRun(Generic[Rows]):
         self._reported = (stats.calls, stats.throttled)
         return {"api_calls": calls, "throttled": throttled}
 
-
-def token(value: Any) -> str | None:
-    """A page's next token: absent/empty means last page; anything but a string is malformed."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MalformedResponseError("pagination token is not a string")
-    return value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from decimal import Decimal
 
@@ -16,7 +15,7 @@ from worker.sync.listings import MAX_PAGED, PAGE_SIZE
 from worker.sync.registry import INVENTORY, LISTINGS
 from worker.sync.service import run_stream
 
-from .helpers import register, table
+from .helpers import SimClock, register, table
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +37,10 @@ def truth(sim, spid):
     return out
 
 
-def sync_all(rt, seller_id, marketplaces):
-    return [asyncio.run(run_stream(rt, seller_id, LISTINGS.stream(m))) for m in marketplaces]
+def sync_all(rt, seller_id, marketplaces, clock=None):
+    now = {"now": clock.now} if clock else {}
+    return [asyncio.run(run_stream(rt, seller_id, LISTINGS.stream(m), **now))
+            for m in marketplaces]
 
 
 def multi_market_seller(sim, ids):
@@ -48,10 +49,13 @@ def multi_market_seller(sim, ids):
     return spid, ids[spid], world[spid]["marketplace_ids"]
 
 
-def wait_out_stamps(changed):
+def wait_out_stamps(sim, changed):
     """The simulator stamps a SKU changed n times in one second up to n-1 s ahead of now;
-    a window ends at the run's start, so wait until every stamp is in the past."""
-    time.sleep(max(Counter(changed).values()) + 0.1)
+    a window ends at the run's start, so move both clocks until every stamp is in the past
+    (the returned clock is the runner's)."""
+    clock = SimClock(sim)
+    clock.advance(max(Counter(changed).values()) + 0.1)
+    return clock
 
 
 def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(start_sim,
@@ -74,8 +78,8 @@ def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(sta
 
     (before,), = table(rt, "SELECT max(sync_version) FROM listings_items")
     changed = sim.client.mutate(spid, 6, kind="listings")
-    wait_out_stamps(changed)
-    again = sync_all(rt, seller_id, markets)
+    clock = wait_out_stamps(sim, changed)
+    again = sync_all(rt, seller_id, markets, clock)
     assert [o.status for o in again] == ["succeeded"] * len(markets)
     assert [o.totals.pages for o in again] == [1] * len(markets)  # only what changed lately
     rewritten = table(rt, "SELECT marketplace_id, seller_sku FROM listings_items "
@@ -136,9 +140,10 @@ def test_an_expired_page_token_restarts_the_window(start_sim, runtime_for, monke
     assert st.next_token and st.window_start  # the checkpoint sits right after page 1
     monkeypatch.setattr(StreamRun, "_store_page", original)
 
-    time.sleep(sim.config.pagination_ttl_seconds + 0.5)  # the stored token expires
+    clock = SimClock(sim)
+    clock.advance(sim.config.pagination_ttl_seconds + 0.5)  # the stored token expires
     with structlog.testing.capture_logs() as logs:
-        (resumed,) = sync_all(rt, seller_id, [market])
+        (resumed,) = sync_all(rt, seller_id, [market], clock)
     assert resumed.status == "succeeded"
     assert "sync.token_rejected" in [e["event"] for e in logs]
     skus = len(truth(sim, spid))

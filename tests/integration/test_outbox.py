@@ -26,7 +26,7 @@ from worker.spapi.client import SellerAuth
 from worker.sync.registry import LISTINGS
 from worker.sync.service import run_stream
 
-from .helpers import register, table
+from .helpers import SimClock, register, table
 
 pytestmark = pytest.mark.integration
 
@@ -152,8 +152,9 @@ def test_confirm_shipment_is_accepted_and_reaches_the_mirror(shop: Shop) -> None
     (due,) = table(shop.rt, "SELECT due_at <= now() FROM sync_state WHERE seller_id = :s "
                             "AND stream = 'orders'", s=shop.seller_id)[0]
     assert due
-    time.sleep(shop.sim.config.lag_seconds + 0.1)
-    asyncio.run(run_stream(shop.rt, shop.seller_id, "orders"))
+    clock = SimClock(shop.sim)
+    clock.advance(shop.sim.config.lag_seconds + 0.1)  # the shipment ages past the 2-min rule
+    asyncio.run(run_stream(shop.rt, shop.seller_id, "orders", now=clock.now))
     assert table(shop.rt, "SELECT order_status FROM orders WHERE amazon_order_id = :o",
                  o=order[0]) == [("SHIPPED",)]
     assert shop.sweep().total == 0  # nothing is ever sent twice

@@ -182,3 +182,7 @@ def _doc_backfill(b: Backfill | None) -> str:
     shape = (f"{b.window.days}-day windows" if b.window else "one snapshot") + (
         " per marketplace" if b.per_marketplace else "")
     return f"`{b.report_type}`, {shape}"
+
+
+if __name__ == "__main__":  # python -m worker.sync.registry: the table for docs/schema.md
+    print(streams_table())

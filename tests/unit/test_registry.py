@@ -82,6 +82,15 @@ def test_the_docs_table_of_streams_is_the_registry_s():
     assert registry.streams_table() in page, "run python -m worker.sync.registry"
 
 
+def test_the_declarations_shown_in_adding_a_stream_are_the_real_ones():
+    page = (ROOT / "docs" / "adding-a-stream.md").read_text()
+    source = (ROOT / "worker" / "sync" / "registry.py").read_text()
+    shown = page.split("```python\n")[1:]
+    assert len(shown) == 2
+    for block in shown:
+        assert block.split("```")[0] in source
+
+
 def test_declared_operations_are_in_the_operation_table():
     for kind in registry.synced():
         for endpoint in (kind.endpoint, *kind.by_api_version.values()):

@@ -20,8 +20,8 @@ from worker.status import collect, per_seller
 from worker.sync import registry
 from worker.sync.catalog import interval_of, plan
 from worker.sync.declaration import StreamKind, Tuning
+from worker.sync.endpoint import Endpoint, Written, each
 from worker.sync.registry import tokens
-from worker.sync.runner import Endpoint, Written, each
 from worker.sync.service import run_stream
 from worker.sync.windows import Bounds
 

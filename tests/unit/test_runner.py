@@ -16,8 +16,9 @@ import pytest
 from worker.db.state import Checkpoint
 from worker.spapi.errors import InputError
 from worker.sync import runner
+from worker.sync.endpoint import Endpoint, StreamSpec, Written
 from worker.sync.registry import tokens
-from worker.sync.runner import Endpoint, StreamRun, StreamSpec, Written
+from worker.sync.runner import StreamRun
 from worker.sync.windows import Bounds, WindowPolicy, iso
 
 T = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

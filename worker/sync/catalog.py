@@ -14,7 +14,7 @@ from worker.config import Settings
 from worker.db.sellers import SellerRecord
 from worker.sync import registry
 from worker.sync.declaration import StreamKind, UnknownStreamError
-from worker.sync.runner import StreamSpec
+from worker.sync.endpoint import StreamSpec
 from worker.sync.windows import WindowPolicy
 
 __all__ = ["Plan", "UnknownStreamError", "interval_of", "plan", "streams_for"]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from worker.config import ConfigError, Settings, StreamSettings
-from worker.sync.runner import Endpoint, StreamSpec
+from worker.sync.endpoint import Endpoint, StreamSpec
 from worker.sync.windows import WindowPolicy
 
 EVERYTHING = timedelta(days=36500)  # a window span that never splits a run's window

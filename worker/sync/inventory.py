@@ -17,9 +17,9 @@ from sqlalchemy import Connection
 from worker.db.mirror import upsert_inventory
 from worker.db.rows import InventoryRow
 from worker.db.sellers import SellerRecord
+from worker.sync.endpoint import Written
 from worker.sync.fields import bad, int_field, opt_obj, opt_str, parse_time, storable
 from worker.sync.paging import Query
-from worker.sync.runner import Written
 
 # Amazon accepts startDateTime at most 18 months back; a window starting earlier is a
 # first sync, which asks for everything instead.

@@ -22,9 +22,9 @@ from sqlalchemy import Connection
 from worker.db.mirror import upsert_listings
 from worker.db.rows import ListingRow
 from worker.db.sellers import SellerRecord
+from worker.sync.endpoint import Written
 from worker.sync.fields import MAX_INT, bad, int_field, money, obj, opt_str, parse_time, storable
 from worker.sync.paging import Query
-from worker.sync.runner import Written
 
 log = structlog.get_logger(__name__)
 

@@ -18,9 +18,9 @@ from worker.db import mirror
 from worker.db.rows import ItemRow, OrderRow
 from worker.db.sellers import SellerRecord
 from worker.sync import paging
+from worker.sync.endpoint import Scope, Written
 from worker.sync.orders_mapping import map_item_v0, map_order_2026, map_order_v0
 from worker.sync.paging import Query, TokenPaginator
-from worker.sync.runner import Scope, Written
 
 INCLUDED_DATA = ["FULFILLMENT", "PROCEEDS"]  # never BUYER/RECIPIENT: no PII in the mirror
 ITEM_PAGES = partial(TokenPaginator, "NextToken", ("payload", "NextToken"))  # getOrderItems

@@ -23,8 +23,8 @@ from worker.sync.declaration import (
     Tuning,
     UnknownStreamError,
 )
+from worker.sync.endpoint import Endpoint, Lookup, each
 from worker.sync.paging import TokenPaginator
-from worker.sync.runner import Endpoint, Lookup, each
 from worker.sync.windows import Bounds
 
 # How far back Amazon has report data: "Order reports only support orders that are less

@@ -9,9 +9,8 @@ from sqlalchemy.exc import OperationalError
 
 from worker.app import app
 from worker.ratelimit.backoff import Backoff
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import get_runtime
-from worker.spapi.errors import RetriableError
+from worker.spapi.errors import QuotaWaitTooLong, RetriableError
 from worker.sync.service import run_stream
 
 # A unit that failed after the client's own retries comes back later, spread out.

@@ -7,8 +7,7 @@ from celery.exceptions import Retry
 from sqlalchemy.exc import OperationalError
 
 import tasks.sync as task_module
-from worker.ratelimit.bucket import QuotaWaitTooLong
-from worker.spapi.errors import ServerError
+from worker.spapi.errors import QuotaWaitTooLong, ServerError
 from worker.sync.runner import Totals
 from worker.sync.service import Outcome
 

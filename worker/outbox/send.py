@@ -40,9 +40,14 @@ from worker.outbox.commands import ACCEPTED, COMMANDS, POLLING, Command
 from worker.outbox.context import Context, entered, log
 from worker.outbox.params import InvalidParams, check
 from worker.outbox.reconcile import READERS
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.spapi.client import Response, never_applied
-from worker.spapi.errors import MalformedResponseError, RetriableError, ServerError, SpApiError
+from worker.spapi.errors import (
+    MalformedResponseError,
+    QuotaWaitTooLong,
+    RetriableError,
+    ServerError,
+    SpApiError,
+)
 
 ANSWERED = ("sending", "unknown")  # an answer beats a reconciler's 'unknown' guess
 

@@ -16,10 +16,9 @@ from sqlalchemy import Connection
 
 from worker.db import sellers, state
 from worker.metrics import SYNC_RUNS, stream_kind
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
-from worker.spapi.errors import InvalidGrantError, RetriableError, SpApiError
+from worker.spapi.errors import InvalidGrantError, QuotaWaitTooLong, RetriableError, SpApiError
 from worker.sync import calls
 from worker.sync.catalog import Plan, plan
 from worker.sync.runner import StreamRun, Totals

@@ -115,10 +115,9 @@ async def poll_next(ctx: Context) -> bool:
 def _claim(ctx: Context, status: str) -> store.Row | None:
     now = ctx.now()
     with ctx.conn.begin():
-        row = store.lock_due(ctx.conn, status, now, ctx.visited)
+        row = store.claim_due(ctx.conn, status, now, ctx.timing.lease, ctx.visited)
         if row is not None:
             ctx.visited.add(row.id)
-            store.postpone(ctx.conn, row.id, now + ctx.timing.lease)
             ctx.seller(row.seller_id)
     return row
 

@@ -107,12 +107,12 @@ def save_checkpoint(conn: Connection, seller_id: int, stream: str, cp: Checkpoin
 def finish_sync(
     conn: Connection, seller_id: int, stream: str, *, next_due_in: timedelta, error: str | None
 ) -> None:
-    values: dict[Any, Any] = {**QUEUE.due_in(next_due_in), SyncState.updated_at: func.now()}
+    values: dict[str, Any] = {"due_at": func.now() + next_due_in, "updated_at": func.now()}
     if error is None:
-        values |= {SyncState.last_success_at: func.now(), SyncState.last_error: None}
+        values |= {"last_success_at": func.now(), "last_error": None}
     else:
-        values |= {SyncState.last_error: error[:2000], SyncState.last_error_at: func.now()}
-    conn.execute(_state(update(SyncState), seller_id, stream).values(values))
+        values |= {"last_error": error[:2000], "last_error_at": func.now()}
+    conn.execute(_state(update(SyncState), seller_id, stream).values(**values))
 
 
 def rearm(conn: Connection, seller_id: int, stream: str, within: timedelta) -> None:

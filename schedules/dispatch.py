@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker.app import app
+from tasks.base import spsync_task
 from worker.db.state import claim_due
 from worker.runtime import Runtime, get_runtime
 
@@ -50,6 +50,6 @@ def dispatch_due(now: datetime | None = None, seller_id: int | None = None,
     return dispatch(get_runtime(), now or datetime.now(UTC), seller_id=seller_id)
 
 
-@app.task(name="spsync.dispatch_due", ignore_result=True)
+@spsync_task("spsync.dispatch_due")
 def dispatch_due_task(**_: Any) -> int:
     return len(dispatch_due())

@@ -98,13 +98,6 @@ def _learn_quota_server(**_: Any) -> None:
         restarts.learn(client)
 
 
-@signals.task_failure.connect
-def _count_task_failure(sender: Any = None, **_: Any) -> None:
-    from worker.metrics import TASK_FAILURES
-
-    TASK_FAILURES.labels(getattr(sender, "name", None) or "unknown").inc()
-
-
 @signals.worker_process_shutdown.connect
 def _forget_process_metrics(pid: int | None = None, **_: Any) -> None:
     from worker import metrics

@@ -25,10 +25,10 @@ import structlog
 from aiohttp import web
 
 from worker.db import invitations
-from worker.ratelimit.bucket import QuotaWaitTooLong, TokenBucket
+from worker.ratelimit.bucket import TokenBucket
 from worker.runtime import Runtime
 from worker.spapi.auth import LwaApp
-from worker.spapi.errors import AuthError, InvalidGrantError, SpApiError
+from worker.spapi.errors import AuthError, InvalidGrantError, QuotaWaitTooLong, SpApiError
 from worker.spapi.identifiers import is_selling_partner_id
 from worker.spapi.regions import region as region_info
 from worker.web import limits, oauth_state, sns

@@ -53,7 +53,8 @@ def chaos(rounds: int, fuzz_examples: int, soak_minutes: float, scale_sellers: i
     with tempfile.TemporaryDirectory(prefix="spsync-chaos-") as tmp:
         results, junit = Path(tmp) / "records.jsonl", Path(tmp) / "junit.xml"
         argv = [sys.executable, "-m", "pytest", "tests/chaos", "-m", "chaos", "-q",
-                "-p", "no:cacheprovider", f"--chaos-rounds={rounds}", f"--junitxml={junit}"]
+                "-p", "no:cacheprovider", "-n", "0",  # one scenario at a time: they time things
+                f"--chaos-rounds={rounds}", f"--junitxml={junit}"]
         started = time.monotonic()
         done = subprocess.run(argv, cwd=checkout, check=False,  # noqa: S603 - our own suite
                               env=dict(os.environ, SPSYNC_CHAOS_RESULTS=str(results),

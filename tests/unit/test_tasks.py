@@ -7,7 +7,7 @@ from celery.exceptions import Retry
 from sqlalchemy.exc import OperationalError
 
 import tasks.sync as task_module
-from worker.spapi.errors import QuotaWaitTooLong, ServerError
+from worker.spapi.errors import LwaCoolingDown, QuotaWaitTooLong, ServerError
 from worker.sync.runner import Totals
 from worker.sync.service import Outcome
 
@@ -36,8 +36,13 @@ def test_task_calls_the_plain_function_with_parsed_arguments(run_stream):
     assert calls == [(7, "orders")]
 
 
-def test_long_quota_wait_requeues_with_that_countdown(run_stream, monkeypatch):
-    run_stream(QuotaWaitTooLong("rl:{A:NA}:getOrders", 42.5))
+@pytest.mark.parametrize("wait", [
+    QuotaWaitTooLong("rl:{A:NA}:getOrders", 42.5),
+    # LWA's shared cool-down after failed refreshes: back when it ends, not after backoff
+    LwaCoolingDown("paused", seller="A", operation="lwa.refresh", retry_after=42.5),
+], ids=["quota", "lwa cool-down"])
+def test_a_long_wait_requeues_with_that_countdown(wait, run_stream, monkeypatch):
+    run_stream(wait)
     seen = {}
 
     def fake_retry(**kw):

@@ -69,11 +69,11 @@ from benchmarks.services import (
     sim_runtime,
     simulator,
 )
+from simulator.config import SimConfig
+from simulator.remote import SandboxClient
 from worker.db import sellers
 from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
-from worker.sandbox.config import SimConfig
-from worker.sandbox.remote import SandboxClient
 from worker.spapi.errors import RetriableError
 from worker.sync.backfill import Progress, backfill_seller, describe
 from worker.sync.service import run_stream

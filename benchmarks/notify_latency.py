@@ -136,9 +136,9 @@ def _run(args: Any, endpoint: str, redis_url: str, db: str, sim_url: str,
          logs: Path) -> dict[str, Any]:
     import boto3
 
+    from simulator.remote import SandboxClient
     from tests.notificationkit import order_change
     from worker.notifications.consumer import SqsSource, enqueue_processing, run
-    from worker.sandbox.remote import SandboxClient
 
     rt = sim_runtime(db, redis_url, sim_url)
     spids = list(register_sim_sellers(rt, sim_url))

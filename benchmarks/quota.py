@@ -49,7 +49,7 @@ import redis
 from benchmarks import load
 from benchmarks.phases import run_phase
 from benchmarks.services import bench_redis, log, quiet, simulator
-from worker.sandbox.remote import SandboxClient
+from simulator.remote import SandboxClient
 
 TIME_SCALE = 600.0
 

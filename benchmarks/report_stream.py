@@ -41,11 +41,11 @@ from benchmarks.services import (
     sim_runtime,
     simulator,
 )
+from simulator.remote import SandboxClient
 from worker.db import reports as reports_db
 from worker.db.reports import ReportRequest
 from worker.db.sellers import get_seller
 from worker.runtime import Runtime
-from worker.sandbox.remote import SandboxClient
 from worker.sync import report_types
 from worker.sync.report_parse import lines, table_rows
 from worker.sync.reports import PollPolicy, ReportJob, ingest, wait_processed

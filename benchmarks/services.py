@@ -193,10 +193,10 @@ def scratch_databases(count: int = 1) -> Iterator[list[str]]:
 
 def sim_runtime(database_url: str, redis_url: str, sim_url: str, **overrides: Any) -> Any:
     """A Runtime pointed at the simulator (its demo LWA application), quiet logs."""
+    from simulator.remote import SandboxClient
     from worker.config import Settings
     from worker.crypto import new_key_spec
     from worker.runtime import Runtime
-    from worker.sandbox.remote import SandboxClient
 
     app = SandboxClient(sim_url).sellers()["application"]
     values: dict[str, Any] = {
@@ -211,8 +211,8 @@ def sim_runtime(database_url: str, redis_url: str, sim_url: str, **overrides: An
 
 def register_sim_sellers(rt: Any, sim_url: str) -> dict[str, int]:
     """Register every simulated seller in ``rt``'s database: selling partner id -> id."""
+    from simulator.remote import SandboxClient
     from worker.db.sellers import upsert_seller
-    from worker.sandbox.remote import SandboxClient
     from worker.sync.catalog import streams_for
 
     ids = {}

@@ -212,7 +212,7 @@ def run_counts(rt: Any) -> dict[str, int]:
 
 
 def _run(args: Any, db: str, redis_url: str, sim_url: str, logs: Path) -> dict[str, Any]:
-    from worker.sandbox.remote import SandboxClient
+    from simulator.remote import SandboxClient
 
     rt = sim_runtime(db, redis_url, sim_url)
     register_sim_sellers(rt, sim_url)

@@ -21,14 +21,14 @@ import pytest
 import redis
 from sqlalchemy import create_engine, make_url, text
 
+from simulator.app import serve
+from simulator.config import SimConfig
+from simulator.remote import SandboxClient
 from worker import embedded
 from worker.config import Settings
 from worker.crypto import new_key_spec
 from worker.db.engine import migrate, sqlalchemy_url
 from worker.runtime import Runtime
-from worker.sandbox.app import serve
-from worker.sandbox.config import SimConfig
-from worker.sandbox.remote import SandboxClient
 
 ROOT = Path(__file__).resolve().parents[1]
 

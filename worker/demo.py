@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from sqlalchemy import delete
 
+from simulator.remote import SandboxClient
 from worker import embedded
 from worker.config import load_settings
 from worker.crypto import keyring_spec
@@ -38,7 +39,6 @@ from worker.demo_notifications import (
 )
 from worker.logging import configure_logging
 from worker.runtime import Runtime
-from worker.sandbox.remote import SandboxClient
 from worker.spapi.auth import cache_keys
 from worker.status import collect, per_seller
 from worker.sync.catalog import streams_for

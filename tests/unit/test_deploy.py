@@ -558,10 +558,10 @@ def test_compose_never_sets_a_setting_to_an_empty_value():
 
 
 def test_trial_overlay_points_at_the_sandbox_with_its_credentials():
-    from worker.sandbox.app import create_app
-    from worker.sandbox.config import SimConfig
-    from worker.sandbox.consent import CONSENT_PATH
-    from worker.sandbox.state import build_simulator
+    from simulator.app import create_app
+    from simulator.config import SimConfig
+    from simulator.consent import CONSENT_PATH
+    from simulator.state import build_simulator
 
     services = compose()["services"]
     sandbox = services["sandbox"]
@@ -608,10 +608,10 @@ def test_trial_sqs_is_created_where_the_consumer_reads(monkeypatch):
     configures it, receives the message."""
     import asyncio
 
+    from simulator.config import SimConfig
+    from simulator.publisher import Outgoing, SqsSender
     from worker.demo_notifications import embedded_sqs
     from worker.notifications.consumer import SqsSource
-    from worker.sandbox.config import SimConfig
-    from worker.sandbox.publisher import Outgoing, SqsSender
 
     services = compose()["services"]
     for name, prefix in NOT_CELERY.items():

@@ -41,8 +41,8 @@ def migrate() -> None:
 @operator_command
 def sandbox(host: str, port: int, n_sellers: int, orders_per_seller: int, seed: int,
             time_scale: float, changes_per_minute: float, sqs_endpoint_url: str | None) -> None:
-    from worker.sandbox.app import run
-    from worker.sandbox.config import SimConfig
+    from simulator.app import run
+    from simulator.config import SimConfig
 
     run(SimConfig(sellers=n_sellers, orders_per_seller=orders_per_seller, seed=seed,
                   time_scale=time_scale, changes_per_minute=changes_per_minute,

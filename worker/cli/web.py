@@ -37,7 +37,7 @@ def web(host: str, port: int, spapi_url: str | None) -> None:
 def _check_simulator(url: str) -> None:
     from urllib.error import URLError
 
-    from worker.sandbox.remote import SandboxClient
+    from simulator.remote import SandboxClient
 
     try:
         SandboxClient(url, timeout=5).sellers()

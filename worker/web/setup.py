@@ -19,7 +19,7 @@ def web_deps(settings: Settings, *, public_url: str, spapi_url: str | None = Non
         updates: dict[str, object] = {"spapi_url": AnyHttpUrl(base),
                                       "lwa_token_url": AnyHttpUrl(base + "/auth/o2/token")}
         if not settings.lwa_client_id:
-            from worker.sandbox.remote import SandboxClient
+            from simulator.remote import SandboxClient
 
             app = SandboxClient(base).sellers()["application"]
             updates |= {"lwa_client_id": app["client_id"],

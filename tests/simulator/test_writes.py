@@ -12,12 +12,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from worker.sandbox.app import SIMULATOR
-from worker.sandbox.clock import iso
-from worker.sandbox.remote import SandboxClient
-from worker.sandbox.spec import all_operations
-from worker.sandbox.state import Simulator
-from worker.sandbox.world import Order, Status
+from simulator.app import SIMULATOR
+from simulator.clock import iso
+from simulator.remote import SandboxClient
+from simulator.spec import all_operations
+from simulator.state import Simulator
+from simulator.world import Order, Status
 
 from .simkit import MakeSim, Sim, schema_errors
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from worker.sandbox.remote import SandboxClient
-from worker.sandbox.spec import all_operations
+from simulator.remote import SandboxClient
+from simulator.spec import all_operations
 
 from .reportkit import ORDERS_REPORT, REPORTS, create_ok, finished
 from .simkit import MakeSim, Sim, schema_errors

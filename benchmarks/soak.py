@@ -11,7 +11,7 @@ per seller: new and updated orders, inventory and listings), at ``--time-scale``
 which also scales the SP-API quotas); a scratch database; the benchmark Redis (broker and
 buckets). The sellers are registered, then a real ``celery -A worker worker`` (prefork,
 ``--concurrency`` pool processes, queue ``spsync``) and a real ``celery -A worker beat`` run
-as children, configured as ``worker/demo.py`` configures its own: every stream is due again
+as children, configured as ``devtools/demo.py`` configures its own: every stream is due again
 ``--interval`` seconds after its sync (default 10 s), beat ticks every 2 s (dispatcher, inbox
 sweep, outbox), the orders lag is Amazon's two minutes at the time scale. So each stream
 syncs again and again for the whole run: with 4 sellers ~2 syncs a second, each a fresh

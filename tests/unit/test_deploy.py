@@ -608,9 +608,9 @@ def test_trial_sqs_is_created_where_the_consumer_reads(monkeypatch):
     configures it, receives the message."""
     import asyncio
 
+    from devtools.demo_notifications import embedded_sqs
     from simulator.config import SimConfig
     from simulator.publisher import Outgoing, SqsSender
-    from worker.demo_notifications import embedded_sqs
     from worker.notifications.consumer import SqsSource
 
     services = compose()["services"]

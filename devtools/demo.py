@@ -23,6 +23,14 @@ from typing import IO, Any
 
 from sqlalchemy import delete
 
+from devtools.demo_notifications import (
+    CREDENTIALS,
+    consumer_args,
+    embedded_sqs,
+    inbox_counts,
+    subscribe_all,
+)
+from devtools.verify import compare_inventory, compare_listings, compare_orders
 from simulator.remote import SandboxClient
 from worker import embedded
 from worker.config import load_settings
@@ -30,19 +38,11 @@ from worker.crypto import keyring_spec
 from worker.db.engine import migrate
 from worker.db.models import Seller
 from worker.db.sellers import upsert_seller
-from worker.demo_notifications import (
-    CREDENTIALS,
-    consumer_args,
-    embedded_sqs,
-    inbox_counts,
-    subscribe_all,
-)
 from worker.logging import configure_logging
 from worker.runtime import Runtime
 from worker.spapi.auth import cache_keys
 from worker.status import collect, per_seller
 from worker.sync.catalog import streams_for
-from worker.verify import compare_inventory, compare_listings, compare_orders
 
 FREEZE_AFTER_SECONDS = 4.0  # incremental syncs to watch before freezing the simulator
 

@@ -23,7 +23,7 @@ from worker.cli.common import operator_command
 
 
 @click.command(help="Run the SP-API simulator.\n\n"
-               "Example: celery -A worker sandbox --port 8700 --sellers 3 --time-scale 60")
+               "Example: celery -A worker simulator --port 8700 --sellers 3 --time-scale 60")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--sellers", "n_sellers", default=3, show_default=True, type=click.IntRange(1))
@@ -35,7 +35,7 @@ from worker.cli.common import operator_command
 @click.option("--sqs-endpoint-url", default=None, help="Publish notifications of subscribed "
               "sellers to queues on this SQS endpoint (e.g. a moto server).")
 @operator_command
-def sandbox(host: str, port: int, n_sellers: int, orders_per_seller: int, seed: int,
+def simulator(host: str, port: int, n_sellers: int, orders_per_seller: int, seed: int,
             time_scale: float, changes_per_minute: float, sqs_endpoint_url: str | None) -> None:
     from simulator.app import run
     from simulator.config import SimConfig

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from simulator.app import serve
 from simulator.config import SimConfig
-from simulator.remote import SandboxClient
+from simulator.remote import SimulatorClient
 from worker import embedded
 from worker.config import Settings
 from worker.crypto import new_key_spec
@@ -91,7 +91,7 @@ class Sim:
         self._thread.start()
         if not self._ready.wait(15):
             raise RuntimeError("simulator did not start")
-        self.client = SandboxClient(self.url)
+        self.client = SimulatorClient(self.url)
 
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)

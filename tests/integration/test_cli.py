@@ -76,7 +76,7 @@ def test_every_command_is_registered_and_its_help_has_an_example():
                       if e.value.startswith(f"{module.__name__}:")}
         assert registered == top  # a command without an entry point never reaches celery
         commands |= found
-    assert {"migrate", "sandbox", "demo", "sellers", "sellers add", "sellers list",
+    assert {"migrate", "simulator", "demo", "sellers", "sellers add", "sellers list",
             "sellers show", "sellers enable", "sellers disable", "sellers reauth", "backfill",
             "status"} <= set(commands)
     for path, cmd in commands.items():

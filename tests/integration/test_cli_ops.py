@@ -1,4 +1,4 @@
-"""`rotate-key`, `web`, `sandbox` and `notifications consume` as an operator runs them: happy
+"""`rotate-key`, `web`, `simulator` and `notifications consume` as an operator runs them: happy
 path and bad input."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def busy_port():
         yield str(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("command", ["web", "sandbox"])
+@pytest.mark.parametrize("command", ["web", "simulator"])
 def test_a_port_in_use_fails_with_one_line(env, busy_port, command):  # noqa: F811
     done = celery(command, "--port", busy_port, env={
         **env, "SPSYNC_LWA_APP_ID": "amzn1.sp.solution.x", "SPSYNC_LWA_CLIENT_ID": "id",
@@ -66,7 +66,7 @@ def test_a_port_in_use_fails_with_one_line(env, busy_port, command):  # noqa: F8
     (["rotate-key", "--batch", "0"], "--batch"),
     (["web", "--port", "70000"], "--port"),
     (["web", "--spapi-url", "http://127.0.0.1:1"], "no simulator answers"),
-    (["sandbox", "--sellers", "0"], "--sellers"),
+    (["simulator", "--sellers", "0"], "--sellers"),
     (["demo", "--time-scale", "0.5"], "--time-scale"),
     (["status", "--jsn"], "--jsn"),
     (["migrate", "extra"], "extra"),

@@ -39,7 +39,7 @@ def test_run_prints_one_line_and_exits_cleanly_on_sigterm() -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
-        assert line.startswith("spsync sandbox listening on http://127.0.0.1:")
+        assert line.startswith("spsync simulator listening on http://127.0.0.1:")
         assert int(line.rsplit(":", 1)[1]) > 0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

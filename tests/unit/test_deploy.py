@@ -488,12 +488,12 @@ def test_compose_files_follow_the_compose_spec():
 
 def test_compose_has_every_role():
     services = compose()["services"]
-    assert {"postgres", "redis", "migrate", "worker", "beat", "web", "flower", "sandbox",
+    assert {"postgres", "redis", "migrate", "worker", "beat", "web", "flower", "simulator",
             "notifications", "sqs", "sqs-queue", "prometheus"} <= set(services)
     roles = {name: argv(s["command"])[3] for name, s in spsync_services(services).items()
              if name not in NOT_CELERY}
     assert roles == {"migrate": "migrate", "worker": "worker", "beat": "beat", "web": "web",
-                     "flower": "flower", "sandbox": "sandbox", "notifications": "notifications"}
+                     "flower": "flower", "simulator": "simulator", "notifications": "notifications"}
 
 
 def test_compose_roles_wait_for_the_migration():
@@ -557,34 +557,34 @@ def test_compose_never_sets_a_setting_to_an_empty_value():
             assert not empty, f"{path.name} {name}: {empty}"
 
 
-def test_trial_overlay_points_at_the_sandbox_with_its_credentials():
+def test_trial_overlay_points_at_the_simulator_with_its_credentials():
     from simulator.app import create_app
     from simulator.config import SimConfig
     from simulator.consent import CONSENT_PATH
     from simulator.state import build_simulator
 
     services = compose()["services"]
-    sandbox = services["sandbox"]
-    assert sandbox["profiles"] == ["trial"], "never part of a real deployment"
-    args = argv(sandbox["command"])
+    simulator = services["simulator"]
+    assert simulator["profiles"] == ["trial"], "never part of a real deployment"
+    args = argv(simulator["command"])
     port, seed = option(args, "--port"), int(option(args, "--seed", "1") or 1)
     config = SimConfig(seed=seed)
     routes = {r.resource.canonical for r in create_app(config).router.routes()
               if r.resource is not None}
     assert {"/auth/o2/token", "/_sim/sellers", CONSENT_PATH} <= routes
-    assert "/_sim/sellers" in " ".join(sandbox["healthcheck"]["test"])
+    assert "/_sim/sellers" in " ".join(simulator["healthcheck"]["test"])
     app = build_simulator(config).lwa.app
-    names = {"sandbox", *sandbox["networks"]["default"]["aliases"]}
+    names = {"simulator", *simulator["networks"]["default"]["aliases"]}
     assert set(trial()["services"]) <= set(services)
     for name in ("worker", "web"):
         env = with_trial(name)
         url = urlsplit(env["SPSYNC_SPAPI_URL"])
         assert (url.scheme, url.hostname, str(url.port)) == ("http", url.hostname, port), name
-        assert url.hostname in names, f"{name}: {url.hostname} does not name the sandbox"
+        assert url.hostname in names, f"{name}: {url.hostname} does not name the simulator"
         assert env["SPSYNC_LWA_TOKEN_URL"] == env["SPSYNC_SPAPI_URL"] + "/auth/o2/token", name
         assert (env["SPSYNC_LWA_CLIENT_ID"], env["SPSYNC_LWA_CLIENT_SECRET"]) == \
             (app.client_id, app.client_secret), f"{name}: not the simulator's --seed {seed} app"
-        assert "sandbox" in trial()["services"][name]["depends_on"], name
+        assert "simulator" in trial()["services"][name]["depends_on"], name
         assert "SPSYNC_SPAPI_URL" not in environment(services[name]), \
             "the base file must leave Amazon's endpoints in place"
     web = with_trial("web")
@@ -594,7 +594,7 @@ def test_trial_overlay_points_at_the_sandbox_with_its_credentials():
     consent = option(argv(trial()["services"]["web"]["command"]), "--spapi-url")
     assert consent == web["SPSYNC_SPAPI_URL"]
     assert str(urlsplit(consent).hostname).endswith(".localhost")
-    assert any(str(p).endswith(f":{port}:{port}") for p in sandbox["ports"])
+    assert any(str(p).endswith(f":{port}:{port}") for p in simulator["ports"])
     redirect = web["SPSYNC_WEB_BASE_URL"].rstrip("/") + "/oauth/callback"
     assert app.accepts_redirect(redirect), "the simulator's consent page would refuse it"
     published = {str(p).rsplit(":", 2)[-2] for p in services["web"]["ports"]}
@@ -636,7 +636,7 @@ def test_trial_sqs_is_created_where_the_consumer_reads(monkeypatch):
         assert consumer[key] == made[key], key
     endpoint = urlsplit(consumer["SPSYNC_SQS_ENDPOINT_URL"])
     assert (endpoint.hostname, str(endpoint.port)) == ("sqs", port)
-    assert option(argv(services["sandbox"]["command"]), "--sqs-endpoint-url") == \
+    assert option(argv(services["simulator"]["command"]), "--sqs-endpoint-url") == \
         consumer["SPSYNC_SQS_ENDPOINT_URL"], "the simulator must publish where the consumer reads"
     queue_url = consumer["SPSYNC_SQS_QUEUE_URL"]
     queue = urlsplit(queue_url)

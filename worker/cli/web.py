@@ -18,7 +18,7 @@ from worker.config import load_settings
                "Example: celery -A worker web --port 8080 --spapi-url http://127.0.0.1:8700")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--spapi-url", default=None, help="A running simulator (celery -A worker sandbox).")
+@click.option("--spapi-url", default=None, help="A running simulator (celery -A worker simulator).")
 @operator_command
 def web(host: str, port: int, spapi_url: str | None) -> None:
     from worker.logging import configure_logging
@@ -37,10 +37,10 @@ def web(host: str, port: int, spapi_url: str | None) -> None:
 def _check_simulator(url: str) -> None:
     from urllib.error import URLError
 
-    from simulator.remote import SandboxClient
+    from simulator.remote import SimulatorClient
 
     try:
-        SandboxClient(url, timeout=5).sellers()
+        SimulatorClient(url, timeout=5).sellers()
     except (URLError, OSError, ValueError) as exc:
         raise click.ClickException(f"no simulator answers at {url} ({exc})") from None
 

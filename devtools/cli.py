@@ -1,6 +1,6 @@
-"""The development commands: ``celery -A worker simulator``, ``demo`` and ``chaos`` (the
-fault-injection suite and the scale and soak benchmarks, optionally written up as
-``docs/reliability.md``). Registered as celery subcommands like the operator commands
+"""The development commands: ``celery -A worker simulator``, ``simulator-env``, ``demo`` and
+``chaos`` (the fault-injection suite and the scale and soak benchmarks, optionally written up
+as ``docs/reliability.md``). Registered as celery subcommands like the operator commands
 (``pyproject.toml``); nothing here is imported at start-up beyond click, so a plain install
 without the ``demo`` extra still lists them."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,40 @@ def simulator(host: str, port: int, n_sellers: int, orders_per_seller: int, seed
                   time_scale=time_scale, changes_per_minute=changes_per_minute,
                   sqs_endpoint_url=sqs_endpoint_url), host, port)
 
+
+
+@click.command(name="simulator-env",
+               help="Print, as shell exports, the settings that point spsync at a running "
+                    "simulator: its URL for SP-API and LWA, and its own LWA application (fake "
+                    "credentials that work against nothing else). The web app, workers and "
+                    "CLI then use them like any SPSYNC_* setting.\n\n"
+                    "Example: eval \"$(celery -A worker simulator-env --spapi-url "
+                    "http://127.0.0.1:8700)\"")
+@click.option("--spapi-url", default="http://127.0.0.1:8700", show_default=True,
+              help="The running simulator (celery -A worker simulator).")
+@operator_command
+def simulator_env(spapi_url: str) -> None:
+    base = spapi_url.rstrip("/")
+    env = {"SPSYNC_SPAPI_URL": base, "SPSYNC_LWA_TOKEN_URL": base + "/auth/o2/token",
+           **_simulator_application(base)}
+    click.echo("export " + " ".join(f"{name}={shlex.quote(value)}"
+                                    for name, value in env.items()))
+
+
+def _simulator_application(base: str) -> dict[str, str]:
+    """The simulator's application as SPSYNC_LWA_* settings (its secret is printed on purpose:
+    it is the simulator's, derived from its --seed, and opens nothing real)."""
+    from urllib.error import URLError
+
+    from simulator.remote import SimulatorClient
+
+    try:
+        app = SimulatorClient(base, timeout=5).sellers()["application"]
+        return {"SPSYNC_LWA_CLIENT_ID": str(app["client_id"]),
+                "SPSYNC_LWA_CLIENT_SECRET": str(app["client_secret"]),
+                "SPSYNC_LWA_APP_ID": str(app["application_id"])}
+    except (URLError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"no simulator answers at {base} ({exc})") from None
 
 @click.command(help="Run the end-to-end demo: simulator + worker + beat syncing 3 sellers.\n\n"
                "Example: celery -A worker demo --json")

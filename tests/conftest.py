@@ -24,14 +24,14 @@ import pytest
 import redis
 from sqlalchemy import create_engine, make_url, text
 
+from simulator.app import serve
+from simulator.config import SimConfig
+from simulator.remote import SimulatorClient
 from worker import embedded
 from worker.config import Settings
 from worker.crypto import new_key_spec
 from worker.db.engine import migrate, sqlalchemy_url
 from worker.runtime import Runtime
-from worker.sandbox.app import serve
-from worker.sandbox.config import SimConfig
-from worker.sandbox.remote import SandboxClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ class Sim:
         self._thread.start()
         if not self._ready.wait(15):
             raise RuntimeError("simulator did not start")
-        self.client = SandboxClient(self.url)
+        self.client = SimulatorClient(self.url)
 
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)

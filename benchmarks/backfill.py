@@ -5,9 +5,9 @@ Usage::
     python -m benchmarks.backfill --orders 100000   # full size
     python -m benchmarks.backfill --orders 2000     # smoke check, well under a minute
 
-What runs: one simulator (``celery -A worker sandbox`` subprocess on 127.0.0.1) with one
+What runs: one simulator (``celery -A worker simulator`` subprocess on 127.0.0.1) with one
 seller holding ``--orders`` orders, last updated over the simulator's default 30-day history
-(the ``sandbox`` command has no history-days knob), at ``--time-scale`` S (default 1000).
+(the ``simulator`` command has no history-days knob), at ``--time-scale`` S (default 1000).
 The two paths then mirror the whole history, one after the other, each into its own
 freshly migrated scratch database so neither sees the other's rows:
 
@@ -69,23 +69,22 @@ from benchmarks.services import (
     sim_runtime,
     simulator,
 )
+from simulator.config import SimConfig
+from simulator.remote import SimulatorClient
 from worker.db import sellers
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
-from worker.sandbox.config import SimConfig
-from worker.sandbox.remote import SandboxClient
 from worker.spapi.errors import RetriableError
 from worker.sync.backfill import Progress, backfill_seller, describe
 from worker.sync.service import run_stream
 
 TIME_SCALE = 1000.0
-HISTORY_DAYS = SimConfig.history_days  # what `celery -A worker sandbox` generates
+HISTORY_DAYS = SimConfig.history_days  # what `celery -A worker simulator` generates
 API_RUNS = 10  # runs of the API path before giving up (one is the norm)
 
 Snapshot = dict[str, tuple[datetime, int]]  # order id -> (last_update_date, item count)
 
 
-def calls(sim: SandboxClient, spid: str) -> tuple[Counter[str], Counter[str]]:
+def calls(sim: SimulatorClient, spid: str) -> tuple[Counter[str], Counter[str]]:
     """The simulator's (calls, 429s) per operation for one seller, so far."""
     made: Counter[str] = Counter()
     throttled: Counter[str] = Counter()
@@ -96,7 +95,7 @@ def calls(sim: SandboxClient, spid: str) -> tuple[Counter[str], Counter[str]]:
     return made, throttled
 
 
-def quota_floor(sim: SandboxClient, spid: str, made: Counter[str]) -> float:
+def quota_floor(sim: SimulatorClient, spid: str, made: Counter[str]) -> float:
     """Seconds the quota alone imposes on ``made`` calls (a full burst, then the rate), at
     the simulator's time scale: the least any client could take, whatever its own speed."""
     buckets = {b["operation"]: b for b in sim.stats()["buckets"] if b["seller_id"] == spid}
@@ -131,7 +130,7 @@ def by_api(rt: Runtime, seller_id: int) -> float:
     for run in range(1, API_RUNS + 1):
         try:
             outcome = asyncio.run(run_stream(rt, seller_id, "orders"))
-        except (QuotaWaitTooLong, RetriableError) as exc:  # the Celery task's retry cases
+        except RetriableError as exc:  # the Celery task's retry cases (QuotaWaitTooLong too)
             log(f"api: run {run} ended early ({type(exc).__name__}); running again")
             continue
         if outcome.status != "succeeded":
@@ -167,7 +166,7 @@ def compare(report: Snapshot, api: Snapshot, orders: int) -> bool:
 def measure(sim_url: str, redis_url: str, database_urls: Sequence[str], orders: int,
             time_scale: float) -> dict[str, Any]:
     """Both paths against the running simulator, each into its own database."""
-    sim = SandboxClient(sim_url)
+    sim = SimulatorClient(sim_url)
     spid = sim.sellers()["sellers"][0]["selling_partner_id"]
     since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS + 1)
     figures: dict[str, Any] = {"orders": orders, "time_scale": time_scale}

@@ -20,7 +20,7 @@ import redis.asyncio as aredis
 
 from worker.crypto import Keyring, parse_keys
 from worker.ratelimit.backoff import Backoff
-from worker.ratelimit.bucket import QuotaWaitTooLong, TokenBucket
+from worker.ratelimit.bucket import TokenBucket
 from worker.spapi.auth import LwaApp, LwaTokenProvider
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.errors import SpApiError
@@ -107,7 +107,7 @@ async def pull_until(job: Job, deadline: float, *, max_inline_wait: float = 30.0
                 try:
                     await client.call(auth, "getOrders",
                                       query=query(seller["marketplace_ids"]))
-                except (SpApiError, QuotaWaitTooLong) as exc:
+                except SpApiError as exc:  # QuotaWaitTooLong included
                     name = f"errors_{type(exc).__name__}"
                     errors[name] = errors.get(name, 0) + 1
 

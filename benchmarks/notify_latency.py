@@ -6,7 +6,7 @@ Usage::
     python -m benchmarks.notify_latency --count 100        # smoke check
 
 What runs, all on loopback: a real SQS endpoint (moto in server mode, in this process), the
-simulator (``celery -A worker sandbox`` subprocess) with ``--sellers`` sellers, a scratch
+simulator (``celery -A worker simulator`` subprocess) with ``--sellers`` sellers, a scratch
 database, ``--workers`` real ``celery -A worker worker`` processes, and the consumer
 (``worker.notifications.consumer.run``, the loop behind ``celery -A worker notifications
 consume``) in a thread of this process. Each seller is registered and warmed up first (one
@@ -136,13 +136,13 @@ def _run(args: Any, endpoint: str, redis_url: str, db: str, sim_url: str,
          logs: Path) -> dict[str, Any]:
     import boto3
 
+    from simulator.remote import SimulatorClient
     from tests.notificationkit import order_change
     from worker.notifications.consumer import SqsSource, enqueue_processing, run
-    from worker.sandbox.remote import SandboxClient
 
     rt = sim_runtime(db, redis_url, sim_url)
     spids = list(register_sim_sellers(rt, sim_url))
-    orders = {s: [o["AmazonOrderId"] for o in SandboxClient(sim_url).truth(s)["orders"]]
+    orders = {s: [o["AmazonOrderId"] for o in SimulatorClient(sim_url).truth(s)["orders"]]
               for s in spids}
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
     queue = sqs.create_queue(QueueName="spsync-bench")["QueueUrl"]

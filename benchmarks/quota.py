@@ -5,7 +5,7 @@ Usage::
     python -m benchmarks.quota --workers 8 --sellers 20 --seconds 60   # full size, ~2.5 min
     python -m benchmarks.quota --workers 2 --sellers 4 --seconds 10    # quick check, ~25 s
 
-What runs: one simulator (``celery -A worker sandbox`` subprocess on 127.0.0.1) with
+What runs: one simulator (``celery -A worker simulator`` subprocess on 127.0.0.1) with
 2 x ``--sellers`` sellers at ``--time-scale 600``, where getOrders allows 0.0167 x 600 ~= 10
 calls/s per seller (burst 20), no background changes. Two phases, one after the other (the
 development machine has 2 cores):
@@ -49,7 +49,7 @@ import redis
 from benchmarks import load
 from benchmarks.phases import run_phase
 from benchmarks.services import bench_redis, log, quiet, simulator
-from worker.sandbox.remote import SandboxClient
+from simulator.remote import SimulatorClient
 
 TIME_SCALE = 600.0
 
@@ -65,7 +65,7 @@ def phase_figures(stats: dict[str, Any], seller_ids: set[str]) -> dict[str, floa
             "calls": calls, "throttled": throttled}
 
 
-def _measure(name: str, sim: SandboxClient, target: Callable[[Any, float], dict[str, int]],
+def _measure(name: str, sim: SimulatorClient, target: Callable[[Any, float], dict[str, int]],
              jobs: list[Any], sellers: list[dict[str, Any]],
              seconds: float) -> dict[str, float]:
     log(f"{name}: {len(jobs)} processes x {len(sellers)} sellers for {seconds:g}s")
@@ -82,7 +82,7 @@ def _measure(name: str, sim: SandboxClient, target: Callable[[Any, float], dict[
 def _ours(sim_url: str, redis_url: str, world: dict[str, Any], sellers: list[dict[str, Any]],
           workers: int, seconds: float) -> dict[str, float]:
     job: load.Job = (sim_url, redis_url, world["application"], sellers)
-    return _measure("spsync", SandboxClient(sim_url), load.pull_until_in_process,
+    return _measure("spsync", SimulatorClient(sim_url), load.pull_until_in_process,
                     [job] * workers, sellers, seconds)
 
 
@@ -91,7 +91,7 @@ def _peer(sim_url: str, world: dict[str, Any], sellers: list[dict[str, Any]], wo
     from benchmarks import peer  # sp_api is a benchmark-only dependency
 
     job: peer.Job = (sim_url, world["application"], sellers, delay)
-    figures = _measure("peer (python-amazon-sp-api)", SandboxClient(sim_url),
+    figures = _measure("peer (python-amazon-sp-api)", SimulatorClient(sim_url),
                        peer.pull_until_in_process, [job] * workers, sellers, seconds)
     return {f"peer_{k}": v for k, v in figures.items()}
 
@@ -124,7 +124,7 @@ def main() -> None:
     with bench_redis() as (redis_url, redis_kind), \
             simulator(2 * opts.sellers, TIME_SCALE, opts.orders_per_seller) as url:
         uptime = _redis_uptime(redis_url)
-        world = SandboxClient(url).sellers()
+        world = SimulatorClient(url).sellers()
         ours, peers = world["sellers"][:opts.sellers], world["sellers"][opts.sellers:]
         result |= _ours(url, redis_url, world, ours, opts.workers, opts.seconds)
         if not opts.skip_peer:

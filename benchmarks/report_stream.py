@@ -41,11 +41,11 @@ from benchmarks.services import (
     sim_runtime,
     simulator,
 )
+from simulator.remote import SimulatorClient
 from worker.db import reports as reports_db
 from worker.db.reports import ReportRequest
 from worker.db.sellers import get_seller
 from worker.runtime import Runtime
-from worker.sandbox.remote import SandboxClient
 from worker.sync import report_types
 from worker.sync.report_parse import lines, table_rows
 from worker.sync.reports import PollPolicy, ReportJob, ingest, wait_processed
@@ -90,7 +90,7 @@ def measure(mb: float, parse_only: bool) -> dict[str, Any]:
         rt = sim_runtime(db_url, redis_url, sim_url)
         ((spid, seller_id),) = register_sim_sellers(rt, sim_url).items()
         log(f"generating a report of {rows:,} rows ({mb:g} MB uncompressed)...")
-        generated = SandboxClient(sim_url, timeout=3600).generate_report(spid, rows,
+        generated = SimulatorClient(sim_url, timeout=3600).generate_report(spid, rows,
                                                                          prerender=True)
         log("generated; ingesting...")
         baseline, cpu = rss_mb(), cpu_seconds()

@@ -19,10 +19,11 @@ the enqueued tasks.
    so a tick of T seconds (the dispatch interval, 5 s) finds about
    N * (1/300 + 2m/900) * T newly due rows, m the marketplaces per seller (2 on average):
    ~390 for 10,000 sellers (``steady_due_per_tick``, computed from the registered streams).
-   Tick k (1..``--ticks``) runs the real ``schedules.dispatch.dispatch`` at
+   Tick k (1..``--ticks``) runs the real ``worker.sync.dispatch.dispatch`` at
    ``now = t0 + k * T`` (what beat's ``spsync.dispatch_due`` runs): ``claim_due`` batch after
-   batch (``--batch``, default its ``BATCH``), each committed and then sent with
-   ``sync_stream.delay`` through the real Celery app to the broker, until nothing is due.
+   batch (``--batch``, default its ``BATCH``), each committed and then sent as
+   ``spsync.sync_stream`` (by name) through the real Celery app to the broker, until nothing
+   is due.
    The queue is counted (``LLEN``) and emptied between ticks. A claimed row is held 300 s
    (``dispatch_claim_seconds``), longer than the ticks last, so no row comes due twice.
 3. **Redis per seller**: ``INFO memory`` ``used_memory`` before and after creating, for
@@ -162,7 +163,7 @@ def _due(engine: Engine, now: datetime) -> int:
 
 def _tick(rt: Runtime, now: datetime, batch: int) -> tuple[float, int]:
     """One ``dispatch`` (what ``spsync.dispatch_due`` runs): (seconds, pairs)."""
-    from schedules.dispatch import dispatch
+    from worker.sync.dispatch import dispatch
 
     started = time.perf_counter()
     pairs = dispatch(rt, now, batch=batch)
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sellers", type=int, default=10000)
     ap.add_argument("--ticks", type=int, default=10)
     ap.add_argument("--batch", type=int, default=None,
-                    help="pairs claimed per tick (default: schedules.dispatch.BATCH)")
+                    help="pairs claimed per tick (default: worker.sync.dispatch.BATCH)")
     ap.add_argument("--access-token-chars", type=int, default=400)
     ap.add_argument("--explain", action="store_true",
                     help="print EXPLAIN ANALYZE of the first tick's claim to stderr")
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run(args: Any, db: str, redis_url: str) -> dict[str, Any]:
-    from schedules.dispatch import BATCH
+    from worker.sync.dispatch import BATCH
 
     batch = args.batch or BATCH
     rt = Runtime(Settings(database_url=db, redis_url=redis_url,

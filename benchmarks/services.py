@@ -128,12 +128,12 @@ def _tail(stream: IO[bytes], limit: int = 2000) -> str:
 @contextmanager
 def simulator(sellers: int, time_scale: float, orders_per_seller: int,
               changes_per_minute: float = 0.0) -> Iterator[str]:
-    """Run ``celery -A worker sandbox`` on a free loopback port; yield its base URL.
+    """Run ``celery -A worker simulator`` on a free loopback port; yield its base URL.
 
     ``changes_per_minute``: per seller, new and updated orders (and inventory, listings)
     while it runs; 0 keeps the data still.
     """
-    argv = [sys.executable, "-m", "celery", "-A", "worker", "sandbox", "--host", "127.0.0.1",
+    argv = [sys.executable, "-m", "celery", "-A", "worker", "simulator", "--host", "127.0.0.1",
             "--port", "0", "--sellers", str(sellers), "--orders-per-seller",
             str(orders_per_seller), "--time-scale", str(time_scale),
             "--changes-per-minute", str(changes_per_minute)]
@@ -193,12 +193,12 @@ def scratch_databases(count: int = 1) -> Iterator[list[str]]:
 
 def sim_runtime(database_url: str, redis_url: str, sim_url: str, **overrides: Any) -> Any:
     """A Runtime pointed at the simulator (its demo LWA application), quiet logs."""
+    from simulator.remote import SimulatorClient
     from worker.config import Settings
     from worker.crypto import new_key_spec
     from worker.runtime import Runtime
-    from worker.sandbox.remote import SandboxClient
 
-    app = SandboxClient(sim_url).sellers()["application"]
+    app = SimulatorClient(sim_url).sellers()["application"]
     values: dict[str, Any] = {
         "database_url": database_url, "redis_url": redis_url, "spapi_url": sim_url,
         "lwa_token_url": sim_url + "/auth/o2/token", "lwa_client_id": app["client_id"],
@@ -211,13 +211,13 @@ def sim_runtime(database_url: str, redis_url: str, sim_url: str, **overrides: An
 
 def register_sim_sellers(rt: Any, sim_url: str) -> dict[str, int]:
     """Register every simulated seller in ``rt``'s database: selling partner id -> id."""
+    from simulator.remote import SimulatorClient
     from worker.db.sellers import upsert_seller
-    from worker.sandbox.remote import SandboxClient
     from worker.sync.catalog import streams_for
 
     ids = {}
     with rt.engine.begin() as conn:
-        for s in SandboxClient(sim_url).sellers()["sellers"]:
+        for s in SimulatorClient(sim_url).sellers()["sellers"]:
             ids[s["selling_partner_id"]] = upsert_seller(
                 conn, rt.keyring, selling_partner_id=s["selling_partner_id"],
                 region=s["region"], marketplace_ids=s["marketplace_ids"],

@@ -5,13 +5,13 @@ Usage::
     python -m benchmarks.soak --minutes 30       # full run
     python -m benchmarks.soak --minutes 1        # smoke check
 
-What runs, all on loopback: the simulator (``celery -A worker sandbox`` subprocess) with
+What runs, all on loopback: the simulator (``celery -A worker simulator`` subprocess) with
 ``--sellers`` sellers of 200 orders each whose data keeps changing (``--changes-per-minute``
 per seller: new and updated orders, inventory and listings), at ``--time-scale`` (default 60,
 which also scales the SP-API quotas); a scratch database; the benchmark Redis (broker and
 buckets). The sellers are registered, then a real ``celery -A worker worker`` (prefork,
 ``--concurrency`` pool processes, queue ``spsync``) and a real ``celery -A worker beat`` run
-as children, configured as ``worker/demo.py`` configures its own: every stream is due again
+as children, configured as ``devtools/demo.py`` configures its own: every stream is due again
 ``--interval`` seconds after its sync (default 10 s), beat ticks every 2 s (dispatcher, inbox
 sweep, outbox), the orders lag is Amazon's two minutes at the time scale. So each stream
 syncs again and again for the whole run: with 4 sellers ~2 syncs a second, each a fresh
@@ -212,7 +212,7 @@ def run_counts(rt: Any) -> dict[str, int]:
 
 
 def _run(args: Any, db: str, redis_url: str, sim_url: str, logs: Path) -> dict[str, Any]:
-    from worker.sandbox.remote import SandboxClient
+    from simulator.remote import SimulatorClient
 
     rt = sim_runtime(db, redis_url, sim_url)
     register_sim_sellers(rt, sim_url)
@@ -231,7 +231,7 @@ def _run(args: Any, db: str, redis_url: str, sim_url: str, logs: Path) -> dict[s
             # warm shutdown (running tasks finish), then the worker and its pool
             stop_process(proc, grace=30, group=True)
     warmup = min(120.0, 0.2 * args.minutes * 60)
-    stats = SandboxClient(sim_url).stats()
+    stats = SimulatorClient(sim_url).stats()
     out: dict[str, Any] = {
         "benchmark": "soak", "minutes": args.minutes, "sellers": args.sellers,
         "time_scale": args.time_scale, "changes_per_minute": args.changes_per_minute,

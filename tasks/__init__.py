@@ -1,1 +1,2 @@
-"""Thin Celery tasks: parse arguments, call ``worker.*``, let Celery retry. No business logic."""
+"""Thin Celery tasks: parse arguments, call ``worker.*``; running, log context, failure
+metrics and retries come from the base task (``tasks/base.py``). No business logic."""

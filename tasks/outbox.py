@@ -7,14 +7,13 @@ every dispatch interval) picks up, and a re-delivered sweep never resends a comm
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from worker.app import app
+from tasks.base import spsync_task
 from worker.outbox.run import process_due
 from worker.runtime import get_runtime
 
 
-@app.task(name="spsync.process_outbox", acks_late=True, ignore_result=True)
-def process_outbox(**_: Any) -> int:
-    return asyncio.run(process_due(get_runtime())).total
+@spsync_task("spsync.process_outbox")
+async def process_outbox(**_: Any) -> int:
+    return (await process_due(get_runtime())).total

@@ -1,9 +1,11 @@
 """Shared fixtures: real Postgres + Redis (configured or embedded) and the simulator on loopback.
 
 With ``DATABASE_URL``/``REDIS_URL`` set (CI), tests use those servers: a fresh database is
-created for the session and dropped after; the Redis database in ``REDIS_URL`` is flushed
-between tests (point it at a database index nobody else uses). Without them, the embedded
-servers under ``.spsync-test/`` are used, so a fresh laptop runs the suite with pip alone.
+created per test process and dropped after; the Redis database in ``REDIS_URL`` is flushed
+between tests (point it at a database index nobody else uses; with pytest-xdist, worker gwN
+uses the N-th index after it, see :func:`redis_for_worker`). Without them, the embedded
+servers under ``.spsync-test/`` are started once for the run, so a fresh laptop runs the
+suite with pip alone.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 import redis
 from sqlalchemy import create_engine, make_url, text
 
+from simulator.app import serve
+from simulator.config import SimConfig
+from simulator.remote import SimulatorClient
 from worker import embedded
 from worker.config import Settings
 from worker.crypto import new_key_spec
 from worker.db.engine import migrate, sqlalchemy_url
 from worker.runtime import Runtime
-from worker.sandbox.app import serve
-from worker.sandbox.config import SimConfig
-from worker.sandbox.remote import SandboxClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,17 +42,45 @@ class Services:
     redis_url: str
 
 
-@pytest.fixture(scope="session")
-def services() -> Iterator[Services]:
-    base_db = os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("REDIS_URL")
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controlling process only: without DATABASE_URL/REDIS_URL, start the embedded
+    servers once and hand their URLs to every test process (pytest-xdist workers inherit
+    the environment); stop them at the end if this run started them."""
+    if hasattr(config, "workerinput") or (os.environ.get("DATABASE_URL")
+                                          and os.environ.get("REDIS_URL")):
+        return
     data_dir = ROOT / ".spsync-test"
     embedded_settings = Settings(data_dir=str(data_dir), database_url=None, redis_url=None)
-    stop_after = not (base_db and redis_url) and not embedded.running(embedded_settings)
-    if not base_db:
-        base_db = embedded.ensure_postgres(data_dir)
-    if not redis_url:
-        redis_url = embedded.ensure_redis(data_dir)
+    if not embedded.running(embedded_settings):
+        config.add_cleanup(lambda: embedded.stop(embedded_settings))  # leave a laptop as found
+    os.environ.setdefault("DATABASE_URL", embedded.ensure_postgres(data_dir))
+    os.environ.setdefault("REDIS_URL", embedded.ensure_redis(data_dir))
+
+
+def worker_number() -> int:
+    """0 without pytest-xdist; N for its worker ``gwN``."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0
+
+
+def redis_for_worker(url: str, worker: int) -> str:
+    """Worker N flushes the Redis database N after the one in ``url`` (of 16, wrapping), so
+    parallel workers never flush each other's keys."""
+    if worker == 0:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str((int(query.get("db") or 0) + worker) % 16)
+        return f"unix://{parts.path}?{urlencode(query)}"  # urlunsplit drops an empty netloc
+    index = (int(parts.path.strip("/") or 0) + worker) % 16
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    """A fresh database for this test process (dropped after) and its own Redis index."""
+    base_db, redis_url = os.environ["DATABASE_URL"], os.environ["REDIS_URL"]
     name = f"spsync_test_{os.getpid()}"
     admin = create_engine(sqlalchemy_url(base_db), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -57,15 +88,13 @@ def services() -> Iterator[Services]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(base_db).set(database=name).render_as_string(hide_password=False)
     migrate(url)
-    yield Services(url, redis_url)
+    yield Services(url, redis_for_worker(redis_url, worker_number()))
     from worker.db.engine import engine_for
 
     engine_for(url).dispose()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-    if stop_after:  # leave a laptop as we found it
-        embedded.stop(embedded_settings)
 
 
 @pytest.fixture
@@ -91,7 +120,7 @@ class Sim:
         self._thread.start()
         if not self._ready.wait(15):
             raise RuntimeError("simulator did not start")
-        self.client = SandboxClient(self.url)
+        self.client = SimulatorClient(self.url)
 
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)

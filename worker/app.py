@@ -27,7 +27,7 @@ def _broker_url(redis_url: str) -> str:
 def _make_app() -> Celery:
     broker.install()  # a worker whose Redis dies mid-task must reconnect, not exit
     celery = Celery("spsync", include=["tasks.sync", "tasks.notifications", "tasks.outbox",
-                                       "schedules.dispatch"])
+                                       "tasks.dispatch"])
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -58,7 +58,13 @@ def _configure_broker(sender: Celery, **_: Any) -> None:
     from worker.runtime import get_runtime
 
     settings = get_settings()
-    sender.conf.broker_url = settings.broker_url or _broker_url(get_runtime().services.redis_url)
+    try:
+        sender.conf.broker_url = settings.broker_url or \
+            _broker_url(get_runtime().services.redis_url)
+    except ConfigError as exc:  # e.g. no REDIS_URL and no demo extra for an embedded Redis
+        # Celery logs and skips a receiver's exception, and would then connect to its default
+        # broker (amqp://localhost): stop with the one line instead.
+        raise SystemExit(f"spsync: {exc}") from None
     sender.conf.worker_concurrency = settings.worker_concurrency
     from schedules.beat import beat_schedule
 
@@ -96,13 +102,6 @@ def _learn_quota_server(**_: Any) -> None:
     url = get_runtime().services.redis_url
     with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
         restarts.learn(client)
-
-
-@signals.task_failure.connect
-def _count_task_failure(sender: Any = None, **_: Any) -> None:
-    from worker.metrics import TASK_FAILURES
-
-    TASK_FAILURES.labels(getattr(sender, "name", None) or "unknown").inc()
 
 
 @signals.worker_process_shutdown.connect

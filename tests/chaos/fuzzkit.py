@@ -281,13 +281,13 @@ WORLD_START = 1_780_000_000  # fixed, so the seed documents are the same on ever
 @cache
 def seeds() -> dict[str, list[Any]]:
     """Valid documents of every shape, rendered by the simulator from one small world."""
-    from worker.sandbox import listing_render, report_content, sales_traffic
-    from worker.sandbox.catalog_gen import populate
-    from worker.sandbox.config import SimConfig
-    from worker.sandbox.generate import build_world
-    from worker.sandbox.inventory import summary
-    from worker.sandbox.orders_2026 import order_2026
-    from worker.sandbox.orders_v0 import item_v0, order_v0
+    from simulator import listing_render, report_content, sales_traffic
+    from simulator.catalog_gen import populate
+    from simulator.config import SimConfig
+    from simulator.generate import build_world
+    from simulator.inventory import summary
+    from simulator.orders_2026 import order_2026
+    from simulator.orders_v0 import item_v0, order_v0
 
     config = SimConfig(sellers=1, orders_per_seller=12)
     seller = next(iter(build_world(config, WORLD_START).sellers.values()))
@@ -330,7 +330,7 @@ TAIL = st.sampled_from([b"", b"\xff", b"\xc3", b"\xe2\x82", b"\x00", b"\r", b"\r
 def flat_files(draw: Callable[..., Any], kind: str) -> bytes:
     """A flat file of ``kind`` (TSV, or CSV now and then): real rows with hostile cells,
     cells dropped or added, and a stray byte (invalid UTF-8, NUL, CR, a quote) anywhere."""
-    from worker.sandbox import report_content
+    from simulator import report_content
 
     columns, rows_of = FLAT_FILES.get(kind, ("MYI_COLUMNS", "myi_rows"))
     header = list(getattr(report_content, columns))

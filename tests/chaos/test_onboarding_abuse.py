@@ -26,7 +26,7 @@ import requests
 
 from tests.chaos.record import record
 from tests.conftest import settings_for
-from tests.e2e.procs import env_for, free_port, start_celery, stop, wait
+from tests.e2e.procs import env_for, free_port, simulator_env, start_celery, stop, wait
 from tests.integration.helpers import mirror, table, truth
 from tests.integration.test_cli import celery
 from tests.integration.webkit import slowloris
@@ -141,6 +141,7 @@ def test_onboarding_abuse_changes_nothing_and_keeps_the_app_up(start_sim, clean,
                                     SPSYNC_WEB_READ_TIMEOUT_SECONDS="2").items()
            if not k.startswith("SPSYNC_LWA_")}
     env.pop("SPSYNC_SPAPI_URL")
+    env |= simulator_env(sim.url, env)  # its own LWA application, as ordinary settings
     port = free_port()
     d = Deployment(f"http://127.0.0.1:{port}", env, sim, rt)
     web = start_celery(["web", "--host", "127.0.0.1", "--port", str(port), "--spapi-url",

@@ -44,9 +44,8 @@ from tests.integration.helpers import (
     table,
     truth,
 )
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
-from worker.spapi.errors import RetriableError
+from worker.spapi.errors import QuotaWaitTooLong, RetriableError
 from worker.sync import catalog
 from worker.sync.runner import StreamRun
 from worker.sync.service import run_stream

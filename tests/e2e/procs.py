@@ -4,6 +4,7 @@ server of the test's own that it can kill and restart."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -43,6 +44,17 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     env.update(extra)
     return env
 
+
+
+def simulator_env(url: str, env: dict[str, str]) -> dict[str, str]:
+    """What ``eval "$(celery -A worker simulator-env --spapi-url URL)"`` exports: the
+    simulator's URL and its own LWA application as SPSYNC_* settings."""
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own command
+        [sys.executable, "-m", "celery", "-A", "worker", "simulator-env", "--spapi-url", url],
+        env=env, capture_output=True, text=True, timeout=60, check=True)
+    words = shlex.split(done.stdout)
+    assert words[0] == "export", done.stdout
+    return dict(word.split("=", 1) for word in words[1:])
 
 def start(kind: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A ``celery -A worker worker`` (one slot) or ``beat``, logging to ``log``."""

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import settings_for
-from tests.e2e.procs import env_for, free_port, start, stop, wait
+from tests.e2e.procs import env_for, free_port, simulator_env, start, stop, wait
 from tests.integration.helpers import mirror, table, truth
 from worker.crypto import new_key_spec
 from worker.runtime import Runtime
@@ -47,10 +47,11 @@ def test_onboard_sync_and_rotate_keys_with_a_worker_running(start_sim, clean, tm
     spid = sim.world()["sellers"][0]["selling_partner_id"]
     rt = Runtime(settings)
 
-    # The web app knows only the old key and no LWA application: --spapi-url supplies the
-    # simulator's demo application.
+    # The web app knows only the old key, and the simulator's own LWA application as
+    # `simulator-env` exports it.
     web_env = {k: v for k, v in env_for(settings).items() if not k.startswith("SPSYNC_LWA_")}
     web_env.pop("SPSYNC_SPAPI_URL")
+    web_env |= simulator_env(sim.url, web_env)
     # Workers list the new key first (it encrypts) and keep the old one (it decrypts).
     worker_env = {**env_for(settings), "SPSYNC_TOKEN_KEYS": f"{new},{old}",
                   "SPSYNC_ORDERS_INTERVAL_SECONDS": "1"}

@@ -12,14 +12,14 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import Connection, create_engine, text
 
-from schedules.dispatch import dispatch
-from tasks.sync import sync_stream
+from worker import enqueue
 from worker.db.engine import sqlalchemy_url
 from worker.db.sellers import get_seller
 from worker.status import collect, per_seller
 from worker.sync import registry
 from worker.sync.catalog import interval_of, plan
 from worker.sync.declaration import StreamKind, Tuning
+from worker.sync.dispatch import dispatch
 from worker.sync.endpoint import Endpoint, Written, each
 from worker.sync.registry import tokens
 from worker.sync.service import run_stream
@@ -91,10 +91,10 @@ def test_a_declared_kind_is_planned_dispatched_synced_shown_and_labelled(
         TOY, "getInventorySummaries", timedelta(seconds=420), 50)
     assert interval_of(rt.settings, stream) == timedelta(seconds=420)  # in /metrics
 
-    sent: list[tuple[int, str]] = []
-    monkeypatch.setattr(sync_stream, "delay", lambda *pair: sent.append(pair))
+    sent: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(enqueue, "send", lambda task, *args: sent.append((task, *args)))
     dispatch(rt, datetime.now(UTC))
-    assert (seller_id, stream) in sent
+    assert (enqueue.SYNC_STREAM, seller_id, stream) in sent
 
     labels = {"stream_kind": "toys", "status": "succeeded"}
     before = REGISTRY.get_sample_value("spsync_sync_runs_total", labels) or 0.0

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
+from types import ModuleType
 
 import click
 import pytest
@@ -45,12 +46,10 @@ def test_our_migrate_and_status_replace_celerys_builtins(env):
     assert done.returncode == 0 and "latest schema revision" in done.stdout
 
 
-def _all_commands() -> tuple[dict[str, click.Command], set[str]]:
-    """Every click command in worker.cli by its full name ("sellers show"), and the names of
-    the top-level ones (those no group of worker.cli contains)."""
-    from worker import cli
-
-    defined = {id(c): c for c in vars(cli).values() if isinstance(c, click.Command)}
+def _all_commands(module: ModuleType) -> tuple[dict[str, click.Command], set[str]]:
+    """Every click command in ``module`` (worker.cli, devtools.cli) by its full name ("sellers
+    show"), and the names of the top-level ones (those no group of the module contains)."""
+    defined = {id(c): c for c in vars(module).values() if isinstance(c, click.Command)}
     nested = {id(sub) for g in defined.values() if isinstance(g, click.Group)
               for sub in g.commands.values()}
     out: dict[str, click.Command] = {}
@@ -67,11 +66,17 @@ def _all_commands() -> tuple[dict[str, click.Command], set[str]]:
 
 
 def test_every_command_is_registered_and_its_help_has_an_example():
-    commands, top = _all_commands()
-    registered = {e.name for e in entry_points(group="celery.commands")
-                  if e.value.startswith("worker.cli:")}
-    assert registered == top  # a command without an entry point never reaches celery
-    assert {"migrate", "sandbox", "demo", "sellers", "sellers add", "sellers list",
+    from devtools import cli as devtools_cli
+    from worker import cli
+
+    commands: dict[str, click.Command] = {}
+    for module in (cli, devtools_cli):  # the operator commands, the development commands
+        found, top = _all_commands(module)
+        registered = {e.name for e in entry_points(group="celery.commands")
+                      if e.value.startswith(f"{module.__name__}:")}
+        assert registered == top  # a command without an entry point never reaches celery
+        commands |= found
+    assert {"migrate", "simulator", "demo", "sellers", "sellers add", "sellers list",
             "sellers show", "sellers enable", "sellers disable", "sellers reauth", "backfill",
             "status"} <= set(commands)
     for path, cmd in commands.items():

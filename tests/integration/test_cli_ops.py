@@ -1,10 +1,14 @@
-"""`rotate-key`, `web`, `sandbox` and `notifications consume` as an operator runs them: happy
-path and bad input."""
+"""`rotate-key`, `web`, `simulator`, `simulator-env` and `notifications consume` as an operator
+runs them: happy path and bad input."""
 
 from __future__ import annotations
 
-import pytest
+import shlex
 
+import pytest
+from click.testing import CliRunner
+
+from worker.config import load_settings
 from worker.crypto import new_key_spec
 
 from .helpers import table
@@ -49,7 +53,7 @@ def busy_port():
         yield str(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("command", ["web", "sandbox"])
+@pytest.mark.parametrize("command", ["web", "simulator"])
 def test_a_port_in_use_fails_with_one_line(env, busy_port, command):  # noqa: F811
     done = celery(command, "--port", busy_port, env={
         **env, "SPSYNC_LWA_APP_ID": "amzn1.sp.solution.x", "SPSYNC_LWA_CLIENT_ID": "id",
@@ -66,7 +70,8 @@ def test_a_port_in_use_fails_with_one_line(env, busy_port, command):  # noqa: F8
     (["rotate-key", "--batch", "0"], "--batch"),
     (["web", "--port", "70000"], "--port"),
     (["web", "--spapi-url", "http://127.0.0.1:1"], "no simulator answers"),
-    (["sandbox", "--sellers", "0"], "--sellers"),
+    (["simulator-env", "--spapi-url", "http://127.0.0.1:1"], "no simulator answers"),
+    (["simulator", "--sellers", "0"], "--sellers"),
     (["demo", "--time-scale", "0.5"], "--time-scale"),
     (["status", "--jsn"], "--jsn"),
     (["migrate", "extra"], "extra"),
@@ -79,3 +84,25 @@ def test_bad_arguments_fail_with_one_line(env, args, says):  # noqa: F811
     assert done.returncode != 0
     (line,) = error_lines(done.stderr)
     assert says in line
+
+
+def test_simulator_env_exports_the_simulators_own_application(start_sim, monkeypatch):
+    """``eval "$(celery -A worker simulator-env)"``: ordinary settings that point spsync at a
+    running simulator, with its own LWA application; the web app, workers and CLI read them
+    like any other setting (production code knows nothing of the simulator)."""
+    from devtools.cli import simulator_env
+
+    sim = start_sim(sellers=1, orders_per_seller=1)
+    shown = CliRunner().invoke(simulator_env, ["--spapi-url", sim.url + "/"])
+    assert shown.exit_code == 0, shown.output
+    words = shlex.split(shown.output)
+    assert words[0] == "export"
+    for name, value in (word.split("=", 1) for word in words[1:]):
+        monkeypatch.setenv(name, value)
+    settings, app = load_settings(), sim.world()["application"]
+    assert str(settings.spapi_url).rstrip("/") == sim.url
+    assert str(settings.lwa_token_url) == sim.url + "/auth/o2/token"
+    assert settings.lwa_client_secret is not None
+    assert (settings.lwa_client_id, settings.lwa_client_secret.get_secret_value(),
+            settings.lwa_app_id) == (app["client_id"], app["client_secret"],
+                                     app["application_id"])

@@ -13,7 +13,7 @@ import pytest
 import redis
 from sqlalchemy import create_engine, event, text
 
-import schedules.dispatch as dispatcher
+import worker.sync.dispatch as dispatcher
 from worker.config import Settings
 from worker.db.engine import sqlalchemy_url
 from worker.db.state import claim_due, claim_statement

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -216,3 +217,56 @@ def test_report_finished_is_recorded_on_our_report_and_ignored_otherwise(harness
         notes = conn.execute(text("SELECT count(*) FROM notifications_inbox "
                                   "WHERE status = 'done'")).scalar_one()
     assert notes == 2
+
+
+def test_amazon_is_called_with_no_transaction_open_and_the_lease_keeps_others_off(
+        harness, monkeypatch):
+    from worker.notifications import process
+
+    h = harness
+    spid = _seller(h)["selling_partner_id"]
+    order_id = h.sim.client.truth(spid)["orders"][2]["AmazonOrderId"]
+    h.send(order_change(spid, order_id))
+    while h.consume():
+        pass
+    (inbox_id,) = h.enqueued
+    real_refresh, seen = process.refresh_order, {}
+
+    async def refresh_watched(client, conn, seller, oid):
+        seen["in_transaction"] = conn.in_transaction()
+        with h.rt.engine.connect() as other, other.begin():  # the row is not locked...
+            seen["row_free"] = other.execute(text(
+                "SELECT id FROM notifications_inbox WHERE id = :i FOR UPDATE NOWAIT"),
+                {"i": inbox_id}).scalar_one() == inbox_id
+        seen["second_worker"] = await process.process_one(h.rt, inbox_id)  # ...but leased
+        seen["sweep"] = await process.process_pending(h.rt)
+        return await real_refresh(client, conn, seller, oid)
+
+    monkeypatch.setattr(process, "refresh_order", refresh_watched)
+    assert asyncio.run(process.process_one(h.rt, inbox_id)) == "done"
+    assert seen == {"in_transaction": False, "row_free": True, "second_worker": "skipped",
+                    "sweep": 0}
+    assert h.inbox()[0][1:3] == ("done", 1)
+
+
+def test_a_notification_whose_worker_died_is_retried_once_its_lease_ran_out(harness):
+    h = harness
+    spid = _seller(h)["selling_partner_id"]
+    order_id = h.sim.client.truth(spid)["orders"][4]["AmazonOrderId"]
+    h.send(order_change(spid, order_id))
+    while h.consume():
+        pass
+    (inbox_id,) = h.enqueued
+    with h.rt.engine.begin() as conn:  # a worker claims it, then dies before any outcome
+        dead = inbox.claim(conn, inbox_id, timedelta(minutes=5))
+    assert dead is not None and dead.attempt == 1
+
+    assert asyncio.run(process_pending(h.rt)) == 0  # within its lease: nobody takes it
+    with h.rt.engine.begin() as conn:  # five minutes later
+        conn.execute(text("UPDATE notifications_inbox SET next_attempt_at = now() - "
+                          "interval '1 second' WHERE id = :i"), {"i": inbox_id})
+    assert asyncio.run(process_pending(h.rt)) == 1
+    assert h.inbox()[0][1:3] == ("done", 2)  # the lost attempt counts
+    with h.rt.engine.begin() as conn:  # the dead worker's late word changes nothing
+        assert not inbox.done(conn, dead) and inbox.failed(conn, dead, "late") is None
+    assert h.inbox()[0][1:4] == ("done", 2, None)

@@ -275,7 +275,7 @@ def test_a_lost_answer_is_reconciled_without_a_second_apply(shop: Shop) -> None:
 def _dead_worker_claims(shop: Shop, outbox_id: int, send: bool) -> None:
     """What a worker does before it dies: commit 'sending', maybe send, record nothing."""
     with shop.rt.engine.begin() as conn:
-        row = store.lock_due(conn, "pending", datetime.now(UTC))
+        row = store.claim_due(conn, "pending", datetime.now(UTC), FAST.lease)
         assert row is not None and row.id == outbox_id
         store.mark_sending(conn, row, "dead-host:1", datetime.now(UTC),
                            datetime.now(UTC) + FAST.lease)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def scratch_db(services):
-    name = "spsync_schema_check"
+    name = f"spsync_schema_check_{os.getpid()}"
     admin = create_engine(sqlalchemy_url(services.database_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

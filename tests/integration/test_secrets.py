@@ -208,7 +208,7 @@ def test_a_fully_logged_sync_leaks_no_secret_and_no_buyer_pii(start_sim, runtime
         assert secret not in text_
     assert "Atzr|" not in text_ and "Atza|" not in text_
     # The simulator serves buyer and recipient data whenever includedData asks for them
-    # (worker/sandbox/orders_2026.py); spsync never asks, so they reach neither logs nor mirror.
+    # (simulator/orders_2026.py); spsync never asks, so they reach neither logs nor mirror.
     with rt.engine.begin() as conn:
         mirrored = " ".join(json.dumps(r) for r in conn.execute(
             text("SELECT raw FROM orders")).scalars())

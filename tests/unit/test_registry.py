@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 READERS = ["worker/sync/catalog.py", "worker/status.py", "worker/metrics.py",
            "worker/web/scrape.py", "worker/sync/service.py", "worker/sync/runner.py",
            "worker/sync/backfill.py", "worker/notifications/refresh.py", "worker/config.py",
-           "worker/cli/run.py", "schedules/dispatch.py", "worker/outbox/commands.py"]
+           "worker/cli/run.py", "worker/sync/dispatch.py", "tasks/dispatch.py",
+           "worker/outbox/commands.py", "worker/web/onboarding.py"]
 
 
 def stream_modules() -> set[str]:

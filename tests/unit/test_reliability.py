@@ -8,8 +8,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from worker.cli.chaos import chaos
-from worker.reliability import read_junit, read_records, render, scale_record, soak_record
+from devtools.cli import chaos
+from devtools.reliability import read_junit, read_records, render, scale_record, soak_record
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
 <testcase classname="tests.chaos.test_crashes" name="test_kills" time="41.5"/>

@@ -338,7 +338,8 @@ class ReportRow(Base):
 class Notification(Base):
     """One SP-API notification as received (SQS, or SNS over HTTPS), deduplicated on Amazon's
     ``NotificationId``. ``status``: ``pending`` until its targeted refresh ran, ``done``,
-    or ``parked`` after it failed ``attempts`` times (kept with its error, never blocking)."""
+    or ``parked`` after it failed ``attempts`` times (kept with its error, never blocking).
+    A worker claims a pending one until ``next_attempt_at`` (its lease)."""
 
     __tablename__ = "notifications_inbox"
     __table_args__ = (
@@ -363,6 +364,7 @@ class Notification(Base):
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = _ts(server_default=func.now())
     processed_at: Mapped[datetime | None] = _ts()
+    next_attempt_at: Mapped[datetime] = _ts(server_default=func.now())
 
 
 class OutboxCommand(Base):

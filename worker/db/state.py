@@ -1,5 +1,18 @@
 """Sync state (cursor + checkpoint per seller/stream), run history, and the per-stream lock.
 
+Transactions, one rule: **functions here never begin or commit; the caller owns the
+transaction.** A page's rows, its checkpoint and its run counters commit together because
+the runner writes them in one. The exception is the lock pair, :func:`try_lock` and
+:func:`unlock`: an advisory lock is session-level by nature (it must outlive the run's many
+transactions), so each takes or drops it in a short transaction of its own, together with
+the operators' ``locked_by`` note. Call them with no transaction open.
+
+Scheduling: ``sync_state`` is a :class:`~worker.db.workqueue.WorkQueue` on ``due_at``. The
+dispatcher claims due pairs in batches (:func:`claim_due`), moving ``due_at`` one hold
+ahead; a finished sync sets it one interval ahead (:func:`finish_sync`). It counts no
+attempts and parks nothing: a failed sync comes due again after its interval, Celery's
+retry counts the task's attempts, and ``sync_runs`` keeps every run.
+
 Exclusion: a sync holds a session-level advisory lock on the connection it writes its pages
 with. Postgres drops the lock the moment that connection dies (a SIGKILLed worker included),
 and a connection that lost its lock also lost the ability to commit pages, so two workers can
@@ -13,11 +26,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from worker.db.models import Seller, SyncRun, SyncState
+from worker.db.workqueue import WorkQueue
+
+QUEUE = WorkQueue(SyncState, SyncState.due_at)
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,8 @@ def _lock_key(seller_id: int, stream: str) -> Any:
 
 
 def try_lock(conn: Connection, seller_id: int, stream: str, worker: str) -> bool:
-    """Take the (seller, stream) lock on ``conn``'s session; record who holds it."""
+    """Take the (seller, stream) lock on ``conn``'s session; record who holds it. Commits
+    (the lock functions are the exception to the module's rule)."""
     with conn.begin():
         got = conn.execute(select(func.pg_try_advisory_lock(_lock_key(seller_id, stream)))).scalar()
         if got:
@@ -62,6 +79,7 @@ def try_lock(conn: Connection, seller_id: int, stream: str, worker: str) -> bool
 
 
 def unlock(conn: Connection, seller_id: int, stream: str) -> None:
+    """Drop the lock taken by :func:`try_lock` and its note. Commits, as that does."""
     with conn.begin():
         conn.execute(_state(update(SyncState), seller_id, stream).values(
             locked_by=None, locked_at=None))
@@ -103,8 +121,7 @@ def rearm(conn: Connection, seller_id: int, stream: str, within: timedelta) -> N
     Called when a claimed sync found its lock taken: if the holder finished in between, its
     own ``finish_sync`` may already be overwritten by the claim, and nothing would re-arm it.
     """
-    conn.execute(_state(update(SyncState), seller_id, stream).values(
-        due_at=func.least(SyncState.due_at, func.now() + within)))
+    conn.execute(_state(update(SyncState), seller_id, stream).values(QUEUE.due_within(within)))
 
 
 def claim_statement(
@@ -115,25 +132,11 @@ def claim_statement(
 
     Rows: ``(seller_id, stream, due_at before the claim)``.
     """
-    due = (
-        select(SyncState.seller_id, SyncState.stream, SyncState.due_at)
-        .join(Seller, Seller.id == SyncState.seller_id)
-        .where(SyncState.due_at <= now, Seller.enabled.is_(True), Seller.region.in_(regions))
-    )
+    where: list[ColumnElement[bool]] = [Seller.enabled.is_(True), Seller.region.in_(regions)]
     if seller_id is not None:
-        due = due.where(SyncState.seller_id == seller_id)
-    # MATERIALIZED: the locking SELECT runs exactly once, whatever plan the UPDATE gets.
-    picked = (
-        due.order_by(SyncState.due_at).limit(limit)
-        .with_for_update(of=SyncState, skip_locked=True)
-        .cte("due").prefix_with("MATERIALIZED")
-    )
-    return (
-        update(SyncState)
-        .where(SyncState.seller_id == picked.c.seller_id, SyncState.stream == picked.c.stream)
-        .values(due_at=now + hold)
-        .returning(SyncState.seller_id, SyncState.stream, picked.c.due_at)
-    )
+        where.append(SyncState.seller_id == seller_id)
+    return QUEUE.claim(now, lease=hold, limit=limit, where=where,
+                       join=(Seller, Seller.id == SyncState.seller_id))
 
 
 def claim_due(
@@ -153,26 +156,24 @@ def claim_due(
 
 
 def start_run(conn: Connection, seller_id: int, stream: str, worker: str) -> int:
-    with conn.begin():
-        return int(conn.execute(
-            insert(SyncRun).values(seller_id=seller_id, stream=stream, worker=worker)
-            .returning(SyncRun.id)
-        ).scalar_one())
+    return int(conn.execute(
+        insert(SyncRun).values(seller_id=seller_id, stream=stream, worker=worker)
+        .returning(SyncRun.id)
+    ).scalar_one())
 
 
 def reap_lost_runs(conn: Connection, seller_id: int, stream: str) -> list[int]:
     """Mark runs left 'running' by a dead worker as failed (call while holding the lock);
     their ids."""
-    with conn.begin():
-        result = conn.execute(
-            update(SyncRun)
-            .where(SyncRun.seller_id == seller_id, SyncRun.stream == stream,
-                   SyncRun.status == "running")
-            .values(status="failed", finished_at=func.now(), error_type="WorkerLost",
-                    error="the worker running this sync died; resumed from its checkpoint")
-            .returning(SyncRun.id)
-        )
-        return [int(i) for i in result.scalars()]
+    result = conn.execute(
+        update(SyncRun)
+        .where(SyncRun.seller_id == seller_id, SyncRun.stream == stream,
+               SyncRun.status == "running")
+        .values(status="failed", finished_at=func.now(), error_type="WorkerLost",
+                error="the worker running this sync died; resumed from its checkpoint")
+        .returning(SyncRun.id)
+    )
+    return [int(i) for i in result.scalars()]
 
 
 def add_to_run(conn: Connection, run_id: int, **counts: int) -> None:

@@ -168,8 +168,8 @@ def run(engine: Engine, source: Source, enqueue: Callable[[int], None], *,
 
 
 def enqueue_processing(inbox_id: int) -> None:
-    """The default ``enqueue``: the Celery task that runs the targeted refresh."""
-    from tasks.notifications import process_notification
+    """The default ``enqueue``: the Celery task that runs the targeted refresh, by name."""
+    from worker import enqueue
 
-    process_notification.delay(inbox_id)
+    enqueue.send(enqueue.PROCESS_NOTIFICATION, inbox_id)
 

@@ -1,18 +1,28 @@
 """Working off the inbox: each notification becomes the targeted refresh it asks for.
 
-A notification is locked (``FOR UPDATE SKIP LOCKED``, on its own connection) while its
-refresh runs, so the task the consumer enqueued and the periodic sweep never work on the same
-one twice at once; a worker that dies leaves it ``pending`` and the sweep retries it (the
-refresh is idempotent). A failing notification is retried up to ``inbox.MAX_ATTEMPTS`` times,
-then parked with its error: it never blocks the ones behind it. One that can never succeed
-(its stored payload too deep or too large to read, not a valid notification of the type its
-row names) is parked at once, with the reason, on its first attempt.
+One attempt, three steps, and no transaction open across the HTTP calls:
+
+1. Claim (one committed transaction): :func:`inbox.claim` takes the notification if it is
+   pending and no other worker holds it, counts the attempt and leases it for
+   ``SPSYNC_DISPATCH_CLAIM_SECONDS`` (a notification's refresh is a small sync, claimed
+   like one). So the task the consumer enqueued and the periodic sweep never work on the
+   same one at once.
+2. Refresh: call Amazon and write what it answers, each write in its own transaction.
+3. Record the outcome under the lease (:func:`inbox.done` / :func:`inbox.failed`); a worker
+   whose lease ran out and was taken over meanwhile records nothing.
+
+A worker that dies leaves the notification pending; the sweep retries it once its lease has
+run out (the refresh is idempotent). A failing notification is retried up to
+``inbox.MAX_ATTEMPTS`` times, then parked with its error: it never blocks the ones behind
+it. One that can never succeed (its stored payload too deep or too large to read, not a
+valid notification of the type its row names) is parked at once, with the reason, on its
+first attempt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -31,59 +41,70 @@ log = structlog.get_logger(__name__)
 
 
 async def process_one(rt: Runtime, inbox_id: int) -> str:
-    """Process notification ``inbox_id`` if it is still pending; its status afterwards."""
-    with rt.engine.connect() as lock_conn, lock_conn.begin():
-        row = inbox.lock(lock_conn, inbox_id)
-        if row is None or row.status != "pending":
-            return "skipped" if row is None else row.status
-        if row.problem is not None:
-            return _park(lock_conn, row.note, row.problem)
-        return await _run(rt, lock_conn, row.note)
+    """Process notification ``inbox_id`` if it is still pending; its status afterwards
+    (``skipped`` when another worker holds it or it does not exist)."""
+    lease = timedelta(seconds=rt.settings.dispatch_claim_seconds)
+    with rt.engine.connect() as conn:
+        with conn.begin():
+            note = inbox.claim(conn, inbox_id, lease)
+            if note is None:
+                found = inbox.status(conn, inbox_id)
+                return "skipped" if found in (None, "pending") else str(found)
+        if note.problem is not None:
+            return _park(conn, note, note.problem)
+        return await _run(rt, conn, note)
 
 
 async def process_pending(rt: Runtime, limit: int = 50) -> int:
     """The sweep: every pending notification no other worker holds; how many were handled."""
     with rt.engine.connect() as conn, conn.begin():
-        ids = inbox.claim(conn, limit)
+        ids = inbox.due(conn, limit)
     for inbox_id in ids:
         await process_one(rt, inbox_id)
     return len(ids)
 
 
-async def _run(rt: Runtime, lock_conn: Connection, note: inbox.Pending) -> str:
+async def _run(rt: Runtime, conn: Connection, note: inbox.Claimed) -> str:
     started = datetime.now(UTC)
     try:
-        with rt.engine.connect() as conn:
-            summary = await _handle(rt, conn, note)
+        summary = await _handle(rt, conn, note)
     except InvalidNotification as exc:  # as stored: no retry can make it valid
-        return _park(lock_conn, note, str(exc))
+        return _park(conn, note, str(exc))
     except Exception as exc:  # recorded, retried by the sweep, parked after MAX_ATTEMPTS
-        status = inbox.failed(lock_conn, note.id, f"{type(exc).__name__}: {exc}",
-                              note.attempts)
-        NOTIFICATIONS.labels(note.notification_type, status).inc()
-        log.warning("notification.failed", notification_type=note.notification_type,
-                    seller=note.selling_partner_id, error_type=type(exc).__name__,
-                    status=status, attempt=note.attempts + 1)
-        return status
-    inbox.done(lock_conn, note.id)
-    NOTIFICATIONS.labels(note.notification_type, "done").inc()
-    log.info("notification.done", notification_type=note.notification_type,
-             seller=note.selling_partner_id, result=summary,
-             duration_ms=round((datetime.now(UTC) - started).total_seconds() * 1000, 1))
-    return "done"
+        if conn.in_transaction():
+            conn.rollback()  # a write that failed half-way
+        with conn.begin():
+            status = inbox.failed(conn, note, f"{type(exc).__name__}: {exc}")
+        return _counted(note, status, "notification.failed", error_type=type(exc).__name__,
+                        attempt=note.attempt)
+    with conn.begin():
+        moved = inbox.done(conn, note)
+    return _counted(note, "done" if moved else None, "notification.done", result=summary,
+                    duration_ms=round((datetime.now(UTC) - started).total_seconds() * 1000, 1))
 
 
-def _park(lock_conn: Connection, note: inbox.Pending, reason: str) -> str:
-    status = inbox.failed(lock_conn, note.id, f"invalid, not processed: {reason}",
-                          note.attempts, final=True)
+def _park(conn: Connection, note: inbox.Claimed, reason: str) -> str:
+    with conn.begin():
+        status = inbox.failed(conn, note, f"invalid, not processed: {reason}", final=True)
+    return _counted(note, status, "notification.invalid", inbox_id=note.id,
+                    error=reason[:300])
+
+
+def _counted(note: inbox.Claimed, status: str | None, event: str, **fields: Any) -> str:
+    """Count and log the outcome just recorded (``None``: the lease was lost, nothing was)."""
+    if status is None:
+        log.warning("notification.outcome_dropped", notification_type=note.notification_type,
+                    seller=note.selling_partner_id, inbox_id=note.id,
+                    reason="its lease ran out and another worker took it")
+        return "skipped"
     NOTIFICATIONS.labels(note.notification_type, status).inc()
-    log.warning("notification.invalid", notification_type=note.notification_type,
-                seller=note.selling_partner_id, inbox_id=note.id, error=reason[:300],
-                status=status)
+    level = log.info if status == "done" else log.warning
+    level(event, notification_type=note.notification_type, seller=note.selling_partner_id,
+          status=status, **fields)
     return status
 
 
-async def _handle(rt: Runtime, conn: Connection, note: inbox.Pending) -> str:
+async def _handle(rt: Runtime, conn: Connection, note: inbox.Claimed) -> str:
     envelope = parse(note.payload)
     if envelope.notification_type != note.notification_type:
         raise InvalidNotification(f"the row says {note.notification_type[:60]!r}, its "

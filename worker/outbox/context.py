@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from worker.config import Settings
 from worker.crypto import Keyring
 from worker.db.sellers import SellerRecord, get_seller
+from worker.db.workqueue import Retries
 from worker.metrics import OUTBOX_COMMANDS
 from worker.spapi.client import SellerAuth, SpApiClient
 
@@ -51,8 +52,10 @@ class Timing:
             poll_timeout=timedelta(hours=2), retry_base=30.0, retry_cap=900.0, max_attempts=5,
         )
 
-    def retry_delay(self, attempts: int) -> float:
-        return float(min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1)))
+    @property
+    def retries(self) -> Retries:
+        """A command Amazon certainly did not apply: sent again later, then ``failed``."""
+        return Retries(self.max_attempts, self.retry_base, self.retry_cap)
 
     def poll_delay(self, age: timedelta) -> float:
         """Pauses between polls grow with the operation's age (half of it), within bounds."""

@@ -14,9 +14,10 @@ from worker.db.models import Seller
 from worker.db.sellers import UnknownSellerError
 from worker.outbox import store
 from worker.outbox.params import InvalidParams, check
+from worker.spapi.errors import InputError
 
 
-class InvalidCommand(ValueError):
+class InvalidCommand(InputError, ValueError):
     """The command cannot be queued: an unknown command, bad params, or an
     ``idempotency_key`` already used for a different command."""
 

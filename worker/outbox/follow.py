@@ -30,7 +30,6 @@ from worker.outbox import store
 from worker.outbox.commands import COMMANDS
 from worker.outbox.context import Context, entered, log
 from worker.outbox.reconcile import READERS, Finding
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.spapi.errors import InputError, NotFoundError, SpApiError
 
 UNKNOWN_ADVICE = ("check it in Seller Central, then set status to 'pending' to send it again "
@@ -52,7 +51,7 @@ async def reconcile_next(ctx: Context) -> bool:
         return True
     try:
         finding = await reader(ctx.client, ctx.auth(row.seller_id), row.params)
-    except (SpApiError, QuotaWaitTooLong) as exc:  # could not look now: look again later
+    except SpApiError as exc:  # could not look now (quota included): look again later
         _later(ctx, row, ctx.timing.settle)
         log.warning("outbox.reconcile_deferred", outbox_id=row.id, command=row.command,
                     error_type=type(exc).__name__)
@@ -94,7 +93,7 @@ async def poll_next(ctx: Context) -> bool:
                 error=f"getInboundOperationStatus failed ({type(exc).__name__}: {exc}): "
                       f"{UNKNOWN_ADVICE}")
         return True
-    except (SpApiError, QuotaWaitTooLong):  # transient: poll again later
+    except SpApiError:  # transient (quota included): poll again later
         _later(ctx, row, timedelta(seconds=ctx.timing.poll_delay(_age(ctx, row))))
         return True
     status = resp.body.get("operationStatus") if isinstance(resp.body, dict) else None
@@ -116,10 +115,9 @@ async def poll_next(ctx: Context) -> bool:
 def _claim(ctx: Context, status: str) -> store.Row | None:
     now = ctx.now()
     with ctx.conn.begin():
-        row = store.lock_due(ctx.conn, status, now, ctx.visited)
+        row = store.claim_due(ctx.conn, status, now, ctx.timing.lease, ctx.visited)
         if row is not None:
             ctx.visited.add(row.id)
-            store.postpone(ctx.conn, row.id, now + ctx.timing.lease)
             ctx.seller(row.seller_id)
     return row
 

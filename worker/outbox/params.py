@@ -42,6 +42,7 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError
 
 from worker.db.jsonlimits import OUTBOX_PARAMS, problem
+from worker.spapi.errors import InputError
 from worker.spapi_models import load
 
 ORDERS_V0, LISTINGS = "ordersV0", "listingsItems_2021-08-01"
@@ -53,7 +54,7 @@ _MARKETPLACES = {"type": "array", "items": {"type": "string", "minLength": 1}, "
 INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
 
 
-class InvalidParams(ValueError):
+class InvalidParams(InputError, ValueError):
     """``params`` that must not be sent; the message says which field and why."""
 
 

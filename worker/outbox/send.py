@@ -1,7 +1,8 @@
 """Sending one ``pending`` command, at most once.
 
-1. Claim (one transaction, committed before anything leaves). Lock the oldest due
-   ``pending`` row (SKIP LOCKED) and check its ``params``. Bad params, or params that
+1. Claim (one transaction, committed before anything leaves). Claim the oldest due
+   ``pending`` row (:func:`worker.outbox.store.claim_due`: SKIP LOCKED, its lease pushed
+   ahead) and check its ``params``. Bad params, or params that
    cannot even be read (too deep, too large: :mod:`worker.db.jsonlimits`), make the row
    ``rejected`` with the reason, and nothing is sent. Otherwise the row becomes
    ``sending`` with ``attempts + 1``, ``sent_at``, ``claimed_by``, and
@@ -35,14 +36,20 @@ from datetime import timedelta
 from typing import Any
 
 from worker.db import state
+from worker.db.workqueue import Lease
 from worker.outbox import store
 from worker.outbox.commands import ACCEPTED, COMMANDS, POLLING, Command
 from worker.outbox.context import Context, entered, log
 from worker.outbox.params import InvalidParams, check
 from worker.outbox.reconcile import READERS
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.spapi.client import Response, never_applied
-from worker.spapi.errors import MalformedResponseError, RetriableError, ServerError, SpApiError
+from worker.spapi.errors import (
+    MalformedResponseError,
+    QuotaWaitTooLong,
+    RetriableError,
+    ServerError,
+    SpApiError,
+)
 
 ANSWERED = ("sending", "unknown")  # an answer beats a reconciler's 'unknown' guess
 
@@ -52,7 +59,7 @@ async def send_next(ctx: Context) -> bool:
     now = ctx.now()
     problem: str | None = None
     with ctx.conn.begin():
-        row = store.lock_due(ctx.conn, "pending", now, ctx.visited)
+        row = store.claim_due(ctx.conn, "pending", now, ctx.timing.lease, ctx.visited)
         if row is None:
             return False
         ctx.visited.add(row.id)
@@ -75,7 +82,7 @@ async def send_next(ctx: Context) -> bool:
     return True
 
 
-async def _deliver(ctx: Context, row: store.Row, claim: store.Claim, command: Command) -> None:
+async def _deliver(ctx: Context, row: store.Row, claim: Lease, command: Command) -> None:
     request = command.request(ctx.seller(row.seller_id), row.params)
     try:
         resp = await asyncio.wait_for(ctx.client.call(
@@ -98,7 +105,7 @@ async def _deliver(ctx: Context, row: store.Row, claim: store.Claim, command: Co
     _answered(ctx, row, claim, command, resp, verdict)
 
 
-def _refused(ctx: Context, row: store.Row, claim: store.Claim, command: Command,
+def _refused(ctx: Context, row: store.Row, claim: Lease, command: Command,
              exc: SpApiError) -> None:
     reason = f"{type(exc).__name__}: {exc}"
     if never_applied(exc, command.operation):
@@ -118,15 +125,16 @@ def error_response(exc: SpApiError) -> dict[str, Any]:
             "errors": [{"code": exc.code, "message": exc.detail}]}
 
 
-def _retry_later(ctx: Context, row: store.Row, claim: store.Claim, reason: str,
+def _retry_later(ctx: Context, row: store.Row, claim: Lease, reason: str,
                  wait: float) -> None:
     """Amazon certainly did not apply it: try again later, a bounded number of times."""
-    if claim.attempts >= ctx.timing.max_attempts:
+    retries = ctx.timing.retries
+    if retries.exhausted(claim.attempts):
         _finish(ctx, row, claim, "failed",
                 error=f"not applied after {claim.attempts} attempts; last: {reason}")
         return
     now = ctx.now()
-    delay = max(wait, ctx.timing.retry_delay(claim.attempts))
+    delay = max(wait, retries.delay(claim.attempts))
     with ctx.conn.begin():
         moved = store.record(ctx.conn, row.id, "pending", now=now, claim=claim,
                              error=f"not applied, retrying: {reason}",
@@ -136,7 +144,7 @@ def _retry_later(ctx: Context, row: store.Row, claim: store.Claim, reason: str,
                 retry_in_s=round(delay, 1), reason=reason)
 
 
-def _lost(ctx: Context, row: store.Row, claim: store.Claim, reason: str) -> None:
+def _lost(ctx: Context, row: store.Row, claim: Lease, reason: str) -> None:
     """The write may have been applied: never resend; reconcile (or ask a human)."""
     if row.command not in READERS:
         _finish(ctx, row, claim, "unknown", error=f"answer lost ({reason}); a {row.command} "
@@ -150,7 +158,7 @@ def _lost(ctx: Context, row: store.Row, claim: store.Claim, reason: str) -> None
                 seller=ctx.seller(row.seller_id).selling_partner_id)
 
 
-def _answered(ctx: Context, row: store.Row, claim: store.Claim, command: Command,
+def _answered(ctx: Context, row: store.Row, claim: Lease, command: Command,
               resp: Response, verdict: str) -> None:
     response = {"httpStatus": resp.status, "requestId": resp.request_id, "body": resp.body}
     if verdict == POLLING:
@@ -169,7 +177,7 @@ def _answered(ctx: Context, row: store.Row, claim: store.Claim, command: Command
             streams=command.streams(row.params) if verdict == ACCEPTED else [])
 
 
-def _finish(ctx: Context, row: store.Row, claim: store.Claim, status: str, *,
+def _finish(ctx: Context, row: store.Row, claim: Lease, status: str, *,
             error: str | None = None, response: dict[str, Any] | None = None,
             streams: list[str] | None = None) -> None:
     with ctx.conn.begin():

@@ -1,10 +1,12 @@
 """The ``outbox`` table's reads and writes. Callers own the transactions.
 
-Rows are claimed one at a time with ``FOR UPDATE SKIP LOCKED``, so any number of workers
-can sweep the table without ever holding the same row. The state a claim writes
-(``sending``, or a later ``next_attempt_at``) is committed before any request is made.
-An outcome is recorded only under the claim that produced it (:class:`Claim`): a sender
-whose row was taken over meanwhile changes nothing.
+The table is a :class:`~worker.db.workqueue.WorkQueue` on ``next_attempt_at``: rows are
+claimed one at a time (:func:`claim_due`: ``FOR UPDATE SKIP LOCKED``, the lease pushed
+ahead), so any number of workers can sweep the table without ever holding the same row.
+The state a claim writes (the lease; ``sending`` with its attempt counted) is committed
+before any request is made. An outcome is recorded only under the claim that produced it
+(a :class:`~worker.db.workqueue.Lease`: holder and attempt): a sender whose row was taken
+over meanwhile changes nothing.
 
 Reading a row never raises because of what a downstream system put in it. The row is
 locked by id first; then its ``params`` are checked in SQL (:mod:`worker.db.jsonlimits`)
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, Text, case, cast, select, update
@@ -24,8 +26,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from worker.db.jsonlimits import OUTBOX_PARAMS, decode, sql_problem
 from worker.db.models import OutboxCommand, Seller
+from worker.db.workqueue import Lease, WorkQueue
 
 TERMINAL = frozenset({"accepted", "rejected", "failed", "unknown"})
+QUEUE = WorkQueue(OutboxCommand, OutboxCommand.next_attempt_at, OutboxCommand.attempts,
+                  OutboxCommand.claimed_by)
 
 
 @dataclass(frozen=True)
@@ -42,14 +47,6 @@ class Row:
     response: dict[str, Any] | None
     error: str | None
     problem: str | None = None  # why the stored params cannot be used, in words
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Who sent a row, and which attempt: the key for recording that attempt's outcome."""
-
-    worker: str
-    attempts: int
 
 
 _PROBLEM = sql_problem(OutboxCommand.params, OUTBOX_PARAMS)
@@ -81,30 +78,30 @@ def get(conn: Connection, outbox_id: int) -> Row | None:
     return _read(conn, select(*_COLUMNS).where(OutboxCommand.id == outbox_id))
 
 
-def lock_due(conn: Connection, status: str, now: datetime,
-             skip: Collection[int] = ()) -> Row | None:
-    """The oldest due row in ``status`` of an enabled seller, locked (SKIP LOCKED);
-    ``skip``: ids not to take (those a sweep already handled)."""
-    query = (
-        select(OutboxCommand.id)
-        .join(Seller, Seller.id == OutboxCommand.seller_id)
-        .where(OutboxCommand.status == status, OutboxCommand.next_attempt_at <= now,
-               Seller.enabled.is_(True), OutboxCommand.id.not_in(list(skip)))
-        .order_by(OutboxCommand.next_attempt_at, OutboxCommand.id)
-        .limit(1)
-        .with_for_update(of=OutboxCommand, skip_locked=True)
-    )
-    found = conn.execute(query).scalar_one_or_none()
-    return None if found is None else get(conn, found)  # ours until the transaction ends
+def claim_due(conn: Connection, status: str, now: datetime, lease: timedelta,
+              skip: Collection[int] = ()) -> Row | None:
+    """Claim the oldest due row in ``status`` of an enabled seller: nobody else takes it
+    before ``now + lease`` (and, until the transaction ends, at all). ``skip``: ids not to
+    take (those a sweep already handled)."""
+    claim = QUEUE.claim(
+        now, lease=lease, limit=1,
+        where=[OutboxCommand.status == status, Seller.enabled.is_(True),
+               OutboxCommand.id.not_in(list(skip))],
+        join=(Seller, Seller.id == OutboxCommand.seller_id),
+        order_by=[OutboxCommand.next_attempt_at, OutboxCommand.id])
+    found = conn.execute(claim).first()
+    return None if found is None else get(conn, found.id)
 
 
 def mark_sending(conn: Connection, row: Row, worker: str, now: datetime,
-                 reconcile_at: datetime) -> Claim:
-    """``pending`` -> ``sending``: the one state change that must commit before the request."""
-    conn.execute(update(OutboxCommand).where(OutboxCommand.id == row.id).values(
-        status="sending", attempts=OutboxCommand.attempts + 1, sent_at=now,
-        claimed_by=worker, next_attempt_at=reconcile_at, error=None))
-    return Claim(worker, row.attempts + 1)
+                 reconcile_at: datetime) -> Lease:
+    """``pending`` -> ``sending`` with the attempt counted: the one state change that must
+    commit before the request."""
+    conn.execute(update(OutboxCommand).where(OutboxCommand.id == row.id).values({
+        **QUEUE.attempt(), OutboxCommand.status: "sending", OutboxCommand.sent_at: now,
+        OutboxCommand.claimed_by: worker, OutboxCommand.next_attempt_at: reconcile_at,
+        OutboxCommand.error: None}))
+    return Lease(row.attempts + 1, worker)
 
 
 def postpone(conn: Connection, outbox_id: int, until: datetime) -> None:
@@ -115,7 +112,7 @@ def postpone(conn: Connection, outbox_id: int, until: datetime) -> None:
 
 def record(
     conn: Connection, outbox_id: int, status: str, *, now: datetime,
-    claim: Claim | None = None, expect: tuple[str, ...] = ("sending",),
+    claim: Lease | None = None, expect: tuple[str, ...] = ("sending",),
     response: dict[str, Any] | None = None, error: str | None = None,
     operation_id: str | None = None, next_attempt_at: datetime | None = None,
 ) -> bool:
@@ -133,8 +130,7 @@ def record(
     stmt = update(OutboxCommand).where(OutboxCommand.id == outbox_id,
                                        OutboxCommand.status.in_(expect))
     if claim is not None:
-        stmt = stmt.where(OutboxCommand.claimed_by == claim.worker,
-                          OutboxCommand.attempts == claim.attempts)
+        stmt = stmt.where(*QUEUE.held(claim))
     return bool(conn.execute(stmt.values(**values)).rowcount)
 
 

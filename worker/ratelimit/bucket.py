@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from worker.ratelimit.restarts import MARK_KEY, MARK_SECONDS, ServerMemory, memory_for
+from worker.spapi.errors import QuotaWaitTooLong
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -80,15 +81,6 @@ class Reservation:
     wait: float  # seconds until the token is ours (or would be, when not reserved)
     tokens: float  # tokens left in the bucket after this call (negative: callers queued)
     reason: str  # "ok", "wait" (longer than max_wait) or "share" (backfill held back)
-
-
-class QuotaWaitTooLong(Exception):
-    """Taking a token now would block longer than the caller allows; retry after ``wait``."""
-
-    def __init__(self, key: str, wait: float) -> None:
-        super().__init__(f"quota for {key} frees up in {wait:.1f}s")
-        self.key = key
-        self.wait = wait
 
 
 class TokenBucket:

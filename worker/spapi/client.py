@@ -32,7 +32,7 @@ from worker.metrics import (
     THROTTLED,
 )
 from worker.ratelimit.backoff import Backoff, parse_rate_limit, parse_retry_after
-from worker.ratelimit.bucket import Priority, QuotaWaitTooLong, TokenBucket, bucket_key
+from worker.ratelimit.bucket import Priority, TokenBucket, bucket_key
 from worker.spapi.auth import NOTIFICATIONS_SCOPE, LwaTokenProvider
 from worker.spapi.clock import ClockWatch
 from worker.spapi.documents import stream_document
@@ -40,6 +40,7 @@ from worker.spapi.errors import (
     AuthError,
     LwaCoolingDown,
     MalformedResponseError,
+    QuotaWaitTooLong,
     RetriableError,
     ServerError,
     SpApiError,
@@ -173,8 +174,9 @@ class SpApiClient:
                 refreshed = True  # the cached access token may have expired server-side
                 self.stats.retries += 1  # a retried call like any other (sync_runs.retries)
                 RETRIES.labels(op.name, "expired_token").inc()
-            except LwaCoolingDown:
-                raise  # the token provider waited all it would: the task retries later
+            except (LwaCoolingDown, QuotaWaitTooLong):
+                # the token provider or the bucket waited all it would: the task retries later
+                raise
             except RetriableError as exc:
                 if not self._backoff.should_retry(attempt) or not (
                         idempotent or never_applied(exc, op.name)):

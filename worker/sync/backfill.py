@@ -32,7 +32,7 @@ from worker.db.reports import ReportRecord, ReportRequest
 from worker.db.sellers import SellerRecord
 from worker.ratelimit.bucket import Priority
 from worker.runtime import Runtime
-from worker.spapi.errors import SpApiError
+from worker.spapi.errors import QuotaWaitTooLong, SpApiError
 from worker.sync import registry
 from worker.sync.declaration import Backfill, StreamKind, UnknownStreamError
 from worker.sync.report_types import Counts
@@ -202,6 +202,8 @@ async def _finish_one(job: ReportJob, report: ReportRecord, progress: Progress) 
     else:
         try:
             report = await ingest(job, await wait_processed(job, report))
+        except QuotaWaitTooLong:
+            raise  # not this report's failure: the backfill stops; a re-run resumes it
         except SpApiError as exc:
             progress.failures.append(f"report {report.report_id}: {exc.detail}")
             log.error("backfill.window_failed", report_id=report.report_id,

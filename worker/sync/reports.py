@@ -37,7 +37,7 @@ from worker.db.sellers import SellerRecord
 from worker.ratelimit.bucket import Priority
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.documents import DocumentUrlExpiredError
-from worker.spapi.errors import MalformedResponseError, ServerError, SpApiError
+from worker.spapi.errors import MalformedResponseError, RetriableError, ServerError, SpApiError
 from worker.sync.fields import parse_time
 from worker.sync.report_parse import TruncatedDocumentError, lines, table_rows
 from worker.sync.report_types import (
@@ -63,7 +63,7 @@ class ReportFailedError(SpApiError):
     """A report ended FATAL, or its document could not be read: the report row says why."""
 
 
-class ReportStillProcessingError(SpApiError):
+class ReportStillProcessingError(RetriableError):
     """Amazon has not finished the report in the time allowed; the next run polls it again."""
 
 

@@ -17,10 +17,9 @@ from sqlalchemy import Connection
 
 from worker.db import sellers, state
 from worker.metrics import SYNC_RUNS
-from worker.ratelimit.bucket import QuotaWaitTooLong
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
-from worker.spapi.errors import InvalidGrantError, RetriableError, SpApiError
+from worker.spapi.errors import InvalidGrantError, QuotaWaitTooLong, RetriableError, SpApiError
 from worker.sync import calls
 from worker.sync.catalog import Plan, plan
 from worker.sync.runner import StreamRun, Totals
@@ -73,12 +72,14 @@ async def _locked_run(
 ) -> Outcome:
     stream, interval = stream_plan.spec.stream, stream_plan.interval
     label = stream_plan.kind.name  # metrics count runs by kind: bounded label values
-    lost = state.reap_lost_runs(conn, seller.id, stream)
+    with conn.begin():
+        lost = state.reap_lost_runs(conn, seller.id, stream)
     if lost:
         log.warning("sync.resuming_after_lost_worker")
         with rt.redis() as r:
             calls.settle(conn, r, lost)  # what the dead worker sent after its last page
-    run_id = state.start_run(conn, seller.id, stream, worker_name())
+    with conn.begin():
+        run_id = state.start_run(conn, seller.id, stream, worker_name())
     async with rt.spapi(run_id=run_id) as client:
         job = StreamRun(stream_plan.spec, conn, client, seller, run_id, stream_plan.policy,
                         stream_plan.page_size, now=now)

@@ -25,10 +25,10 @@ import structlog
 from aiohttp import web
 
 from worker.db import invitations
-from worker.ratelimit.bucket import QuotaWaitTooLong, TokenBucket
+from worker.ratelimit.bucket import TokenBucket
 from worker.runtime import Runtime
 from worker.spapi.auth import LwaApp
-from worker.spapi.errors import AuthError, InvalidGrantError, SpApiError
+from worker.spapi.errors import AuthError, InvalidGrantError, QuotaWaitTooLong, SpApiError
 from worker.spapi.identifiers import is_selling_partner_id
 from worker.spapi.regions import region as region_info
 from worker.web import limits, oauth_state, sns
@@ -98,8 +98,9 @@ def create_app(deps: Web) -> web.Application:
 async def _clients(app: web.Application) -> AsyncIterator[None]:
     deps = app[WEB]
     timeout = aiohttp.ClientTimeout(total=deps.rt.settings.http_timeout_seconds)
+    redis_url = deps.rt.services.redis_url  # may refuse (no URL, no demo extra): before opening
     deps.session = aiohttp.ClientSession(timeout=timeout)
-    deps.redis = aredis.Redis.from_url(deps.rt.services.redis_url)
+    deps.redis = aredis.Redis.from_url(redis_url)
     deps.limiter = TokenBucket(deps.redis, redis_patience=0.0)
     yield
     await deps.session.close()

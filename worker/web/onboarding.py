@@ -189,6 +189,7 @@ def _store(rt: Runtime, invitation: Invitation, spid: str, region: str, mids: li
 
 def dispatch_now(seller_id: int) -> list[tuple[int, str]]:
     """The default :data:`Enqueue`: the dispatcher, limited to this seller."""
-    from schedules.dispatch import dispatch_due
+    from worker.runtime import get_runtime
+    from worker.sync.dispatch import dispatch
 
-    return dispatch_due(seller_id=seller_id)
+    return dispatch(get_runtime(), datetime.now(UTC), seller_id=seller_id)

@@ -1,8 +1,9 @@
-"""Building the web app's dependencies from settings (and, for a trial, from a simulator)."""
+"""Building the web app's dependencies from settings (for a trial, aimed at a stand-in for
+Amazon such as the simulator)."""
 
 from __future__ import annotations
 
-from pydantic import AnyHttpUrl, SecretStr
+from pydantic import AnyHttpUrl
 
 from worker.config import ConfigError, Settings
 from worker.runtime import Runtime
@@ -11,21 +12,14 @@ from worker.web.sns_certs import trust_of
 
 
 def web_deps(settings: Settings, *, public_url: str, spapi_url: str | None = None) -> Web:
-    """``spapi_url``: send consent, LWA and SP-API to this simulator; with no LWA application
-    configured, use the simulator's demo application."""
+    """``spapi_url``: send consent, LWA and SP-API to this stand-in instead of Amazon. The LWA
+    application comes from the settings either way (for the simulator's own, see
+    ``celery -A worker simulator-env``)."""
     consent_base = None
     if spapi_url:
         base = spapi_url.rstrip("/")
-        updates: dict[str, object] = {"spapi_url": AnyHttpUrl(base),
-                                      "lwa_token_url": AnyHttpUrl(base + "/auth/o2/token")}
-        if not settings.lwa_client_id:
-            from worker.sandbox.remote import SandboxClient
-
-            app = SandboxClient(base).sellers()["application"]
-            updates |= {"lwa_client_id": app["client_id"],
-                        "lwa_client_secret": SecretStr(app["client_secret"]),
-                        "lwa_app_id": app.get("application_id")}
-        settings = settings.model_copy(update=updates)
+        settings = settings.model_copy(update={
+            "spapi_url": AnyHttpUrl(base), "lwa_token_url": AnyHttpUrl(base + "/auth/o2/token")})
         consent_base = base
     if not settings.lwa_app_id:
         raise ConfigError("SPSYNC_LWA_APP_ID must be set (your SP-API application id, "

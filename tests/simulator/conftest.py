@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from worker.sandbox import SimConfig, create_app
-from worker.sandbox.clock import Clock
+from simulator import SimConfig, create_app
+from simulator.clock import Clock
 
 from .simkit import MakeSim, Sim
 

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp import ClientResponse
 
-from worker.sandbox.config import SimConfig
-from worker.sandbox.spec import all_operations
-from worker.sandbox.state import build_simulator
+from simulator.config import SimConfig
+from simulator.spec import all_operations
+from simulator.state import build_simulator
 
 from .simkit import MakeSim, Sim, schema_errors
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from worker.sandbox import SimConfig, serve
+from simulator import SimConfig, serve
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ async def test_serve_binds_port_zero_and_stops_when_cancelled() -> None:
 
 
 def test_run_prints_one_line_and_exits_cleanly_on_sigterm() -> None:
-    args = ["-m", "worker.sandbox", "--port", "0", "--sellers", "1", "--orders-per-seller", "1"]
+    args = ["-m", "simulator", "--port", "0", "--sellers", "1", "--orders-per-seller", "1"]
     # S603: a fixed argument list running this interpreter, no shell and no outside input.
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, *args], cwd=REPO, stdout=subprocess.PIPE, text=True
@@ -39,7 +39,7 @@ def test_run_prints_one_line_and_exits_cleanly_on_sigterm() -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
-        assert line.startswith("spsync sandbox listening on http://127.0.0.1:")
+        assert line.startswith("spsync simulator listening on http://127.0.0.1:")
         assert int(line.rsplit(":", 1)[1]) > 0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from worker.sandbox import SimConfig
-from worker.sandbox.catalog import AFN
-from worker.sandbox.clock import Clock
-from worker.sandbox.state import build_simulator
+from simulator import SimConfig
+from simulator.catalog import AFN
+from simulator.clock import Clock
+from simulator.state import build_simulator
 
 from .simkit import MakeSim, Sim, schema_errors
 

@@ -14,8 +14,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from jsonschema import Draft4Validator
 
-from worker.sandbox import SimConfig
-from worker.sandbox.clock import Clock, iso
+from simulator import SimConfig
+from simulator.clock import Clock, iso
 from worker.spapi_models import load
 
 EPOCH = "2000-01-01T00:00:00Z"

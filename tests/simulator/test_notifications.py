@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
+from simulator.spec import all_operations
 from worker.notifications.envelope import parse
-from worker.sandbox.spec import all_operations
 
 from .reportkit import ORDERS_REPORT, REPORTS, create_ok
 from .simkit import MakeSim, Sim, schema_errors

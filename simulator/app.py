@@ -143,4 +143,4 @@ async def _run_until_signal(config: SimConfig, host: str, port: int) -> None:
 
 
 def _announce(url: str) -> None:
-    print(f"spsync sandbox listening on {url}", file=sys.stdout, flush=True)
+    print(f"spsync simulator listening on {url}", file=sys.stdout, flush=True)

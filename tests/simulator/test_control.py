@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from worker.sandbox import SimConfig
-from worker.sandbox.clock import Clock
-from worker.sandbox.state import Simulator, build_simulator
+from simulator import SimConfig
+from simulator.clock import Clock
+from simulator.state import Simulator, build_simulator
 
 from .simkit import EPOCH, MakeSim, Sim, schema_errors
 

@@ -65,7 +65,7 @@ class SignedUrl:
 
 class DocumentStore:
     def __init__(self, seed: int) -> None:
-        self._key = hashlib.sha256(f"spsync-sandbox-documents:{seed}".encode()).digest()
+        self._key = hashlib.sha256(f"spsync-simulator-documents:{seed}".encode()).digest()
         self._documents: dict[str, Document] = {}
 
     def add(self, document: Document) -> None:

@@ -25,7 +25,7 @@ _MAC_BYTES = 16
 
 class TokenCodec:
     def __init__(self, seed: int, clock: Clock, ttl_seconds: float) -> None:
-        self._key = hashlib.sha256(f"spsync-sandbox-pagination:{seed}".encode()).digest()
+        self._key = hashlib.sha256(f"spsync-simulator-pagination:{seed}".encode()).digest()
         self._clock = clock
         self._ttl = ttl_seconds
 

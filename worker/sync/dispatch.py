@@ -1,14 +1,17 @@
-"""``spsync.dispatch_due``: enqueue a sync for every due (seller, stream)."""
+"""The dispatcher: claim every due (seller, stream) and enqueue its sync by task name.
+
+Beat's tick (``spsync.dispatch_due``, ``tasks/dispatch.py``) runs it for everyone; the
+web app runs it for one seller right after onboarding (``worker/web/onboarding.py``).
+"""
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from worker.app import app
+from worker import enqueue
 from worker.db.state import claim_due
-from worker.runtime import Runtime, get_runtime
+from worker.runtime import Runtime
 
 BATCH = 500  # pairs claimed, committed and enqueued at a time
 
@@ -24,8 +27,6 @@ def dispatch(rt: Runtime, now: datetime, *, seller_id: int | None = None,
     ``seller_id``: only that seller's (e.g. its first sync, right after onboarding).
     ``batch``: pairs per claim (default :data:`BATCH`).
     """
-    from tasks.sync import sync_stream
-
     settings = rt.settings
     hold = timedelta(seconds=settings.dispatch_claim_seconds)
     budget = settings.dispatch_interval_seconds / 2 if budget_seconds is None \
@@ -38,18 +39,8 @@ def dispatch(rt: Runtime, now: datetime, *, seller_id: int | None = None,
             pairs = claim_due(conn, now, limit=limit, hold=hold, regions=settings.regions,
                               seller_id=seller_id)
         for pair in pairs:
-            sync_stream.delay(*pair)
+            enqueue.send(enqueue.SYNC_STREAM, *pair)
         sent += pairs
         if len(pairs) < limit or time.monotonic() >= deadline:
             return sent
 
-
-def dispatch_due(now: datetime | None = None, seller_id: int | None = None,
-                 ) -> list[tuple[int, str]]:
-    """:func:`dispatch` with the process's runtime, at ``now`` (default: the clock)."""
-    return dispatch(get_runtime(), now or datetime.now(UTC), seller_id=seller_id)
-
-
-@app.task(name="spsync.dispatch_due", ignore_result=True)
-def dispatch_due_task(**_: Any) -> int:
-    return len(dispatch_due())

@@ -1,5 +1,5 @@
 """The inventory, listings and reports operations share the gateway: usage plans from the
-models, the common faults, and the blocking ``SandboxClient`` helpers."""
+models, the common faults, and the blocking ``SimulatorClient`` helpers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from worker.sandbox.remote import SandboxClient
-from worker.sandbox.spec import all_operations
+from simulator.remote import SimulatorClient
+from simulator.spec import all_operations
 
 from .reportkit import ORDERS_REPORT, REPORTS, create_ok, finished
 from .simkit import MakeSim, Sim, schema_errors
@@ -86,7 +86,7 @@ async def test_common_faults_hit_create_report(make_sim: MakeSim, fault: str,
 async def test_remote_client_helpers(make_sim: MakeSim) -> None:
     sim = await make_sim(orders_per_seller=5)
     spid = (await sim.seller())["selling_partner_id"]
-    client = SandboxClient(str(sim.client.make_url("")))
+    client = SimulatorClient(str(sim.client.make_url("")))
     listings = await asyncio.to_thread(client.truth_listings, spid)
     assert set(listings["listings"][0]) == {"sku", "marketplaceId", "status", "asin", "issues",
                                             "price"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from worker.sandbox.spec import served_operations
+from simulator.spec import served_operations
 
 from .simkit import EPOCH, MakeSim, Sim
 

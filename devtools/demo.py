@@ -23,26 +23,26 @@ from typing import IO, Any
 
 from sqlalchemy import delete
 
-from worker import embedded
-from worker.config import load_settings
-from worker.crypto import keyring_spec
-from worker.db.engine import migrate
-from worker.db.models import Seller
-from worker.db.sellers import upsert_seller
-from worker.demo_notifications import (
+from devtools.demo_notifications import (
     CREDENTIALS,
     consumer_args,
     embedded_sqs,
     inbox_counts,
     subscribe_all,
 )
+from devtools.verify import compare_inventory, compare_listings, compare_orders
+from simulator.remote import SimulatorClient
+from worker import embedded
+from worker.config import load_settings
+from worker.crypto import keyring_spec
+from worker.db.engine import migrate
+from worker.db.models import Seller
+from worker.db.sellers import upsert_seller
 from worker.logging import configure_logging
 from worker.runtime import Runtime
-from worker.sandbox.remote import SandboxClient
 from worker.spapi.auth import cache_keys
 from worker.status import collect, per_seller
 from worker.sync.catalog import streams_for
-from worker.verify import compare_inventory, compare_listings, compare_orders
 
 FREEZE_AFTER_SECONDS = 4.0  # incremental syncs to watch before freezing the simulator
 
@@ -84,7 +84,7 @@ def _run_children(rt: Runtime, opts: DemoOptions, data_dir: Path, started: float
         # Our own simulator publishes notifications to an embedded SQS; a given one cannot.
         sqs = None if opts.spapi_url else stack.enter_context(embedded_sqs())
         sim_url = opts.spapi_url or stack.enter_context(_simulator(opts, data_dir, sqs))
-        sim = SandboxClient(sim_url)
+        sim = SimulatorClient(sim_url)
         world = sim.sellers()
         seller_ids = _register(rt, world)
         out.line(f"simulator at {sim_url}: {len(seller_ids)} sellers registered "
@@ -163,11 +163,11 @@ def _child_env(rt: Runtime, sim_url: str, world: dict[str, Any],
 
 @contextmanager
 def _simulator(opts: DemoOptions, data_dir: Path, sqs: str | None) -> Iterator[str]:
-    args = ["sandbox", "--port", "0", "--sellers", "3", "--orders-per-seller",
+    args = ["simulator", "--port", "0", "--sellers", "3", "--orders-per-seller",
             str(opts.orders_per_seller), "--time-scale", str(opts.time_scale),
             "--changes-per-minute", str(opts.changes_per_minute),
             *(["--sqs-endpoint-url", sqs] if sqs else [])]
-    with _child("sandbox", args, dict(os.environ), data_dir, capture=True) as proc:
+    with _child("simulator", args, dict(os.environ), data_dir, capture=True) as proc:
         assert proc.stdout is not None
         deadline = time.monotonic() + 30
         for line in proc.stdout:
@@ -176,7 +176,7 @@ def _simulator(opts: DemoOptions, data_dir: Path, sqs: str | None) -> Iterator[s
                 return
             if time.monotonic() > deadline:
                 break
-        raise RuntimeError(f"simulator did not start; see {data_dir / 'demo-sandbox.log'}")
+        raise RuntimeError(f"simulator did not start; see {data_dir / 'demo-simulator.log'}")
 
 
 @contextmanager
@@ -206,7 +206,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def _watch(rt: Runtime, sim: SandboxClient, seller_ids: dict[str, int], opts: DemoOptions,
+def _watch(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int], opts: DemoOptions,
            started: float, out: _Printer) -> tuple[bool, dict[str, Any]]:
     """Show progress until the mirror matches the simulator; return (matched, sim stats)."""
     stats: dict[str, Any] = {}
@@ -237,7 +237,7 @@ def _sellers(rt: Runtime, seller_ids: dict[str, int]) -> list[dict[str, Any]]:
     return [folded[i] for i in seller_ids.values() if i in folded]
 
 
-def _all_match(rt: Runtime, sim: SandboxClient, seller_ids: dict[str, int],
+def _all_match(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int],
                truth: dict[str, Any]) -> bool:
     """Orders, FBA inventory and listings of every seller equal the simulator's truth."""
     with rt.engine.begin() as conn:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 
-class SandboxClient:
+class SimulatorClient:
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout

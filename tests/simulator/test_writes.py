@@ -12,12 +12,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from worker.sandbox.app import SIMULATOR
-from worker.sandbox.clock import iso
-from worker.sandbox.remote import SandboxClient
-from worker.sandbox.spec import all_operations
-from worker.sandbox.state import Simulator
-from worker.sandbox.world import Order, Status
+from simulator.app import SIMULATOR
+from simulator.clock import iso
+from simulator.remote import SimulatorClient
+from simulator.spec import all_operations
+from simulator.state import Simulator
+from simulator.world import Order, Status
 
 from .simkit import MakeSim, Sim, schema_errors
 
@@ -475,7 +475,7 @@ async def test_a_slow_write_lands_even_when_the_client_gives_up(make_sim: MakeSi
 async def test_remote_client_write_helpers(make_sim: MakeSim) -> None:
     sim = await make_sim(orders_per_seller=5)
     spid, token, market, entry = await _listing(sim, channel="AFN")
-    client = SandboxClient(str(sim.client.make_url("")))
+    client = SimulatorClient(str(sim.client.make_url("")))
     await asyncio.to_thread(client.fault, "createInboundPlan", "slow", 1, None, None, 0.01)
     status, _ = await send(sim, "POST", PLANS, token, plan_body(market, [entry.sku]))
     assert status == 202

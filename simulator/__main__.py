@@ -1,4 +1,4 @@
-"""``python -m worker.sandbox``: run the simulator from a shell."""
+"""``python -m simulator``: run the simulator from a shell."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .config import SimConfig
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m worker.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--sellers", type=int, default=SimConfig.sellers)

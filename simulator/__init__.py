@@ -7,7 +7,10 @@ Serves Orders v0 ``getOrders``/``getOrderItems``, 2026-01-01 ``searchOrders``/
 document downloads) exactly as Amazon's models in ``worker/spapi_models`` describe them,
 with the models' quotas, LWA token exchange, keyset pagination tokens, a background
 stream of order, stock and listing changes and injectable faults; ``/_sim/*`` exposes
-controls and ground truth. Imports only the standard library and aiohttp.
+controls and ground truth. It plays Amazon, so of spsync it imports Amazon's vendored models
+only (``worker.spapi_models``; an import-linter contract in ``pyproject.toml``), besides the
+standard library, aiohttp and boto3 (the SQS publisher). Not part of the service: nothing in
+``worker``, ``tasks`` or ``schedules`` imports it.
 
 Modules: config (SimConfig) · app (create_app/serve/run) · state (one simulator) ·
 gateway (auth → faults → quota → validate → handler) · spec (operations from the models)

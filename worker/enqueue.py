@@ -1,0 +1,21 @@
+"""Sending a task by its name: how the web app, the notifications consumer and the dispatcher
+enqueue work without importing ``tasks`` or ``schedules``, which sit above them (the
+import-linter contracts in ``pyproject.toml``).
+
+``app.send_task`` builds the same message as ``<task>.delay``: the route comes from the task's
+name (``task_routes``), and every option the worker acts on (``acks_late``, retries) is the
+task's own, read by the worker that runs it. ``tests/unit/test_boundaries.py`` checks that each
+name here is a registered task.
+"""
+
+from __future__ import annotations
+
+from worker.app import app
+
+SYNC_STREAM = "spsync.sync_stream"  # tasks/sync.py
+PROCESS_NOTIFICATION = "spsync.process_notification"  # tasks/notifications.py
+
+
+def send(task: str, *args: object) -> None:
+    """Enqueue ``task`` with positional ``args``, as ``<task>.delay(*args)`` would."""
+    app.send_task(task, args=args)

@@ -6,23 +6,90 @@ process-wide one from :func:`get_settings`) and a bad value stops start-up with 
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 REGIONS = ("NA", "EU", "FE")
+# What every stream kind may let a deployment tune, as SPSYNC_<KIND>_<KNOB>. Which kinds
+# exist, and which knobs each one takes, is declared in worker/sync/registry.py.
+STREAM_KNOBS = ("interval_seconds", "lag_seconds", "overlap_seconds", "max_window_hours",
+                "initial_days", "page_size")
+_KNOB_NAME = re.compile(rf"([a-z][a-z0-9_]*?)_({'|'.join(STREAM_KNOBS)})")
 
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line an operator can act on."""
 
 
+class StreamSettings(BaseModel):
+    """One stream kind's knobs as a deployment set them (None: the kind's declaration)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interval_seconds: float | None = Field(default=None, gt=0)
+    lag_seconds: float | None = Field(default=None, ge=0)
+    overlap_seconds: float | None = Field(default=None, ge=0)
+    max_window_hours: float | None = Field(default=None, gt=0)
+    initial_days: float | None = Field(default=None, gt=0)
+    page_size: int | None = Field(default=None, ge=1, le=100)  # SP-API pages hold 100 at most
+
+
+_NO_KNOBS = StreamSettings()
+
+
+class _StreamKnobSource(PydanticBaseSettingsSource):
+    """``SPSYNC_<KIND>_<KNOB>`` variables, for any kind: the registry, not this module, knows
+    the kinds, and a variable of a kind that takes no such knob is left unused."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found = {}
+        for var, value in os.environ.items():
+            name = var.lower().removeprefix("spsync_")
+            if var.upper().startswith("SPSYNC_") and _is_knob(name):
+                found[name] = value
+        return found
+
+
+def _is_knob(name: str) -> bool:
+    return bool(_KNOB_NAME.fullmatch(name)) and name not in Settings.model_fields
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SPSYNC_", extra="ignore", frozen=True, populate_by_name=True
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _StreamKnobSource(settings_cls), dotenv_settings,
+                file_secret_settings)
 
     # --- services (unset = embedded servers under data_dir) ---
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -54,21 +121,10 @@ class Settings(BaseSettings):
     lwa_cooldown_seconds: float = Field(default=1.0, gt=0)
     lwa_cooldown_max_seconds: float = Field(default=30.0, gt=0)
 
-    # --- orders stream ---
-    orders_interval_seconds: float = Field(default=300.0, gt=0)
-    orders_lag_seconds: float = Field(default=120.0, ge=0)
-    orders_overlap_seconds: float = Field(default=60.0, ge=0)
-    orders_max_window_hours: float = Field(default=24.0 * 7, gt=0)
-    orders_initial_days: float = Field(default=30.0, gt=0)
-    orders_page_size: int = Field(default=100, ge=1, le=100)
-
-    # --- inventory streams (one per marketplace) ---
-    inventory_interval_seconds: float = Field(default=900.0, gt=0)
-    inventory_overlap_seconds: float = Field(default=300.0, ge=0)
-
-    # --- listings streams (one per marketplace) ---
-    listings_interval_seconds: float = Field(default=900.0, gt=0)
-    listings_overlap_seconds: float = Field(default=300.0, ge=0)
+    # --- streams: SPSYNC_<KIND>_<KNOB> (e.g. SPSYNC_ORDERS_LAG_SECONDS), by kind ---
+    # (also as keyword arguments: Settings(orders_page_size=10)); unset knobs keep the
+    # kind's declaration (worker/sync/registry.py), which also says which knobs it takes.
+    streams: dict[str, StreamSettings] = Field(default_factory=dict)
 
     # --- reports (backfill) ---
     report_poll_seconds: float = Field(default=5.0, gt=0)  # first getReport after createReport
@@ -118,6 +174,29 @@ class Settings(BaseSettings):
     # --- logging ---
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_stream_knobs(cls, data: Any) -> Any:
+        """``orders_page_size=10`` (an argument or a variable) -> ``streams["orders"]``."""
+        if not isinstance(data, dict):
+            return data
+        streams: dict[str, dict[str, Any]] = {}
+        for kind, knobs in (data.get("streams") or {}).items():
+            streams[kind] = (knobs.model_dump(exclude_none=True)
+                             if isinstance(knobs, BaseModel) else dict(knobs))
+        rest = {}
+        for name, value in data.items():
+            found = _KNOB_NAME.fullmatch(name) if isinstance(name, str) else None
+            if found and name not in cls.model_fields:
+                streams.setdefault(found[1], {})[found[2]] = value
+            else:
+                rest[name] = value
+        return {**rest, "streams": streams}
+
+    def stream(self, kind: str) -> StreamSettings:
+        """What the deployment set for one stream kind (``kind``: its name, ``-`` as ``_``)."""
+        return self.streams.get(kind, _NO_KNOBS)
 
     @field_validator("regions", mode="before")
     @classmethod
@@ -174,7 +253,10 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
+        loc = [str(part) for part in first["loc"]]
+        if loc[:1] == ["streams"] and len(loc) >= 3:  # streams.<kind>.<knob>
+            loc = [f"{loc[1]}_{loc[2]}"]
+        field = loc[0] if loc else "settings"
         env = field if field.isupper() else f"SPSYNC_{field.upper()}"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"invalid {env}: {message}") from None

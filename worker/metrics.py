@@ -88,11 +88,6 @@ CLOCK_SKEW = Gauge(
 )
 
 
-def stream_kind(stream: str) -> str:
-    """``inventory:ATVPDKIKX0DER`` -> ``inventory`` (bounded label values)."""
-    return stream.split(":", 1)[0]
-
-
 def process_registry() -> CollectorRegistry:
     """This process's samples; every process's of this host when in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

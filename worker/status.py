@@ -5,25 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, TextClause, select, text
 
 from worker.db.models import SyncRun, SyncState
 from worker.ratelimit.bucket import bucket_key, fill_ratio
+from worker.sync import registry
+from worker.sync.declaration import StreamKind
 
-_STATUS_SQL = text("""
+_STATUS_SQL = """
 SELECT s.id AS seller_id, s.selling_partner_id, s.region, s.enabled, s.disabled_reason,
        s.orders_api_version,
        st.stream, st.cursor, st.last_success_at, st.last_error, st.locked_by, st.due_at,
-       CASE WHEN st.stream = 'orders'
-            THEN (SELECT count(*) FROM orders o WHERE o.seller_id = s.id)
-            WHEN st.stream LIKE 'listings:%'
-            THEN (SELECT count(*) FROM listings_items li WHERE li.seller_id = s.id
-                  AND 'listings:' || li.marketplace_id = st.stream)
-            ELSE (SELECT count(*) FROM inventory_summaries v WHERE v.seller_id = s.id
-                  AND 'inventory:' || v.marketplace_id = st.stream) END AS rows,
-       CASE WHEN st.stream = 'orders'
-            THEN (SELECT count(*) FROM order_items i WHERE i.seller_id = s.id)
-            ELSE 0 END AS child_rows,
+       {rows} AS rows, {children} AS child_rows,
        COALESCE(r.pages, 0) AS pages, COALESCE(r.api_calls, 0) AS api_calls,
        COALESCE(r.throttled, 0) AS throttled, COALESCE(r.runs, 0) AS runs,
        COALESCE(r.failed, 0) AS failed_runs
@@ -35,12 +28,34 @@ LEFT JOIN LATERAL (
     FROM sync_runs sr WHERE sr.seller_id = s.id AND sr.stream = st.stream
 ) r ON true
 ORDER BY s.id, st.stream
-""")
+"""
+
+
+def _status_sql() -> TextClause:
+    """One count per stream of its kind's table (and child table), from the registry."""
+    kinds = registry.synced()
+    rows = [(k, k.table) for k in kinds]
+    children = [(k, k.children.table) for k in kinds if k.children]
+    return text(_STATUS_SQL.format(rows=_count_case(rows), children=_count_case(children)))
+
+
+def _count_case(tables: list[tuple[StreamKind, str]]) -> str:
+    """``CASE <stream's kind> WHEN ... THEN (count of its rows) ... ELSE 0 END``. Names come
+    from the declarations, which allow plain lower-case names only."""
+    whens = []
+    for kind, table in tables:
+        market = (" AND t.marketplace_id = split_part(st.stream, ':', 2)"
+                  if kind.per_marketplace else "")
+        whens.append(f"WHEN '{kind.name}' THEN (SELECT count(*) FROM {table} t "  # noqa: S608
+                     f"WHERE t.seller_id = s.id{market})")
+    if not whens:
+        return "0"
+    return f"CASE split_part(st.stream, ':', 1) {' '.join(whens)} ELSE 0 END"
 
 
 def collect(conn: Connection, now: datetime | None = None) -> list[dict[str, Any]]:
     now = now or datetime.now(UTC)
-    rows = [dict(r._mapping) for r in conn.execute(_STATUS_SQL)]
+    rows = [dict(r._mapping) for r in conn.execute(_status_sql())]
     for r in rows:
         r["lag_seconds"] = _lag(r["cursor"], now)
     return rows
@@ -68,24 +83,13 @@ def _lag(cursor: datetime | None, now: datetime) -> float | None:
     return round((now - cursor).total_seconds(), 1) if cursor else None
 
 
-def stream_operation(stream: str, orders_api_version: str) -> str | None:
-    """The SP-API operation whose quota bucket paces ``stream`` (None: no known bucket)."""
-    if stream == "orders":
-        return "getOrders" if orders_api_version == "v0" else "searchOrders"
-    if stream.startswith("inventory:"):
-        return "getInventorySummaries"
-    if stream.startswith("listings:"):
-        return "searchListingsItems"
-    return None
-
-
 def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
     """Set each ``collect`` row's ``bucket_fill`` (see :func:`fill_ratio`; None: no bucket)
     from the bucket hashes in ``redis`` (a sync ``redis.Redis``), at Redis's clock."""
     from worker.spapi.client import usable_burst  # the burst the client's buckets hold
     from worker.spapi.operations import operation
 
-    wanted = [(r, stream_operation(r["stream"], r["orders_api_version"])) for r in rows]
+    wanted = [(r, registry.operation_of(r["stream"], r["orders_api_version"])) for r in rows]
     keyed = [(r, operation(name), bucket_key(r["selling_partner_id"], r["region"], name))
              for r, name in wanted if name is not None]
     pipe = redis.pipeline(transaction=False)
@@ -145,18 +149,23 @@ def seller_runs(conn: Connection, seller_id: int, limit: int = 5) -> list[dict[s
 
 
 def per_seller(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Fold ``collect``'s per-stream rows into one summary per seller."""
+    """Fold ``collect``'s per-stream rows into one summary per seller: rows by kind (and
+    child rows by their label), pages, calls and 429s."""
+    counted: dict[str, int] = {}
+    for kind in registry.synced():
+        counted[kind.name] = 0
+        if kind.children:
+            counted[kind.children.label] = 0
     out: dict[int, dict[str, Any]] = {}
     for r in rows:
         s = out.setdefault(r["seller_id"], {
             "seller_id": r["seller_id"], "selling_partner_id": r["selling_partner_id"],
-            "region": r["region"], "orders": 0, "items": 0, "inventory": 0, "listings": 0,
-            "pages": 0,
-            "api_calls": 0, "throttled": 0, "synced": True})
-        if r["stream"] == "orders":
-            s["orders"], s["items"] = r["rows"], r["child_rows"]
-        else:
-            s[r["stream"].split(":", 1)[0]] += r["rows"]  # inventory / listings
+            "region": r["region"], **counted, "pages": 0, "api_calls": 0, "throttled": 0,
+            "synced": True})
+        kind = registry.kind_of(r["stream"])
+        s[kind.name] += r["rows"]
+        if kind.children:
+            s[kind.children.label] += r["child_rows"]
         for k in ("pages", "api_calls", "throttled"):
             s[k] += r[k]
         s["synced"] = s["synced"] and r["last_success_at"] is not None

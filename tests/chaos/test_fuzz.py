@@ -62,6 +62,7 @@ from worker.notifications.envelope import SCHEMAS, Envelope, InvalidNotification
 from worker.spapi.errors import MalformedResponseError
 from worker.sync import inventory, listings, orders, report_types
 from worker.sync.orders_mapping import map_item_2026, map_item_v0, map_order_2026, map_order_v0
+from worker.sync.registry import INVENTORY, LISTINGS, ORDERS
 from worker.sync.report_parse import lines, table_rows
 from worker.sync.runner import StreamRun
 from worker.web import sns
@@ -114,18 +115,25 @@ API: dict[str, tuple[str, str, str, Callable[[Any], Any]]] = {
     "listings": ("listingsItems_2021-08-01", "Item", "listing",
                  lambda d: listings.map_item(MARKET, d)),
 }
+
+
+def spec_of(kind: Any, api_version: str = "2026-01-01") -> Any:
+    """The runner's spec of ``kind``'s stream in :data:`MARKET` (if it is split by it)."""
+    return kind.spec(kind.stream(MARKET if kind.per_marketplace else None), api_version)
+
+
 # name: (a page of one seed document, the page reader). One document, so that mutations
 # land on the envelope (records, pagination, tokens, counts) as often as on the record.
 PAGES: dict[str, tuple[Callable[[], Any], Callable[[Any], Any]]] = {
     "searchOrders": (lambda: {"orders": seeds()["order_2026"][:1],
                               "pagination": {"nextToken": "t"},
-                              "lastUpdatedBefore": "2026-01-01T00:00:00Z"}, orders._page_2026),
+                              "lastUpdatedBefore": "2026-01-01T00:00:00Z"}, spec_of(ORDERS).page),
     "getOrders": (lambda: {"payload": {"Orders": seeds()["order_v0"][:1], "NextToken": "t"}},
-                  orders._page_v0),
+                  spec_of(ORDERS, "v0").page),
     "getInventorySummaries": (lambda: {"payload": {"inventorySummaries": seeds()["inventory"][:1]},
-                                       "pagination": {"nextToken": "t"}}, inventory._page),
+                                       "pagination": {"nextToken": "t"}}, spec_of(INVENTORY).page),
     "searchListingsItems": (lambda: {"numberOfResults": 1001, "items": seeds()["listing"][:1],
-                                     "pagination": {"nextToken": "t"}}, listings._page),
+                                     "pagination": {"nextToken": "t"}}, spec_of(LISTINGS).page),
 }
 
 
@@ -206,10 +214,10 @@ def page_run(spec: Any) -> StreamRun[Any]:
 
 
 SPECS: dict[str, tuple[Any, Callable[[list[Any]], Any], str]] = {
-    "orders 2026": (orders.SPECS["2026-01-01"], lambda docs: {"orders": docs}, "order_2026"),
-    "inventory": (inventory.inventory_spec(inventory.stream_name(MARKET)),
+    "orders 2026": (spec_of(ORDERS), lambda docs: {"orders": docs}, "order_2026"),
+    "inventory": (spec_of(INVENTORY),
                   lambda docs: {"payload": {"inventorySummaries": docs}}, "inventory"),
-    "listings": (listings.listings_spec(listings.stream_name(MARKET)),
+    "listings": (spec_of(LISTINGS),
                  lambda docs: {"items": docs}, "listing"),
 }
 

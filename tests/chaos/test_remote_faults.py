@@ -35,6 +35,7 @@ from sqlalchemy import text
 from tests.chaos.conftest import checkpoints_ahead, integrity_problems
 from tests.chaos.record import record
 from tests.integration.helpers import (
+    SimClock,
     lwa_attempts_bound,
     mirror,
     register,
@@ -163,6 +164,7 @@ class Driver:
     sim: Any
     ids: dict[str, int]
     patience: float
+    clock: SimClock  # the simulator's and the runs': moved forward, never slept through
     failures: list[str] = field(default_factory=list)
 
     async def until_succeeded(self, seller_id: int, stream: str) -> int:
@@ -172,7 +174,7 @@ class Driver:
         while time.monotonic() < deadline:
             n += 1
             try:
-                outcome = await run_stream(self.rt, seller_id, stream)
+                outcome = await run_stream(self.rt, seller_id, stream, now=self.clock.now)
             except QuotaWaitTooLong as exc:
                 await asyncio.sleep(min(exc.wait, 2.0))
                 continue
@@ -198,14 +200,15 @@ class Driver:
                                           for s, stream in pairs)))
 
 
-def change_the_world(sim: Any, spids: list[str], rng: random.Random) -> None:
+def change_the_world(clock: SimClock, spids: list[str], rng: random.Random) -> None:
+    sim = clock.sim
     ahead = 1
     for spid in spids:
         for kind, most in (("orders", 25), ("inventory", 6), ("listings", 4)):
             changed = sim.client.mutate(spid, rng.randint(1, most), kind=kind)
             # the simulator stamps a thing changed n times in one second up to n - 1 s ahead
             ahead = max(ahead, *Counter(changed).values())
-    time.sleep(ahead + sim.config.lag_seconds + 0.1)  # every stamp past "2 minutes ago"
+    clock.advance(ahead + sim.config.lag_seconds + 0.1)  # every stamp past "2 minutes ago"
 
 
 def arm_faults(sim: Any) -> None:
@@ -265,13 +268,14 @@ def test_a_flaky_amazon_never_leaves_a_partial_page_or_an_unrecorded_fault(
     spy.install(monkeypatch)
     arm_faults(sim)
     outage = lwa_outage_seconds(rounds)
-    driver = Driver(rt, sim, ids, patience=PATIENCE + outage)
+    clock = SimClock(sim)
+    driver = Driver(rt, sim, ids, patience=PATIENCE + outage, clock=clock)
     ahead: list[str] = []
     runs = 0
     started = time.monotonic()
     for round_no in range(rounds + 1):  # round 0: the first full sync
         if round_no:
-            change_the_world(sim, spids, rng)
+            change_the_world(clock, spids, rng)
         if round_no == 1:  # LWA down just as every access token is refused as expired
             sim.client.fault(None, "lwa_outage", duration=outage)
             for spid in spids:

@@ -20,7 +20,7 @@ import redis.asyncio as aredis
 
 from tests.chaos.conftest import register_orders_only
 from tests.chaos.record import record
-from tests.integration.helpers import KEYRING, mirror, table, truth
+from tests.integration.helpers import KEYRING, SimClock, mirror, table, truth
 from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import TokenBucket
 from worker.runtime import Runtime
@@ -164,8 +164,10 @@ def test_invalid_grant_disables_one_seller_while_three_others_sync(start_sim, ru
     # the others keep syncing what changes; the disabled seller is left alone
     for spid in ids:
         sim.client.mutate(spid, 5)
-    time.sleep(sim.config.lag_seconds + 5.1)  # 5 changes in one second: stamped up to 4 s on
-    again = {spid: asyncio.run(run_stream(rt, ids[spid], "orders")).status for spid in ids}
+    clock = SimClock(sim)
+    clock.advance(sim.config.lag_seconds + 5.1)  # 5 changes in one second: stamped up to 4 s on
+    again = {spid: asyncio.run(run_stream(rt, ids[spid], "orders", now=clock.now)).status
+             for spid in ids}
     assert again == {revoked: "skipped", **dict.fromkeys(others, "succeeded")}
     assert all(mirror(rt, ids[spid]) == truth(sim, spid) for spid in others)
     record("invalid_grant amid syncs", injected="one of four sellers revokes mid-sync",

@@ -33,10 +33,9 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "SPSYNC_LWA_CLIENT_SECRET": secret,
         "SPSYNC_TOKEN_KEYS": settings.token_keys.get_secret_value() if settings.token_keys
         else "",
-        "SPSYNC_ORDERS_LAG_SECONDS": str(settings.orders_lag_seconds),
-        "SPSYNC_ORDERS_INITIAL_DAYS": str(settings.orders_initial_days),
-        "SPSYNC_ORDERS_MAX_WINDOW_HOURS": str(settings.orders_max_window_hours),
-        "SPSYNC_ORDERS_PAGE_SIZE": str(settings.orders_page_size),
+        **{f"SPSYNC_{kind}_{knob}".upper(): str(value)  # the stream knobs set (e.g. orders lag)
+           for kind, knobs in settings.streams.items()
+           for knob, value in knobs.model_dump(exclude_none=True).items()},
         "SPSYNC_ORDERS_INTERVAL_SECONDS": "3600",
         "SPSYNC_DISPATCH_INTERVAL_SECONDS": "1",
         "SPSYNC_DISPATCH_CLAIM_SECONDS": "3",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -31,6 +31,23 @@ def lwa_attempts_bound(outage: float, first: float, cap: float) -> int:
         attempts += 1
         elapsed += min(cap, first * 2 ** (attempts - 1))
     return attempts
+
+
+class SimClock:
+    """The runner's clock and the simulator's, moved forward together: a test waits out
+    Amazon's lag, a token's lifetime or the stamps of fresh changes without sleeping.
+    Pass :meth:`now` to ``run_stream``."""
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+        self.ahead = timedelta(0)
+
+    def advance(self, seconds: float) -> None:
+        self.sim.client.advance_clock(seconds)
+        self.ahead += timedelta(seconds=seconds)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
 
 
 def register(rt: Runtime, sim: Any, api_by_region: dict[str, str] | None = None) -> dict[str, int]:

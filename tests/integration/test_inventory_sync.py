@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from worker.sync.inventory import stream_name
+from worker.sync.registry import INVENTORY
 from worker.sync.service import run_stream
 
 from .helpers import register, table
@@ -28,7 +28,7 @@ def truth(sim, spid):
 
 
 def sync_all(rt, seller_id, marketplaces):
-    return [asyncio.run(run_stream(rt, seller_id, stream_name(m))) for m in marketplaces]
+    return [asyncio.run(run_stream(rt, seller_id, INVENTORY.stream(m))) for m in marketplaces]
 
 
 def test_every_marketplace_stream_mirrors_the_truth_then_only_the_changes(start_sim,
@@ -53,7 +53,7 @@ def test_every_marketplace_stream_mirrors_the_truth_then_only_the_changes(start_
     assert inventory(rt, seller_id) == truth(sim, spid)
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state WHERE seller_id = :s",
                                    s=seller_id)}
-    assert streams == {"orders", *(stream_name(m) for m in markets),
+    assert streams == {"orders", *(INVENTORY.stream(m) for m in markets),
                        *(f"listings:{m}" for m in markets)}
 
 
@@ -64,4 +64,4 @@ def test_a_stream_for_a_marketplace_the_seller_lacks_is_refused(start_sim, runti
     rt = runtime_for(sim)
     (seller_id,) = register(rt, sim).values()
     with pytest.raises(UnknownStreamError, match="known: orders"):
-        asyncio.run(run_stream(rt, seller_id, stream_name("A1VC38T7YXB528")))
+        asyncio.run(run_stream(rt, seller_id, INVENTORY.stream("A1VC38T7YXB528")))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from decimal import Decimal
 
@@ -11,12 +10,12 @@ import pytest
 import structlog
 
 from worker.db.sellers import upsert_seller
-from worker.sync import inventory
 from worker.sync.catalog import streams_for
-from worker.sync.listings import MAX_PAGED, PAGE_SIZE, stream_name
+from worker.sync.listings import MAX_PAGED, PAGE_SIZE
+from worker.sync.registry import INVENTORY, LISTINGS
 from worker.sync.service import run_stream
 
-from .helpers import register, table
+from .helpers import SimClock, register, table
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +37,10 @@ def truth(sim, spid):
     return out
 
 
-def sync_all(rt, seller_id, marketplaces):
-    return [asyncio.run(run_stream(rt, seller_id, stream_name(m))) for m in marketplaces]
+def sync_all(rt, seller_id, marketplaces, clock=None):
+    now = {"now": clock.now} if clock else {}
+    return [asyncio.run(run_stream(rt, seller_id, LISTINGS.stream(m), **now))
+            for m in marketplaces]
 
 
 def multi_market_seller(sim, ids):
@@ -48,10 +49,13 @@ def multi_market_seller(sim, ids):
     return spid, ids[spid], world[spid]["marketplace_ids"]
 
 
-def wait_out_stamps(changed):
+def wait_out_stamps(sim, changed):
     """The simulator stamps a SKU changed n times in one second up to n-1 s ahead of now;
-    a window ends at the run's start, so wait until every stamp is in the past."""
-    time.sleep(max(Counter(changed).values()) + 0.1)
+    a window ends at the run's start, so move both clocks until every stamp is in the past
+    (the returned clock is the runner's)."""
+    clock = SimClock(sim)
+    clock.advance(max(Counter(changed).values()) + 0.1)
+    return clock
 
 
 def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(start_sim,
@@ -74,8 +78,8 @@ def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(sta
 
     (before,), = table(rt, "SELECT max(sync_version) FROM listings_items")
     changed = sim.client.mutate(spid, 6, kind="listings")
-    wait_out_stamps(changed)
-    again = sync_all(rt, seller_id, markets)
+    clock = wait_out_stamps(sim, changed)
+    again = sync_all(rt, seller_id, markets, clock)
     assert [o.status for o in again] == ["succeeded"] * len(markets)
     assert [o.totals.pages for o in again] == [1] * len(markets)  # only what changed lately
     rewritten = table(rt, "SELECT marketplace_id, seller_sku FROM listings_items "
@@ -85,8 +89,8 @@ def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(sta
     assert listings(rt, seller_id) == truth(sim, spid)
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state WHERE seller_id = :s",
                                    s=seller_id)}
-    assert streams == {"orders", *(inventory.stream_name(m) for m in markets),
-                       *(stream_name(m) for m in markets)}
+    assert streams == {"orders", *(INVENTORY.stream(m) for m in markets),
+                       *(LISTINGS.stream(m) for m in markets)}
 
 
 def test_the_mirror_keeps_the_whole_document_and_the_marketplaces_fields(start_sim,
@@ -132,13 +136,14 @@ def test_an_expired_page_token_restarts_the_window(start_sim, runtime_for, monke
     assert failed.status == "failed"
     assert table(rt, "SELECT count(*) FROM listings_items")[0][0] == PAGE_SIZE
     (st,) = table(rt, "SELECT next_token, window_start FROM sync_state WHERE stream = :s",
-                  s=stream_name(market))
+                  s=LISTINGS.stream(market))
     assert st.next_token and st.window_start  # the checkpoint sits right after page 1
     monkeypatch.setattr(StreamRun, "_store_page", original)
 
-    time.sleep(sim.config.pagination_ttl_seconds + 0.5)  # the stored token expires
+    clock = SimClock(sim)
+    clock.advance(sim.config.pagination_ttl_seconds + 0.5)  # the stored token expires
     with structlog.testing.capture_logs() as logs:
-        (resumed,) = sync_all(rt, seller_id, [market])
+        (resumed,) = sync_all(rt, seller_id, [market], clock)
     assert resumed.status == "succeeded"
     assert "sync.token_rejected" in [e["event"] for e in logs]
     skus = len(truth(sim, spid))
@@ -168,7 +173,7 @@ def test_a_seller_registered_before_listings_gets_its_streams_by_registering_aga
     sim = start_sim(sellers=1, orders_per_seller=5, time_scale=1000)
     rt = runtime_for(sim)
     (s,) = sim.world()["sellers"]
-    older = ["orders", *(inventory.stream_name(m) for m in s["marketplace_ids"])]
+    older = ["orders", *(INVENTORY.stream(m) for m in s["marketplace_ids"])]
 
     def add(streams):
         with rt.engine.begin() as conn:
@@ -196,4 +201,4 @@ def test_a_listings_stream_for_a_marketplace_the_seller_lacks_is_refused(start_s
     rt = runtime_for(sim)
     (seller_id,) = register(rt, sim).values()
     with pytest.raises(UnknownStreamError, match="listings:"):
-        asyncio.run(run_stream(rt, seller_id, stream_name("A1VC38T7YXB528")))
+        asyncio.run(run_stream(rt, seller_id, LISTINGS.stream("A1VC38T7YXB528")))

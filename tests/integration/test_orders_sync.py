@@ -8,7 +8,7 @@ import pytest
 
 from worker.sync.service import run_stream
 
-from .helpers import mirror, register, table, truth
+from .helpers import SimClock, mirror, register, table, truth
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +21,9 @@ def orders_runs(rt, columns):
     return table(rt, f"SELECT {columns} FROM sync_runs WHERE stream = 'orders'")
 
 
-def sync(rt, seller_id):
-    return asyncio.run(run_stream(rt, seller_id, "orders"))
+def sync(rt, seller_id, clock=None):
+    now = {"now": clock.now} if clock else {}
+    return asyncio.run(run_stream(rt, seller_id, "orders", **now))
 
 
 @pytest.mark.parametrize("api", ["2026-01-01", "v0"])
@@ -51,10 +52,9 @@ def test_second_sync_picks_up_exactly_the_changes(start_sim, runtime_for, api):
     sync(rt, seller_id)
     (before,), = table(rt, "SELECT max(sync_version) FROM orders")
     changed = set(sim.client.mutate(spid, 7))
-    import time
-
-    time.sleep(sim.config.lag_seconds + 1.1)  # let the changes age past Amazon's 2-min rule
-    assert sync(rt, seller_id).status == "succeeded"
+    clock = SimClock(sim)
+    clock.advance(sim.config.lag_seconds + 1.1)  # the changes age past Amazon's 2-min rule
+    assert sync(rt, seller_id, clock).status == "succeeded"
     rewritten = {r[0] for r in table(
         rt, "SELECT amazon_order_id FROM orders WHERE sync_version > :v", v=before)}
     assert rewritten == changed  # overlapping windows re-read, but rewrite nothing unchanged

@@ -23,10 +23,10 @@ from worker.outbox import InvalidCommand, enqueue_command, store
 from worker.outbox.run import Sweep, Timing, process_due
 from worker.runtime import Runtime
 from worker.spapi.client import SellerAuth
-from worker.sync.listings import stream_name
+from worker.sync.registry import LISTINGS
 from worker.sync.service import run_stream
 
-from .helpers import register, table
+from .helpers import SimClock, register, table
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +114,7 @@ def shipment(shop: Shop, order: tuple[str, list[tuple[str, int]]],
 
 def listing_skus(shop: Shop) -> dict[str, str]:
     """SKU -> productType, from a listings sync (what a downstream system would read)."""
-    asyncio.run(run_stream(shop.rt, shop.seller_id, stream_name(shop.market)))
+    asyncio.run(run_stream(shop.rt, shop.seller_id, LISTINGS.stream(shop.market)))
     return dict(table(shop.rt, "SELECT seller_sku, product_type FROM listings_items "
                                "WHERE seller_id = :s ORDER BY 1", s=shop.seller_id))
 
@@ -152,8 +152,9 @@ def test_confirm_shipment_is_accepted_and_reaches_the_mirror(shop: Shop) -> None
     (due,) = table(shop.rt, "SELECT due_at <= now() FROM sync_state WHERE seller_id = :s "
                             "AND stream = 'orders'", s=shop.seller_id)[0]
     assert due
-    time.sleep(shop.sim.config.lag_seconds + 0.1)
-    asyncio.run(run_stream(shop.rt, shop.seller_id, "orders"))
+    clock = SimClock(shop.sim)
+    clock.advance(shop.sim.config.lag_seconds + 0.1)  # the shipment ages past the 2-min rule
+    asyncio.run(run_stream(shop.rt, shop.seller_id, "orders", now=clock.now))
     assert table(shop.rt, "SELECT order_status FROM orders WHERE amazon_order_id = :o",
                  o=order[0]) == [("SHIPPED",)]
     assert shop.sweep().total == 0  # nothing is ever sent twice
@@ -172,7 +173,7 @@ def test_patch_and_delete_are_accepted_with_their_effects(shop: Shop) -> None:
     truth = shop.listings()
     assert truth[patched]["price"] == "17.50" and deleted not in truth
     assert table(shop.rt, "SELECT count(*) FROM sync_state WHERE seller_id = :s AND stream = :t "
-                          "AND due_at <= now()", s=shop.seller_id, t=stream_name(shop.market)
+                          "AND due_at <= now()", s=shop.seller_id, t=LISTINGS.stream(shop.market)
                  ) == [(1,)]
 
 

@@ -12,7 +12,7 @@ from worker.db import sellers
 from worker.db.reports import ReportRequest
 from worker.ratelimit.bucket import Priority
 from worker.sync import backfill, report_types
-from worker.sync.inventory import stream_name
+from worker.sync.registry import INVENTORY
 from worker.sync.reports import ReportJob, obtain
 from worker.sync.service import run_stream
 
@@ -199,7 +199,7 @@ def test_inventory_and_listings_snapshots_land_and_api_rows_win(one_seller):
 
     # the API's richer row replaces a report row; a report never replaces an API row
     market = sorted(m for m, _ in truth)[0]
-    asyncio.run(run_stream(rt, seller_id, stream_name(market)))
+    asyncio.run(run_stream(rt, seller_id, INVENTORY.stream(market)))
     assert table(rt, "SELECT count(*) FROM inventory_summaries WHERE seller_id = :s AND "
                      "marketplace_id = :m AND source = 'report'", s=seller_id, m=market) == [(0,)]
     (version,), = table(rt, "SELECT max(sync_version) FROM inventory_summaries")

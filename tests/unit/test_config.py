@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from worker.config import ConfigError, Settings, load_settings
+from worker.sync import registry
 
 
 def test_defaults_are_sensible(monkeypatch):
@@ -10,7 +11,8 @@ def test_defaults_are_sensible(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     s = load_settings()
     assert s.database_url is None and s.regions == ("NA", "EU", "FE")
-    assert s.orders_lag_seconds == 120 and s.dispatch_interval_seconds == 5
+    orders_lag_seconds = registry.ORDERS.tuned(s).lag.total_seconds()
+    assert orders_lag_seconds == 120 and s.dispatch_interval_seconds == 5
     assert str(s.lwa_token_url) == "https://api.amazon.com/auth/o2/token"
 
 
@@ -55,5 +57,6 @@ def test_env_example_names_every_setting_and_nothing_else():
     doc = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     named = set(re.findall(r"\b(SPSYNC_[A-Z0-9_]+|DATABASE_URL|REDIS_URL)\b", doc))
     settings = {f.validation_alias if isinstance(f.validation_alias, str)
-                else "SPSYNC_" + name.upper() for name, f in Settings.model_fields.items()}
+                else "SPSYNC_" + name.upper() for name, f in Settings.model_fields.items()
+                if name != "streams"} | registry.setting_names()  # SPSYNC_<KIND>_<KNOB>
     assert named == settings

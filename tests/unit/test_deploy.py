@@ -307,8 +307,12 @@ def command_lines() -> dict[tuple[str, ...], list[str]]:
 
 
 def settings_env_names() -> set[str]:
+    """SPSYNC_<FIELD> of every setting, and SPSYNC_<KIND>_<KNOB> of every stream kind's."""
+    from worker.sync.registry import setting_names
+
     return {f.validation_alias if isinstance(f.validation_alias, str)
-            else "SPSYNC_" + name.upper() for name, f in Settings.model_fields.items()}
+            else "SPSYNC_" + name.upper() for name, f in Settings.model_fields.items()
+            if name != "streams"} | setting_names()
 
 
 def env_sources() -> dict[str, dict[str, str]]:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from worker.spapi.errors import MalformedResponseError
-from worker.sync.inventory import inventory_spec, map_summary, marketplace_of, stream_name
+from worker.sync.inventory import map_summary
+from worker.sync.registry import INVENTORY
 from worker.sync.windows import Window
 
 SUMMARY = {
@@ -54,9 +55,9 @@ def test_malformed_summaries_raise_the_typed_error(mutate):
 
 
 def test_one_stream_per_marketplace_and_first_sync_lists_everything():
-    stream = stream_name("A1PA6795UKMFR9")
-    assert marketplace_of(stream) == "A1PA6795UKMFR9"
-    spec = inventory_spec(stream)
+    stream = INVENTORY.stream("A1PA6795UKMFR9")
+    assert INVENTORY.marketplace_of(stream) == "A1PA6795UKMFR9"
+    spec = INVENTORY.spec(stream, "2026-01-01")
     now = datetime.now(UTC)
     first = spec.query(Window(now - timedelta(days=3650), now), None, 50)
     later = spec.query(Window(now - timedelta(hours=1), now), None, 50)

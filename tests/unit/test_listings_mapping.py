@@ -17,7 +17,8 @@ import structlog
 from worker.db.models import ListingsItem
 from worker.db.rows import ListingRow
 from worker.spapi.errors import InputError, MalformedResponseError
-from worker.sync.listings import listings_spec, map_item, marketplace_of, stream_name
+from worker.sync.listings import map_item
+from worker.sync.registry import LISTINGS
 from worker.sync.windows import Window
 
 US, CA = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"
@@ -171,9 +172,18 @@ class _Seller:
     selling_partner_id = "A3SELLER"
 
 
+def listings_spec(stream):
+    return LISTINGS.spec(stream, "2026-01-01")
+
+
+def token_param(spec):
+    """The query parameter a page's token goes back in."""
+    return spec.endpoint.paginator(None).param
+
+
 def test_one_stream_per_marketplace_first_sync_asks_for_everything_later_ones_a_window():
-    stream = stream_name(CA)
-    assert stream == "listings:" + CA and marketplace_of(stream) == CA
+    stream = LISTINGS.stream(CA)
+    assert stream == "listings:" + CA and LISTINGS.marketplace_of(stream) == CA
     spec = listings_spec(stream)
     now = datetime(2026, 11, 20, 10, 0, 5, 900000, tzinfo=UTC)
     first = spec.query(Window(now - timedelta(days=3650), now), _Seller(), 20)
@@ -186,7 +196,7 @@ def test_one_stream_per_marketplace_first_sync_asks_for_everything_later_ones_a_
                                      "fulfillmentAvailability"]
     assert (later["sortBy"], later["sortOrder"], later["pageSize"]) == (
         "lastUpdatedDate", "ASC", 20)
-    assert spec.operation == "searchListingsItems" and spec.token_param == "pageToken"
+    assert spec.operation == "searchListingsItems" and token_param(spec) == "pageToken"
     assert spec.path is not None and spec.path(_Seller()) == {"sellerId": "A3SELLER"}
 
 
@@ -197,17 +207,17 @@ def test_the_query_uses_only_parameters_the_model_declares():
     op = operation("searchListingsItems")
     model = load(op.model)
     declared = {p["name"]: p for p in model["paths"][op.path]["get"]["parameters"]}
-    spec = listings_spec(stream_name(US))
+    spec = listings_spec(LISTINGS.stream(US))
     now = datetime.now(UTC)
     query = spec.query(Window(now - timedelta(hours=1), now), _Seller(), 20)
-    assert set(query) | {spec.token_param} <= set(declared)
+    assert set(query) | {token_param(spec)} <= set(declared)
     assert set(query["includedData"]) <= set(declared["includedData"]["items"]["enum"])
     assert query["pageSize"] <= declared["pageSize"]["maximum"]
     assert declared["sellerId"]["in"] == "path"
 
 
 def test_a_page_gives_items_and_the_next_token():
-    spec = listings_spec(stream_name(US))
+    spec = listings_spec(LISTINGS.stream(US))
     body = {"numberOfResults": 45, "pagination": {"nextToken": "abc"}, "items": [ITEM]}
     assert spec.page(body) == ([ITEM], "abc")
     assert spec.page({"numberOfResults": 0, "items": []}) == ([], None)
@@ -221,11 +231,11 @@ def test_a_page_gives_items_and_the_next_token():
 ])
 def test_a_malformed_page_raises_the_typed_error(body):
     with pytest.raises(MalformedResponseError):
-        listings_spec(stream_name(US)).page(body)
+        listings_spec(LISTINGS.stream(US)).page(body)
 
 
 def test_a_search_beyond_what_amazon_pages_is_logged_on_its_last_page():
-    spec = listings_spec(stream_name(US))
+    spec = listings_spec(LISTINGS.stream(US))
     with structlog.testing.capture_logs() as logs:
         spec.page({"numberOfResults": 1500, "pagination": {"nextToken": "t"}, "items": []})
         spec.page({"numberOfResults": 1000, "items": []})

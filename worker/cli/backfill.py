@@ -8,13 +8,19 @@ from typing import Any
 import click
 
 from worker.cli.common import cli_runtime, operator_command
+from worker.sync.registry import backfilled
 
 _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
 
 
+# What --stream takes, from the registry: kinds with history (from --since), and snapshots.
+_HISTORY = [k.name for k in backfilled() if k.backfill and k.backfill.window]
+_SNAPSHOTS = [k.name for k in backfilled() if k.backfill and not k.backfill.window]
+
+
 @click.command(help="Backfill history through the Reports API (UTC dates), resumably.\n\n"
-               "orders/sales-traffic are split into 30-day reports from --since to --until "
-               "(default: now); listings/inventory are one snapshot per marketplace. "
+               f"{'/'.join(_HISTORY)} are split into 30-day reports from --since to --until "
+               f"(default: now); {'/'.join(_SNAPSHOTS)} are one snapshot per marketplace. "
                "Interrupt it any time: the same command resumes without asking Amazon for a "
                "report twice.\n\n"
                "Example: celery -A worker backfill --seller A1B2C3 --stream orders "
@@ -22,8 +28,8 @@ _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
 @click.option("--seller", "seller_ref", help="Selling partner id (or spsync id).")
 @click.option("--all-sellers", is_flag=True, help="Every enabled seller.")
 @click.option("--stream", default="orders", show_default=True,
-              type=click.Choice(["orders", "listings", "inventory", "sales-traffic"]))
-@click.option("--since", type=_DATE, help="Start of history (orders, sales-traffic).")
+              type=click.Choice([k.name for k in backfilled()]))
+@click.option("--since", type=_DATE, help=f"Start of history ({', '.join(_HISTORY)}).")
 @click.option("--until", type=_DATE, help="End of history (default: now).")
 @click.option("--dry-run", is_flag=True, help="Show the reports it would create, resume or "
               "skip; call nothing.")

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.db.sellers import SellerRecord
-from worker.sync.listings import stream_name as listings_stream
-from worker.sync.orders import STREAM as ORDERS_STREAM
+from worker.sync.registry import LISTINGS, ORDERS
 
 ACCEPTED, REJECTED, POLLING = "accepted", "rejected", "polling"
 
@@ -77,11 +76,11 @@ def _operation_started(body: Any) -> str | None:
 
 
 def _orders(params: dict[str, Any]) -> list[str]:
-    return [ORDERS_STREAM]
+    return [ORDERS.stream()]
 
 
 def _listings(params: dict[str, Any]) -> list[str]:
-    return [listings_stream(m) for m in params["marketplaceIds"]]
+    return [LISTINGS.stream(m) for m in params["marketplaceIds"]]
 
 
 def _none(params: dict[str, Any]) -> list[str]:

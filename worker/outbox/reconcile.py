@@ -32,6 +32,8 @@ from typing import Any
 
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.errors import NotFoundError
+from worker.sync.orders import ITEM_PAGES
+from worker.sync.paging import Query, pages
 
 Reader = Callable[[SpApiClient, SellerAuth, dict[str, Any]], Awaitable["Finding"]]
 MAX_ITEM_PAGES = 20
@@ -58,18 +60,16 @@ async def confirm_shipment(client: SpApiClient, seller: SellerAuth,
 
 
 async def _shipped_units(client: SpApiClient, seller: SellerAuth, order_id: str) -> dict[str, int]:
+    async def fetch(query: Query) -> Any:
+        return (await client.call(seller, "getOrderItems", path_params={"orderId": order_id},
+                                  query=query)).body
+
     shipped: dict[str, int] = {}
-    token: str | None = None
-    for _ in range(MAX_ITEM_PAGES):
-        resp = await client.call(seller, "getOrderItems", path_params={"orderId": order_id},
-                                 query={"NextToken": token})
-        payload = resp.body.get("payload", {}) if isinstance(resp.body, dict) else {}
+    async for body in pages(fetch, {}, ITEM_PAGES(), limit=MAX_ITEM_PAGES):
+        payload = body.get("payload", {}) if isinstance(body, dict) else {}
         for item in payload.get("OrderItems") or []:
             if isinstance(item, dict) and isinstance(item.get("OrderItemId"), str):
                 shipped[item["OrderItemId"]] = int(item.get("QuantityShipped") or 0)
-        token = payload.get("NextToken")
-        if not token:
-            break
     return shipped
 
 

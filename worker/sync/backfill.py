@@ -1,17 +1,19 @@
 """Backfill history through the Reports API: one report holds what thousands of pages would.
 
-``orders`` history is split into windows of at most 30 days (what the orders flat file
-accepts), reaching back no further than Amazon keeps the data (:func:`earliest`: two
-years), aligned on ``--since`` so a re-run asks for the same windows: a window whose
+Which report fills which stream, and how, is declared with the stream's kind
+(:class:`~worker.sync.declaration.Backfill` in :mod:`worker.sync.registry`). History
+(``orders``, ``sales-traffic``) is split into windows of at most 30 days (what the orders
+flat file accepts), reaching back no further than Amazon keeps the data (:func:`earliest`:
+two years), aligned on ``--since`` so a re-run asks for the same windows: a window whose
 report was already ingested is skipped, one still in progress is resumed (never asked
-twice), a failed one is asked again. ``listings`` and ``inventory`` are snapshots: one
-report per marketplace. Reports are created ahead of the one being ingested (Amazon
-works on them meanwhile), at backfill priority, so the incremental syncs of the same
-seller keep their share of the quota.
+twice), a failed one is asked again. Snapshots (``listings``, ``inventory``) are one report
+per marketplace. Reports are created ahead of the one being ingested (Amazon works on them
+meanwhile), at backfill priority, so the incremental syncs of the same seller keep their
+share of the quota.
 
-When an orders backfill reaches ``until`` without a failure, the orders stream's cursor is
-moved up to it (when the stream has not yet gone further and is between windows), so API
-paging only fills the hours the reports do not cover.
+When a backfill of a kind that ``hands_over`` (orders) reaches ``until`` without a failure,
+the kind's stream cursor is moved up to it (when the stream has not yet gone further and is
+between windows), so API paging only fills the hours the reports do not cover.
 """
 
 from __future__ import annotations
@@ -31,69 +33,69 @@ from worker.db.sellers import SellerRecord
 from worker.ratelimit.bucket import Priority
 from worker.runtime import Runtime
 from worker.spapi.errors import QuotaWaitTooLong, SpApiError
-from worker.sync import orders, report_types
+from worker.sync import registry
+from worker.sync.declaration import Backfill, StreamKind, UnknownStreamError
 from worker.sync.report_types import Counts
 from worker.sync.reports import PollPolicy, ReportJob, ingest, obtain, wait_processed
 
 log = structlog.get_logger(__name__)
 
-ORDER_WINDOW = timedelta(days=30)
 LOOKAHEAD = 4  # reports created ahead of the one being ingested
-STREAMS = ("orders", "listings", "inventory", "sales-traffic")
-# How far back Amazon has the data. Orders: "Order reports only support orders that are less
-# than two years old" and, for the JP, AU and SG marketplaces, "orders from 2016 onward"
-# (https://developer-docs.amazon.com/sp-api/docs/report-type-values-order). Sales and
-# traffic: "The start date must be no more than two years ago" (the same Business Reports
-# data in Data Kiosk, https://github.com/amzn/selling-partner-api-models/blob/main/schemas/
-# data-kiosk/analytics_salesAndTraffic_2024_04_24.graphql).
-HISTORY = timedelta(days=730)
-ORDERS_SINCE_2016 = frozenset({"A1VC38T7YXB528", "A39IBJ37TRP1C6", "A19VAU5U5O7RUS"})
-JP_AU_SG_START = datetime(2016, 1, 1, tzinfo=UTC)
 
 
 class BackfillError(ValueError):
     """Bad backfill arguments (stream, dates)."""
 
 
+def streams() -> list[str]:
+    """What ``--stream`` takes: every kind a report can fill."""
+    return [k.name for k in registry.backfilled()]
+
+
 def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
                   until: datetime, now: datetime | None = None) -> list[ReportRequest]:
     """The report requests that cover ``stream`` for ``seller`` from ``since`` to ``until``
     (``now``: the clock Amazon's history is measured from)."""
+    fill = _backfill_of(stream)
     purpose = f"backfill:{stream}"
     markets = tuple(seller.marketplace_ids)
-    if stream in ("orders", "sales-traffic"):
-        if since is None:
-            raise BackfillError(f"--since is required for --stream {stream}")
-        if since >= until:
-            raise BackfillError("--since must be before --until")
-        first = earliest(stream, markets, now or datetime.now(UTC))
-        if since < first:  # refused, not clamped: windows are aligned on --since, and a
-            # clamp that moves with the clock would never ask for the same windows twice
-            raise BackfillError(f"--since {since.date().isoformat()} is older than Amazon "
-                                f"keeps {stream} data for these marketplaces: use --since "
-                                f"{first.date().isoformat()} or later")
-        if stream == "orders":
-            return [ReportRequest(report_types.ORDERS_BY_UPDATE, markets, start, end,
-                                  purpose=purpose) for start, end in windows(since, until)]
-        options = (("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))
-        return [ReportRequest(report_types.SALES_AND_TRAFFIC, (m,), start, end, options,
-                              purpose) for m in markets for start, end in windows(since, until)]
-    snapshot = {"listings": report_types.LISTINGS_ALL, "inventory": report_types.FBA_MYI}
-    if stream not in snapshot:
-        raise BackfillError(f"unknown stream {stream!r} (choose from {', '.join(STREAMS)})")
-    return [ReportRequest(snapshot[stream], (m,), purpose=purpose) for m in markets]
+    groups = [(m,) for m in markets] if fill.per_marketplace else [markets]
+    if fill.window is None:
+        return [ReportRequest(fill.report_type, g, purpose=purpose) for g in groups]
+    if since is None:
+        raise BackfillError(f"--since is required for --stream {stream}")
+    if since >= until:
+        raise BackfillError("--since must be before --until")
+    first = earliest(fill, markets, now or datetime.now(UTC))
+    if since < first:  # refused, not clamped: windows are aligned on --since, and a
+        # clamp that moves with the clock would never ask for the same windows twice
+        raise BackfillError(f"--since {since.date().isoformat()} is older than Amazon "
+                            f"keeps {stream} data for these marketplaces: use --since "
+                            f"{first.date().isoformat()} or later")
+    return [ReportRequest(fill.report_type, g, start, end, fill.options, purpose)
+            for g in groups for start, end in windows(since, until, fill.window)]
 
 
-def earliest(stream: str, marketplace_ids: tuple[str, ...], now: datetime) -> datetime:
-    """The first whole UTC day of ``stream`` data Amazon still has (see :data:`HISTORY`)."""
-    if stream == "orders" and marketplace_ids and set(marketplace_ids) <= ORDERS_SINCE_2016:
-        return JP_AU_SG_START
-    start = (now - HISTORY).replace(hour=0, minute=0, second=0, microsecond=0)
+def _backfill_of(stream: str) -> Backfill:
+    try:
+        fill = registry.kind(stream).backfill
+    except UnknownStreamError:
+        fill = None
+    if fill is None:
+        raise BackfillError(f"unknown stream {stream!r} (choose from {', '.join(streams())})")
+    return fill
+
+
+def earliest(fill: Backfill, marketplace_ids: tuple[str, ...], now: datetime) -> datetime:
+    """The first whole UTC day of the data Amazon still has (see :class:`Backfill`)."""
+    if fill.older_start and marketplace_ids and set(marketplace_ids) <= fill.older_markets:
+        return fill.older_start
+    start = (now - fill.history).replace(hour=0, minute=0, second=0, microsecond=0)
     return start + timedelta(days=1)
 
 
 def windows(since: datetime, until: datetime,
-            span: timedelta = ORDER_WINDOW) -> list[tuple[datetime, datetime]]:
+            span: timedelta) -> list[tuple[datetime, datetime]]:
     """``[since, until]`` in consecutive windows of at most ``span``, aligned on ``since``."""
     out, start = [], since
     while start < until:
@@ -187,8 +189,10 @@ async def backfill_seller(rt: Runtime, seller: SellerRecord, stream: str,
             finally:
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
-    if stream == "orders" and not progress.failures and since is not None:
-        _hand_over_to_api(rt, seller, since, until)
+    kind = registry.kind(stream)
+    if kind.backfill and kind.backfill.hands_over and not progress.failures \
+            and since is not None:
+        _hand_over_to_api(rt, seller, kind, since, until)
     return progress
 
 
@@ -207,22 +211,23 @@ async def _finish_one(job: ReportJob, report: ReportRecord, progress: Progress) 
     progress.done += 1
 
 
-def _hand_over_to_api(rt: Runtime, seller: SellerRecord, since: datetime,
+def _hand_over_to_api(rt: Runtime, seller: SellerRecord, kind: StreamKind, since: datetime,
                       until: datetime) -> None:
-    """Move the orders cursor up to ``until`` when the reports made the gap pointless."""
+    """Move the kind's cursor up to ``until`` when the reports made the gap pointless."""
+    stream = kind.stream()
     with rt.engine.connect() as conn:
-        if not state.try_lock(conn, seller.id, orders.STREAM, "backfill"):
-            log.info("backfill.cursor_unchanged", reason="orders sync running")
+        if not state.try_lock(conn, seller.id, stream, "backfill"):
+            log.info("backfill.cursor_unchanged", reason=f"{stream} sync running")
             return
         try:
             with conn.begin():
-                cp = state.load_checkpoint(conn, seller.id, orders.STREAM)
+                cp = state.load_checkpoint(conn, seller.id, stream)
                 if cp.window_start is None and (cp.cursor is None or since <= cp.cursor < until):
-                    state.save_checkpoint(conn, seller.id, orders.STREAM,
+                    state.save_checkpoint(conn, seller.id, stream,
                                           state.Checkpoint(until, None, None, None))
                     log.info("backfill.cursor_moved", cursor=until.isoformat())
         finally:
-            state.unlock(conn, seller.id, orders.STREAM)
+            state.unlock(conn, seller.id, stream)
 
 
 def dry_run(rt: Runtime, seller: SellerRecord, stream: str, since: datetime | None,

@@ -1,10 +1,10 @@
 """The FBA inventory stream: ``getInventorySummaries`` per seller and marketplace.
 
 One stream per marketplace (``inventory:<marketplaceId>``), because the operation's
-granularity is one marketplace. The first run lists everything (no ``startDateTime``); later
-runs ask for what changed since the cursor, minus an overlap. Amazon's ``nextToken`` lives
-only 30 seconds, so a resumed run usually re-reads its window from the start (the runner
-restarts a window whose token is rejected).
+granularity is one marketplace (declared in :mod:`worker.sync.registry`). The first run
+lists everything (no ``startDateTime``); later runs ask for what changed since the cursor,
+minus an overlap. Amazon's ``nextToken`` lives only 30 seconds, so a resumed run usually
+re-reads its window from the start (the runner restarts a window whose token is rejected).
 """
 
 from __future__ import annotations
@@ -17,23 +17,13 @@ from sqlalchemy import Connection
 from worker.db.mirror import upsert_inventory
 from worker.db.rows import InventoryRow
 from worker.db.sellers import SellerRecord
-from worker.spapi.errors import MalformedResponseError
+from worker.sync.endpoint import Written
 from worker.sync.fields import bad, int_field, opt_obj, opt_str, parse_time, storable
-from worker.sync.runner import StreamRun, StreamSpec, Written, token
-from worker.sync.windows import Window, iso
+from worker.sync.paging import Query
 
-PREFIX = "inventory:"
 # Amazon accepts startDateTime at most 18 months back; a window starting earlier is a
 # first sync, which asks for everything instead.
 MAX_LOOKBACK = timedelta(days=540)
-
-
-def stream_name(marketplace_id: str) -> str:
-    return PREFIX + marketplace_id
-
-
-def marketplace_of(stream: str) -> str:
-    return stream.removeprefix(PREFIX)
 
 
 def map_summary(marketplace_id: str, doc: Any) -> InventoryRow:
@@ -75,35 +65,17 @@ def map_summary(marketplace_id: str, doc: Any) -> InventoryRow:
     )
 
 
-def summaries(body: Any) -> list[Any]:
-    """The inventory summaries of one getInventorySummaries page."""
-    return _page(body)[0]
+def query(seller: SellerRecord, marketplace_id: str | None, size: int) -> Query:
+    """Every request: one marketplace, with details (the page size is Amazon's, 50)."""
+    return {"details": True, "granularityType": "Marketplace", "granularityId": marketplace_id,
+            "marketplaceIds": [marketplace_id]}
 
 
-def _page(body: Any) -> tuple[list[Any], str | None]:
-    payload = body.get("payload") if isinstance(body, dict) else None
-    if not isinstance(payload, dict) or not isinstance(payload.get("inventorySummaries"), list):
-        raise MalformedResponseError(
-            "getInventorySummaries response has no payload.inventorySummaries")
-    pagination = body.get("pagination") or {}
-    return payload["inventorySummaries"], token(
-        pagination.get("nextToken") if isinstance(pagination, dict) else None)
+def one_sku(seller: SellerRecord, marketplace_id: str | None,
+            sku: str) -> tuple[None, Query]:
+    """One SKU's summary (a notification said it changed)."""
+    return None, query(seller, marketplace_id, 0) | {"sellerSkus": [sku]}
 
 
-def inventory_spec(stream: str) -> StreamSpec[list[InventoryRow]]:
-    marketplace_id = marketplace_of(stream)
-
-    def query(w: Window, seller: SellerRecord, size: int) -> dict[str, Any]:
-        q: dict[str, Any] = {"details": True, "granularityType": "Marketplace",
-                             "granularityId": marketplace_id, "marketplaceIds": [marketplace_id]}
-        if w.start > w.end - MAX_LOOKBACK:  # the window ends at the run's start
-            q["startDateTime"] = iso(w.start)
-        return q
-
-    async def rows(run: StreamRun[list[InventoryRow]], records: list[Any]) -> list[InventoryRow]:
-        return [map_summary(marketplace_id, r) for r in records]
-
-    def write(conn: Connection, seller_id: int, page: list[InventoryRow]) -> Written:
-        return Written(upsert_inventory(conn, seller_id, page))
-
-    return StreamSpec(stream, "getInventorySummaries", "nextToken", query, _page, rows, write)
+def write(conn: Connection, seller_id: int, page: list[InventoryRow]) -> Written:
+    return Written(upsert_inventory(conn, seller_id, page))

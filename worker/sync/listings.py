@@ -1,12 +1,13 @@
 """The listings stream: ``searchListingsItems`` (Listings Items API 2021-08-01) per marketplace.
 
-One stream per marketplace (``listings:<marketplaceId>``): a listing's status, price, issues
-and availability are per marketplace, and asking for one marketplace keeps each item's
-document to that marketplace. Items come sorted by ``lastUpdatedDate`` ascending within the
-window ``[lastUpdatedAfter, lastUpdatedBefore]``; the first run omits ``lastUpdatedAfter``
-and so lists everything. Amazon pages through at most the first 1000 matches of a search
-(``numberOfResults`` still counts them all): a bigger first sync is logged, and the rest
-needs the listings report (``celery -A worker backfill --stream listings``).
+One stream per marketplace (``listings:<marketplaceId>``, declared in
+:mod:`worker.sync.registry`): a listing's status, price, issues and availability are per
+marketplace, and asking for one marketplace keeps each item's document to that marketplace.
+Items come sorted by ``lastUpdatedDate`` ascending within the window ``[lastUpdatedAfter,
+lastUpdatedBefore]``; the first run omits ``lastUpdatedAfter`` and so lists everything.
+Amazon pages through at most the first 1000 matches of a search (``numberOfResults`` still
+counts them all): a bigger first sync is logged, and the rest needs the listings report
+(``celery -A worker backfill --stream listings``).
 """
 
 from __future__ import annotations
@@ -21,27 +22,17 @@ from sqlalchemy import Connection
 from worker.db.mirror import upsert_listings
 from worker.db.rows import ListingRow
 from worker.db.sellers import SellerRecord
+from worker.sync.endpoint import Written
 from worker.sync.fields import MAX_INT, bad, int_field, money, obj, opt_str, parse_time, storable
-from worker.sync.runner import StreamRun, StreamSpec, Written, token
-from worker.sync.windows import Window, iso
+from worker.sync.paging import Query
 
 log = structlog.get_logger(__name__)
 
-PREFIX = "listings:"
-OPERATION = "searchListingsItems"
 INCLUDED_DATA = ("summaries", "attributes", "issues", "offers", "fulfillmentAvailability")
 PAGE_SIZE = 20  # the model's maximum for pageSize
 MAX_PAGED = 1000  # Amazon pages through at most this many matches of one search
 # A window at least this long is a first sync: it asks without lastUpdatedAfter (everything).
 FULL_LISTING = timedelta(days=3650)
-
-
-def stream_name(marketplace_id: str) -> str:
-    return PREFIX + marketplace_id
-
-
-def marketplace_of(stream: str) -> str:
-    return stream.removeprefix(PREFIX)
 
 
 def map_item(marketplace_id: str, doc: Any) -> ListingRow:
@@ -154,42 +145,34 @@ def _time(summary: dict[str, Any], key: str, what: str) -> datetime | None:
     return None if value in (None, "") else parse_time(value, f"{what}.summaries.{key}")
 
 
-def _page(body: Any) -> tuple[list[Any], str | None]:
-    """``ItemSearchResults`` -> (items, next token); warns once a search outgrows paging."""
-    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-        raise bad("searchListingsItems response has no items array")
+def check(body: Any, next_token: str | None) -> None:
+    """A page's counts and pagination are well-formed; warns once a search outgrows paging."""
     total = int_field(body, "numberOfResults", "searchListingsItems response", required=False)
     pagination = body.get("pagination")
     if pagination is not None and not isinstance(pagination, dict):
         raise bad("searchListingsItems response pagination is not an object")
-    next_token = token((pagination or {}).get("nextToken"))
     if next_token is None and total is not None and total > MAX_PAGED:
         # Only the first 1000 matches are ever paged; the rest needs the listings report.
         log.warning("sync.listings_truncated", number_of_results=total, paged=MAX_PAGED,
                     remedy="celery -A worker backfill --stream listings")
-    return body["items"], next_token
 
 
-def listings_spec(stream: str) -> StreamSpec[list[ListingRow]]:
-    marketplace_id = marketplace_of(stream)
+def path(seller: SellerRecord) -> dict[str, str]:
+    return {"sellerId": seller.selling_partner_id}
 
-    def path(seller: SellerRecord) -> dict[str, str]:
-        return {"sellerId": seller.selling_partner_id}
 
-    def query(w: Window, seller: SellerRecord, size: int) -> dict[str, Any]:
-        q: dict[str, Any] = {
-            "marketplaceIds": [marketplace_id], "includedData": list(INCLUDED_DATA),
-            "sortBy": "lastUpdatedDate", "sortOrder": "ASC", "pageSize": size,
-            "lastUpdatedBefore": iso(w.end),
-        }
-        if w.end - w.start < FULL_LISTING:
-            q["lastUpdatedAfter"] = iso(w.start)
-        return q
+def query(seller: SellerRecord, marketplace_id: str | None, size: int) -> Query:
+    """Every request: one marketplace, sorted oldest change first (the cursor follows it)."""
+    return {"marketplaceIds": [marketplace_id], "includedData": list(INCLUDED_DATA),
+            "sortBy": "lastUpdatedDate", "sortOrder": "ASC", "pageSize": size}
 
-    async def rows(run: StreamRun[list[ListingRow]], records: list[Any]) -> list[ListingRow]:
-        return [map_item(marketplace_id, r) for r in records]
 
-    def write(conn: Connection, seller_id: int, page: list[ListingRow]) -> Written:
-        return Written(upsert_listings(conn, seller_id, page))
+def one_sku(seller: SellerRecord, marketplace_id: str | None,
+            sku: str) -> tuple[dict[str, str], Query]:
+    """``getListingsItem`` of one SKU in one marketplace, with the search's blocks."""
+    return ({"sellerId": seller.selling_partner_id, "sku": sku},
+            {"marketplaceIds": [marketplace_id], "includedData": list(INCLUDED_DATA)})
 
-    return StreamSpec(stream, OPERATION, "pageToken", query, _page, rows, write, path=path)
+
+def write(conn: Connection, seller_id: int, page: list[ListingRow]) -> Written:
+    return Written(upsert_listings(conn, seller_id, page))

@@ -1,16 +1,16 @@
 """One generic loop for every incremental, windowed, token-paged stream.
 
-A stream is data (:class:`StreamSpec`): which operation, how to build the query for a window,
-where the records and the next token are in a page, how to map them, how to write them. The
-loop owns the rest: windows capped at the run's start, the checkpoint (cursor, window,
-next token) committed in the same transaction as each page's rows, and a window restarted
-once when Amazon rejects a stored token (they expire); a second refusal in the same window
-fails the run.
+A stream is data: an :class:`~worker.sync.endpoint.Endpoint` bound to one ``sync_state``
+row (:class:`~worker.sync.endpoint.StreamSpec`), declared in :mod:`worker.sync.registry`.
+The loop owns the rest: windows capped at the run's start (its ``now``), the checkpoint
+(cursor, window, next token) committed in the same transaction as each page's rows, and a
+window restarted once when Amazon rejects a stored token (they expire); a second refusal in
+the same window fails the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -23,32 +23,12 @@ from worker.db.sellers import SellerRecord
 from worker.db.state import Checkpoint
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.errors import InputError, MalformedResponseError
+from worker.sync.endpoint import StreamSpec
 from worker.sync.windows import Window, WindowPolicy, next_window
 
 log = structlog.get_logger(__name__)
 
 Rows = TypeVar("Rows")
-
-
-@dataclass(frozen=True)
-class Written:
-    rows: int  # top-level rows actually written (new or newer)
-    children: int = 0  # e.g. order items
-
-
-@dataclass(frozen=True)
-class StreamSpec(Generic[Rows]):
-    """What makes one stream different from another; everything else is the loop's."""
-
-    stream: str  # sync_state.stream
-    operation: str
-    token_param: str
-    query: Callable[[Window, SellerRecord, int], dict[str, Any]]
-    page: Callable[[Any], tuple[list[Any], str | None]]
-    rows: Callable[[StreamRun[Rows], list[Any]], Awaitable[Rows]]
-    write: Callable[[Connection, int, Rows], Written]
-    # Path parameters, for operations whose path names the seller (e.g. searchListingsItems).
-    path: Callable[[SellerRecord], dict[str, str]] | None = None
 
 
 @dataclass
@@ -78,6 +58,10 @@ class StreamRun(Generic[Rows]):
     def auth(self) -> SellerAuth:
         return SellerAuth(self.seller.selling_partner_id, self.seller.region,
                           self.seller.refresh_token or "")
+
+    @property
+    def marketplace_id(self) -> str | None:
+        return self.spec.marketplace_id
 
     async def run(self) -> Totals:
         with self.conn.begin():
@@ -110,11 +94,11 @@ class StreamRun(Generic[Rows]):
                 token_restarted = False  # once per window: the next one may restart too
 
     async def _fetch(self, window: Window, token: str | None) -> Any:
-        query = self.spec.query(window, self.seller, self.page_size)
-        if token:
-            query[self.spec.token_param] = token
-        path = self.spec.path(self.seller) if self.spec.path else None
-        return (await self.client.call(self.auth, self.spec.operation, path_params=path,
+        """The page at ``token`` (None: the window's first page)."""
+        query = self.spec.endpoint.paginator(token).first(
+            self.spec.query(window, self.seller, self.page_size))
+        return (await self.client.call(self.auth, self.spec.operation,
+                                       path_params=self.spec.path(self.seller),
                                        query=query)).body
 
     async def _store_page(self, body: Any, cp: Checkpoint) -> Checkpoint:
@@ -147,11 +131,3 @@ class StreamRun(Generic[Rows]):
         self._reported = (stats.calls, stats.throttled)
         return {"api_calls": calls, "throttled": throttled}
 
-
-def token(value: Any) -> str | None:
-    """A page's next token: absent/empty means last page; anything but a string is malformed."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MalformedResponseError("pagination token is not a string")
-    return value

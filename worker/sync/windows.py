@@ -27,6 +27,26 @@ class Window:
     end: datetime
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """How an operation is asked for a window: the query parameters of its two ends.
+
+    ``before`` None: the operation takes no end (it reads up to now). ``lookback``: a window
+    at least this long asks without ``after`` at all, which lists everything (a first sync;
+    Amazon also refuses a start further back than it keeps, e.g. 18 months for inventory).
+    """
+
+    after: str
+    before: str | None = None
+    lookback: timedelta | None = None
+
+    def query(self, w: Window) -> dict[str, str]:
+        q = {} if self.before is None else {self.before: iso(w.end)}
+        if self.lookback is None or w.end - w.start < self.lookback:
+            q[self.after] = iso(w.start)
+        return q
+
+
 def next_window(cursor: datetime | None, now: datetime, policy: WindowPolicy) -> Window | None:
     """The next window to fetch after ``cursor`` (None: first sync), or None if caught up."""
     ceiling = now - policy.lag
@@ -35,6 +55,11 @@ def next_window(cursor: datetime | None, now: datetime, policy: WindowPolicy) ->
     if end <= start or (cursor is not None and end <= cursor):
         return None
     return Window(start, end)
+
+
+def utc_now() -> datetime:
+    """The real clock; what a run's windows are cut against unless a test gives its own."""
+    return datetime.now(UTC)
 
 
 def iso(ts: datetime) -> str:

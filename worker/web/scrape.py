@@ -8,6 +8,7 @@ moment an alert matters. Worker processes serve their own counters (``worker.met
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, text
 from worker.config import Settings
 from worker.metrics import process_registry
 from worker.status import backlog, queue_depth
-from worker.sync.catalog import interval_of
+from worker.sync.catalog import UnknownStreamError, interval_of
 from worker.web.health import Check
 
 QUEUES = ("spsync",)
@@ -58,8 +59,9 @@ class MirrorCollector(Collector):
         with self._engine.connect() as conn:
             for row in conn.execute(_STREAMS_SQL):
                 labels = [row.seller, row.stream]
-                interval.add_metric(labels, interval_of(self._settings, row.stream)
-                                    .total_seconds())
+                with suppress(UnknownStreamError):  # a kind this version no longer has
+                    interval.add_metric(labels, interval_of(self._settings, row.stream)
+                                        .total_seconds())
                 if row.cursor is not None:
                     lag.add_metric(labels, (now - row.cursor).total_seconds())
                 if row.last_success_at is not None:

@@ -1,0 +1,166 @@
+"""What a stream kind declares: one frozen :class:`StreamKind` per kind of stream.
+
+The declarations themselves are in :mod:`worker.sync.registry`; everything that needs a
+stream fact (the plan of a run, the dispatcher's rows, ``status``, metrics, notification
+refreshes, ``backfill``, the docs' table of streams) reads them, never a stream's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from worker.config import ConfigError, Settings, StreamSettings
+from worker.sync.endpoint import Endpoint, StreamSpec
+from worker.sync.windows import WindowPolicy
+
+EVERYTHING = timedelta(days=36500)  # a window span that never splits a run's window
+_NAME = re.compile(r"[a-z][a-z0-9-]*")  # a kind's name (also in SQL: keep it this plain)
+_TABLE = re.compile(r"[a-z][a-z0-9_]*")
+# knob (worker.config.STREAM_KNOBS) -> (Tuning field, timedelta unit); None: a plain number
+UNITS: dict[str, tuple[str, str | None]] = {
+    "interval_seconds": ("interval", "seconds"), "lag_seconds": ("lag", "seconds"),
+    "overlap_seconds": ("overlap", "seconds"), "max_window_hours": ("max_span", "hours"),
+    "initial_days": ("initial", "days"), "page_size": ("page_size", None),
+}
+
+
+class UnknownStreamError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """When a kind runs and which windows it asks for. The knobs named in ``tunable`` can be
+    set per deployment as ``SPSYNC_<KIND>_<KNOB>`` (e.g. ``SPSYNC_ORDERS_LAG_SECONDS``)."""
+
+    interval: timedelta  # how often each stream of the kind is synced
+    overlap: timedelta  # a window starts this long before the cursor
+    page_size: int
+    lag: timedelta = timedelta(0)  # a window ends this long before the run's start
+    max_span: timedelta = EVERYTHING  # longer windows are split
+    initial: timedelta = timedelta(days=3650)  # how far back a first sync reaches
+    max_page_size: int | None = None  # what the operation accepts (checks a set page size)
+    tunable: tuple[str, ...] = ("interval_seconds", "overlap_seconds")
+
+    @property
+    def policy(self) -> WindowPolicy:
+        return WindowPolicy(self.lag, self.overlap, self.max_span, self.initial)
+
+    def tuned(self, knobs: StreamSettings, env_prefix: str) -> Tuning:
+        """These defaults with the deployment's settings for the tunable knobs."""
+        values: dict[str, Any] = {}
+        for knob in self.tunable:
+            value = getattr(knobs, knob)
+            if value is not None:
+                name, unit = UNITS[knob]
+                values[name] = value if unit is None else timedelta(**{unit: value})
+        size = values.get("page_size", self.page_size)
+        if self.max_page_size is not None and size > self.max_page_size:
+            raise ConfigError(f"invalid {env_prefix}PAGE_SIZE: at most {self.max_page_size}")
+        return dataclasses.replace(self, **values)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """How the Reports API fills a kind's history (``celery -A worker backfill``)."""
+
+    report_type: str
+    window: timedelta | None = None  # history from --since in windows this long; None: snapshot
+    per_marketplace: bool = True  # one report per marketplace, else one for all of them
+    options: tuple[tuple[str, str], ...] = ()  # reportOptions
+    history: timedelta = timedelta(days=730)  # how far back Amazon keeps the data
+    # Marketplaces whose history reaches back further (all of a seller's must be), and from when.
+    older_markets: frozenset[str] = frozenset()
+    older_start: datetime | None = None
+    hands_over: bool = False  # a complete backfill moves the kind's API cursor up to its end
+
+
+@dataclass(frozen=True)
+class Children:
+    """Rows a kind writes beside its own (order items), counted by ``status``."""
+
+    table: str
+    label: str
+
+
+@dataclass(frozen=True)
+class StreamKind:
+    """One kind of stream. ``sync_state.stream`` is its ``name``, or
+    ``<name>:<marketplaceId>`` for a kind split per marketplace. The name is also its label
+    in ``status`` and metrics (bounded values)."""
+
+    name: str
+    table: str  # what its rows go to
+    key: tuple[str, ...]  # that table's primary key
+    # What it pages through; None: no incremental sync (a report-only kind, for backfill).
+    endpoint: Endpoint[Any] | None = None
+    # Another endpoint for sellers on another API version (sellers.orders_api_version).
+    by_api_version: Mapping[str, Endpoint[Any]] = field(default_factory=dict)
+    per_marketplace: bool = False
+    tuning: Tuning | None = None  # required with an endpoint
+    children: Children | None = None
+    backfill: Backfill | None = None
+
+    def __post_init__(self) -> None:
+        tables = [self.table, *([self.children.table] if self.children else [])]
+        if not _NAME.fullmatch(self.name) or not all(_TABLE.fullmatch(t) for t in tables):
+            raise ValueError(f"stream kind {self.name!r}: plain lower-case names only")
+        if self.endpoint is not None and self.tuning is None:
+            raise ValueError(f"stream kind {self.name!r} has an endpoint but no tuning")
+        if self.backfill and self.backfill.hands_over and self.per_marketplace:
+            raise ValueError(f"stream kind {self.name!r}: hands_over needs one stream a seller")
+
+    @property
+    def synced(self) -> bool:
+        """Whether it has incremental syncs (and so ``sync_state`` rows)."""
+        return self.endpoint is not None
+
+    @property
+    def env_prefix(self) -> str:
+        return f"SPSYNC_{self.name.replace('-', '_').upper()}_"
+
+    def streams(self, marketplace_ids: list[str]) -> list[str]:
+        """Its ``sync_state.stream`` values for a seller with these marketplaces."""
+        if not self.synced:
+            return []
+        return [self.stream(m) for m in marketplace_ids] if self.per_marketplace \
+            else [self.name]
+
+    def stream(self, marketplace_id: str | None = None) -> str:
+        if self.per_marketplace != (marketplace_id is not None):
+            raise ValueError(f"stream kind {self.name!r}: marketplace {marketplace_id!r}")
+        return f"{self.name}:{marketplace_id}" if marketplace_id is not None else self.name
+
+    def owns(self, stream: str) -> bool:
+        if not self.per_marketplace:
+            return stream == self.name
+        kind, _, market = stream.partition(":")
+        return kind == self.name and bool(market)
+
+    def marketplace_of(self, stream: str) -> str | None:
+        return stream.partition(":")[2] if self.per_marketplace else None
+
+    def endpoint_for(self, api_version: str) -> Endpoint[Any]:
+        if self.endpoint is None:
+            raise UnknownStreamError(f"stream kind {self.name!r} is not synced incrementally")
+        return self.by_api_version.get(api_version, self.endpoint)
+
+    def spec(self, stream: str, api_version: str) -> StreamSpec[Any]:
+        """The runner's spec of one of its streams, for a seller on ``api_version``."""
+        return StreamSpec(stream, self.endpoint_for(api_version), self.marketplace_of(stream))
+
+    def tuned(self, settings: Settings) -> Tuning:
+        if self.tuning is None:
+            raise UnknownStreamError(f"stream kind {self.name!r} is not synced incrementally")
+        key = self.name.replace("-", "_")
+        return self.tuning.tuned(settings.stream(key), self.env_prefix)
+
+    def setting_names(self) -> list[str]:
+        """The ``SPSYNC_*`` variables that tune it."""
+        knobs = self.tuning.tunable if self.tuning else ()
+        return [self.env_prefix + knob.upper() for knob in knobs]

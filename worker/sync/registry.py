@@ -1,0 +1,188 @@
+"""The stream registry: one declaration per kind of stream, and the lookups everyone uses.
+
+Adding a stream is one :class:`~worker.sync.declaration.StreamKind` here (its endpoint's
+query and mapper live in its own module, e.g. :mod:`worker.sync.listings`), a migration
+for its table, its simulator endpoint and its tests; ``docs/adding-a-stream.md`` walks
+through it. Which streams a seller has (``migrate``, onboarding), how each runs and how
+often (:mod:`worker.sync.catalog`), what ``status`` counts and which quota bucket paces it,
+its metrics label, notification refreshes, ``backfill`` and the table of streams in
+``docs/schema.md`` all read these declarations; none of them names a stream.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from worker.config import STREAM_KNOBS
+from worker.sync import inventory, listings, orders, report_types
+from worker.sync.declaration import (
+    Backfill,
+    Children,
+    StreamKind,
+    Tuning,
+    UnknownStreamError,
+)
+from worker.sync.endpoint import Endpoint, Lookup, each
+from worker.sync.paging import TokenPaginator
+from worker.sync.windows import Bounds
+
+# How far back Amazon has report data: "Order reports only support orders that are less
+# than two years old" and, for the JP, AU and SG marketplaces, "orders from 2016 onward"
+# (https://developer-docs.amazon.com/sp-api/docs/report-type-values-order). Sales and
+# traffic: "The start date must be no more than two years ago" (the same Business Reports
+# data in Data Kiosk, https://github.com/amzn/selling-partner-api-models/blob/main/schemas/
+# data-kiosk/analytics_salesAndTraffic_2024_04_24.graphql).
+TWO_YEARS = timedelta(days=730)
+JP_AU_SG = frozenset({"A1VC38T7YXB528", "A39IBJ37TRP1C6", "A19VAU5U5O7RUS"})
+
+
+def tokens(param: str, *at: str) -> partial[TokenPaginator]:
+    """Token paging: the page's token at ``at``, sent back as ``param``."""
+    return partial(TokenPaginator, param, at)
+
+
+ORDERS = StreamKind(
+    name="orders", table="orders", key=("seller_id", "amazon_order_id"),
+    children=Children("order_items", "items"),
+    endpoint=Endpoint(
+        operation="searchOrders", paginator=tokens("paginationToken", "pagination", "nextToken"),
+        records=("orders",), query=orders.search_query,
+        bounds=Bounds("lastUpdatedAfter", "lastUpdatedBefore"),
+        rows=orders.search_rows, write=orders.write,
+        lookup=Lookup("getOrder", orders.get_order, at=("order",))),
+    by_api_version={"v0": Endpoint(  # deprecated; no single-order read with items
+        operation="getOrders", paginator=tokens("NextToken", "payload", "NextToken"),
+        records=("payload", "Orders"), query=orders.v0_query,
+        bounds=Bounds("LastUpdatedAfter", "LastUpdatedBefore"),
+        rows=orders.v0_rows, write=orders.write)},
+    tuning=Tuning(
+        interval=timedelta(minutes=5), overlap=timedelta(minutes=1), page_size=100,
+        lag=timedelta(minutes=2),  # Amazon: LastUpdatedBefore at least 2 minutes ago
+        max_span=timedelta(days=7), initial=timedelta(days=30), max_page_size=100,
+        tunable=STREAM_KNOBS),
+    backfill=Backfill(
+        report_types.ORDERS_BY_UPDATE, window=timedelta(days=30),  # what the flat file takes
+        per_marketplace=False, history=TWO_YEARS, older_markets=JP_AU_SG,
+        older_start=datetime(2016, 1, 1, tzinfo=UTC), hands_over=True),
+)
+
+INVENTORY = StreamKind(
+    name="inventory", table="inventory_summaries",
+    key=("seller_id", "marketplace_id", "seller_sku"), per_marketplace=True,
+    endpoint=Endpoint(
+        operation="getInventorySummaries", paginator=tokens("nextToken", "pagination", "nextToken"),
+        records=("payload", "inventorySummaries"), query=inventory.query,
+        # startDateTime has no end; Amazon takes at most 18 months back
+        bounds=Bounds("startDateTime", lookback=inventory.MAX_LOOKBACK),
+        rows=each(inventory.map_summary), write=inventory.write,
+        lookup=Lookup("getInventorySummaries", inventory.one_sku,
+                      at=("payload", "inventorySummaries"), one=False)),
+    tuning=Tuning(interval=timedelta(minutes=15), overlap=timedelta(minutes=5),
+                  page_size=50),  # fixed by Amazon for this operation
+    backfill=Backfill(report_types.FBA_MYI),
+)
+
+LISTINGS = StreamKind(
+    name="listings", table="listings_items", key=("seller_id", "marketplace_id", "seller_sku"),
+    per_marketplace=True,
+    endpoint=Endpoint(
+        operation="searchListingsItems", paginator=tokens("pageToken", "pagination", "nextToken"),
+        records=("items",), query=listings.query, path=listings.path,
+        bounds=Bounds("lastUpdatedAfter", "lastUpdatedBefore", lookback=listings.FULL_LISTING),
+        rows=each(listings.map_item), write=listings.write, check=listings.check,
+        lookup=Lookup("getListingsItem", listings.one_sku)),
+    tuning=Tuning(interval=timedelta(minutes=15), overlap=timedelta(minutes=5),
+                  page_size=listings.PAGE_SIZE,
+                  initial=listings.FULL_LISTING),  # sorted and keyset-paged: one window
+    backfill=Backfill(report_types.LISTINGS_ALL),
+)
+
+SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
+    name="sales-traffic", table="report_rows", key=("report_id", "line"),
+    backfill=Backfill(
+        report_types.SALES_AND_TRAFFIC, window=timedelta(days=30), history=TWO_YEARS,
+        options=(("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))),
+)
+
+KINDS: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, SALES_TRAFFIC)
+
+
+def synced() -> list[StreamKind]:
+    """The kinds with incremental syncs, in declaration order."""
+    return [k for k in KINDS if k.synced]
+
+
+def backfilled() -> list[StreamKind]:
+    """The kinds ``backfill`` can fill from reports."""
+    return [k for k in KINDS if k.backfill is not None]
+
+
+def kind(name: str) -> StreamKind:
+    for k in KINDS:
+        if k.name == name:
+            return k
+    raise UnknownStreamError(f"unknown stream kind {name!r}")
+
+
+def kind_of(stream: str) -> StreamKind:
+    """The kind a ``sync_state.stream`` value belongs to."""
+    for k in synced():
+        if k.owns(stream):
+            return k
+    raise UnknownStreamError(f"unknown stream {stream!r}")
+
+
+def streams_for(marketplace_ids: list[str]) -> list[str]:
+    """Every stream a seller with these marketplaces is synced by."""
+    return [s for k in synced() for s in k.streams(marketplace_ids)]
+
+
+def operation_of(stream: str, api_version: str) -> str | None:
+    """The SP-API operation whose quota bucket paces ``stream`` (None: no known bucket)."""
+    try:
+        return kind_of(stream).endpoint_for(api_version).operation
+    except UnknownStreamError:
+        return None
+
+
+def label(stream: str) -> str:
+    """The stream's kind, as a bounded label for metrics."""
+    return kind_of(stream).name
+
+
+def setting_names() -> set[str]:
+    """Every ``SPSYNC_*`` variable some kind takes."""
+    return {name for k in KINDS for name in k.setting_names()}
+
+
+def streams_table() -> str:
+    """The table of streams in ``docs/schema.md`` (a test keeps the page equal to it)."""
+    head = ("| kind | `sync_state.stream` | reads | into | every | settings | backfill |\n"
+            "|---|---|---|---|---|---|---|")
+    return "\n".join([head, *("| " + " | ".join(_doc_row(k)) + " |" for k in KINDS)])
+
+
+def _doc_row(k: StreamKind) -> list[str]:
+    stream = reads = every = "-"
+    if k.endpoint is not None and k.tuning is not None:
+        stream = f"`{k.name}:<marketplaceId>`" if k.per_marketplace else f"`{k.name}`"
+        reads = f"`{k.endpoint.operation}`" + "".join(
+            f" ({version} sellers: `{e.operation}`)" for version, e in k.by_api_version.items())
+        every = f"{k.tuning.interval.total_seconds():g} s"
+    into = f"`{k.table}` ({', '.join(k.key)})" + (f", `{k.children.table}`" if k.children
+                                                   else "")
+    settings = ", ".join(f"`{name}`" for name in k.setting_names()) or "-"
+    return [f"`{k.name}`", stream, reads, into, every, settings, _doc_backfill(k.backfill)]
+
+
+def _doc_backfill(b: Backfill | None) -> str:
+    if b is None:
+        return "-"
+    shape = (f"{b.window.days}-day windows" if b.window else "one snapshot") + (
+        " per marketplace" if b.per_marketplace else "")
+    return f"`{b.report_type}`, {shape}"
+
+
+if __name__ == "__main__":  # python -m worker.sync.registry: the table for docs/schema.md
+    print(streams_table())

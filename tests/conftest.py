@@ -28,7 +28,7 @@ from simulator.app import serve
 from simulator.config import SimConfig
 from simulator.remote import SimulatorClient
 from worker import embedded
-from worker.config import Settings
+from worker.config import Settings, get_settings
 from worker.crypto import new_key_spec
 from worker.db.engine import migrate, sqlalchemy_url
 from worker.runtime import Runtime
@@ -43,11 +43,17 @@ class Services:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In the controlling process only: without DATABASE_URL/REDIS_URL, start the embedded
+    """In the controlling process: without DATABASE_URL/REDIS_URL, start the embedded
     servers once and hand their URLs to every test process (pytest-xdist workers inherit
-    the environment); stop them at the end if this run started them."""
-    if hasattr(config, "workerinput") or (os.environ.get("DATABASE_URL")
-                                          and os.environ.get("REDIS_URL")):
+    the environment); stop them at the end if this run started them. In a worker: move
+    REDIS_URL to the worker's own database index."""
+    if hasattr(config, "workerinput"):
+        # Everything in this process reads REDIS_URL (the Celery app's broker, the rate
+        # limiter, subprocesses tests start): point it at this worker's own index once.
+        os.environ["REDIS_URL"] = redis_for_worker(os.environ["REDIS_URL"], worker_number())
+        get_settings.cache_clear()
+        return
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
         return
     data_dir = ROOT / ".spsync-test"
     embedded_settings = Settings(data_dir=str(data_dir), database_url=None, redis_url=None)
@@ -88,7 +94,7 @@ def services() -> Iterator[Services]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(base_db).set(database=name).render_as_string(hide_password=False)
     migrate(url)
-    yield Services(url, redis_for_worker(redis_url, worker_number()))
+    yield Services(url, redis_url)  # already this worker's own index (pytest_configure)
     from worker.db.engine import engine_for
 
     engine_for(url).dispose()

@@ -1,1 +1,1 @@
-"""The beat schedule (data) and the due-stream dispatcher."""
+"""The beat schedule, as data (the dispatcher it fires is ``worker/sync/dispatch.py``)."""

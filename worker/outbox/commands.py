@@ -4,7 +4,7 @@ from ``params``, how Amazon's success answer is read, and what mirror streams it
 A command is a frozen :class:`Command`; the runner (:mod:`worker.outbox.run`) is the same
 for all of them. Reading Amazon's state after a lost answer lives in
 :mod:`worker.outbox.reconcile`, following an asynchronous operation in
-:mod:`worker.outbox.poll`.
+:mod:`worker.outbox.follow`.
 """
 
 from __future__ import annotations

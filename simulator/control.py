@@ -150,6 +150,10 @@ async def _stats(sim: Simulator, request: web.Request) -> dict[str, Any]:
         "consent": {"approved": consent.approved, "errors": consent.errors},
         "notifications": sim.notifications.render_stats(),
         "faults": sim.faults.fired(),  # per (seller, operation, fault): how often it fired
+        # Passes each background loop has completed: to know that one has run since some
+        # moment (and so done whatever it would do by then), wait for its count to grow.
+        "background": {"change_loop": sim.changes.ticks,
+                       "report_watch": sim.notifications.watch_passes},
     }
 
 

@@ -66,7 +66,12 @@ class Mutator:
 
 
 class ChangeLoop:
-    """Background ticker: ``changes_per_minute`` per seller, fractions carried over."""
+    """Background ticker: ``changes_per_minute`` per seller, fractions carried over.
+
+    ``ticks`` counts the passes :meth:`run` has completed (``/_sim/stats`` ``background``):
+    a client that needs the loop to have run since some moment, say to see that a rate of 0
+    really changes nothing, waits for it to grow instead of sleeping.
+    """
 
     def __init__(
         self, mutator: Mutator, world: World, clock: Clock, rate: float,
@@ -79,6 +84,7 @@ class ChangeLoop:
         self._clock = clock
         self._owed = {seller_id: 0.0 for seller_id in world.sellers}
         self._owed_listings = {seller_id: 0.0 for seller_id in world.sellers}
+        self.ticks = 0
 
     async def run(self) -> None:
         last = time.monotonic()
@@ -87,6 +93,7 @@ class ChangeLoop:
             now = time.monotonic()
             self.tick(now - last)
             last = now
+            self.ticks += 1
 
     def tick(self, elapsed: float) -> None:
         """Owe each seller ``rate x elapsed`` changes; apply the whole ones."""

@@ -254,6 +254,7 @@ class Notifications:
         self.stats = NotificationStats()
         self.sender = SqsSender(config)
         self._bursts: set[asyncio.Task[None]] = set()
+        self.watch_passes = 0  # of the finished-report watch, as ChangeLoop.ticks
 
     # --- destinations and subscriptions -------------------------------------------------
 
@@ -406,6 +407,7 @@ class Notifications:
         while True:
             for report in self.reports.newly_finished(self.clock.now()):
                 self.report_finished(report)
+            self.watch_passes += 1
             await asyncio.sleep(WATCH_SECONDS)
 
 

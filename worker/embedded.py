@@ -56,7 +56,7 @@ def ensure_redis(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     sock = (data_dir / "redis.sock").resolve()
     url = f"unix://{sock}"
-    if _pings(url):
+    if sock.exists() and _pings(url):  # no socket file: nothing to attach to, nothing to ask
         return url
     subprocess.run(  # noqa: S603 - fixed argv, our own binary
         [

@@ -8,6 +8,8 @@ import shlex
 import pytest
 from click.testing import CliRunner
 
+import worker.cli as cli
+from tests.logkit import restored_logging
 from worker.config import load_settings
 from worker.crypto import new_key_spec
 
@@ -40,6 +42,19 @@ def test_rotate_key_without_the_old_key_names_the_sellers_and_changes_nothing(rt
     (line,) = error_lines(done.stderr)
     assert "A1LOST" in line and "SPSYNC_TOKEN_KEYS" in line
     assert table(rt, "SELECT refresh_token_kid FROM sellers")[0][0] == "cli"
+
+
+def test_rotate_key_with_an_unreachable_database_is_one_line_not_a_traceback():
+    """A finding of tests/chaos/test_fuzz.py (it was an OperationalError's traceback). It
+    connects (to a port nothing listens on), so it is here rather than in the pure
+    tests/unit/test_fuzz_regressions.py."""
+    nowhere = {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x",
+               "REDIS_URL": "redis://127.0.0.1:1/0", "SPSYNC_TOKEN_KEYS": new_key_spec()}
+    with restored_logging():  # the command configures logging onto the runner's stderr
+        result = CliRunner().invoke(cli.rotate_key, [], env=nowhere)  # was OperationalError
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1
+    assert result.output.startswith("Error: Postgres unreachable or failing: connection ")
+    assert len(result.output.strip().splitlines()) == 1
 
 
 @pytest.fixture

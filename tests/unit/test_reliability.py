@@ -1,4 +1,7 @@
-"""docs/reliability.md is rendered from the chaos run's records and pytest's JUnit XML."""
+"""docs/reliability.md is rendered from the chaos run's records and pytest's JUnit XML.
+
+``celery -A worker chaos --report`` itself, which runs a pytest process and the
+benchmarks, is tests/e2e/test_chaos_report.py's."""
 
 from __future__ import annotations
 
@@ -6,10 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
-
-from devtools.cli import chaos
 from devtools.reliability import read_junit, read_records, render, scale_record, soak_record
+from tests.reliabilitykit import SCALE
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
 <testcase classname="tests.chaos.test_crashes" name="test_kills" time="41.5"/>
@@ -42,12 +43,6 @@ def test_nothing_recorded_says_so(tmp_path: Path) -> None:
     page = render(read_records(tmp_path / "missing"), read_junit(tmp_path / "missing.xml"),
                   rounds=2, when="now", seconds=1, command="c")
     assert "(no scenario completed)" in page and "0/0 tests passed" in page
-
-
-SCALE = {"sellers": 10000, "sync_state_rows": 50000, "tick_p50_s": 0.4, "tick_max_s": 0.6,
-         "enqueued_per_tick": 390, "redis_bytes_per_seller": 1500, "steady_due_per_tick": 390,
-         "due_last_tick": 400,
-         "postgres_sync_state_bytes": 9_000_000}
 
 
 def test_scale_passes_only_inside_both_targets() -> None:
@@ -85,54 +80,3 @@ def test_soak_fails_on_memory_or_file_growth_beyond_noise() -> None:
     assert soak_record(_soak(beat=_role(0.0, fds_per_hour=6.0)))["result"] == "FAIL"
     assert soak_record(_soak() | {"sync_runs": {"succeeded": 9, "failed": 1}})["result"] == \
         "FAIL"
-
-
-CONFTEST = ("def pytest_addoption(parser):\n    parser.addoption('--chaos-rounds', type=int)\n"
-            "def pytest_configure(config):\n"
-            "    config.addinivalue_line('markers', 'chaos: x')\n")
-
-
-def _checkout(root: Path, test: str, scale: str) -> Path:
-    """A stand-in spsync checkout: a chaos suite of one test file and a scale benchmark."""
-    for folder in ("tests/chaos", "docs", "benchmarks"):
-        (root / folder).mkdir(parents=True)
-    (root / "tests" / "chaos" / "conftest.py").write_text(CONFTEST)
-    (root / "tests" / "chaos" / "test_one.py").write_text(test)
-    (root / "benchmarks" / "__init__.py").write_text("")
-    (root / "benchmarks" / "scale.py").write_text(scale)
-    return root
-
-
-def test_chaos_runs_the_suite_and_the_benchmarks_into_one_page(tmp_path: Path) -> None:
-    """``celery -A worker chaos --report`` on a stand-in checkout: a one-test suite that
-    records a scenario, and a scale benchmark that prints its JSON line."""
-    _checkout(tmp_path, test=(
-        "import json, os, pytest\n"
-        "@pytest.mark.chaos\ndef test_one(request):\n"
-        "    rounds = request.config.getoption('chaos_rounds')\n"
-        "    with open(os.environ['SPSYNC_CHAOS_RESULTS'], 'a') as f:\n"
-        "        f.write(json.dumps({'scenario': 'Stand-in', 'injected': 'nothing',\n"
-        "            'checked': 'rounds', 'result': 'pass', 'figures': {'rounds': rounds}})"
-        " + '\\n')\n"), scale=(
-        f"import json, sys\nprint('progress', file=sys.stderr)\n"
-        f"print(json.dumps({json.dumps(SCALE)} | {{'sellers': int(sys.argv[2])}}))\n"))
-    result = CliRunner().invoke(chaos, ["--checkout", str(tmp_path), "--rounds", "4",
-                                        "--soak-minutes", "0", "--scale-sellers", "77",
-                                        "--report"])
-    assert result.exit_code == 0, result.output
-    page = (tmp_path / "docs" / "reliability.md").read_text()
-    assert "| Stand-in | nothing | rounds | pass | rounds 4 |" in page
-    assert "| Scale | 77 sellers" in page
-    assert "| `test_one::test_one` | passed |" in page
-    assert "--scale-sellers 77 --report" in page
-
-
-def test_chaos_fails_when_a_benchmark_misses_its_target(tmp_path: Path) -> None:
-    _checkout(tmp_path, test="import pytest\n@pytest.mark.chaos\ndef test_ok():\n    pass\n",
-              scale="raise SystemExit(3)\n")
-    result = CliRunner().invoke(chaos, ["--checkout", str(tmp_path), "--soak-minutes", "0",
-                                        "--report"])
-    assert result.exit_code == 1
-    assert "failed: scale (FAIL: exit 3, no figures)" in result.output  # not the suite
-    assert "| Scale | `python -m benchmarks.scale --sellers 10000` |" in \
-        (tmp_path / "docs" / "reliability.md").read_text()

@@ -1,11 +1,10 @@
-"""The operator commands, run as an operator runs them: `celery -A worker ...` processes."""
+"""The operator commands, run as Celery runs them (``tests/clikit.py``: Celery's own ``celery``
+group, in this process; ``tests/e2e/test_cli_processes.py`` runs the real processes)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from schedules.beat import beat_schedule
+from tests.clikit import celery
 from worker.config import Settings
 from worker.crypto import new_key_spec
 from worker.db.state import claim_due
@@ -25,25 +25,12 @@ from .helpers import table
 pytestmark = pytest.mark.integration
 
 
-def celery(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "celery", "-A", "worker", *args], input=stdin, env=env,
-        capture_output=True, text=True, timeout=60, check=False)
-
-
 @pytest.fixture
 def env(clean):
     e = dict(os.environ)
     e.update(DATABASE_URL=clean.database_url, REDIS_URL=clean.redis_url,
              SPSYNC_TOKEN_KEYS=new_key_spec("cli"), SPSYNC_LOG_FORMAT="json")
     return e
-
-
-def test_our_migrate_and_status_replace_celerys_builtins(env):
-    assert "Create or upgrade the database schema" in celery("migrate", "--help", env=env).stdout
-    assert "last success" in celery("status", "--help", env=env).stdout
-    done = celery("migrate", env=env)
-    assert done.returncode == 0 and "latest schema revision" in done.stdout
 
 
 def _all_commands(module: ModuleType) -> tuple[dict[str, click.Command], set[str]]:
@@ -137,34 +124,6 @@ def test_sellers_add_rejects_bad_input_with_one_line(env, args, stdin, needle):
     assert needle in result.stderr and "Traceback" not in result.stderr
     assert len([x for x in result.stderr.splitlines() if x.startswith("Error")]) == 1
     assert table(_runtime(env), "SELECT count(*) FROM sellers") == [(0,)]
-
-
-def test_a_stdin_that_is_not_utf8_fails_with_one_line(env):
-    result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "worker", "sellers", "add",
-         "--selling-partner-id", "A1BAD", "--region", "NA", "--marketplace-ids",
-         "ATVPDKIKX0DER"], input=b"Atzr|\xff\xfe\n", env=env, capture_output=True,
-        timeout=60, check=False)
-    assert result.returncode == 1
-    assert result.stderr.decode().strip().startswith("Error: ")
-    assert len(result.stderr.decode().strip().splitlines()) == 1
-    assert table(_runtime(env), "SELECT count(*) FROM sellers") == [(0,)]
-
-
-def test_bad_configuration_stops_with_one_clear_line(env):
-    result = celery("status", env={**env, "SPSYNC_REGIONS": "NA,MOON"})
-    assert result.returncode == 1
-    assert result.stderr.strip() == ("Error: invalid SPSYNC_REGIONS: unknown region MOON "
-                                     "(expected some of NA, EU, FE)")
-
-
-def test_worker_refuses_to_start_without_lwa_credentials(env):
-    result = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "worker", "worker", "--pool", "solo"],
-        env={k: v for k, v in env.items() if not k.startswith("SPSYNC_LWA")},
-        capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode != 0
-    assert "SPSYNC_LWA_CLIENT_ID" in result.stderr + result.stdout
 
 
 def test_dispatcher_claims_each_due_stream_once(env, runtime_for, start_sim):

@@ -20,7 +20,7 @@ import click
 # hook to replace a built-in, click-plugins cannot override a command (click-contrib/
 # click-plugins#29), and renaming ours would change the command every deployment runs before
 # a rollout (compose's and Kubernetes' `migrate`). So the walk stays, guarded:
-# tests/integration/test_cli.py fails if a Celery or click-plugins upgrade breaks this.
+# tests/e2e/test_cli_processes.py fails if a Celery or click-plugins upgrade breaks this.
 OURS = frozenset({"migrate", "status"})
 
 

@@ -18,8 +18,6 @@ from worker.db.engine import alembic_config, sqlalchemy_url
 from worker.db.jsonlimits import INBOX_PAYLOAD, OUTBOX_PARAMS, JsonLimit, problem
 from worker.outbox import store
 
-from .test_schema import scratch_db  # noqa: F401 - fixture
-
 pytestmark = pytest.mark.integration
 
 
@@ -100,7 +98,7 @@ def test_python_measures_the_size_postgres_writes(engine: Any, doc: Any) -> None
     assert problem(doc, JsonLimit("t", 32, written - 1)) == f"larger than {written - 1:,} bytes"
 
 
-def test_rows_breaking_the_rule_do_not_fail_the_migration(scratch_db: str) -> None:  # noqa: F811
+def test_rows_breaking_the_rule_do_not_fail_the_migration(scratch_db: str) -> None:
     config = alembic_config(scratch_db)
     command.upgrade(config, "0004")
     eng = create_engine(sqlalchemy_url(scratch_db))

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from worker.db.engine import alembic_config, migrate, sqlalchemy_url
 from worker.db.models import Base, InventorySummary
 from worker.db.upsert import upsert_newer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def scratch_db(services):
-    name = f"spsync_schema_check_{os.getpid()}"
-    admin = create_engine(sqlalchemy_url(services.database_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(services.database_url).set(database=name).render_as_string(
-        hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_migrations_create_exactly_the_models_and_downgrade_cleanly(scratch_db):

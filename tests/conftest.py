@@ -63,6 +63,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("REDIS_URL", embedded.ensure_redis(data_dir))
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two test processes per core (most tests wait on Postgres, Redis, the
+    simulator or a child process rather than compute), at most 8 so that every worker has its
+    own Redis database index of the 16; ``SPSYNC_TEST_WORKERS`` overrides."""
+    wanted = os.environ.get("SPSYNC_TEST_WORKERS", "")
+    if wanted.isdigit() and int(wanted) > 0:
+        return min(int(wanted), 16)
+    return max(1, min(2 * (os.cpu_count() or 1), 8))
+
+
 def worker_number() -> int:
     """0 without pytest-xdist; N for its worker ``gwN``."""
     name = os.environ.get("PYTEST_XDIST_WORKER", "")

@@ -16,12 +16,14 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from celery.bin.celery import celery as celery_group
 from click.testing import CliRunner
 
 from tests.logkit import restored_logging
 from worker.config import get_settings
+from worker.crypto import new_key_spec
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,16 @@ class Ran:
     returncode: int
     stdout: str
     stderr: str
+
+
+def command_env(services: Any) -> dict[str, str]:
+    """An operator's environment for ``services`` (a ``Services``): this process's, pointed at
+    the test's database and Redis, with a fresh key and JSON logs, and the broker in Redis."""
+    env = dict(os.environ)
+    env.update(DATABASE_URL=services.database_url, REDIS_URL=services.redis_url,
+               SPSYNC_TOKEN_KEYS=new_key_spec("cli"), SPSYNC_LOG_FORMAT="json")
+    env.pop("SPSYNC_BROKER_URL", None)
+    return env
 
 
 @contextmanager

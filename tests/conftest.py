@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, make_url, text
 from simulator.app import serve
 from simulator.config import SimConfig
 from simulator.remote import SimulatorClient
+from tests.e2e.procs import OwnRedis, free_port
 from worker import embedded
 from worker.config import Settings, get_settings
 from worker.crypto import new_key_spec
@@ -140,6 +141,15 @@ def scratch_db(_scratch_database: str) -> str:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return _scratch_database
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A Redis server of the test's own, to kill and restart (``tests/e2e/procs.py``)."""
+    server = OwnRedis(free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import contextlib
 import random
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ import pytest
 from tests.chaos.conftest import converged, integrity_problems, register_orders_only, syncing_pids
 from tests.chaos.record import record
 from tests.conftest import Services, settings_for
-from tests.e2e.procs import OwnRedis, env_for, free_port, start, start_celery, stop, wait
+from tests.e2e.procs import OwnRedis, env_for, start, start_celery, stop, wait
 from tests.integration.helpers import table
 from worker.runtime import Runtime
 
@@ -41,14 +40,6 @@ WORKER = ["worker", "-c", "2", "-Q", "spsync", "-l", "INFO"]  # deploy/'s, two c
 def kills(rounds: int) -> int:
     """Redis kills for ``rounds``: the audit's 11 in the full run (20), 2 in CI's (3)."""
     return max(2, round(rounds * 11 / 20))
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _kill_a_child(worker: subprocess.Popen[bytes], rng: random.Random) -> bool:

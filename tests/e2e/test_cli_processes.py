@@ -7,15 +7,14 @@ is tested in-process (``tests/clikit.py``, ``tests/integration/test_cli*.py``).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 from sqlalchemy import text
 
+from tests.clikit import command_env
 from worker.config import Settings
-from worker.crypto import new_key_spec
 from worker.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
@@ -33,11 +32,8 @@ def celery(*args: str, env: dict[str, str], stdin: str | bytes = "",
 
 
 @pytest.fixture
-def env(clean):
-    e = dict(os.environ)
-    e.update(DATABASE_URL=clean.database_url, REDIS_URL=clean.redis_url,
-             SPSYNC_TOKEN_KEYS=new_key_spec("cli"), SPSYNC_LOG_FORMAT="json")
-    return e
+def env(clean) -> dict[str, str]:
+    return command_env(clean)
 
 
 def _sellers(env: dict[str, str]) -> int:

@@ -11,25 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kombu import Connection, Consumer, Exchange, Message, Queue
 from kombu.common import ignore_errors
 
-from tests.e2e.procs import OwnRedis, free_port
+from tests.e2e.procs import OwnRedis
 from worker.app import app
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def _mid_task(url: str) -> tuple[Connection, list[Message]]:

@@ -4,7 +4,6 @@ group, in this process; ``tests/e2e/test_cli_processes.py`` runs the real proces
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -15,9 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from schedules.beat import beat_schedule
-from tests.clikit import celery
+from tests.clikit import celery, command_env
 from worker.config import Settings
-from worker.crypto import new_key_spec
 from worker.db.state import claim_due
 
 from .helpers import table
@@ -26,11 +24,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def env(clean):
-    e = dict(os.environ)
-    e.update(DATABASE_URL=clean.database_url, REDIS_URL=clean.redis_url,
-             SPSYNC_TOKEN_KEYS=new_key_spec("cli"), SPSYNC_LOG_FORMAT="json")
-    return e
+def env(clean) -> dict[str, str]:
+    return command_env(clean)
 
 
 def _all_commands(module: ModuleType) -> tuple[dict[str, click.Command], set[str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import text
 
+from tests.clikit import command_env
 from worker.config import Settings
-from worker.crypto import new_key_spec
 from worker.db.sellers import get_seller, upsert_seller
 from worker.db.state import claim_due
 from worker.ratelimit.bucket import bucket_key
@@ -33,11 +32,7 @@ US = "ATVPDKIKX0DER"
 
 @pytest.fixture
 def env(clean) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(DATABASE_URL=clean.database_url, REDIS_URL=clean.redis_url,
-             SPSYNC_TOKEN_KEYS=new_key_spec("cli"), SPSYNC_LOG_FORMAT="json")
-    e.pop("SPSYNC_BROKER_URL", None)
-    return e
+    return command_env(clean)
 
 
 @pytest.fixture

@@ -78,7 +78,17 @@ class Fleet:
         return pids
 
     def stop(self) -> None:
-        stop(list(self.procs.values()))
+        """As an orchestrator stops a container: SIGTERM to the main process only, whose warm
+        shutdown lets a running sync finish and record its run (a SIGTERM to the whole group
+        also ended the pool child mid-run, leaving a run ``running`` that no later sync would
+        reap); what has not ended 30 s later is killed with its group."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(30)
+        stop(list(self.procs.values()))  # SIGTERM, then SIGKILL, to whatever is left
 
 
 def _group(pid: int) -> list[int]:

@@ -8,8 +8,10 @@ simulator's own report), never from a view's output.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
+import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -383,3 +385,40 @@ def test_every_dashboard_query_runs_against_the_views(world):
         for title, sql in queries:
             rows = conn.execute(text(grafana(sql, spids))).all()
             assert rows, f"{title}: no rows on the simulator's data"
+
+
+# --------------------------------------------------------------------------- examples/
+
+
+def test_the_example_queries_run_on_the_simulators_data(world):
+    spec = importlib.util.spec_from_file_location("analytics_examples",
+                                                  ROOT / "examples/analytics.py")
+    assert spec and spec.loader
+    examples = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = examples  # a dataclass looks its module up there
+    spec.loader.exec_module(examples)
+    rt = world["rt"]
+    results = {r.name: r for r in examples.run(rt.settings.database_url)}
+    assert len(results) == len(list((ROOT / "examples/analytics").glob("*.sql")))
+    assert all(r.rows for r in results.values()), [n for n, r in results.items() if not r.rows]
+    for r in results.values():
+        assert examples.table(r).count("\n") == len(r.rows) + 1
+
+    # the first one, recomputed from the base tables
+    now, (orders, items) = read(rt, "SELECT * FROM orders", "SELECT * FROM order_items")
+    first = now.astimezone(UTC).date() - timedelta(days=30)
+    spid = {v: k for k, v in world["ids"].items()} | {world["edge"]: "AEDGECASES"}
+    units: Counter[tuple] = Counter()
+    sales: dict[tuple, Decimal] = defaultdict(Decimal)
+    for o, i in lines(orders, items):
+        if o["purchase_date"].astimezone(UTC).date() >= first and \
+                o["order_status"] != "CANCELLED":
+            key = (spid[o["seller_id"]], o["marketplace_id"], i["currency"])
+            units[key] += i["quantity_ordered"]
+            sales[key] += i["item_price"] or 0
+    by_currency = results["01_sales_by_seller_and_currency"]
+    cols = by_currency.columns
+    got = {(r[cols.index("seller")], r[cols.index("marketplace_id")], r[cols.index("currency")]):
+           (r[cols.index("units")], r[cols.index("sales")] if r[cols.index("currency")] else 0)
+           for r in by_currency.rows if r[cols.index("units")]}
+    assert got == {k: (u, sales[k] if k[2] else 0) for k, u in units.items() if u}

@@ -778,7 +778,8 @@ def analytics_views() -> set[str]:
 def analytics_sql() -> list[tuple[str, str]]:
     board = json.loads(ANALYTICS.read_text())
     found = [(v["name"], v["query"]) for v in board["templating"]["list"] if v["type"] == "query"]
-    return found + [(p["title"], t["rawSql"]) for p in board["panels"] for t in p.get("targets", [])]
+    return found + [(p["title"], t["rawSql"])
+                    for p in board["panels"] for t in p.get("targets", [])]
 
 
 def test_analytics_dashboard_reads_the_views_through_its_postgres_variable():

@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from worker.db.engine import sqlalchemy_url
+
 QUERIES = Path(__file__).resolve().parent / "analytics"
 
 
@@ -30,8 +32,6 @@ class Result:
 
 def run(url: str) -> list[Result]:
     """Every query's result, in file order, in one read-only transaction."""
-    from worker.db.engine import sqlalchemy_url
-
     engine = create_engine(sqlalchemy_url(url))
     try:
         with engine.connect() as conn, conn.begin():

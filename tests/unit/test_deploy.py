@@ -108,6 +108,7 @@ EXPECTED_FILES = {
     "k8s/migrate-job.yaml", "k8s/worker.yaml", "k8s/beat.yaml", "k8s/web.yaml",
     "k8s/web-service.yaml", "k8s/notifications-consumer.yaml", "prometheus/prometheus.yml",
     "prometheus/alerts.yml", "prometheus/alerts.test.yml", "grafana/spsync.json",
+    "grafana/spsync-analytics.json", "grafana/provisioning/datasources/postgres.yml",
 }
 DATA_FILES = sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yml", ".yaml", ".json"})
 
@@ -167,7 +168,7 @@ def env_sources() -> dict[str, dict[str, str]]:
                for n, s in services.items()}
     sources |= {f"compose {n} (without trial)": {k: interpolate(v) for k, v in
                                                  environment(services[n]).items()}
-                for n in trial()["services"]}
+                for n in trial()["services"] if n in services}
     shared = dict(k8s("ConfigMap", "spsync-config")["data"])
     shared |= k8s("Secret", "spsync-secrets")["stringData"]
     for where, spec in pod_specs():
@@ -761,6 +762,70 @@ def test_grafana_provisioning_matches_compose():
     assert str(board.parent) == provider["options"]["path"]
     (source,) = read_yaml(DEPLOY / "grafana/provisioning/datasources/prometheus.yml")["datasources"]
     assert urlsplit(source["url"]).hostname in compose()["services"]
+
+
+# --- the analytics dashboard (its SQL runs in tests/integration/test_analytics_views.py) ------
+
+ANALYTICS = DEPLOY / "grafana" / "spsync-analytics.json"
+POSTGRES_DS = "grafana-postgresql-datasource"
+_VIEWS_MIGRATION = ROOT / "worker/db/migrations/versions/0008_analytics_views.py"
+
+
+def analytics_views() -> set[str]:
+    return set(re.findall(r"CREATE VIEW (\w+)", _VIEWS_MIGRATION.read_text()))
+
+
+def analytics_sql() -> list[tuple[str, str]]:
+    board = json.loads(ANALYTICS.read_text())
+    found = [(v["name"], v["query"]) for v in board["templating"]["list"] if v["type"] == "query"]
+    return found + [(p["title"], t["rawSql"])
+                    for p in board["panels"] for t in p.get("targets", [])]
+
+
+def test_analytics_dashboard_reads_the_views_through_its_postgres_variable():
+    board = json.loads(ANALYTICS.read_text())
+    assert 36 <= board["schemaVersion"] <= 41 and board["uid"] != dashboard()["uid"]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == POSTGRES_DS
+    source = {"type": POSTGRES_DS, "uid": "${datasource}"}
+    items = [p for p in board["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
+    for item in [*items, *(t for p in items for t in p["targets"]), variables["seller"]]:
+        assert item["datasource"] == source, item.get("title")
+    for p in items:
+        assert p["gridPos"]["x"] + p["gridPos"]["w"] <= 24 and p["targets"], p["title"]
+    views = analytics_views()
+    assert len(views) == 5
+    for title, sql in analytics_sql():
+        named = set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, re.IGNORECASE))
+        assert named and named <= views, f"{title}: reads {named - views}, not a view"
+        if title != "seller":
+            assert "selling_partner_id IN ($seller)" in sql, f"{title}: ignores $seller"
+    assert views <= {v for _, sql in analytics_sql() for v in views if v in sql}, \
+        "every view has a panel"
+
+
+def test_grafana_provisions_the_postgres_source_and_the_analytics_board():
+    services = compose()["services"]
+    grafana = services["grafana"]
+    mounts = dict(v.rsplit(":", 1)[0].split(":", 1) for v in grafana["volumes"])
+    (provider,) = read_yaml(DEPLOY / "grafana/provisioning/dashboards/spsync.yml")["providers"]
+    board = Path(mounts["./grafana/spsync-analytics.json"])
+    assert str(board.parent) == provider["options"]["path"]
+    (source,) = read_yaml(DEPLOY / "grafana/provisioning/datasources/postgres.yml")["datasources"]
+    assert source["type"] == POSTGRES_DS
+    host, port = source["url"].split(":")
+    assert host in services and "postgres" in grafana["depends_on"] and port == "5432"
+    postgres = environment(services[host])
+    assert (source["user"], source["jsonData"]["database"]) == \
+        (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"])
+    assert source["secureJsonData"]["password"] == "$POSTGRES_PASSWORD"
+    assert environment(grafana)["POSTGRES_PASSWORD"] == postgres["POSTGRES_PASSWORD"]
+    # the trial's profile starts Grafana, and the Prometheus it depends on
+    for name in ("grafana", "prometheus"):
+        assert "trial" in trial()["services"][name]["profiles"], name
+        assert "monitoring" in trial()["services"][name]["profiles"], name
 
 
 # --- the code behind the contract --------------------------------------------------------------

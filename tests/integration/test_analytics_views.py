@@ -1,4 +1,4 @@
-"""The analytics views (migration 0008v) against real Postgres, filled by syncing the
+"""The analytics views (migration 0008) against real Postgres, filled by syncing the
 simulator plus a few rows written through worker.db.mirror for the edge cases.
 
 Every expectation is computed here, in Python, from the base tables' rows (or the

@@ -1,7 +1,7 @@
 """analytics views: daily sales, sales & traffic by day, inventory position, listing issues,
 sync health (docs/schema.md, "Analytics views")
 
-Revision ID: 0008v
+Revision ID: 0008
 Revises: 0007
 
 Plain views, not materialized: they read indexed tables a downstream system or the
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0008v"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

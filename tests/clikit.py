@@ -26,7 +26,6 @@ from worker import cli as ours
 from worker.config import get_settings
 from worker.crypto import new_key_spec
 
-
 # In a fresh ``celery`` process, worker.cli is first imported while Celery loads its plugins,
 # which is when it keeps our ``migrate`` and ``status`` from being replaced by Celery's
 # (worker/cli/__init__.py). In a test process it may have been imported before, by a test:

@@ -11,7 +11,8 @@ Two guarantees, one per entry point:
   callback with effects outside this database (a queue, an API, a file) must be idempotent.
 
 NOTIFY only wakes the loop; what it reads is always the feed. A notification lost (a
-connection dropped, a follower started after it) costs at most ``poll_seconds``.
+connection dropped, a follower started after it) costs at most ``poll_seconds``. ``stop()``
+is asked before every batch and after every wait, so it takes effect within ``poll_seconds``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+# Celery's command group first: loading its plugins is what lets worker/cli keep our
+# `migrate` and `status` over Celery's built-ins, which it cannot once a test module (e.g.
+# tests/unit/test_fuzz_regressions.py) has imported worker.cli by itself. Without this, the
+# status and migrate tests failed whenever another module was collected between the two.
+import celery.bin.celery  # noqa: F401
 import pytest
 import redis
 from sqlalchemy import create_engine, make_url, text

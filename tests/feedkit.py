@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
+from tests.e2e.procs import wait
 from worker.db.rows import ItemRow, OrderRow
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -39,3 +40,17 @@ def feed_keys(changes: list[Any]) -> list[tuple[str, str, str]]:
     """(entity, operation, key as sorted text) of each change."""
     return [(c.entity, c.operation, ",".join(str(v) for _, v in sorted(c.key.items())))
             for c in changes]
+
+
+def settled(engine: Engine, timeout: float = 60.0) -> None:
+    """Wait until every change written so far is readable. The feed holds a change back
+    while any older transaction of the whole server is still running, and other tests (other
+    databases, other test processes) run transactions on the same server."""
+
+    def readable() -> bool:
+        with engine.begin() as conn:
+            return not conn.execute(text(
+                "SELECT EXISTS (SELECT 1 FROM changes WHERE txid >= "
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint)")).scalar()
+
+    wait(readable, timeout, "the feed to settle", every=0.05)

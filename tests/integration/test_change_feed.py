@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.feedkit import feed_keys, item, new_seller, order
+from tests.feedkit import feed_keys, item, new_seller, order, settled
 from worker.db import changes as feed
 from worker.db.engine import sqlalchemy_url
 from worker.db.mirror import replace_items, upsert_orders
@@ -32,6 +32,8 @@ def seller(engine):
 
 
 def _all(engine, after=0):
+    """Every change after ``after``, once all are readable (see feedkit.settled)."""
+    settled(engine)
     with engine.begin() as conn:
         return feed.read(conn, after, 10_000)
 
@@ -82,8 +84,8 @@ def test_positions_interleave_across_many_transactions_without_a_skip(engine, se
             upsert_orders(conn, seller, [order(f"O-{i}", 1)])
         for i in (3, 0, 5, 1, 4, 2):
             conns[i].commit()
-            after = seen[-1].position if seen else 0
-            seen += _all(engine, after)
+            with engine.begin() as conn:  # whatever is readable now, without waiting
+                seen += feed.read(conn, seen[-1].position if seen else 0, 100)
         seen += _all(engine, seen[-1].position if seen else 0)
     finally:
         for conn in conns:
@@ -171,6 +173,7 @@ def test_follow_in_db_commits_the_callbacks_writes_with_the_position(engine, sel
         conn.execute(text("CREATE TABLE IF NOT EXISTS feed_copy (k text PRIMARY KEY, n int)"))
         conn.execute(text("TRUNCATE feed_copy"))
         upsert_orders(conn, seller, [order(f"O-{i}", 1) for i in range(7)])
+    settled(engine)  # all seven readable: the batches are 3, 3, 1
     batches: list[int] = []
     fail = [True]
 
@@ -187,7 +190,7 @@ def test_follow_in_db_commits_the_callbacks_writes_with_the_position(engine, sel
     fail[0] = False  # restarted: the failed batch comes again, then the rest
     follow_in_db(engine, "copy", apply, batch=3, stop=lambda: batches[-1] == 1,
                  poll_seconds=0.1)
-    assert batches == [3, 3, 3, 1]
+    assert batches == [3, 3, 3, 1]  # the second batch failed, then came again
     with engine.begin() as conn:
         copy = dict(conn.execute(text("SELECT k, n FROM feed_copy")).all())
         lag = feed.lags(conn)
@@ -213,13 +216,14 @@ def test_follow_wakes_on_notify_and_catches_up_after_a_restart(engine, seller):
     try:
         with engine.begin() as conn:
             upsert_orders(conn, seller, [order("O-2", 1), order("O-3", 1)])
-        assert done.wait(10), got  # woken by NOTIFY: the poll interval is 30 s
+        assert done.wait(25), got  # woken by NOTIFY: the poll interval is 30 s
     finally:
         done.set()
         follower.join(35)
     assert got == ["O-0", "O-1", "O-2", "O-3"]
     with engine.begin() as conn:  # a restart reads from the committed position
         upsert_orders(conn, seller, [order("O-4", 1)])
+    settled(engine)
     more: list[str] = []
     follow(engine, "wms", lambda cs: more.extend(c.key["amazon_order_id"] for c in cs),
            stop=lambda: bool(more), poll_seconds=0.1)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.clikit import celery, command_env
-from tests.feedkit import item, new_seller, order
+from tests.feedkit import item, new_seller, order, settled
 from worker.db import changes as feed
 from worker.db.engine import sqlalchemy_url
 from worker.db.mirror import replace_items, upsert_orders
@@ -33,6 +33,7 @@ def _write(engine, n: int) -> int:
         seller = new_seller(conn, "A1CLIFEED")
         upsert_orders(conn, seller, [order(f"O-{i}", 1) for i in range(n)])
         replace_items(conn, seller, ["O-0"], [item("O-0", 1)])
+    settled(engine)
     return seller
 
 

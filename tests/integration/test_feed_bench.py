@@ -12,7 +12,9 @@ from benchmarks import feed as bench
 pytestmark = pytest.mark.integration
 
 
-def test_the_feed_benchmark_prints_one_line_and_reads_by_the_index(clean, capsys):
+def test_the_feed_benchmark_prints_one_line_and_reads_by_the_index(clean, capsys, monkeypatch):
+    # quiet() would leave this process's logging pointed at pytest's captured stderr
+    monkeypatch.setattr(bench, "quiet", lambda: None)
     out = bench.main(["--rows", "20000", "--sizes", "2000,20000", "--batch", "100",
                       "--write-rows", "500"], database_url=clean.database_url)
     printed = capsys.readouterr().out.strip().splitlines()

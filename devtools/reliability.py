@@ -47,6 +47,13 @@ GUARANTEES = """\
 - **At-most-once write-back.** An outbox command is committed as `sending` before its
   request leaves and is sent again only after an attempt Amazon certainly did not apply
   (429, connection never opened, no LWA token).
+- **The change feed skips nothing and repeats nothing.** `spsync_changes` returns a change
+  only once every transaction older than the one that wrote it has ended, so a reader that
+  stores the position of what it read never passes a change that commits later, however
+  many workers write at once; deleted rows leave tombstones. `worker.feed.follow_in_db`
+  commits the consumer's writes with its position: each change is applied once, however
+  the consumer is killed (`follow`, for callbacks with effects outside the database, is
+  at-least-once).
 - **A few LWA attempts per seller during an LWA outage.** A failed refresh (5xx, 429,
   timeout) pauses that seller's refreshes in every process for a shared cool-down (1 s,
   doubling per consecutive failure up to 30 s); callers wait it out, or keep using a cached

@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+# Celery's command group first: loading its plugins is what lets worker/cli keep our
+# `migrate` and `status` over Celery's built-ins, which it cannot once a test module (e.g.
+# tests/unit/test_fuzz_regressions.py) has imported worker.cli by itself. Without this, the
+# status and migrate tests failed whenever another module was collected between the two.
+import celery.bin.celery  # noqa: F401
 import pytest
 import redis
 from sqlalchemy import create_engine, make_url, text
@@ -154,10 +159,12 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 @pytest.fixture
 def clean(services: Services) -> Services:
-    """Empty mirror and Redis before each test that uses them."""
+    """Empty mirror, change feed and Redis before each test that uses them (TRUNCATE fires
+    no delete triggers, so the feed is emptied with it)."""
     engine = create_engine(sqlalchemy_url(services.database_url))
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE sellers, sync_runs RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE sellers, sync_runs, changes, feed_consumers "
+                          "RESTART IDENTITY CASCADE"))
     engine.dispose()
     redis.Redis.from_url(services.redis_url).flushdb()
     return services

@@ -2,19 +2,26 @@
 shows: the built-ins Celery would put in place of our ``migrate`` and ``status`` when it loads
 its plugins in a fresh interpreter, a configuration refused before any command runs, a worker
 that will not start, and bytes on stdin that are not UTF-8. Everything else about the commands
-is tested in-process (``tests/clikit.py``, ``tests/integration/test_cli*.py``).
+is tested in-process (``tests/clikit.py``, ``tests/integration/test_cli*.py``); so is
+``changes tail`` but for ``--follow``, which runs until stopped.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from tests.clikit import command_env
+from tests.e2e.procs import wait
+from tests.feedkit import new_seller, order
 from worker.config import Settings
+from worker.db.engine import sqlalchemy_url
+from worker.db.mirror import upsert_orders
 from worker.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
@@ -71,3 +78,27 @@ def test_worker_refuses_to_start_without_lwa_credentials(env):
                     env={k: v for k, v in env.items() if not k.startswith("SPSYNC_LWA")})
     assert result.returncode != 0
     assert "SPSYNC_LWA_CLIENT_ID" in result.stderr + result.stdout
+
+
+def test_changes_tail_follow_prints_changes_as_they_commit(env):
+    """``changes tail --follow`` keeps running and prints what commits after it started."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "worker", "changes", "tail", "--after", "0",
+         "--follow", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    engine = create_engine(sqlalchemy_url(env["DATABASE_URL"]))
+    try:
+        with engine.begin() as conn:
+            seller = new_seller(conn, "A1TAILF")
+            upsert_orders(conn, seller, [order("O-1", 1), order("O-2", 1)])
+        wait(lambda: len(lines) >= 2 or proc.poll() is not None, 30, "two lines")
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        engine.dispose()
+    keys = [json.loads(line)["key"]["amazon_order_id"] for line in lines]
+    assert keys == ["O-1", "O-2"]

@@ -49,6 +49,7 @@ _claim_names()
 # The commands, re-exported for the entry points in pyproject.toml (``worker.cli:<name>``).
 from worker.cli import invitations as _invitations  # noqa: E402, F401 - adds sellers invite...
 from worker.cli.backfill import backfill  # noqa: E402
+from worker.cli.changes import changes  # noqa: E402
 from worker.cli.keys import rotate_key  # noqa: E402
 from worker.cli.notifications import notifications  # noqa: E402
 from worker.cli.outbox import listing, outbox, ship  # noqa: E402
@@ -57,5 +58,5 @@ from worker.cli.sellers import sellers  # noqa: E402
 from worker.cli.status import status  # noqa: E402
 from worker.cli.web import web  # noqa: E402
 
-__all__ = ["backfill", "listing", "migrate", "notifications", "outbox", "rotate_key", "sellers",
-           "ship", "status", "web"]
+__all__ = ["backfill", "changes", "listing", "migrate", "notifications", "outbox", "rotate_key",
+           "sellers", "ship", "status", "web"]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -406,3 +407,37 @@ class OutboxCommand(Base):
     created_at: Mapped[datetime] = _ts(server_default=func.now())
     sent_at: Mapped[datetime | None] = _ts()
     finished_at: Mapped[datetime | None] = _ts()
+
+
+class Change(Base):
+    """One change to a mirrored row, written by the triggers of migration 0008 (never by
+    Python). Read through ``spsync_changes()`` (docs/schema.md, "The change feed"): ordered by
+    ``(txid, id)``, a position being ``txid * 10^19 + id``."""
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        CheckConstraint("operation IN ('insert', 'update', 'delete')",
+                        name="changes_operation_check"),
+    )
+
+    txid: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # pg_current_xact_id()
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    entity: Mapped[str] = mapped_column(Text)  # the table's name
+    seller_id: Mapped[int] = mapped_column(BigInteger)  # no FK: a removed seller's tombstones stay
+    key: Mapped[dict[str, Any]] = mapped_column(JSONB)  # the primary key besides seller_id
+    operation: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class FeedConsumer(Base):
+    """A reader of the change feed and its committed position (``worker.feed``)."""
+
+    __tablename__ = "feed_consumers"
+    __table_args__ = (
+        CheckConstraint("position >= 0", name="feed_consumers_position_check"),
+    )
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    position: Mapped[Decimal] = mapped_column(Numeric(38, 0), server_default="0")
+    created_at: Mapped[datetime] = _ts(server_default=func.now())
+    updated_at: Mapped[datetime] = _ts(server_default=func.now())

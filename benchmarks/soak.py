@@ -31,9 +31,11 @@ filling), ``rss_mb_end`` / ``fds_end`` = the last sample, ``rss_mb_per_hour`` /
 read the slope against: a slope times the run's length well inside a few of these is no
 growth), ``rss_mb_per_hour_late`` = the slope over the second half of those samples (caches
 that fill up, yarl's URL caches or SQLAlchemy's statement cache, grow early and then stop; a
-leak keeps its slope). ``sync_runs`` counts the runs recorded in the database by status;
-``api_calls`` / ``throttled`` are the simulator's counters; ``error_lines`` counts lines the
-worker and beat logged at error level. Prints one JSON line; asserts nothing.
+leak keeps its slope); ``fds_per_hour_late`` the same for open files (a pool child opens its
+first connection of a kind the first time it runs such a task, then holds it).
+``sync_runs`` counts the runs recorded in the database by status; ``api_calls`` /
+``throttled`` are the simulator's counters; ``error_lines`` counts lines the worker and beat
+logged at error level. Prints one JSON line; asserts nothing.
 Target (issue 8): no growth beyond noise.
 """
 
@@ -145,11 +147,12 @@ def figures(s: Series, warmup: float) -> dict[str, Any]:
     half = len(t) // 2
     late_slope, _ = slope_per_hour(t[half:], rss[half:])
     fd_slope, _ = slope_per_hour(t, fds)
+    late_fd_slope, _ = slope_per_hour(t[half:], fds[half:])
     return {"rss_mb_start": round(rss[0], 1), "rss_mb_end": round(rss[-1], 1),
             "rss_mb_per_hour": round(rss_slope, 2), "rss_mb_resid_sd": round(rss_sd, 2),
             "rss_mb_per_hour_late": round(late_slope, 2),
             "fds_start": int(fds[0]), "fds_end": int(fds[-1]),
-            "fds_per_hour": round(fd_slope, 2)}
+            "fds_per_hour": round(fd_slope, 2), "fds_per_hour_late": round(late_fd_slope, 2)}
 
 
 # --- children -------------------------------------------------------------------------------

@@ -55,11 +55,12 @@ def test_scale_passes_only_inside_both_targets() -> None:
 
 
 def _role(per_hour: float, late: float | None = None, sd: float = 0.1,
-          fds_per_hour: float = 0.0) -> dict[str, Any]:
+          fds_per_hour: float = 0.0, fds_late: float | None = None) -> dict[str, Any]:
     return {"rss_mb_start": 100.0, "rss_mb_end": 100.0 + per_hour / 2,
             "rss_mb_per_hour": per_hour, "rss_mb_per_hour_late": per_hour if late is None
             else late, "rss_mb_resid_sd": sd, "fds_start": 20, "fds_end": 20,
-            "fds_per_hour": fds_per_hour}
+            "fds_per_hour": fds_per_hour,
+            "fds_per_hour_late": fds_per_hour if fds_late is None else fds_late}
 
 
 def _soak(**roles: dict[str, Any]) -> dict[str, Any]:
@@ -78,5 +79,11 @@ def test_soak_fails_on_memory_or_file_growth_beyond_noise() -> None:
     assert soak_record(_soak(pool=_role(10.0, sd=2.0)))["result"] == "pass"
     # a descriptor leaked every 10 minutes
     assert soak_record(_soak(beat=_role(0.0, fds_per_hour=6.0)))["result"] == "FAIL"
+    # four opened at once early in the run (a pool child's first connections), then flat
+    assert soak_record(_soak(pool=_role(0.1, fds_per_hour=5.6, fds_late=0.0)))["result"] == \
+        "pass"
+    # the same slope still climbing in the second half is a leak
+    assert soak_record(_soak(pool=_role(0.1, fds_per_hour=5.6, fds_late=5.6)))["result"] == \
+        "FAIL"
     assert soak_record(_soak() | {"sync_runs": {"succeeded": 9, "failed": 1}})["result"] == \
         "FAIL"

@@ -42,6 +42,21 @@ SCALE = "10000000000000000000"
 
 def _record_function(table: str, keys: tuple[str, ...]) -> str:
     key = ", ".join(f"'{k}', r.{k}" for k in keys)
+
+    def record(rows: str) -> str:
+        """Write ``rows``' changes, then one NOTIFY per seller with its last position."""
+        return f"""
+        WITH written AS (
+            INSERT INTO changes (txid, entity, seller_id, key, operation)
+            SELECT tx, '{table}', r.seller_id, jsonb_build_object({key}), operation
+            FROM {rows} r
+            RETURNING seller_id, id)
+        SELECT count(pg_notify('spsync_changes', json_build_object(
+                   'entity', '{table}', 'seller', seller_id,
+                   'position', (tx::numeric * {SCALE} + last)::text)::text))
+        INTO woken
+        FROM (SELECT seller_id, max(id) AS last FROM written GROUP BY seller_id) per_seller;"""  # noqa: S608 - names from MIRRORED
+
     return f"""
 CREATE FUNCTION spsync_feed_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -50,33 +65,13 @@ DECLARE
     woken integer;
 BEGIN
     -- the transition table is named by the trigger: gone rows for DELETE, new ones otherwise
-    IF TG_OP = 'DELETE' THEN
-        WITH written AS (
-            INSERT INTO changes (txid, entity, seller_id, key, operation)
-            SELECT tx, '{table}', r.seller_id, jsonb_build_object({key}), operation
-            FROM gone_rows r
-            RETURNING seller_id, id)
-        SELECT count(pg_notify('spsync_changes', json_build_object(
-                   'entity', '{table}', 'seller', seller_id,
-                   'position', (tx::numeric * {SCALE} + last)::text)::text))
-        INTO woken
-        FROM (SELECT seller_id, max(id) AS last FROM written GROUP BY seller_id) per_seller;
-    ELSE
-        WITH written AS (
-            INSERT INTO changes (txid, entity, seller_id, key, operation)
-            SELECT tx, '{table}', r.seller_id, jsonb_build_object({key}), operation
-            FROM new_rows r
-            RETURNING seller_id, id)
-        SELECT count(pg_notify('spsync_changes', json_build_object(
-                   'entity', '{table}', 'seller', seller_id,
-                   'position', (tx::numeric * {SCALE} + last)::text)::text))
-        INTO woken
-        FROM (SELECT seller_id, max(id) AS last FROM written GROUP BY seller_id) per_seller;
+    IF TG_OP = 'DELETE' THEN{record('gone_rows')}
+    ELSE{record('new_rows')}
     END IF;
     RETURN NULL;
 END
 $$
-"""  # noqa: S608 - table and column names from MIRRORED, never data
+"""
 
 
 def _triggers(table: str) -> list[str]:

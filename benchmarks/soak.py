@@ -32,7 +32,9 @@ read the slope against: a slope times the run's length well inside a few of thes
 growth), ``rss_mb_per_hour_late`` = the slope over the second half of those samples (caches
 that fill up, yarl's URL caches or SQLAlchemy's statement cache, grow early and then stop; a
 leak keeps its slope); ``fds_per_hour_late`` the same for open files (a pool child opens its
-first connection of a kind the first time it runs such a task, then holds it).
+first connection of a kind the first time it runs such a task, then holds it);
+``fd_kinds_start`` / ``fd_kinds_end`` name the open files of those two samples by kind
+(socket, pipe, epoll...), so a step in the count says what was opened.
 ``sync_runs`` counts the runs recorded in the database by status; ``api_calls`` /
 ``throttled`` are the simulator's counters; ``error_lines`` counts lines the worker and beat
 logged at error level. Prints one JSON line; asserts nothing.
@@ -42,13 +44,16 @@ Target (issue 8): no growth beyond noise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +82,9 @@ class Series:
     rss_mb: list[float] = field(default_factory=list)
     fds: list[int] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
+    # what the open files are, by kind (socket, pipe, anon_inode:[eventpoll], a path), summed
+    # over the role's processes: one entry per sample, so a step in ``fds`` can be named
+    fd_kinds: list[dict[str, int]] = field(default_factory=list)
 
 
 # --- /proc ----------------------------------------------------------------------------------
@@ -91,6 +99,16 @@ def rss_kb(pid: int) -> int:
 
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def fd_kinds(pid: int) -> Counter[str]:
+    """``pid``'s open files by kind: ``socket``, ``pipe``, ``anon_inode:[eventpoll]``, or the
+    file's path (numbers dropped, so every socket counts as one kind)."""
+    kinds: Counter[str] = Counter()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed between listing and reading
+            kinds[re.sub(r":\[\d+\]$", "", os.readlink(f"/proc/{pid}/fd/{fd}"))] += 1
+    return kinds
 
 
 def children(pid: int) -> list[int]:
@@ -113,10 +131,11 @@ def sample(series: dict[str, Series], procs: dict[str, int], t: float) -> None:
     """Add one sample per role; the pool's figures are its processes' sums."""
     for role, pids in (("worker", [procs["worker"]]), ("pool", children(procs["worker"])),
                        ("beat", [procs["beat"]])):
-        rss, fds = 0, 0
+        rss, fds, kinds = 0, 0, Counter[str]()
         for pid in pids:
             try:
                 rss, fds = rss + rss_kb(pid), fds + open_fds(pid)
+                kinds.update(fd_kinds(pid))
             except (OSError, ValueError):
                 continue  # a pool process replaced between listing and reading
         s = series[role]
@@ -124,6 +143,7 @@ def sample(series: dict[str, Series], procs: dict[str, int], t: float) -> None:
         s.rss_mb.append(rss / 1024)
         s.fds.append(fds)
         s.pids.update(pids)
+        s.fd_kinds.append(dict(kinds))
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -152,7 +172,9 @@ def figures(s: Series, warmup: float) -> dict[str, Any]:
             "rss_mb_per_hour": round(rss_slope, 2), "rss_mb_resid_sd": round(rss_sd, 2),
             "rss_mb_per_hour_late": round(late_slope, 2),
             "fds_start": int(fds[0]), "fds_end": int(fds[-1]),
-            "fds_per_hour": round(fd_slope, 2), "fds_per_hour_late": round(late_fd_slope, 2)}
+            "fds_per_hour": round(fd_slope, 2), "fds_per_hour_late": round(late_fd_slope, 2),
+            "fd_kinds_start": s.fd_kinds[keep[0]] if s.fd_kinds else {},
+            "fd_kinds_end": s.fd_kinds[keep[-1]] if s.fd_kinds else {}}
 
 
 # --- children -------------------------------------------------------------------------------

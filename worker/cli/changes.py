@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -118,18 +117,6 @@ def _echo(rows: Iterable[Any], as_json: bool, position: int) -> int:
 
 def _follow(engine: Any, position: int, batch: int, as_json: bool) -> None:
     """Print each change as it commits, without a consumer position of its own."""
-    from worker.db import changes as feed
-    from worker.feed.follow import listening
+    from worker.feed.follow import tail
 
-    with listening(engine) as wait:
-        while True:
-            with engine.begin() as conn:
-                rows = feed.read(conn, position, batch)
-                pending = not rows and feed.pending_after(conn, position)
-            position = _echo(rows, as_json, position)
-            if len(rows) >= batch:
-                continue
-            if pending:
-                time.sleep(0.1)
-                continue
-            wait(5.0)
+    tail(engine, position, lambda rows: _echo(rows, as_json, position), batch=batch)

@@ -1,6 +1,6 @@
 """The change feed's tables: reading ``spsync_changes()``, consumers' positions, pruning.
 
-The triggers of migration 0008 write ``changes``; nothing in Python does. A position is one
+The triggers of migration 0009 write ``changes``; nothing in Python does. A position is one
 number, ``txid * 10^19 + id`` (:func:`position_of`), so a consumer stores and compares a
 single value. Why a reader never skips a change: docs/schema.md, "The change feed".
 """

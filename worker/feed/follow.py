@@ -47,7 +47,6 @@ def follow(engine_or_url: Engine | str, consumer: str, handle: Callable[[list[Ch
     def step() -> tuple[int, bool]:
         with engine.begin() as conn:
             position = feed.claim(conn, consumer)
-        with engine.begin() as conn:
             changes = feed.read(conn, position, batch)
         if changes:
             handle(changes)
@@ -75,6 +74,25 @@ def follow_in_db(engine_or_url: Engine | str, consumer: str,
                 handle(conn, changes)
                 feed.advance(conn, consumer, changes[-1].position)
                 position = changes[-1].position
+        return len(changes), _pending(engine, position, len(changes), batch)
+
+    _loop(engine, step, stop, poll_seconds)
+
+
+def tail(engine_or_url: Engine | str, after: int, handle: Callable[[list[Change]], Any], *,
+         batch: int = 500, stop: Stop | None = None, poll_seconds: float = 5.0) -> None:
+    """Hand every change after ``after`` to ``handle`` until ``stop()`` is true, keeping the
+    position in memory only (no consumer row): ``celery -A worker changes tail --follow``."""
+    engine = _engine(engine_or_url)
+    position = after
+
+    def step() -> tuple[int, bool]:
+        nonlocal position
+        with engine.begin() as conn:
+            changes = feed.read(conn, position, batch)
+        if changes:
+            handle(changes)
+            position = changes[-1].position
         return len(changes), _pending(engine, position, len(changes), batch)
 
     _loop(engine, step, stop, poll_seconds)

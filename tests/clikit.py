@@ -22,17 +22,8 @@ from celery.bin.celery import celery as celery_group
 from click.testing import CliRunner
 
 from tests.logkit import restored_logging
-from worker import cli as ours
 from worker.config import get_settings
 from worker.crypto import new_key_spec
-
-# In a fresh ``celery`` process, worker.cli is first imported while Celery loads its plugins,
-# which is when it keeps our ``migrate`` and ``status`` from being replaced by Celery's
-# (worker/cli/__init__.py). In a test process it may have been imported before, by a test:
-# put ours back, as a fresh process would have them (tests/e2e/test_cli_processes.py checks
-# that a real process does).
-for _name in ours.OURS:
-    celery_group.commands[_name] = getattr(ours, _name)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,12 @@ def _learn_quota_server(**_: Any) -> None:
         restarts.learn(client)
 
 
+@signals.worker_process_init.connect
+def _open_publisher(**_: Any) -> None:
+    """Each pool child holds its broker connection from its start (``worker/broker.py``)."""
+    broker.open_publisher(app)
+
+
 @signals.worker_process_shutdown.connect
 def _forget_process_metrics(pid: int | None = None, **_: Any) -> None:
     from worker import metrics

@@ -67,3 +67,58 @@ def test_a_pool_child_gone_when_the_worker_reconnects_is_skipped() -> None:
         assert not hub.readers
     finally:
         hub.close()
+
+
+_PROBE = """
+import json, os, sys
+from collections import Counter
+from worker.app import app
+from worker.broker import open_publisher
+from worker.enqueue import send
+
+def kinds():
+    c = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        c[target.split(":")[0] if ":" in target else "file"] += 1
+    return dict(c)
+
+before = kinds()
+open_publisher(app)
+opened = kinds()
+if sys.argv[1] == "send":
+    send("spsync.process_outbox")
+print(json.dumps({"before": before, "opened": opened, "sent": kinds()}))
+"""
+
+
+def _probe(redis_url: str, action: str) -> dict[str, dict[str, int]]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REDIS_URL": redis_url}
+    env.pop("SPSYNC_BROKER_URL", None)
+    out = subprocess.run([sys.executable, "-c", _PROBE, action], env=env, check=True,  # noqa: S603
+                         capture_output=True, text=True, timeout=60).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_a_process_holds_its_publishing_connection_before_its_first_publish(
+        own_redis: OwnRedis) -> None:
+    """A pool child opens what it publishes through at start (``open_publisher``, run on
+    ``worker_process_init``): its first publish, however late, opens no descriptor."""
+    seen = _probe(own_redis.url, "send")
+    assert seen["opened"] != seen["before"]  # it did open something
+    assert seen["sent"] == seen["opened"]
+
+
+def test_a_publisher_that_cannot_connect_is_left_to_its_first_publish(
+        own_redis: OwnRedis) -> None:
+    own_redis.kill()
+    seen = _probe(own_redis.url, "none")  # returns (logged), does not raise or hang
+    assert seen["opened"].get("socket", 0) == seen["before"].get("socket", 0)

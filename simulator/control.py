@@ -165,8 +165,10 @@ async def _mutate(sim: Simulator, request: web.Request) -> dict[str, Any]:
         return {"changed": sim.catalog.apply_inventory(seller.seller_id, count, now)}
     if kind == "listings":  # the changed SKUs
         return {"changed": sim.catalog.apply_listings(seller.seller_id, count, now)}
+    if kind == "unshipped":  # new merchant-fulfilled orders, ready to ship
+        return {"changed": sim.mutator.place(seller.seller_id, count, now)}
     if kind != "orders":
-        raise BadRequest("kind must be 'orders', 'inventory' or 'listings'")
+        raise BadRequest("kind must be 'orders', 'unshipped', 'inventory' or 'listings'")
     return {"changed": sim.mutator.apply(seller.seller_id, count, now)}
 
 

@@ -45,6 +45,23 @@ class Mutator:
         rng = self._rngs[seller_id]
         return [self._change(rng, seller, now).order_id for _ in range(count)]
 
+    def place(self, seller_id: str, count: int, now: float) -> list[str]:
+        """``count`` new merchant-fulfilled orders, already ``Unshipped`` (paid and ready to
+        ship: what a seller's warehouse waits for), told to the listener as created. Their
+        AmazonOrderIds in order; ``POST /_sim/mutate`` with kind ``unshipped``."""
+        seller = self._world.sellers[seller_id]
+        rng = self._rngs[seller_id]
+        placed = []
+        for _ in range(count):
+            stamp = int(now)
+            order = new_order(rng, self._world, seller, Status.UNSHIPPED, stamp, stamp)
+            order.fulfillment_channel = "MFN"  # the merchant's to ship, not Amazon's
+            self._world.add_order(order)
+            if self._listener is not None:
+                self._listener.order_changed(order, True)
+            placed.append(order.order_id)
+        return placed
+
     def _change(self, rng: random.Random, seller: Seller, now: float) -> Order:
         # Scanning in insertion order keeps the candidate list, and so the choice, seeded.
         movable = [o for o in seller.orders.values() if o.status in _NEXT_STATUS]

@@ -47,8 +47,9 @@ class SimulatorClient:
         return float(self._request("POST", "/_sim/clock", {"advance": seconds})["now"])
 
     def mutate(self, selling_partner_id: str, count: int, kind: str = "orders") -> list[str]:
-        """Apply ``count`` changes now: ``kind`` orders (the changed order ids), inventory
-        or listings (the changed SKUs)."""
+        """Apply ``count`` changes now: ``kind`` orders (the changed order ids), unshipped
+        (new merchant-fulfilled orders ready to ship: their ids), inventory or listings (the
+        changed SKUs)."""
         result = self._request("POST", "/_sim/mutate",
                                {"seller_id": selling_partner_id, "count": count, "kind": kind})
         return list(result["changed"])

@@ -137,6 +137,25 @@ async def test_mutate_returns_ids_and_advances_last_update(make_sim: MakeSim) ->
     assert (await sim.post("/_sim/mutate", {"seller_id": "A-nobody", "count": 1}))[0] == 400
 
 
+async def test_mutate_unshipped_places_new_orders_ready_to_ship(make_sim: MakeSim) -> None:
+    sim = await make_sim(orders_per_seller=5)
+    spid = (await sim.seller())["selling_partner_id"]
+    before = {o["AmazonOrderId"] for o in await sim.truth(spid)}
+    status, body = await sim.post("/_sim/mutate",
+                                  {"seller_id": spid, "count": 3, "kind": "unshipped"})
+    assert status == 200 and len(set(body["changed"])) == 3
+    after = {o["AmazonOrderId"]: o for o in await sim.truth(spid)}
+    for order_id in body["changed"]:
+        assert order_id not in before
+        order = after[order_id]
+        assert order["OrderStatus"] == "Unshipped"
+        assert all(i["QuantityShipped"] == 0 for i in order["OrderItems"])
+    token = await sim.access_token()
+    _, got, _ = await sim.get(f"/orders/2026-01-01/orders/{body['changed'][0]}", token,
+                              {"includedData": "FULFILLMENT"})
+    assert got["order"]["fulfillment"]["fulfilledBy"] == "MERCHANT"
+
+
 async def test_same_seed_same_world_and_same_changes(make_sim: MakeSim) -> None:
     start = 1_790_000_000.0
     worlds = []

@@ -5,7 +5,10 @@ sellers (NA and EU on Orders 2026-01-01, FE on the deprecated v0 fallback), runs
 worker, beat and a notifications consumer (the simulator publishes to an embedded SQS) as
 child processes, shows live progress, freezes the simulator's data once
 every seller is synced, waits until the mirror (orders, FBA inventory, listings) equals the
-simulator's truth, prints a summary.
+simulator's truth. Then runs the order-to-warehouse recipe (``docs/recipes/
+order-to-warehouse.md``): new orders placed in the simulator reach a WMS stand-in through
+the notification, ``getOrder``, the mirror and the change feed, and their shipments go back
+through the outbox until the mirror shows them shipped. Prints a summary.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from devtools.demo_notifications import (
     CREDENTIALS,
@@ -45,6 +49,8 @@ from worker.status import collect, per_seller
 from worker.sync.catalog import streams_for
 
 FREEZE_AFTER_SECONDS = 4.0  # incremental syncs to watch before freezing the simulator
+WAREHOUSE_ORDERS_PER_SELLER = 2  # orders the demo places for the order-to-warehouse recipe
+WAREHOUSE_TIMEOUT = 60.0  # seconds for them to reach the WMS and be mirrored as shipped
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,11 @@ def _run_children(rt: Runtime, opts: DemoOptions, data_dir: Path, started: float
                                    env, data_dir))
         out.line("worker and beat started; syncing ...")
         matched, stats = _watch(rt, sim, seller_ids, opts, started, out)
-    _summary(rt, seller_ids, matched, stats, time.monotonic() - started, opts, out)
-    return matched
+        seconds = time.monotonic() - started
+        warehouse = _order_to_warehouse(rt, sim, seller_ids, data_dir, sqs is not None, out) \
+            if matched else None
+    _summary(rt, seller_ids, matched, stats, seconds, opts, out, warehouse)
+    return matched and warehouse is not None and warehouse["ok"]
 
 
 def _stop_embedded(rt: Runtime) -> None:
@@ -231,6 +240,50 @@ def _watch(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int], opts: 
     return False, stats
 
 
+def _order_to_warehouse(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int],
+                        data_dir: Path, notified: bool, out: _Printer) -> dict[str, Any]:
+    """Place new orders, let the recipe hand them to a WMS stand-in and ship them back; the
+    figures (``devtools/order_flow.py``) and whether every order made the whole trip."""
+    from devtools.order_flow import latency, place_orders, recipe, wait_received
+    from devtools.wms_stub import WmsStub
+
+    spids = list(seller_ids)
+    count = WAREHOUSE_ORDERS_PER_SELLER * len(spids)
+    since = datetime.now(UTC).replace(microsecond=0)  # go-live: the backlog stays put
+    log = data_dir / "demo-order-to-warehouse.log"
+    out.line(f"order to warehouse: placing {count} orders; examples/order_to_warehouse.py "
+             f"hands them to a WMS stub (log: {log})")
+    with WmsStub(pack_seconds=0.5) as wms, \
+            recipe({"DATABASE_URL": rt.services.database_url}, wms, log,
+                   since=since.isoformat()):
+        placed = place_orders(sim, spids, count, rate=4.0)
+        deadline = time.monotonic() + WAREHOUSE_TIMEOUT
+        figures = latency(placed, wait_received(wms, placed, WAREHOUSE_TIMEOUT))
+        shipped = _wait_shipped(rt, sim, seller_ids, set(placed), deadline)
+    figures.update(path="notifications" if notified else "polling", shipped_back=shipped,
+                   ok=figures["missed"] == 0 and shipped == len(placed))
+    return figures
+
+
+def _wait_shipped(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int],
+                  orders: set[str], deadline: float) -> int:
+    """How many of ``orders`` are Shipped both at Amazon and in the mirror, waiting for all
+    of them until ``deadline``."""
+    while True:
+        at_amazon = {o["AmazonOrderId"] for spid in seller_ids
+                     for o in sim.truth(spid)["orders"]
+                     if o["AmazonOrderId"] in orders and o["OrderStatus"] == "Shipped"}
+        with rt.engine.begin() as conn:
+            mirrored = set(conn.execute(text(
+                "SELECT amazon_order_id FROM orders WHERE seller_id = ANY(:s) "
+                "AND amazon_order_id = ANY(:o) AND order_status = 'SHIPPED'"),
+                {"s": list(seller_ids.values()), "o": list(orders)}).scalars())
+        both = len(at_amazon & mirrored)
+        if both == len(orders) or time.monotonic() > deadline:
+            return both
+        time.sleep(0.5)
+
+
 def _sellers(rt: Runtime, seller_ids: dict[str, int]) -> list[dict[str, Any]]:
     with rt.engine.begin() as conn:
         folded = per_seller(collect(conn))
@@ -250,7 +303,8 @@ def _all_match(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int],
 
 
 def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict[str, Any],
-             seconds: float, opts: DemoOptions, out: _Printer) -> None:
+             seconds: float, opts: DemoOptions, out: _Printer,
+             warehouse: dict[str, Any] | None) -> None:
     rows = _sellers(rt, seller_ids)
     calls = sum(b["calls"] for b in stats.get("buckets", []))
     throttled = sum(b["throttled"] for b in stats.get("buckets", []))
@@ -273,6 +327,7 @@ def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict
         "seconds": round(seconds, 1),
         "matches_truth": matched,
         "notifications": inbox_counts(rt, list(seller_ids.values())),
+        "order_to_warehouse": warehouse,
     }
     out.line(f"mirror {'matches' if matched else 'DOES NOT match'} the simulator: "
              f"{summary['orders']} orders, {summary['order_items']} items, "
@@ -281,6 +336,12 @@ def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict
     notes = summary["notifications"]
     out.line(f"notifications: {sum(notes.values())} received, {notes.get('done', 0)} refreshed, "
              f"{notes.get('parked', 0)} parked")
+    if warehouse is not None:
+        w = warehouse
+        out.line(f"order to warehouse ({w['path']}): {w['received']}/{w['placed']} new orders "
+                 f"handed to the WMS stub, placed -> WMS p50 {w['p50_s']} s, p95 {w['p95_s']} s"
+                 f" (quotas at {opts.time_scale:g}x Amazon's); {w['shipped_back']}/"
+                 f"{w['placed']} shipped back through the outbox and mirrored as Shipped")
     if opts.as_json:
         out.line(json.dumps(summary))
 

@@ -30,6 +30,7 @@ def test_demo_syncs_every_seller_until_the_mirror_matches(clean, start_sim, tmp_
     assert summary["matches_truth"] is True
     assert summary["sellers"] == 3 and summary["orders"] == truth_orders
     assert summary["api_calls"] > 0 and summary["order_items"] >= summary["orders"]
+    _warehouse_ran(summary, "polling")  # this simulator publishes no notifications
     assert "Atzr|" not in result.stdout + result.stderr  # no refresh token is ever printed
 
 
@@ -48,4 +49,14 @@ def test_demo_with_its_own_simulator_also_delivers_notifications(clean, tmp_path
     notes = summary["notifications"]
     assert notes.get("done", 0) > 0 and notes.get("parked", 0) == 0  # changes were pushed
     assert "notifications: sellers subscribed" in result.stdout
+    _warehouse_ran(summary, "notifications")
     assert "Atzr|" not in result.stdout + result.stderr
+
+
+def _warehouse_ran(summary: dict, path: str) -> None:
+    """The demo's last act, the order-to-warehouse recipe: every order it placed reached the
+    WMS stub once and came back shipped, at Amazon and in the mirror."""
+    w = summary["order_to_warehouse"]
+    assert w["path"] == path and w["placed"] == 6
+    assert (w["received"], w["missed"], w["duplicates"]) == (6, 0, 0)
+    assert w["shipped_back"] == 6 and w["p95_s"] is not None

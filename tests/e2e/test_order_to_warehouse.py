@@ -19,13 +19,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from devtools.order_flow import EXAMPLE, wms_orders
+from devtools.order_flow import EXAMPLE, stop, wms_orders
 from devtools.wms_stub import WmsStub
 from tests.e2e.procs import free_port, wait
 from tests.feedkit import item, new_seller, order
@@ -58,7 +57,7 @@ def test_the_wms_gets_every_ready_order_through_kills_and_an_outage(clean):
     kills = handed_at_start = 0
     refused_id = ""
     with contextlib.ExitStack() as stack:
-        stack.callback(_stop, lambda: proc)
+        stack.callback(lambda: stop(proc))
         for n in range(ORDERS):
             oid = f"111-{n:07d}-0000000"
             kind = rng.choice(("ready", "ready", "ready", "later", "afn", "pending"))
@@ -115,16 +114,6 @@ def test_the_wms_gets_every_ready_order_through_kills_and_an_outage(clean):
         assert package["trackingNumber"] == by_order[params["orderId"]]["tracking_number"]
         assert {i["orderItemId"]: i["quantity"] for i in package["orderItems"]} == {
             f"{params['orderId']}-1": 1, f"{params['orderId']}-2": 2}
-
-
-def _stop(current: Callable[[], subprocess.Popen[bytes]]) -> None:
-    proc = current()
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _worked(wms_url: str, handed_at_start: int, expected: set[str]) -> bool:

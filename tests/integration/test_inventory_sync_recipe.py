@@ -38,9 +38,9 @@ from .helpers import register, table
 pytestmark = pytest.mark.integration
 
 TWO_MARKETS = 3  # seller 3 is an NA seller selling in US and CA
-STOCK = 4  # units per merchant SKU at the count
+STOCK = 6  # units per merchant SKU at the count
 RESTOCK = 6
-CHANGES_PER_MINUTE = 300.0  # per seller: about 2 new orders a second for ours
+CHANGES_PER_MINUTE = 600.0  # per seller: about 4 new orders a second for ours
 ORDERING_SECONDS = 24.0
 FAST = Timing(send_deadline=20.0, lease=timedelta(seconds=60), settle=timedelta(0),
               reconcile_window=timedelta(seconds=120), poll_first=0.0, poll_max=0.05,

@@ -38,7 +38,7 @@ from sqlalchemy import Connection, create_engine, text
 from worker.db.changes import Change
 from worker.db.engine import sqlalchemy_url
 from worker.feed.follow import follow_in_db
-from worker.outbox import enqueue_command
+from worker.outbox import InvalidCommand, enqueue_command
 
 CONSUMER = "inventory-sync"
 SAFETY_BUFFER = 1  # units held back per marketplace; see split_evenly
@@ -187,10 +187,14 @@ class InventorySync:
             if reason:
                 _audit(conn, **about, step="skipped", reason=reason)
                 continue
-            outbox_id = enqueue_command(
-                conn, seller_id, "patchListingsItem", patch(sku, offer, quantity),
-                idempotency_key=f"{KEY_PREFIX}:{seller_id}:{sku}:{offer.marketplace_id}:"
-                                f"{position}")
+            try:
+                outbox_id = enqueue_command(
+                    conn, seller_id, "patchListingsItem", patch(sku, offer, quantity),
+                    idempotency_key=f"{KEY_PREFIX}:{seller_id}:{sku}:{offer.marketplace_id}:"
+                                    f"{position}")
+            except InvalidCommand as error:  # checked before any write: the batch goes on
+                _audit(conn, **about, step="skipped", reason=f"cannot be queued: {error}")
+                continue
             _audit(conn, **about, step="queued", outbox_id=outbox_id)
 
 

@@ -25,7 +25,8 @@ from .world import Seller
 
 AFN_CHANNELS = {"NA": "AMAZON_NA", "EU": "AMAZON_EU", "FE": "AMAZON_JP"}
 MERCHANT_CHANNEL = "DEFAULT"
-_LANGUAGES = {"US": "en_US", "CA": "en_CA", "DE": "de_DE", "JP": "ja_JP"}
+_LANGUAGES = {"US": "en_US", "CA": "en_CA", "DE": "de_DE", "FR": "fr_FR", "IT": "it_IT",
+              "ES": "es_ES", "JP": "ja_JP"}
 _DATASETS = ("summaries", "attributes", "issues", "offers", "fulfillmentAvailability",
              "relationships", "productTypes")
 

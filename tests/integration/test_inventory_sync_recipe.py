@@ -1,5 +1,5 @@
 """The multi-marketplace inventory sync recipe (examples/inventory_sync.py) against real
-Postgres, Redis and the simulator: a seller in two marketplaces (US and CA), a small
+Postgres, Redis and the simulator: a seller in three marketplaces (DE, FR and IT), a small
 merchant stock per SKU, orders arriving in the background while the mirror syncs, the
 consumer follows the feed and the outbox sweeps; a restock half-way.
 
@@ -37,11 +37,11 @@ from .helpers import register, table
 
 pytestmark = pytest.mark.integration
 
-TWO_MARKETS = 3  # seller 3 is an NA seller selling in US and CA
+EU = 1  # seller 1 is the EU seller: DE, FR and IT with eu_marketplaces=3
 STOCK = 6  # units per merchant SKU at the count
 RESTOCK = 6
-CHANGES_PER_MINUTE = 600.0  # per seller: about 4 new orders a second for ours
-ORDERING_SECONDS = 24.0
+CHANGES_PER_MINUTE = 900.0  # per seller: about 6 new orders a second for ours
+ORDERING_SECONDS = 30.0
 FAST = Timing(send_deadline=20.0, lease=timedelta(seconds=60), settle=timedelta(0),
               reconcile_window=timedelta(seconds=120), poll_first=0.0, poll_max=0.05,
               poll_timeout=timedelta(seconds=60), retry_base=0.0, retry_cap=0.0,
@@ -77,9 +77,10 @@ class Shop:
 def open_shop(start_sim: Any, runtime_for: Any) -> Shop:
     """The simulator with changes paused, every merchant SKU's stock counted at ``STOCK``
     in the simulator and in the recipe's stock table, the mirror synced once."""
-    sim = start_sim(sellers=4, orders_per_seller=20, time_scale=1000, seed=11)
+    sim = start_sim(sellers=2, orders_per_seller=20, time_scale=1000, seed=11,
+                    eu_marketplaces=3)
     rt = runtime_for(sim)
-    seller = sim.world()["sellers"][TWO_MARKETS]
+    seller = sim.world()["sellers"][EU]
     spid = seller["selling_partner_id"]
     seller_id = register(rt, sim)[spid]
     skus = sorted({sku for sku, _ in

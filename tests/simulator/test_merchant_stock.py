@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
+
 from simulator.catalog import MFN
+from simulator.config import SimConfig
 from simulator.merchant_stock import admit
 from simulator.remote import SimulatorClient
 from simulator.world import Item, Order, Product, Status
@@ -102,3 +105,13 @@ async def test_nothing_offered_nothing_sold_and_the_warehouse_endpoint(make_sim:
     for bad in ({"sku": afn, "add": 1}, {"sku": sku, "on_hand": -1}, {"sku": sku, "add": True}):
         status, _ = await sim.post("/_sim/merchant-stock", {"seller_id": spid, **bad})
         assert status == 400
+
+
+async def test_eu_sellers_can_sell_in_several_marketplaces(make_sim: MakeSim) -> None:
+    sim = await make_sim(sellers=2, orders_per_seller=5, eu_marketplaces=3)
+    seller = await sim.seller(1)
+    assert seller["marketplace_ids"] == ["A1PA6795UKMFR9", "A13V1IB3VIYZZH", "APJ6JRA9NG5V4"]
+    rows = await truth_listings(sim, seller["selling_partner_id"])
+    assert {r["marketplaceId"] for r in rows} == set(seller["marketplace_ids"])
+    with pytest.raises(ValueError, match="eu_marketplaces"):
+        SimConfig(eu_marketplaces=5)

@@ -158,7 +158,7 @@ def _run(args: Any, database_url: str, redis_url: str, sim_url: str, sqs: str, l
                    received)
     stats = sim.stats()
     return {
-        "benchmark": "order_to_wms", "sellers": len(seller_ids), "orders": count,
+        "benchmark": "order_to_wms", "sellers": len(seller_ids), "orders": len(placed),
         "rate_per_s": args.rate, "time_scale": args.time_scale,
         "poll_interval_s": POLL_SECONDS / args.time_scale,
         "notify_p50_s": notify["p50_s"], "notify_p95_s": notify["p95_s"],

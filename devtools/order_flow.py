@@ -24,21 +24,26 @@ from typing import Any
 from simulator.remote import SimulatorClient
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "order_to_warehouse.py"
+ATTEMPTS = 5  # tries per order: the simulator places none when no item is offered
 
 
 def place_orders(sim: SimulatorClient, sellers: list[str], count: int,
                  rate: float) -> dict[str, float]:
     """``count`` new merchant-fulfilled Unshipped orders, round-robin over ``sellers``, at
-    ``rate`` per second; order id -> epoch second just before it was placed."""
+    ``rate`` per second; order id -> epoch second just before it was placed. (Fewer only if
+    a seller is out of stock for :data:`ATTEMPTS` drawn orders in a row.)"""
     placed: dict[str, float] = {}
     started = time.monotonic()
     for i in range(count):
         delay = started + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        at = time.time()
-        for order_id in sim.mutate(sellers[i % len(sellers)], 1, kind="unshipped"):
-            placed[order_id] = at
+        for _ in range(ATTEMPTS):  # a seller out of stock for the drawn items sells nothing
+            at = time.time()
+            got = sim.mutate(sellers[i % len(sellers)], 1, kind="unshipped")
+            if got:
+                placed[got[0]] = at
+                break
     return placed
 
 

@@ -19,7 +19,8 @@ gateway (auth → faults → quota → validate → handler) · spec (operations
 listing_render · reports (lifecycle) · reports_api · report_content (flat files) ·
 sales_traffic · bigreport (synthetic documents) · documents (recipes, signed URLs) ·
 downloads (the "S3" route) · control (/_sim) · faults · errors · world · generate ·
-catalog · catalog_gen · mutations · catalog_changes · marketplaces · clock.
+catalog · catalog_gen · mutations · catalog_changes · merchant_stock (MFN stock and sales) ·
+marketplaces · clock.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from . import (
     downloads,
     inventory,
     listings,
+    merchant_stock,
     notifications_api,
     orders_2026,
     orders_v0,
@@ -73,6 +74,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
         app.router.add_route(op.method, op.path, sp_api_route(sim, op, handler))
     add_routes(app, sim)
     downloads.add_routes(app, sim)
+    merchant_stock.add_routes(app, sim)  # the merchant's warehouse: /_sim/merchant-stock
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)

@@ -117,13 +117,27 @@ class Issue:
 
 @dataclass
 class Listing:
-    """A listings item: one per SKU, offered in every marketplace of its seller."""
+    """A listings item: one per SKU, offered in every marketplace of its seller.
+
+    A merchant-fulfilled (MFN) listing has a quantity offered per marketplace
+    (``offered``), which ``patchListingsItem`` sets and each sale there lowers, and the
+    merchant's own stock (``on_hand``: never served by SP-API, truth only), which every
+    MFN sale lowers. Units sold beyond ``on_hand`` are counted in ``oversold``, per
+    marketplace: :mod:`merchant_stock` admits a sale only when its marketplace offers the
+    units, so a marketplace oversells only when the offers add up to more than the stock.
+    """
 
     sku: str
     created: int
     last_updated: int
-    mfn_quantity: int  # MFN only: what the merchant makes available
+    on_hand: int  # MFN only: the merchant's unsold stock; 0 for FBA
     issues: list[Issue] = field(default_factory=list)
+    offered: dict[str, int] = field(default_factory=dict)  # MFN: marketplace → quantity
+    oversold: dict[str, int] = field(default_factory=dict)  # MFN: marketplace → units
+
+    def quantity(self, marketplace_id: str) -> int:
+        """The quantity offered in ``marketplace_id`` (MFN)."""
+        return self.offered.get(marketplace_id, 0)
 
     @property
     def status(self) -> list[str]:

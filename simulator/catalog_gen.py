@@ -68,7 +68,9 @@ def populate(config: SimConfig, seller: Seller, start: int) -> None:
         entries.append(_extra(rng, taken, n, start))
     for entry in entries:
         seller.skus[entry.sku] = entry
-        seller.listings[entry.sku] = _listing(rng, entry, start)
+        listing = seller.listings[entry.sku] = _listing(rng, entry, start)
+        if entry.channel == MFN:  # every marketplace starts offering the whole stock
+            listing.offered = {m: listing.on_hand for m in seller.marketplace_ids}
     for marketplace in seller.marketplaces:
         for entry in entries:
             if entry.channel == AFN:
@@ -110,7 +112,7 @@ def _listing(rng: random.Random, entry: CatalogEntry, start: int) -> Listing:
         sku=entry.sku,
         created=entry.created,
         last_updated=rng.randint(entry.created, start - SETTLE_SECONDS),
-        mfn_quantity=rng.randint(0, 120) if entry.channel == MFN else 0,
+        on_hand=rng.randint(0, 120) if entry.channel == MFN else 0,
         issues=issues,
     )
 

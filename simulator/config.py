@@ -27,6 +27,7 @@ class SimConfig:
     items_page_size: int = 100
     report_delay_seconds: float = 30.0
     catalog_size: int = 0  # SKUs per seller; 0 = seeded between 40 and 80
+    eu_marketplaces: int = 1  # EU sellers sell in the first 1-4 of DE, FR, IT, ES
     # Where notifications go: an SQS endpoint (e.g. moto's server); each destination's
     # queue is found there by the name in its arn. None: messages are counted as failed,
     # never sent to real AWS. The defaults are the dummy credentials moto accepts.
@@ -48,6 +49,8 @@ class SimConfig:
             raise ValueError("history_days, token_ttl_seconds and items_page_size must be >= 1")
         if self.report_delay_seconds < 0 or self.catalog_size < 0:
             raise ValueError("report_delay_seconds and catalog_size must not be negative")
+        if not 1 <= self.eu_marketplaces <= 4:
+            raise ValueError("eu_marketplaces must be between 1 and 4")
 
     @property
     def lag_seconds(self) -> float:

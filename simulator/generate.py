@@ -62,7 +62,7 @@ def build_world(config: SimConfig, start: int) -> World:
             index=index,
             seller_id=selling_partner_id(config, index),
             region=region_for(index),
-            marketplaces=marketplaces_for(index),
+            marketplaces=marketplaces_for(index, config.eu_marketplaces),
             catalog=_catalog(rng),
         )
         world.add_seller(seller)

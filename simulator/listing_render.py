@@ -4,11 +4,12 @@ Attributes use Amazon's product-type attribute names (``item_name``, ``brand``,
 ``condition_type``, ``purchasable_offer``, ``fulfillment_availability``) with their
 usual ``[{value, marketplace_id, ...}]`` shape; ``ItemAttributes`` leaves them open.
 FBA listings report their fulfillable quantity under the region's Amazon channel code,
-merchant listings their own quantity under ``DEFAULT``. Points appear only in Japan, as
-the ``Points`` definition says. Attributes a ``patchListingsItem`` changed
-(``Seller.patched``, per SKU and marketplace) replace the generated ones, and a patched
-``purchasable_offer`` is the offer price everywhere; ``Seller.delisted`` hides a listing
-in the marketplaces it was deleted from.
+merchant listings the quantity they offer in the marketplace under ``DEFAULT``
+(``FulfillmentAvailability`` names no marketplace: both render the first requested one's).
+Points appear only in Japan, as the ``Points`` definition says. Attributes a
+``patchListingsItem`` changed (``Seller.patched``, per SKU and marketplace) replace the
+generated ones, and a patched ``purchasable_offer`` is the offer price everywhere;
+``Seller.delisted`` hides a listing in the marketplaces it was deleted from.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from .world import Seller
 
 AFN_CHANNELS = {"NA": "AMAZON_NA", "EU": "AMAZON_EU", "FE": "AMAZON_JP"}
 MERCHANT_CHANNEL = "DEFAULT"
-_LANGUAGES = {"US": "en_US", "CA": "en_CA", "DE": "de_DE", "JP": "ja_JP"}
+_LANGUAGES = {"US": "en_US", "CA": "en_CA", "DE": "de_DE", "FR": "fr_FR", "IT": "it_IT",
+              "ES": "es_ES", "JP": "ja_JP"}
 _DATASETS = ("summaries", "attributes", "issues", "offers", "fulfillmentAvailability",
              "relationships", "productTypes")
 
@@ -150,8 +152,9 @@ def _offers(seller: Seller, entry: CatalogEntry, listing: Listing,
 
 def _availability(seller: Seller, entry: CatalogEntry, listing: Listing,
                   markets: list[Marketplace]) -> list[dict[str, Any]]:
-    if entry.channel != AFN:
-        return [{"fulfillmentChannelCode": MERCHANT_CHANNEL, "quantity": listing.mfn_quantity}]
+    if entry.channel != AFN:  # one entry, no marketplace in it: the first requested one's
+        quantity = listing.quantity(markets[0].marketplace_id) if markets else 0
+        return [{"fulfillmentChannelCode": MERCHANT_CHANNEL, "quantity": quantity}]
     quantity = sum(
         seller.stock[(m.marketplace_id, entry.sku)].fulfillable
         for m in markets[:1]
@@ -184,7 +187,9 @@ _RENDERERS: dict[str, Renderer] = {
 
 
 def truth(seller: Seller) -> list[dict[str, Any]]:
-    """``/_sim/truth/listings`` rows: one per (SKU, marketplace), SKU order."""
+    """``/_sim/truth/listings`` rows: one per (SKU, marketplace), SKU order. Merchant (MFN)
+    rows add ``quantity`` (offered there), ``onHand`` (the merchant's stock, the SKU's in
+    every row) and ``oversold`` (units sold there beyond ``onHand``); FBA rows have None."""
     return [
         {
             "sku": sku,
@@ -194,11 +199,19 @@ def truth(seller: Seller) -> list[dict[str, Any]]:
             "issues": [{"code": i.code, "severity": i.severity}
                        for i in seller.listings[sku].issues],
             "price": _price_text(offer_price(seller, seller.skus[sku], market)),
+            **_stock_truth(seller.skus[sku], seller.listings[sku], market.marketplace_id),
         }
         for sku in sorted(seller.listings)
         for market in seller.marketplaces
         if (sku, market.marketplace_id) not in seller.delisted
     ]
+
+
+def _stock_truth(entry: CatalogEntry, listing: Listing, market: str) -> dict[str, int | None]:
+    if entry.channel == AFN:
+        return {"quantity": None, "onHand": None, "oversold": None}
+    return {"quantity": listing.quantity(market), "onHand": listing.on_hand,
+            "oversold": listing.oversold.get(market, 0)}
 
 
 def _price_text(price: Decimal | None) -> str | None:

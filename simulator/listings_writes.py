@@ -16,7 +16,8 @@ attribute one of :data:`ATTRIBUTES`. Two attributes drive what the other operati
   ``our_price[0].schedule[0].value_with_tax``. That price becomes the offer price
   (offers, attributes, searches, ``/_sim/truth/listings``); deleting it removes the offer.
 - ``fulfillment_availability``: merchant (MFN) listings only, channel ``DEFAULT``, a
-  non-negative integer ``quantity``. An FBA listing's quantity is Amazon's own.
+  non-negative integer ``quantity``; it becomes the quantity offered in each requested
+  marketplace, the others keep theirs. An FBA listing's quantity is Amazon's own.
 
 Other supported attributes are stored as sent. ``mode=VALIDATION_PREVIEW`` checks without
 applying (VALID / INVALID). deleteListingsItem takes one marketplace (``maxItems: 1``) and
@@ -216,7 +217,8 @@ def _apply(seller: Seller, sku: str, markets: list[str], changes: list[Change]) 
     for change in changes:
         if change.attribute == "fulfillment_availability":
             total = sum(v["quantity"] for v in change.values or [])
-            seller.listings[sku].mfn_quantity = total  # per SKU, as the listing renders it
+            for market in markets:  # the requested marketplaces only
+                seller.listings[sku].offered[market] = total
             continue
         for market in markets:
             patched = seller.patched.setdefault((sku, market), {})

@@ -38,6 +38,14 @@ CA = Marketplace("A2EUQ1WTGCTBG2", "CA", "CAD", "Amazon.ca", Decimal("1.35"),
                  language="en_CA", domain="www.amazon.ca")
 DE = Marketplace("A1PA6795UKMFR9", "DE", "EUR", "Amazon.de", Decimal("0.92"),
                  language="de_DE", domain="www.amazon.de")
+# More EU marketplaces, for sellers in several (``SimConfig.eu_marketplaces``).
+FR = Marketplace("A13V1IB3VIYZZH", "FR", "EUR", "Amazon.fr", Decimal("0.92"),
+                 language="fr_FR", domain="www.amazon.fr")
+IT = Marketplace("APJ6JRA9NG5V4", "IT", "EUR", "Amazon.it", Decimal("0.92"),
+                 language="it_IT", domain="www.amazon.it")
+ES = Marketplace("A1RKKUPIHCS9HS", "ES", "EUR", "Amazon.es", Decimal("0.92"),
+                 language="es_ES", domain="www.amazon.es")
+EU_MARKETPLACES = (DE, FR, IT, ES)
 JP = Marketplace("A1VC38T7YXB528", "JP", "JPY", "Amazon.co.jp", Decimal(150),
                  language="ja_JP", domain="www.amazon.co.jp", whole_units=True)
 
@@ -56,9 +64,10 @@ def region_for(index: int) -> str:
     return REGIONS[index % len(REGIONS)]
 
 
-def marketplaces_for(index: int) -> tuple[Marketplace, ...]:
-    """Every seller has its region's main marketplace; every other NA seller also sells in CA."""
+def marketplaces_for(index: int, eu_marketplaces: int = 1) -> tuple[Marketplace, ...]:
+    """Every seller has its region's main marketplace; every other NA seller also sells in CA;
+    EU sellers sell in the first ``eu_marketplaces`` of DE, FR, IT, ES."""
     region = region_for(index)
     if region == "NA":
         return (US, CA) if (index // len(REGIONS)) % 2 == 1 else (US,)
-    return (DE,) if region == "EU" else (JP,)
+    return EU_MARKETPLACES[:eu_marketplaces] if region == "EU" else (JP,)

@@ -18,6 +18,7 @@ from .catalog_changes import CatalogMutator, ChangeListener
 from .clock import Clock
 from .config import SimConfig
 from .generate import new_order, seeded
+from .merchant_stock import admit
 from .world import Order, Seller, Status, World
 
 TICK_SECONDS = 0.25
@@ -40,15 +41,18 @@ class Mutator:
         }
 
     def apply(self, seller_id: str, count: int, now: float) -> list[str]:
-        """Apply ``count`` changes to one seller; returns the touched AmazonOrderIds in order."""
+        """Apply ``count`` changes to one seller; returns the touched AmazonOrderIds in order
+        (fewer when a new order found none of its items offered: :mod:`merchant_stock`)."""
         seller = self._world.sellers[seller_id]
         rng = self._rngs[seller_id]
-        return [self._change(rng, seller, now).order_id for _ in range(count)]
+        changed = (self._change(rng, seller, now) for _ in range(count))
+        return [order.order_id for order in changed if order is not None]
 
     def place(self, seller_id: str, count: int, now: float) -> list[str]:
         """``count`` new merchant-fulfilled orders, already ``Unshipped`` (paid and ready to
         ship: what a seller's warehouse waits for), told to the listener as created. Their
-        AmazonOrderIds in order; ``POST /_sim/mutate`` with kind ``unshipped``."""
+        AmazonOrderIds in order (fewer when an order found none of its items offered:
+        :mod:`merchant_stock`); ``POST /_sim/mutate`` with kind ``unshipped``."""
         seller = self._world.sellers[seller_id]
         rng = self._rngs[seller_id]
         placed = []
@@ -56,18 +60,23 @@ class Mutator:
             stamp = int(now)
             order = new_order(rng, self._world, seller, Status.UNSHIPPED, stamp, stamp)
             order.fulfillment_channel = "MFN"  # the merchant's to ship, not Amazon's
+            if not admit(seller, order, now):
+                continue
             self._world.add_order(order)
             if self._listener is not None:
                 self._listener.order_changed(order, True)
             placed.append(order.order_id)
         return placed
 
-    def _change(self, rng: random.Random, seller: Seller, now: float) -> Order:
+    def _change(self, rng: random.Random, seller: Seller, now: float) -> Order | None:
         # Scanning in insertion order keeps the candidate list, and so the choice, seeded.
         movable = [o for o in seller.orders.values() if o.status in _NEXT_STATUS]
         created = not movable or rng.random() < NEW_ORDER_SHARE
         if created:
-            order = self._new(rng, seller, now)
+            new = self._new(rng, seller, now)
+            if new is None:
+                return None
+            order = new
         else:
             order = rng.choice(movable)
             order.set_status(_NEXT_STATUS[order.status], now)
@@ -75,9 +84,11 @@ class Mutator:
             self._listener.order_changed(order, created)
         return order
 
-    def _new(self, rng: random.Random, seller: Seller, now: float) -> Order:
+    def _new(self, rng: random.Random, seller: Seller, now: float) -> Order | None:
         stamp = int(now)
         order = new_order(rng, self._world, seller, Status.PENDING, stamp, stamp)
+        if not admit(seller, order, now):
+            return None  # no marketplace offered its items: nothing was sold
         self._world.add_order(order)
         return order
 

@@ -60,9 +60,22 @@ class SimulatorClient:
         return result
 
     def truth_listings(self, selling_partner_id: str) -> dict[str, Any]:
-        """``{"listings": [{"sku", "marketplaceId", "status", "asin", "issues", "price"}]}``."""
+        """``{"listings": [{"sku", "marketplaceId", "status", "asin", "issues", "price",
+        "quantity", "onHand", "oversold"}]}``; the last three are None for FBA listings."""
         result: dict[str, Any] = self._request(
             "GET", f"/_sim/truth/listings?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def merchant_stock(self, selling_partner_id: str, sku: str, *, on_hand: int | None = None,
+                       add: int | None = None) -> dict[str, Any]:
+        """The merchant's warehouse: set an MFN SKU's stock to a count (``on_hand``) and/or
+        receive ``add`` units; ``{"sku", "on_hand", "offered": {marketplace: quantity}}``."""
+        body: dict[str, Any] = {"seller_id": selling_partner_id, "sku": sku}
+        if on_hand is not None:
+            body["on_hand"] = on_hand
+        if add is not None:
+            body["add"] = add
+        result: dict[str, Any] = self._request("POST", "/_sim/merchant-stock", body)
         return result
 
     def truth_inbound(self, selling_partner_id: str) -> dict[str, Any]:

@@ -113,7 +113,8 @@ def listing_row(seller: Seller, entry: CatalogEntry, listing: Listing,
     opened = datetime.fromtimestamp(entry.created, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return [
         entry.title, "", entry.listing_id, entry.sku, f"{entry.price(marketplace):.2f}",
-        "" if afn else str(listing.mfn_quantity), opened, "", "y", "1", "", "", "11", "", "",
+        "" if afn else str(listing.quantity(marketplace.marketplace_id)), opened, "", "y", "1",
+        "", "", "11", "", "",
         "", entry.asin, "", "", "", "", "", entry.asin, "", "", "0",
         _AFN_CODES[seller.region] if afn else "DEFAULT", "" if afn else "Migrated Template",
         "Active" if BUYABLE in listing.status else "Inactive",

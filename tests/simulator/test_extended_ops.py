@@ -89,7 +89,7 @@ async def test_remote_client_helpers(make_sim: MakeSim) -> None:
     client = SimulatorClient(str(sim.client.make_url("")))
     listings = await asyncio.to_thread(client.truth_listings, spid)
     assert set(listings["listings"][0]) == {"sku", "marketplaceId", "status", "asin", "issues",
-                                            "price"}
+                                            "price", "quantity", "onHand", "oversold"}
     inventory = await asyncio.to_thread(client.truth_inventory, spid)
     assert set(inventory["inventory"][0]) == {
         "marketplaceId", "sellerSku", "fnSku", "asin", "fulfillableQuantity",

@@ -23,6 +23,7 @@ from .finances import (
     Group,
     Line,
     group_of,
+    lines,
     opaque_id,
 )
 from .world import Seller
@@ -52,6 +53,7 @@ def group_id(seed: int, seller: Seller, group: Group) -> str:
 def transaction(seed: int, seller: Seller, entry: Entry, now: float) -> dict[str, Any]:
     """One ``Transaction``, in the model's property order."""
     market, currency = entry.marketplace, entry.marketplace.currency
+    money_lines = lines(entry)
     body: dict[str, Any] = {
         "sellingPartnerMetadata": {
             "sellingPartnerId": seller.seller_id,
@@ -68,15 +70,15 @@ def transaction(seed: int, seller: Seller, entry: Entry, now: float) -> dict[str
         "transactionStatus": entry.status(now),
         "description": DESCRIPTIONS[entry.kind],
         "postedDate": iso(entry.posted),
-        "totalAmount": money(entry.total, currency),
+        "totalAmount": money(sum((line.total for line in money_lines), ZERO), currency),
         "marketplaceDetails": {"marketplaceId": market.marketplace_id,
                                "marketplaceName": market.name},
-        "items": [_item(entry, index, line) for index, line in enumerate(entry.lines)],
+        "items": [_item(entry, index, line) for index, line in enumerate(money_lines)],
     }
     if entry.matures is not None:
         body["contexts"] = [{"contextType": "DeferredContext", "deferralReason": DEFERRAL_REASON,
                              "maturityDate": iso(entry.matures)}]
-    body["breakdowns"] = breakdowns(entry.lines, currency)
+    body["breakdowns"] = breakdowns(money_lines, currency)
     return body
 
 
@@ -130,11 +132,10 @@ def _node(name: str, currency: str, children: list[tuple[str, Decimal]]) -> dict
     }
 
 
-def event_group(seed: int, seller: Seller, group: Group, entries: list[Entry],
+def event_group(seed: int, seller: Seller, group: Group, total: Decimal,
                 now: float) -> dict[str, Any]:
-    """One v0 ``FinancialEventGroup``: Open until its end, then Closed and transferred
-    (``Processing`` for a day, then ``Succeeded``)."""
-    total = sum((entry.total for entry in entries), ZERO)
+    """One v0 ``FinancialEventGroup`` holding ``total``: Open until its end, then Closed and
+    transferred (``Processing`` for a day, then ``Succeeded``)."""
     closed = now >= group.end
     body: dict[str, Any] = {
         "FinancialEventGroupId": group_id(seed, seller, group),

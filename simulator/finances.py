@@ -22,9 +22,10 @@ give the same ledger):
   aligned on :data:`GROUP_ANCHOR`, holding the transactions posted in them; a period is
   ``Open`` until its end, then ``Closed`` and paid out a day later.
 
-:class:`FinanceBook` keeps one sorted index per seller, rebuilt only for orders whose
-``last_update`` changed, so a page for a seller with 100,000 orders costs a bisect and the
-rendering of the page.
+:class:`FinanceBook` keeps one sorted index per seller, built on first use (money is worked
+out only for what is rendered or summed) and then patched for just the orders whose
+``last_update`` or status changed, so a page for a seller with 100,000 orders costs a scan
+of the orders' stamps, a bisect and the rendering of the page.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ SHIPMENT, REFUND, ADJUSTMENT = "Shipment", "Refund", "Adjustment"
 KINDS = (SHIPMENT, REFUND, ADJUSTMENT)
 DEFERRED, RELEASED, DEFERRED_RELEASED = "DEFERRED", "RELEASED", "DEFERRED_RELEASED"
 STATUSES = (DEFERRED, RELEASED, DEFERRED_RELEASED)
+ZERO = Decimal("0.00")
 _SHIPPED = (Status.SHIPPED, Status.INVOICE_UNCONFIRMED)
 
 
@@ -72,25 +74,24 @@ class Line:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One transaction; ``key`` orders the ledger (and pages it)."""
+    """One transaction; ``key`` (posted, order id, kind) orders the ledger and pages it."""
 
-    posted: int
+    key: tuple[int, str, int]
     order: Order
     kind: str
-    lines: tuple[Line, ...]
     matures: int | None  # end of the deferral, for a deferred transaction
 
+    @classmethod
+    def of(cls, posted: int, order: Order, kind: str, matures: int | None = None) -> Entry:
+        return cls((posted, order.order_id, KINDS.index(kind)), order, kind, matures)
+
     @property
-    def key(self) -> tuple[int, str, int]:
-        return (self.posted, self.order.order_id, KINDS.index(self.kind))
+    def posted(self) -> int:
+        return self.key[0]
 
     @property
     def marketplace(self) -> Marketplace:
         return self.order.marketplace
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.total for line in self.lines), Decimal("0.00"))
 
     def status(self, now: float) -> str:
         if self.matures is None:
@@ -109,7 +110,8 @@ class Group:
 
 
 def group_of(entry: Entry) -> Group:
-    start = GROUP_ANCHOR + (entry.posted - GROUP_ANCHOR) // (GROUP_DAYS * DAY) * GROUP_DAYS * DAY
+    period = GROUP_DAYS * DAY
+    start = GROUP_ANCHOR + (entry.posted - GROUP_ANCHOR) // period * period
     return Group(entry.marketplace.currency, start)
 
 
@@ -131,49 +133,85 @@ def _round(amount: Decimal, marketplace: Marketplace) -> Decimal:
 
 
 def order_entries(order: Order, seed: int) -> tuple[Entry, ...]:
-    """Every transaction the order ever has, posted or still to come."""
+    """Every transaction the order ever has, posted or still to come, in key order (their
+    money is worked out only when asked for: :func:`lines`)."""
     if order.status not in _SHIPPED:
         return ()
-    market, shipped = order.marketplace, order.last_update
+    shipped = order.last_update
+    entries = [Entry.of(shipped, order, SHIPMENT, shipped + DEFERRAL_DAYS * DAY)]
+    draw = _draw(seed, order.order_id)
+    if draw % 10_000 < REFUND_SHARE * 10_000:
+        entries.append(Entry.of(shipped + (3 + (draw >> 16) % 12) * DAY, order, REFUND))
+    if order.fulfillment_channel == "AFN" and (draw >> 32) % 10_000 < ADJUSTMENT_SHARE * 10_000:
+        entries.append(Entry.of(shipped + (2 + (draw >> 48) % 19) * DAY, order, ADJUSTMENT))
+    return tuple(sorted(entries, key=lambda e: e.key))
+
+
+def lines(entry: Entry) -> tuple[Line, ...]:
+    """The money of a transaction, one line per order item."""
+    order, market = entry.order, entry.marketplace
+    if entry.kind == ADJUSTMENT:
+        return tuple(
+            Line(ZERO, ZERO, -market.price(ADJUSTMENT_FEE_USD) * item.quantity_ordered)
+            for item in order.items
+        )
     afn = order.fulfillment_channel == "AFN"
     sale = tuple(
         Line(
             principal=item.line_total,
             referral=-_round(item.line_total * REFERRAL_RATE, market),
-            fba=-market.price(FBA_FEE_USD) * item.quantity_ordered if afn else Decimal("0.00"),
+            fba=-market.price(FBA_FEE_USD) * item.quantity_ordered if afn else ZERO,
         )
         for item in order.items
     )
-    entries = [Entry(shipped, order, SHIPMENT, sale, shipped + DEFERRAL_DAYS * DAY)]
-    draw = _draw(seed, order.order_id)
-    if draw % 10_000 < REFUND_SHARE * 10_000:
-        back = tuple(
-            Line(-line.principal, _round(-line.referral * REFERRAL_REFUND_SHARE, market),
-                 Decimal("0.00"))
-            for line in sale
-        )
-        entries.append(Entry(shipped + (3 + (draw >> 16) % 12) * DAY, order, REFUND, back, None))
-    if afn and (draw >> 32) % 10_000 < ADJUSTMENT_SHARE * 10_000:
-        fee = tuple(
-            Line(Decimal("0.00"), Decimal("0.00"),
-                 -market.price(ADJUSTMENT_FEE_USD) * item.quantity_ordered)
-            for item in order.items
-        )
-        entries.append(Entry(shipped + (2 + (draw >> 48) % 19) * DAY, order, ADJUSTMENT, fee,
-                             None))
-    return tuple(entries)
+    if entry.kind == SHIPMENT:
+        return sale
+    return tuple(
+        Line(-line.principal, _round(-line.referral * REFERRAL_REFUND_SHARE, market), ZERO)
+        for line in sale
+    )
+
+
+def total(entry: Entry) -> Decimal:
+    return sum((line.total for line in lines(entry)), ZERO)
+
+
+Known = tuple[int, Status, tuple[Entry, ...]]  # an order's last_update, status, entries
 
 
 class Ledger:
-    """One seller's transactions sorted by :attr:`Entry.key`, with an index by order."""
+    """One seller's transactions sorted by :attr:`Entry.key`; totals cached per entry."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], known: dict[str, Known]) -> None:
         self.entries = sorted(entries, key=lambda e: e.key)
         self.keys = [e.key for e in self.entries]
-        self.by_order: dict[str, list[Entry]] = {}
-        for entry in self.entries:
-            self.by_order.setdefault(entry.order.order_id, []).append(entry)
+        self._known = known
+        self._totals: dict[tuple[int, str, int], Decimal] = {}
         self._groups: tuple[int, dict[Group, list[Entry]]] | None = None
+        self._group_totals: dict[Group, Decimal] = {}
+
+    def of_order(self, order_id: str) -> tuple[Entry, ...]:
+        """An order's transactions, in key order."""
+        found = self._known.get(order_id)
+        return found[2] if found else ()
+
+    def total(self, entry: Entry) -> Decimal:
+        cached = self._totals.get(entry.key)
+        if cached is None:
+            cached = self._totals[entry.key] = total(entry)
+        return cached
+
+    def replace(self, old: tuple[Entry, ...], new: tuple[Entry, ...]) -> None:
+        """An order's transactions changed: swap its entries in place (a few bisects)."""
+        for entry in old:
+            at = bisect.bisect_left(self.keys, entry.key)
+            del self.keys[at], self.entries[at]
+            self._totals.pop(entry.key, None)
+        for entry in new:
+            at = bisect.bisect_left(self.keys, entry.key)
+            self.keys.insert(at, entry.key)
+            self.entries.insert(at, entry)
+        self._groups = None
 
     def posted(self, after: float, before: float) -> list[Entry]:
         """Entries posted in ``[after, before)``."""
@@ -183,7 +221,7 @@ class Ledger:
 
     def groups(self, now: float) -> dict[Group, list[Entry]]:
         """Every payout group with a transaction posted by ``now``, oldest first (cached
-        until another transaction is posted)."""
+        until another transaction is posted or the ledger changes)."""
         posted = self.posted(0, math.floor(now) + 1)
         if self._groups is not None and self._groups[0] == len(posted):
             return self._groups[1]
@@ -191,16 +229,26 @@ class Ledger:
         for entry in posted:
             found.setdefault(group_of(entry), []).append(entry)
         ordered = dict(sorted(found.items(), key=lambda kv: (kv[0].start, kv[0].currency)))
-        self._groups = (len(posted), ordered)
+        self._groups, self._group_totals = (len(posted), ordered), {}
         return ordered
+
+    def group_total(self, group: Group, now: float) -> Decimal:
+        """The sum of the transactions posted in ``group`` by ``now``."""
+        entries = self.groups(now).get(group, [])
+        cached = self._group_totals.get(group)
+        if cached is None:
+            cached = self._group_totals[group] = sum((self.total(e) for e in entries), ZERO)
+        return cached
 
 
 class FinanceBook:
-    """The per-seller ledgers of one simulator, rebuilt lazily when orders change."""
+    """The per-seller ledgers of one simulator: built on first use, then brought up to
+    date by swapping the entries of the orders whose ``last_update`` or status changed
+    (detected by a cheap version: order count and the sum of ``last_update``)."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._per_order: dict[str, dict[str, tuple[int, Status, tuple[Entry, ...]]]] = {}
+        self._known: dict[str, dict[str, Known]] = {}
         self._ledgers: dict[str, tuple[tuple[int, int], Ledger]] = {}
 
     def ledger(self, seller: Seller) -> Ledger:
@@ -208,17 +256,28 @@ class FinanceBook:
         cached = self._ledgers.get(seller.seller_id)
         if cached is not None and cached[0] == version:
             return cached[1]
-        ledger = Ledger(self._entries(seller))
+        if cached is None:
+            ledger = self._build(seller)
+        else:
+            ledger = cached[1]
+            self._update(seller, ledger)
         self._ledgers[seller.seller_id] = (version, ledger)
         return ledger
 
-    def _entries(self, seller: Seller) -> list[Entry]:
-        memo = self._per_order.setdefault(seller.seller_id, {})
-        found: list[Entry] = []
+    def _build(self, seller: Seller) -> Ledger:
+        known = self._known[seller.seller_id] = {
+            order.order_id: (order.last_update, order.status, order_entries(order, self.seed))
+            for order in seller.orders.values()
+        }
+        return Ledger([entry for _, _, entries in known.values() for entry in entries], known)
+
+    def _update(self, seller: Seller, ledger: Ledger) -> None:
+        known = self._known[seller.seller_id]
         for order in seller.orders.values():
-            known = memo.get(order.order_id)
-            if known is None or known[0] != order.last_update or known[1] is not order.status:
-                known = (order.last_update, order.status, order_entries(order, self.seed))
-                memo[order.order_id] = known
-            found.extend(known[2])
-        return found
+            before = known.get(order.order_id)
+            if before is not None and before[0] == order.last_update \
+                    and before[1] is order.status:
+                continue
+            entries = order_entries(order, self.seed)
+            ledger.replace(before[2] if before else (), entries)
+            known[order.order_id] = (order.last_update, order.status, entries)

@@ -22,7 +22,8 @@ The rules the models state in prose:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -30,7 +31,7 @@ from aiohttp import web
 
 from .errors import invalid_input
 from .finance_render import event_group, group_id, transaction
-from .finances import STATUSES, Entry, Group, Ledger
+from .finances import STATUSES, Entry, Ledger
 from .gateway import Call
 from .marketplaces import US
 from .state import Simulator
@@ -101,7 +102,7 @@ def _candidates(call: Call, ledger: Ledger, after: float, before: float) -> list
     """The entries in the window (and of the related identifier), in key order."""
     p = call.params
     if p.get(NAME) == "ORDER_ID":
-        found = ledger.by_order.get(p[VALUE], [])
+        found = list(ledger.of_order(p[VALUE]))
     elif p.get(NAME) == "FINANCIAL_EVENT_GROUP_ID":
         found = _group_entries(call, ledger, p[VALUE])
     else:
@@ -155,15 +156,16 @@ def list_financial_event_groups(call: Call) -> dict[str, Any]:
     payload: dict[str, Any] = {"FinancialEventGroupList": []}
     if before is not None and before - after > MAX_SPAN:
         return {"payload": payload}
+    ledger = call.sim.finances.ledger(call.seller)
     groups = [
-        (g, entries) for g, entries in call.sim.finances.ledger(call.seller).groups(call.now)
-        .items()
+        (g, entries) for g, entries in ledger.groups(call.now).items()
         if after <= g.start and (before is None or g.start < before)
         and (last is None or (g.start, g.currency) > last)
     ]
     seed = call.sim.config.seed
     payload["FinancialEventGroupList"] = [
-        event_group(seed, call.seller, g, entries, call.now) for g, entries in groups[:size]
+        event_group(seed, call.seller, g, ledger.group_total(g, call.now), call.now)
+        for g, _ in groups[:size]
     ]
     if len(groups) > size:
         tail = groups[size - 1][0]
@@ -200,14 +202,11 @@ def truth(sim: Simulator, seller: Seller) -> dict[str, Any]:
     ledger = sim.finances.ledger(seller)
     groups = ledger.groups(now)
     return {
-        "transactions": [transaction(seed, seller, e, now) for e in _posted(groups)],
-        "groups": [event_group(seed, seller, g, entries, now) for g, entries in groups.items()],
+        "transactions": [transaction(seed, seller, e, now)
+                         for e in ledger.posted(0, math.floor(now) + 1)],
+        "groups": [event_group(seed, seller, g, ledger.group_total(g, now), now)
+                   for g in groups],
     }
-
-
-def _posted(groups: dict[Group, list[Entry]]) -> Iterator[Entry]:
-    entries = [e for found in groups.values() for e in found]
-    return iter(sorted(entries, key=lambda e: e.key))
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:

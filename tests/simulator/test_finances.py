@@ -7,10 +7,12 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+from simulator import SimConfig
 from simulator.clock import Clock
-from simulator.finances import DEFERRAL_DAYS, GROUP_DAYS
+from simulator.finances import DEFERRAL_DAYS, GROUP_DAYS, FinanceBook
 from simulator.remote import SimulatorClient
 from simulator.spec import all_operations
+from simulator.state import build_simulator
 
 from .simkit import EPOCH, MakeSim, Sim, schema_errors
 
@@ -266,3 +268,25 @@ async def test_remote_client_reads_the_truth(make_sim: MakeSim) -> None:
     assert state["transactions"] and state["groups"]
     resp = await sim.client.get("/_sim/truth/finances", params={"seller_id": "nobody"})
     assert resp.status == 400
+
+
+def test_a_patched_ledger_equals_a_fresh_one() -> None:
+    """Orders shipped and created after the first read patch the ledger in place; the result
+    is what building it from scratch gives."""
+    sim = build_simulator(SimConfig(sellers=1, orders_per_seller=300))
+    seller = next(iter(sim.world.sellers.values()))
+    now = sim.clock.now()
+    first = sim.finances.ledger(seller)
+    first.groups(now + 30 * DAY)
+    for step in range(5):
+        sim.mutator.apply(seller.seller_id, 40, now + step)
+        sim.finances.ledger(seller)
+    patched = sim.finances.ledger(seller)
+    fresh = FinanceBook(sim.config.seed).ledger(seller)
+    assert patched is first
+    assert patched.keys == fresh.keys
+    later = now + 30 * DAY
+    assert [(g, patched.group_total(g, later)) for g in patched.groups(later)] == [
+        (g, fresh.group_total(g, later)) for g in fresh.groups(later)]
+    shipped = [o for o in seller.orders.values() if o.status.v0 == "Shipped"]
+    assert all(patched.of_order(o.order_id) for o in shipped)

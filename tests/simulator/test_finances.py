@@ -13,6 +13,7 @@ from simulator.finances import DEFERRAL_DAYS, GROUP_DAYS, FinanceBook
 from simulator.remote import SimulatorClient
 from simulator.spec import all_operations
 from simulator.state import build_simulator
+from worker.spapi_models import load
 
 from .simkit import EPOCH, MakeSim, Sim, schema_errors
 
@@ -290,3 +291,27 @@ def test_a_patched_ledger_equals_a_fresh_one() -> None:
         (g, fresh.group_total(g, later)) for g in fresh.groups(later)]
     shipped = [o for o in seller.orders.values() if o.status.v0 == "Shipped"]
     assert all(patched.of_order(o.order_id) for o in shipped)
+
+
+async def test_shaped_like_the_models_examples(make_sim: MakeSim) -> None:
+    """A sale has every property of the model's ``Transaction`` example (which itself breaks
+    its schema: ``breakdowns`` an object, an AmazonPayContext ``storeName`` off its enum), a
+    refund's item every property of the example's item; the models' sandbox answers pass the
+    same validation as ours."""
+    fin, v0 = load(FIN), load(FIN_V0)
+    example = fin["definitions"]["Transaction"]["example"]
+    assert schema_errors(FIN, "Transaction", example) != []
+    for model, name, path in ((fin, FIN, TRANSACTIONS), (v0, FIN_V0, GROUPS)):
+        sandbox = model["paths"][path]["get"]["responses"]["200"]["x-amzn-api-sandbox"]
+        response = model["paths"][path]["get"]["responses"]["200"]["schema"]["$ref"]
+        for case in sandbox["static"]:
+            assert schema_errors(name, response.rsplit("/", 1)[-1], case["response"]) == []
+    sim = await make_sim(orders_per_seller=200)
+    spid = (await sim.seller())["selling_partner_id"]
+    sim.clock.advance(30 * DAY)
+    everything = (await truth(sim, spid))["transactions"]
+    sale = next(t for t in everything if t["transactionType"] == "Shipment")
+    assert set(sale) == set(example)
+    refund = next(t for t in everything if t["transactionType"] == "Refund")
+    assert set(refund["items"][0]) == set(example["items"][0])
+    assert set(refund["items"][0]["contexts"][0]) == set(example["items"][0]["contexts"][0])

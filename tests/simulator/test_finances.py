@@ -241,8 +241,9 @@ async def test_quota_from_the_model(make_sim: MakeSim) -> None:
     token = await sim.access_token()
     sim.clock.advance(600)
     params = {"postedAfter": sim.recent(DAY)}
-    statuses = [(await sim.get(TRANSACTIONS, token, params))[0] for _ in range(11)]
-    assert statuses == [200] * 10 + [429]
+    answers = [await sim.get(TRANSACTIONS, token, params) for _ in range(11)]
+    assert [status for status, _, _ in answers] == [200] * 10 + [429]
+    assert {headers["x-amzn-RateLimit-Limit"] for _, _, headers in answers} == {"0.5"}
     statuses = [(await sim.get(GROUPS, token))[0] for _ in range(31)]
     assert statuses == [200] * 30 + [429]
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import (
     downloads,
+    finances_api,
     inventory,
     listings,
     notifications_api,
@@ -58,6 +59,8 @@ HANDLERS: dict[str, OperationHandler] = {
     "getSubscription": notifications_api.get_subscription,
     "getSubscriptionById": notifications_api.get_subscription_by_id,
     "deleteSubscriptionById": notifications_api.delete_subscription_by_id,
+    "listTransactions": finances_api.list_transactions,
+    "listFinancialEventGroups": finances_api.list_financial_event_groups,
 }
 
 
@@ -74,6 +77,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     add_routes(app, sim)
     downloads.add_routes(app, sim)
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
+    finances_api.add_routes(app, sim)  # /_sim/truth/finances
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

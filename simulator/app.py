@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import (
     downloads,
+    finances_api,
     inventory,
     listings,
     merchant_stock,
@@ -59,6 +60,8 @@ HANDLERS: dict[str, OperationHandler] = {
     "getSubscription": notifications_api.get_subscription,
     "getSubscriptionById": notifications_api.get_subscription_by_id,
     "deleteSubscriptionById": notifications_api.delete_subscription_by_id,
+    "listTransactions": finances_api.list_transactions,
+    "listFinancialEventGroups": finances_api.list_financial_event_groups,
 }
 
 
@@ -76,6 +79,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     downloads.add_routes(app, sim)
     merchant_stock.add_routes(app, sim)  # the merchant's warehouse: /_sim/merchant-stock
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
+    finances_api.add_routes(app, sim)  # /_sim/truth/finances
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

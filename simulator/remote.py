@@ -84,6 +84,14 @@ class SimulatorClient:
             "GET", f"/_sim/truth/inbound?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_finances(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"transactions": [...], "groups": [...]}``: every transaction posted by now (as
+        listTransactions renders it) and every financial event group (as
+        listFinancialEventGroups does), what a perfect mirror would hold now."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/finances?seller_id={quote(selling_partner_id)}")
+        return result
+
     def writes(self) -> dict[str, Any]:
         """Per write operation: how many requests were received and applied, by key."""
         result: dict[str, Any] = self.stats()["writes"]

@@ -76,11 +76,20 @@ NOTIFICATIONS_SERVED: tuple[tuple[str, str], ...] = (
     (NOTIFICATIONS, "deleteSubscriptionById"),
 )
 
+# Finances: transactions (2024-06-19) and payout groups (v0), derived from the orders.
+FINANCES = "finances_2024-06-19"
+FINANCES_V0 = "financesV0"
+FINANCES_SERVED: tuple[tuple[str, str], ...] = (
+    (FINANCES, "listTransactions"),
+    (FINANCES_V0, "listFinancialEventGroups"),
+)
+
 # The LWA scope a grantless operation's token must carry, per model. A model whose
 # description calls an operation grantless but is missing here fails loudly in _operation.
 GRANTLESS_SCOPES: dict[str, str] = {NOTIFICATIONS: "sellingpartnerapi::notifications"}
 
-_USAGE_ROW = re.compile(r"Usage Plan:.*?\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", re.S)
+# "Usage Plan:" in most models, "Usage plan:" in finances_2024-06-19.
+_USAGE_ROW = re.compile(r"Usage Plan:.*?\|\s*([0-9.]+)\s*\|\s*([0-9]+)\s*\|", re.S | re.I)
 _RANGE = re.compile(r"(?:between|must be)\s+(\d+)\s*(?:-|and)\s*(\d+)", re.I)
 _DEFAULT = re.compile(r"Default:?\**:?\**\s*(\d+)", re.I)
 _GRANTLESS = re.compile(r"\bis grantless\b")
@@ -199,7 +208,8 @@ def served_operations() -> dict[str, Operation]:
 @cache
 def all_operations() -> dict[str, Operation]:
     """operationId → Operation for everything the simulator answers."""
-    served = (*CATALOG_SERVED, *ACCOUNT_SERVED, *NOTIFICATIONS_SERVED, *WRITE_SERVED)
+    served = (*CATALOG_SERVED, *ACCOUNT_SERVED, *NOTIFICATIONS_SERVED, *WRITE_SERVED,
+              *FINANCES_SERVED)
     more = {op_id: _find(model, op_id) for model, op_id in served}
     return {**served_operations(), **more}
 

@@ -11,6 +11,7 @@ from .config import SimConfig
 from .consent import ConsentDesk
 from .documents import DocumentStore
 from .faults import FaultBook
+from .finances import FinanceBook
 from .generate import build_world, seeded
 from .lwa import Lwa
 from .mutations import ChangeLoop, Mutator
@@ -43,6 +44,7 @@ class Simulator:
     notifications: Notifications  # destinations, subscriptions, publishing to SQS
     writes: WriteLog  # write operations received / applied, per key (see writes.py)
     inbound: InboundBook  # FBA inbound plans and their operations
+    finances: FinanceBook  # transactions and payout groups, derived from the orders
 
 
 def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
@@ -74,4 +76,5 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
         notifications=notifications,
         writes=WriteLog(),
         inbound=InboundBook(),
+        finances=FinanceBook(config.seed),
     )

@@ -94,3 +94,28 @@ async def test_error_bodies_validate(make_sim: MakeSim) -> None:
     assert status == 404
     assert schema_errors(V2026, "ErrorList", body) == []
     assert body["errors"][0]["code"] == "NotFound"
+
+
+async def test_finances_validate(make_sim: MakeSim) -> None:
+    sim = await make_sim(sellers=4, orders_per_seller=80)  # seller 3: two currencies
+    token = await sim.access_token(3)
+    sim.clock.advance(4 * 86_400)  # some sales still deferred, some released, some refunded
+    token = await sim.access_token(3)
+    params = {"postedAfter": sim.recent(60 * 86_400)}
+    status, body, _ = await sim.get("/finances/2024-06-19/transactions", token, params)
+    assert status == 200
+    assert schema_errors("finances_2024-06-19", "ListTransactionsResponse", body) == []
+    assert {t["transactionStatus"] for t in body["payload"]["transactions"]} >= {
+        "DEFERRED", "DEFERRED_RELEASED", "RELEASED"}
+    status, body, _ = await sim.get("/finances/v0/financialEventGroups", token)
+    assert status == 200
+    assert schema_errors("financesV0", "ListFinancialEventGroupsResponse", body) == []
+    assert {g["ProcessingStatus"] for g in body["payload"]["FinancialEventGroupList"]} == {
+        "Open", "Closed"}
+    status, body, _ = await sim.get("/finances/v0/financialEventGroups", token,
+                                    {"MaxResultsPerPage": "0"})
+    assert status == 400
+    assert schema_errors("financesV0", "ListFinancialEventGroupsResponse", body) == []
+    status, body, _ = await sim.get("/finances/2024-06-19/transactions", token)
+    assert status == 400
+    assert schema_errors("finances_2024-06-19", "ErrorList", body) == []

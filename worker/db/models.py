@@ -441,3 +441,101 @@ class FeedConsumer(Base):
     position: Mapped[Decimal] = mapped_column(Numeric(38, 0), server_default="0")
     created_at: Mapped[datetime] = _ts(server_default=func.now())
     updated_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+def _money() -> Mapped[Decimal | None]:
+    return mapped_column(Numeric(18, 4))
+
+
+class FinancialTransaction(Base):
+    """A financial transaction (Finances 2024-06-19 ``listTransactions``): a sale, refund,
+    fee or adjustment, with its related identifiers as columns (all of them in ``related``)."""
+
+    __tablename__ = "financial_transactions"
+    __table_args__ = (
+        Index("financial_transactions_seller_posted_idx", "seller_id", "posted_date"),
+        Index("financial_transactions_seller_order_idx", "seller_id", "order_id"),
+        Index("financial_transactions_seller_group_idx", "seller_id",
+              "financial_event_group_id"),
+        Index("financial_transactions_sync_version_idx", "sync_version"),
+        Index("financial_transactions_seller_sync_version_idx", "seller_id", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    transaction_type: Mapped[str | None] = mapped_column(Text)
+    transaction_status: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    posted_date: Mapped[datetime | None] = _ts()
+    total_amount: Mapped[Decimal | None] = _money()
+    currency: Mapped[str | None] = mapped_column(Text)
+    marketplace_id: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(Text)
+    shipment_id: Mapped[str | None] = mapped_column(Text)
+    financial_event_group_id: Mapped[str | None] = mapped_column(Text)
+    settlement_id: Mapped[str | None] = mapped_column(Text)
+    refund_id: Mapped[str | None] = mapped_column(Text)
+    related: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class FinancialBreakdown(Base):
+    """One node of a transaction's breakdown trees: ``item`` 0 is the transaction's own
+    tree, ``item`` n its n-th item's; ``n`` the node's place in a depth-first walk; ``path``
+    the ``breakdownType``s from the root, joined by ``/``."""
+
+    __tablename__ = "financial_transaction_breakdowns"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["seller_id", "transaction_id"],
+            ["financial_transactions.seller_id", "financial_transactions.transaction_id"],
+            ondelete="CASCADE"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    item: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    breakdown_type: Mapped[str | None] = mapped_column(Text)
+    depth: Mapped[int] = mapped_column(Integer)
+    leaf: Mapped[bool] = mapped_column(Boolean)
+    amount: Mapped[Decimal | None] = _money()
+    currency: Mapped[str | None] = mapped_column(Text)
+    sku: Mapped[str | None] = mapped_column(Text)
+    asin: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+
+
+class FinancialEventGroup(Base):
+    """A payout period (Finances v0 ``listFinancialEventGroups``): open while it collects
+    transactions, closed when its balance is transferred."""
+
+    __tablename__ = "financial_event_groups"
+    __table_args__ = (
+        Index("financial_event_groups_seller_start_idx", "seller_id", "group_start"),
+        Index("financial_event_groups_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    financial_event_group_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    processing_status: Mapped[str | None] = mapped_column(Text)
+    fund_transfer_status: Mapped[str | None] = mapped_column(Text)
+    original_total: Mapped[Decimal | None] = _money()
+    original_currency: Mapped[str | None] = mapped_column(Text)
+    converted_total: Mapped[Decimal | None] = _money()
+    converted_currency: Mapped[str | None] = mapped_column(Text)
+    beginning_balance: Mapped[Decimal | None] = _money()
+    beginning_currency: Mapped[str | None] = mapped_column(Text)
+    group_start: Mapped[datetime | None] = _ts()
+    group_end: Mapped[datetime | None] = _ts()
+    fund_transfer_date: Mapped[datetime | None] = _ts()
+    trace_id: Mapped[str | None] = mapped_column(Text)
+    account_tail: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())

@@ -82,6 +82,60 @@ class ListingRow:
     source: str = "api"  # or "report": a listings report's row (see worker/db/upsert.py)
 
 
+@dataclass(frozen=True)
+class TransactionRow:
+    transaction_id: str
+    transaction_type: str | None
+    transaction_status: str | None
+    description: str | None
+    posted_date: datetime | None
+    total_amount: Decimal | None
+    currency: str | None
+    marketplace_id: str | None
+    order_id: str | None
+    shipment_id: str | None
+    financial_event_group_id: str | None
+    settlement_id: str | None
+    refund_id: str | None
+    related: dict[str, list[str]]
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    transaction_id: str
+    item: int  # 0: the transaction's own breakdowns; n: its n-th item's
+    n: int  # depth-first place within the item's trees
+    path: str
+    breakdown_type: str | None
+    depth: int
+    leaf: bool
+    amount: Decimal | None
+    currency: str | None
+    sku: str | None
+    asin: str | None
+    quantity: int | None
+
+
+@dataclass(frozen=True)
+class EventGroupRow:
+    financial_event_group_id: str
+    processing_status: str | None
+    fund_transfer_status: str | None
+    original_total: Decimal | None
+    original_currency: str | None
+    converted_total: Decimal | None
+    converted_currency: str | None
+    beginning_balance: Decimal | None
+    beginning_currency: str | None
+    group_start: datetime | None
+    group_end: datetime | None
+    fund_transfer_date: datetime | None
+    trace_id: str | None
+    account_tail: str | None
+    raw: dict[str, Any]
+
+
 def with_seller(row: Any, seller_id: int) -> dict[str, Any]:
     """A typed row as the column dict a write takes. Shallow on purpose: ``asdict`` would
     deep-copy every ``raw`` document, which costs more than the whole database write."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from worker.config import STREAM_KNOBS
-from worker.sync import inventory, listings, orders, report_types
+from worker.sync import finances, inventory, listings, orders, report_types
 from worker.sync.declaration import (
     Backfill,
     Children,
@@ -98,6 +98,39 @@ LISTINGS = StreamKind(
     backfill=Backfill(report_types.LISTINGS_ALL),
 )
 
+# Money. Amazon keeps changing transactions for weeks (deferred -> released, late fees) and
+# a payout group until it closes: every run re-reads the last ``overlap`` (the look-back).
+# Both operations want their window's end more than two minutes before now and return
+# nothing for windows longer than 180 days.
+FINANCES = StreamKind(
+    name="finances", table="financial_transactions", key=("seller_id", "transaction_id"),
+    children=Children("financial_transaction_breakdowns", "breakdowns"),
+    endpoint=Endpoint(
+        operation="listTransactions", paginator=tokens("nextToken", "payload", "nextToken"),
+        records=("payload", "transactions"), query=finances.transactions_query,
+        bounds=Bounds("postedAfter", "postedBefore"),
+        rows=finances.transaction_rows, write=finances.write_transactions),
+    tuning=Tuning(interval=timedelta(hours=1), overlap=timedelta(days=30),
+                  lag=timedelta(minutes=3), max_span=timedelta(days=60),
+                  initial=timedelta(days=30), page_size=0,  # Amazon sizes its pages
+                  tunable=("interval_seconds", "overlap_seconds", "lag_seconds")),
+)
+
+PAYOUTS = StreamKind(
+    name="payouts", table="financial_event_groups",
+    key=("seller_id", "financial_event_group_id"),
+    endpoint=Endpoint(
+        operation="listFinancialEventGroups",
+        paginator=tokens("NextToken", "payload", "NextToken"),
+        records=("payload", "FinancialEventGroupList"), query=finances.groups_query,
+        bounds=Bounds("FinancialEventGroupStartedAfter", "FinancialEventGroupStartedBefore"),
+        rows=finances.group_rows, write=finances.write_groups),
+    tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=60),
+                  lag=timedelta(minutes=3), max_span=timedelta(days=120),
+                  initial=timedelta(days=90), page_size=100, max_page_size=100,
+                  tunable=("interval_seconds", "overlap_seconds", "lag_seconds")),
+)
+
 SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
     name="sales-traffic", table="report_rows", key=("report_id", "line"),
     backfill=Backfill(
@@ -105,7 +138,8 @@ SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
         options=(("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))),
 )
 
-KINDS: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, SALES_TRAFFIC)
+KINDS: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
+                                 SALES_TRAFFIC)
 
 
 def synced() -> list[StreamKind]:

@@ -108,6 +108,9 @@ fixed with a regression test, and the suite gained the scenarios marked *new*.
   mark, and the spare token is owed. Checked by Redis kills.
 - **LWA outage storms**: a failed refresh starts a shared, growing cool-down per seller
   (3,692 attempts in a 120 s outage before). Checked by Remote faults.
+- **The soak's open-files check failed on a one-time step** (a pool child opening its broker
+  connection at its first publish, possibly half an hour in: two epoll instances and two
+  sockets): each pool child now opens it when it starts. Checked by Soak.
 - Access tokens cached in Redis are encrypted; SNS certificates must chain to a CA and name
   SNS, and a foreign topic costs no fetch; `sync_runs.api_calls` counts calls as they leave;
   the web app limits requests per address and cuts off slow clients; the CLI refuses

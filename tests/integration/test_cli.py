@@ -87,7 +87,8 @@ def test_sellers_add_list_and_status(env):
         ("A1CLITEST", "orders", 0), ("A1CLITEST", "inventory:A1PA6795UKMFR9", 0),
         ("A1CLITEST", "inventory:A1F83G8C2ARO7P", 0),  # one inventory stream per marketplace
         ("A1CLITEST", "listings:A1PA6795UKMFR9", 0),  # and one listings stream
-        ("A1CLITEST", "listings:A1F83G8C2ARO7P", 0)}
+        ("A1CLITEST", "listings:A1F83G8C2ARO7P", 0),
+        ("A1CLITEST", "finances", 0), ("A1CLITEST", "payouts", 0)}  # one each per seller
     everything = added.stdout + added.stderr + json.dumps(listed) + json.dumps(status)
     assert "cli-test-refresh-token" not in everything
     stored = table_bytes(env)
@@ -131,12 +132,12 @@ def test_dispatcher_claims_each_due_stream_once(env, runtime_for, start_sim):
     hold = timedelta(minutes=5)
     with rt.engine.connect() as a, rt.engine.connect() as b, a.begin(), b.begin():
         first = claim_due(a, now, limit=2, hold=hold)
-        second = claim_due(b, now, limit=10, hold=hold)  # skips rows `a` has locked
-    total = table(rt, "SELECT count(*) FROM sync_state")[0][0]  # orders + inventory streams
+        second = claim_due(b, now, limit=100, hold=hold)  # skips rows `a` has locked
+    total = table(rt, "SELECT count(*) FROM sync_state")[0][0]  # every stream of 3 sellers
     assert len(first) == 2 and len(second) == total - 2 and not set(first) & set(second)
     with rt.engine.begin() as conn:
-        assert claim_due(conn, now, limit=10, hold=hold) == []  # all pushed ahead by `hold`
-        assert len(claim_due(conn, now + hold, limit=10, hold=hold)) == total
+        assert claim_due(conn, now, limit=100, hold=hold) == []  # all pushed ahead by `hold`
+        assert len(claim_due(conn, now + hold, limit=100, hold=hold)) == total
 
 
 def test_beat_schedule_is_data_that_expires_after_one_interval():
@@ -170,11 +171,13 @@ def test_migrate_gives_existing_sellers_the_streams_they_lack(env):
                    "--marketplace-ids", "ATVPDKIKX0DER", env=env, stdin="Atzr|old\n")
     assert added.returncode == 0, added.stderr
     rt = _runtime(env)
-    with rt.engine.begin() as conn:  # as it was before listings existed
-        conn.execute(text("DELETE FROM sync_state WHERE stream LIKE 'listings:%'"))
+    with rt.engine.begin() as conn:  # as it was before listings and the money streams existed
+        conn.execute(text("DELETE FROM sync_state WHERE stream LIKE 'listings:%' "
+                          "OR stream IN ('finances', 'payouts')"))
     assert celery("migrate", env=env).returncode == 0
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state")}
-    assert streams == {"orders", "inventory:ATVPDKIKX0DER", "listings:ATVPDKIKX0DER"}
+    assert streams == {"orders", "inventory:ATVPDKIKX0DER", "listings:ATVPDKIKX0DER",
+                       "finances", "payouts"}
 
 
 def _runtime(env):

@@ -22,7 +22,7 @@ def test_demo_syncs_every_seller_until_the_mirror_matches(clean, start_sim, tmp_
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "celery", "-A", "worker", "demo", "--json", "--spapi-url",
          sim.url, "--time-scale", "60", "--timeout", "100"],
-        env=env, capture_output=True, text=True, timeout=150, check=False)
+        env=env, capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     truth_orders = sum(len(sim.client.truth(s["selling_partner_id"])["orders"])
@@ -42,7 +42,7 @@ def test_demo_with_its_own_simulator_also_delivers_notifications(clean, tmp_path
     result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "worker", "demo", "--json",
          "--orders-per-seller", "80", "--timeout", "100"],
-        env=env, capture_output=True, text=True, timeout=150, check=False)
+        env=env, capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["matches_truth"] is True and summary["sellers"] == 3

@@ -47,7 +47,8 @@ SALES_TRAFFIC = "GET_SALES_AND_TRAFFIC_REPORT"
 
 def sync_everything(rt, ids, world):
     for spid, seller_id in ids.items():
-        assert asyncio.run(run_stream(rt, seller_id, "orders")).status == "succeeded"
+        for stream in ("orders", "finances"):
+            assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
         for m in world[spid]["marketplace_ids"]:
             for kind in (INVENTORY, LISTINGS):
                 outcome = asyncio.run(run_stream(rt, seller_id, kind.stream(m)))
@@ -137,9 +138,10 @@ def analytics_db(services):
 
 @pytest.fixture(scope="module")
 def world(analytics_db):
-    """Three simulated sellers synced (orders, inventory and listings of every marketplace,
-    one seller's sales & traffic backfilled), one seller's first orders sync throttled twice
-    and its second one failed, plus the edge-case seller. Built once: every test only reads."""
+    """Three simulated sellers synced (orders, transactions, inventory and listings of every
+    marketplace, one seller's sales & traffic backfilled), one seller's first orders sync
+    throttled twice and its second one failed, plus the edge-case seller. Built once: every
+    test only reads."""
     redis.Redis.from_url(analytics_db.redis_url).flushdb()
     sim = Sim(SimConfig(sellers=3, orders_per_seller=80, time_scale=1000, seed=21,
                         history_days=40))

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.feedkit import settled
 from worker.db import changes as feed
 from worker.sync.registry import FINANCES, PAYOUTS
 from worker.sync.service import run_stream
@@ -49,6 +50,42 @@ def _truth_transactions(sim: Any, spid: str, start: datetime, end: datetime
             _dec(t["totalAmount"]), t["totalAmount"]["currencyCode"],
             related.get("ORDER_ID"), related.get("FINANCIAL_EVENT_GROUP_ID"), nodes)
     return out
+
+
+def _leaves(trees: list[dict[str, Any]], root: str) -> Decimal:
+    """The sum of the leaf amounts under the top-level breakdowns named ``root``."""
+    def walk(node: dict[str, Any]) -> Decimal:
+        children = node.get("breakdowns") or []
+        if not children:
+            return Decimal(str(node["breakdownAmount"]["currencyAmount"]))
+        return sum((walk(c) for c in children), Decimal(0))
+
+    return sum((walk(t) for t in trees if t["breakdownType"] == root), Decimal(0))
+
+
+def _profit_truth(sim: Any, spid: str, start: datetime, end: datetime
+                  ) -> dict[tuple[str, str], tuple[Decimal, ...]]:
+    """(order, currency) -> (sales, fees, refunds, net, released, deferred), summed here
+    from the simulator's transactions in the window, not through the view."""
+    out: dict[tuple[str, str], list[Decimal]] = {}
+    for t in sim.client.truth_finances(spid)["transactions"]:
+        related = {r["relatedIdentifierName"]: r["relatedIdentifierValue"]
+                   for r in t.get("relatedIdentifiers", [])}
+        if "ORDER_ID" not in related or not start <= _at(t["postedDate"]) < end:
+            continue
+        key = (related["ORDER_ID"], t["totalAmount"]["currencyCode"])
+        acc = out.setdefault(key, [Decimal(0)] * 6)
+        trees = t.get("breakdowns") or []
+        total = Decimal(str(t["totalAmount"]["currencyAmount"]))
+        charges = _leaves(trees, "ProductCharges")
+        acc[0] += charges if t["transactionType"] == "Shipment" else 0
+        acc[1] += _leaves(trees, "AmazonFees")
+        acc[2] += charges if t["transactionType"] == "Refund" else 0
+        acc[3] += total
+        acc[4] += total if t["transactionStatus"] != "DEFERRED" else 0
+        acc[5] += total if t["transactionStatus"] == "DEFERRED" else 0
+    q = Decimal("0.0001")
+    return {k: tuple(v.quantize(q) for v in acc) for k, acc in out.items()}
 
 
 def _mirror_transactions(rt: Any, seller_id: int) -> dict[str, tuple[Any, ...]]:
@@ -107,6 +144,17 @@ def test_transactions_and_payouts_equal_the_truth_and_follow_late_changes(start_
     assert groups_truth and groups_mirror == groups_truth
     deferred = {k for k, v in truth.items() if v[1] == "DEFERRED"}
     assert deferred  # some sales of the last week are still deferred
+    profit = {(r[0], r[1]): tuple(r[2:]) for r in table(
+        rt, "SELECT order_id, currency, sales, fees, refunds, net, released, deferred "
+        "FROM order_profit WHERE seller_id = :s", s=seller_id)}
+    assert profit == _profit_truth(sim, spid, start, end)
+    assert any(v[2] for v in profit.values()) and any(v[5] for v in profit.values())
+    ((other,),) = table(rt, "SELECT count(*) FROM order_profit WHERE other <> 0 AND "
+                        "seller_id = :s", s=seller_id)
+    assert other == 0  # sales, fees and refunds make up every net of this ledger
+    daily = table(rt, "SELECT sum(net), sum(orders) FROM order_profit_daily "
+                  "WHERE seller_id = :s", s=seller_id)
+    assert daily[0] == (sum(v[3] for v in profit.values()), len(profit))
 
     with rt.engine.begin() as conn:
         position = feed.latest(conn, 1)[0].position
@@ -119,6 +167,7 @@ def test_transactions_and_payouts_equal_the_truth_and_follow_late_changes(start_
     assert all(later[k][1] != "DEFERRED" for k in deferred if k in later)
     changed = {k for k in later if k not in truth or later[k] != truth[k]}
     assert changed
+    settled(rt.engine)  # other tests' transactions on this server can hold the feed back
     with rt.engine.begin() as conn:
         news = [c for c in feed.read(conn, position, 100_000)
                 if c.entity == "financial_transactions"]

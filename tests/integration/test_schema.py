@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 ANALYTICS_VIEWS = {"analytics_daily_sales", "analytics_daily_sales_traffic",
                    "analytics_inventory_position", "analytics_listing_issues",
-                   "analytics_sync_health"}
+                   "analytics_sync_health", "order_profit", "order_profit_daily"}
 
 
 def views(conn):

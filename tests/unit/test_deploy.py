@@ -768,11 +768,13 @@ def test_grafana_provisioning_matches_compose():
 
 ANALYTICS = DEPLOY / "grafana" / "spsync-analytics.json"
 POSTGRES_DS = "grafana-postgresql-datasource"
-_VIEWS_MIGRATION = ROOT / "worker/db/migrations/versions/0008_analytics_views.py"
+_VIEWS_MIGRATIONS = [ROOT / "worker/db/migrations/versions/0008_analytics_views.py",
+                     ROOT / "worker/db/migrations/versions/0011_order_profit.py"]
 
 
 def analytics_views() -> set[str]:
-    return set(re.findall(r"CREATE VIEW (\w+)", _VIEWS_MIGRATION.read_text()))
+    return {v for m in _VIEWS_MIGRATIONS
+            for v in re.findall(r"CREATE VIEW (\w+)", m.read_text())}
 
 
 def analytics_sql() -> list[tuple[str, str]]:
@@ -796,7 +798,7 @@ def test_analytics_dashboard_reads_the_views_through_its_postgres_variable():
     for p in items:
         assert p["gridPos"]["x"] + p["gridPos"]["w"] <= 24 and p["targets"], p["title"]
     views = analytics_views()
-    assert len(views) == 5
+    assert len(views) == 7
     for title, sql in analytics_sql():
         named = set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, re.IGNORECASE))
         assert named and named <= views, f"{title}: reads {named - views}, not a view"

@@ -33,6 +33,8 @@ from worker.spapi_models import load
 from .catalog import RESERVED_PARTS, Listing, Stock
 from .clock import Clock, iso
 from .config import SimConfig
+from .finances import SHIPMENT, order_entries
+from .finances import total as entry_total
 from .reports import FINISHED, Report, ReportBook
 from .world import Order, Seller
 
@@ -40,11 +42,13 @@ ORDER_CHANGE = "ORDER_CHANGE"
 FBA_INVENTORY = "FBA_INVENTORY_AVAILABILITY_CHANGES"
 LISTINGS_STATUS = "LISTINGS_ITEM_STATUS_CHANGE"
 REPORT_FINISHED = "REPORT_PROCESSING_FINISHED"
+TRANSACTION_UPDATE = "TRANSACTION_UPDATE"
 SCHEMAS = {
     ORDER_CHANGE: "OrderChangeNotification",
     FBA_INVENTORY: "FBAInventoryAvailabilityChangeNotification",
     LISTINGS_STATUS: "ListingsItemStatusChangeNotification",
     REPORT_FINISHED: "ReportProcessingFinishedNotification",
+    TRANSACTION_UPDATE: "TransactionUpdateNotification",
 }
 TYPES = tuple(SCHEMAS)
 CAMEL_CASE = frozenset({REPORT_FINISHED})  # its schema's keys are camelCase
@@ -246,6 +250,7 @@ class Notifications:
     def __init__(self, config: SimConfig, clock: Clock, application_id: str,
                  reports: ReportBook) -> None:
         self.clock = clock
+        self.seed = config.seed
         self.application_id = application_id
         self.reports = reports
         self.destinations: dict[str, Destination] = {}
@@ -298,6 +303,12 @@ class Notifications:
         sub = self.subscription(order.seller_id, ORDER_CHANGE)
         if sub is not None and sub.wants_order(order):
             self._publish(sub, order.last_update, order_change(order, created))
+        money = self.subscription(order.seller_id, TRANSACTION_UPDATE)
+        if money is not None:  # a shipped order posts its sale (simulator/finances.py)
+            for entry in order_entries(order, self.seed):
+                if entry.kind == SHIPMENT and entry.posted == order.last_update:
+                    self._publish(money, entry.posted, transaction_update(
+                        order, entry.kind, entry.posted, str(entry_total(entry))))
 
     def stock_changed(self, seller: Seller, stock: Stock) -> None:
         sub = self.subscription(seller.seller_id, FBA_INVENTORY)
@@ -378,7 +389,11 @@ class Notifications:
 
     def _publish_about(self, sub: Subscription, seller: Seller, thing: Any) -> None:
         now = self.clock.now()
-        if isinstance(thing, Order):
+        if sub.notification_type == TRANSACTION_UPDATE:
+            sale = order_entries(thing, self.seed)[0]  # a shipped order's first: its sale
+            self._publish(sub, now, transaction_update(thing, sale.kind, sale.posted,
+                                                       str(entry_total(sale))))
+        elif isinstance(thing, Order):
             self._publish(sub, now, order_change(thing, False))
         elif isinstance(thing, Listing):
             self._publish(sub, now, listing_status_change(seller, thing,
@@ -422,12 +437,16 @@ def _same_target(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _subjects(seller: Seller, kind: str, reports: ReportBook, subject: str | None,
               now: float) -> list[Any]:
-    """What ``/_sim/notify`` can publish about: orders (latest change first), FBA SKUs,
-    listings, finished reports; only ``subject`` when it names one."""
+    """What ``/_sim/notify`` can publish about: orders (latest change first; the shipped ones
+    for transactions), FBA SKUs, listings, finished reports; only ``subject`` when it names
+    one."""
     things: dict[str, Any]
     if kind == ORDER_CHANGE:
         ordered = sorted(seller.orders.values(), key=lambda o: -o.last_update)
         things = {o.order_id: o for o in ordered}
+    elif kind == TRANSACTION_UPDATE:  # the shipped orders, whose sale is posted
+        ordered = sorted(seller.orders.values(), key=lambda o: -o.last_update)
+        things = {o.order_id: o for o in ordered if order_entries(o, 0)}
     elif kind == FBA_INVENTORY:
         things = {sku: sku for _, sku in sorted(seller.stock)}
     elif kind == LISTINGS_STATUS:
@@ -488,6 +507,22 @@ def order_change(order: Order, created: bool) -> dict[str, Any]:
         "OrderChangeTrigger": {"TimeOfOrderChange": iso(order.last_update),
                                "ChangeReason": "NewOrder" if created else "StatusUpdate"},
         "Summary": summary,
+    }}
+
+
+def transaction_update(order: Order, kind: str, posted: float, amount: str) -> dict[str, Any]:
+    """TransactionUpdateNotification: a transaction of ``order`` was posted (the schema's
+    example names the order identifier ``OrderId``)."""
+    return {"TransactionUpdateNotification": {
+        "SellingPartnerMetadata": {"SellingPartnerId": order.seller_id,
+                                   "MarketplaceId": order.marketplace.marketplace_id,
+                                   "AccountType": "PAYABLE"},
+        "RelatedIdentifiers": [{"RelatedIdentifierName": "OrderId",
+                                "RelatedIdentifierValue": order.order_id}],
+        "TransactionType": kind,
+        "PostedDate": iso(posted),
+        "TotalAmount": {"CurrencyAmount": float(amount),
+                        "CurrencyCode": order.marketplace.currency},
     }}
 
 

@@ -75,3 +75,14 @@ def inventory_change(seller: str, sku: str, marketplace_id: str, *,
             "NotificationId": notification_id or _new_id(),
         },
     }
+
+
+def transaction_update(seller: str, order_id: str, *,
+                       notification_id: str | None = None) -> dict[str, Any]:
+    msg = _example("TransactionUpdateNotification")
+    inner = msg["Payload"]["TransactionUpdateNotification"]
+    inner["SellingPartnerMetadata"]["SellingPartnerId"] = seller
+    inner["RelatedIdentifiers"] = [{"RelatedIdentifierName": "OrderId",
+                                    "RelatedIdentifierValue": order_id}]
+    msg["NotificationMetadata"]["NotificationId"] = notification_id or _new_id()
+    return msg

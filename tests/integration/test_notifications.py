@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from tests.integration.helpers import register, table
-from tests.notificationkit import inventory_change, listing_change, order_change, report_finished
+from tests.notificationkit import (
+    inventory_change,
+    listing_change,
+    order_change,
+    report_finished,
+    transaction_update,
+)
 from worker.db.reports import ReportRequest, record_request
 from worker.notifications import inbox
 from worker.notifications.consumer import ConsumerStats, SqsSource, consume_batch
@@ -217,6 +223,19 @@ def test_report_finished_is_recorded_on_our_report_and_ignored_otherwise(harness
         notes = conn.execute(text("SELECT count(*) FROM notifications_inbox "
                                   "WHERE status = 'done'")).scalar_one()
     assert notes == 2
+
+
+def test_a_transaction_update_makes_the_finances_stream_due_and_nothing_else(harness):
+    h = harness
+    spid = _seller(h)["selling_partner_id"]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with h.rt.engine.begin() as conn:  # as after a sync: nothing due for an hour
+        conn.execute(text("UPDATE sync_state SET due_at = :t"), {"t": later})
+    h.send(transaction_update(spid, "111-0000000-0000000"))
+    assert h.consume() == 1 and h.inbox()[0][:2] == ("TRANSACTION_UPDATE", "pending")
+    assert asyncio.run(process_one(h.rt, h.enqueued[0])) == "done"
+    due = dict(table(h.rt, "SELECT stream, due_at <= now() FROM sync_state"))
+    assert due.pop("finances") is True and not any(due.values())
 
 
 def test_amazon_is_called_with_no_transaction_open_and_the_lease_keeps_others_off(

@@ -29,6 +29,7 @@ SCHEMA_FILES = {
     "FBA_INVENTORY_AVAILABILITY_CHANGES": "FBAInventoryAvailabilityChangeNotification",
     "LISTINGS_ITEM_STATUS_CHANGE": "ListingsItemStatusChangeNotification",
     "REPORT_PROCESSING_FINISHED": "ReportProcessingFinishedNotification",
+    "TRANSACTION_UPDATE": "TransactionUpdateNotification",
 }
 
 
@@ -422,6 +423,11 @@ async def test_every_type_publishes_schema_valid_messages(make_sim: MakeSim, sqs
     # seeded stream flips some of these six).
     assert (await sim.post("/_sim/mutate", {"seller_id": spid, "count": 6,
                                             "kind": "listings"}))[0] == 200
+    # orders move on: those that ship post their sale (TRANSACTION_UPDATE)
+    _, moved = await sim.post("/_sim/mutate", {"seller_id": spid, "count": 20})
+    truth = {o["AmazonOrderId"]: o for o in await sim.truth(spid)}
+    shipped = {o for o in moved["changed"] if truth[o]["OrderStatus"] == "Shipped"}
+    assert shipped
     report_id = await create_ok(sim, seller_token, {"reportType": ORDERS_REPORT,
                                                     "marketplaceIds": [market]})
     await sim.idle()  # the finished-report watch has looked at the report since
@@ -437,6 +443,9 @@ async def test_every_type_publishes_schema_valid_messages(make_sim: MakeSim, sqs
     assert kinds.count("FBA_INVENTORY_AVAILABILITY_CHANGES") == 2
     assert kinds.count("REPORT_PROCESSING_FINISHED") == 1
     assert kinds.count("LISTINGS_ITEM_STATUS_CHANGE") >= 1
+    sales = [parse(m).payload["TransactionUpdateNotification"] for m in messages
+             if parse(m).notification_type == "TRANSACTION_UPDATE"]
+    assert {s["RelatedIdentifiers"][0]["RelatedIdentifierValue"] for s in sales} == shipped
     for message, kind in zip(messages, kinds, strict=True):
         validate_official(message, kind)
     finished = next(parse(m) for m in messages

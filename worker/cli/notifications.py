@@ -20,7 +20,8 @@ def notifications() -> None:
 
 
 _TYPES_HELP = ("Comma-separated: ORDER_CHANGE, FBA_INVENTORY_AVAILABILITY_CHANGES, "
-               "LISTINGS_ITEM_STATUS_CHANGE, REPORT_PROCESSING_FINISHED (default: all four).")
+               "LISTINGS_ITEM_STATUS_CHANGE, REPORT_PROCESSING_FINISHED, TRANSACTION_UPDATE "
+               "(default: all five).")
 
 
 def _types(value: str | None) -> list[str]:

@@ -31,6 +31,7 @@ SCHEMAS = {
     "FBA_INVENTORY_AVAILABILITY_CHANGES": "FBAInventoryAvailabilityChangeNotification",
     "LISTINGS_ITEM_STATUS_CHANGE": "ListingsItemStatusChangeNotification",
     "REPORT_PROCESSING_FINISHED": "ReportProcessingFinishedNotification",
+    "TRANSACTION_UPDATE": "TransactionUpdateNotification",
 }
 # Amazon's listings schema disagrees with itself: its NotificationType enum says
 # LISTINGS_ITEM_STATUS_CHANGED, its own example (and the subscription type) says
@@ -127,5 +128,9 @@ def _seller(kind: str, payload: Mapping[str, Any]) -> str | None:
     if kind == "REPORT_PROCESSING_FINISHED":
         inner = payload.get("reportProcessingFinishedNotification") or {}
         return inner.get("sellerId") if isinstance(inner, Mapping) else None
+    if kind == "TRANSACTION_UPDATE":
+        inner = payload.get("TransactionUpdateNotification") or {}
+        meta = inner.get("SellingPartnerMetadata") if isinstance(inner, Mapping) else None
+        return meta.get("SellingPartnerId") if isinstance(meta, Mapping) else None
     value = payload.get("SellerId")
     return str(value) if value else None

@@ -30,12 +30,14 @@ from sqlalchemy import Connection, update
 
 from worker.db.models import Report
 from worker.db.sellers import UnknownSellerError, find_seller, get_seller
+from worker.db.state import make_stream_due
 from worker.metrics import NOTIFICATIONS
 from worker.notifications import inbox
 from worker.notifications.envelope import InvalidNotification, parse
 from worker.notifications.refresh import refresh_inventory, refresh_listing, refresh_order
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
+from worker.sync.registry import FINANCES
 
 log = structlog.get_logger(__name__)
 
@@ -143,6 +145,12 @@ async def _refresh(client: SpApiClient, conn: Connection, seller: Any, kind: str
             if mid in seller.marketplace_ids:
                 written += await refresh_listing(client, conn, seller, str(payload["Sku"]), mid)
         return f"listing rows written: {written}"
+    if kind == "TRANSACTION_UPDATE":
+        # Money changed: the finances stream runs at the next tick and re-reads its whole
+        # look-back window (a transaction has no single-record read to refresh it by).
+        with conn.begin():
+            make_stream_due(conn, seller.id, FINANCES.stream())
+        return "finances stream made due"
     raise ValueError(f"no handler for {kind}")
 
 

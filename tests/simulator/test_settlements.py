@@ -4,6 +4,7 @@ appear, re-issued on demand, and equal to ``/_sim/truth/settlements``."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from simulator import SimConfig
 from simulator.clock import Clock
+from simulator.remote import SimulatorClient
 from simulator.settlement_book import PERIOD, last_period_end
 from simulator.state import build_simulator
 from worker.notifications.envelope import parse
@@ -199,6 +201,13 @@ async def test_a_reissue_is_a_new_report_of_the_same_settlement(make_sim: MakeSi
     _, rows = await document(sim, token, again["reportId"])
     assert rows[0][0] == first["settlementId"] and rows[0][4] == again["totalAmount"]
     assert len(rows) == len(first["lines"]) + 2
+    client = SimulatorClient(str(sim.client.make_url("")))
+    third = await asyncio.to_thread(client.reissue_settlement, spid, first["settlementId"])
+    assert (third["settlementId"], len(third["lines"])) == (first["settlementId"],
+                                                            len(again["lines"]) + 1)
+    remote = await asyncio.to_thread(client.truth_settlements, spid)
+    assert remote == {"settlements": await truth(sim, spid)}
+    assert remote["settlements"][0]["reportId"] == third["reportId"]
     for body in ({"seller_id": spid, "settlement_id": "1"},
                  {"seller_id": "nobody", "settlement_id": first["settlementId"]}):
         status, answer = await sim.post("/_sim/settlements/reissue", body)

@@ -10,7 +10,8 @@ Report and document ids come from a seeded stream per seller.
 
 Reports nobody asked for (Amazon's settlement reports, :mod:`settlements`) come from
 *sources* registered with :meth:`ReportBook.schedule`: each brings one seller's scheduled
-reports up to date with the clock and is asked before a seller's reports are read.
+reports up to date with the clock and is asked before a seller's reports are read, and by
+the finished-report watch (``watching``: only reports finishing from now on matter then).
 """
 
 from __future__ import annotations
@@ -96,16 +97,16 @@ class ReportBook:
         self._rngs = {
             s.seller_id: seeded(config, "reports", s.index) for s in world.sellers.values()
         }
-        self._sources: list[Callable[[str], None]] = []
+        self._sources: list[Callable[[str, bool], None]] = []
 
-    def schedule(self, source: Callable[[str], None]) -> None:
-        """Ask ``source(seller_id)`` to add that seller's due scheduled reports before the
-        seller's reports are read (it must not read them through this book itself)."""
+    def schedule(self, source: Callable[[str, bool], None]) -> None:
+        """Ask ``source(seller_id, watching)`` to add that seller's due scheduled reports
+        before the seller's reports are read (it must not read them through this book)."""
         self._sources.append(source)
 
-    def _refresh(self, seller_id: str) -> None:
+    def _refresh(self, seller_id: str, watching: bool = False) -> None:
         for source in self._sources:
-            source(seller_id)
+            source(seller_id, watching)
 
     def new_report_id(self, seller_id: str, rng: random.Random | None = None) -> str:
         """The next id of the seller's stream, or of ``rng`` (ids independent of call order)."""
@@ -135,7 +136,7 @@ class ReportBook:
         """Reports that reached DONE, FATAL or CANCELLED since the last call, each once
         (what REPORT_PROCESSING_FINISHED announces)."""
         for seller_id in self._reports:
-            self._refresh(seller_id)
+            self._refresh(seller_id, watching=True)
         finished = [r for r in self._unfinished.values() if r.status(now) in FINISHED]
         for report in finished:
             del self._unfinished[(report.seller_id, report.report_id)]

@@ -5,7 +5,8 @@ currency, with a transaction in it) is one settlement, and its settlement become
 ``GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2`` report in the seller's :class:`ReportBook`,
 created when the period closes; nobody calls createReport. It is a function of the world
 and the clock, worked out when a seller's reports are read (getReports, getReport, the
-finished-report watch) and the clock has crossed a period end since the last look. A
+finished-report watch) and the clock has crossed a period end since the last look; its
+lines, total and document only when first asked for. A
 settlement whose period closed before the simulator started exists from the start and is
 never announced; one that closes while it runs is announced by REPORT_PROCESSING_FINISHED
 (the watch). Report and document ids are seeded per settlement and issue, so they do not
@@ -23,6 +24,7 @@ import json
 import random
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
@@ -30,7 +32,8 @@ from aiohttp import web
 from .clock import Clock, iso
 from .config import SimConfig
 from .documents import TSV, DocumentStore, stored, tsv_lines
-from .finances import DAY, GROUP_ANCHOR, GROUP_DAYS, FinanceBook, Group
+from .finances import DAY, GROUP_ANCHOR, GROUP_DAYS, ZERO, Entry, FinanceBook, Group
+from .finances import total as entry_total
 from .reports import DONE, Report, ReportBook
 from .settlements import (
     COLUMNS,
@@ -49,15 +52,32 @@ PERIOD = GROUP_DAYS * DAY
 
 @dataclass(frozen=True)
 class Settlement:
-    """One issue of one settlement and the report that carries it."""
+    """One issue of one settlement and the report that carries it. Its lines and total are
+    worked out when first asked for (most settlements are never downloaded)."""
 
     settlement_id: str
     seller_id: str
     group: Group
-    total: Decimal
-    lines: tuple[Row, ...]
+    entries: tuple[Entry, ...]  # the group's transactions, in ledger order
+    corrections: tuple[tuple[Decimal, int], ...]  # re-issues' extra lines: amount, posted
     issue: int  # 0 for the first
     report: Report
+    seed: int
+
+    @cached_property
+    def lines(self) -> tuple[Row, ...]:
+        rows = line_rows(self.seed, self.settlement_id, self.entries)
+        rows += [correction_row(self.settlement_id, a, p) for a, p in self.corrections]
+        return tuple(rows)
+
+    @cached_property
+    def total(self) -> Decimal:
+        ledger = sum((entry_total(entry) for entry in self.entries), ZERO)
+        return ledger + sum((amount for amount, _ in self.corrections), ZERO)
+
+    def file_lines(self) -> list[str]:
+        summary = summary_row(self.settlement_id, self.group, self.total)
+        return tsv_lines(COLUMNS, [list(summary), *map(list, self.lines)])
 
     def render(self) -> dict[str, Any]:
         return {
@@ -89,23 +109,26 @@ class SettlementBook:
         self._seen: dict[str, int] = {}  # seller → the period end it was brought up to
         reports.schedule(self.sync)
 
-    def sync(self, seller_id: str) -> None:
-        """Issue a settlement for every closed group of the seller that has none yet."""
+    def sync(self, seller_id: str, watching: bool = False) -> None:
+        """Issue a settlement for every closed group of the seller that has none yet.
+
+        ``watching`` (the finished-report watch): a seller not looked at yet is left alone
+        until a period closes while the simulator runs, since the settlements of the
+        periods closed before its start are never announced (and its ledger costs a scan
+        of its orders)."""
         now = self._clock.now()
         boundary = last_period_end(now)
-        if self._seen.get(seller_id) == boundary:
+        if self._seen.get(seller_id) == boundary or (
+                watching and seller_id not in self._seen and boundary <= self._started):
             return
         self._seen[seller_id] = boundary
-        seller, seed = self._world.sellers[seller_id], self._config.seed
-        ledger = self._finances.ledger(seller)
+        ledger = self._finances.ledger(self._world.sellers[seller_id])
         issued = self._issues[seller_id]
         for group, entries in ledger.groups(now).items():
-            sid = settlement_id(seed, seller_id, group)
-            if group.end > now or sid in issued:
-                continue
-            rows = tuple(line_rows(seed, sid, entries))
-            self._issue(seller_id, sid, group, ledger.group_total(group, now), rows,
-                        created=group.end, announce=group.end > self._started)
+            sid = settlement_id(self._config.seed, seller_id, group)
+            if group.end <= now and sid not in issued:
+                self._issue(seller_id, sid, group, tuple(entries), (), created=group.end,
+                            announce=group.end > self._started)
 
     def reissue(self, seller_id: str, wanted: str) -> Settlement:
         """A new issue of settlement ``wanted``: one more line; KeyError when unknown."""
@@ -114,9 +137,9 @@ class SettlementBook:
         rng = self._rng(seller_id, wanted, latest.issue + 1, "correction")
         amount = Decimal(rng.randint(-2500, 2500) or 1) / 100
         posted = latest.group.end - rng.randint(1, PERIOD - 1)
-        rows = (*latest.lines, correction_row(wanted, amount, posted))
-        return self._issue(seller_id, wanted, latest.group, latest.total + amount, rows,
-                           created=self._clock.now(), announce=True)
+        return self._issue(seller_id, wanted, latest.group, latest.entries,
+                           (*latest.corrections, (amount, posted)), created=self._clock.now(),
+                           announce=True)
 
     def latest(self, seller_id: str) -> list[Settlement]:
         """The latest issue of each of the seller's settlements, oldest period first."""
@@ -124,8 +147,9 @@ class SettlementBook:
         found = [issues[-1] for issues in self._issues[seller_id].values()]
         return sorted(found, key=lambda s: (s.group.start, s.group.currency))
 
-    def _issue(self, seller_id: str, sid: str, group: Group, total: Decimal,
-               rows: tuple[Row, ...], *, created: float, announce: bool) -> Settlement:
+    def _issue(self, seller_id: str, sid: str, group: Group, entries: tuple[Entry, ...],
+               corrections: tuple[tuple[Decimal, int], ...], *, created: float,
+               announce: bool) -> Settlement:
         issues = self._issues[seller_id].setdefault(sid, [])
         rng = self._rng(seller_id, sid, len(issues), "ids")
         document_id = self._reports.new_document_id(seller_id, rng)
@@ -143,10 +167,11 @@ class SettlementBook:
             outcome=str(DONE),
             document_id=document_id,
         )
-        lines = tsv_lines(COLUMNS, [list(summary_row(sid, group, total)), *map(list, rows)])
-        self._documents.add(stored(document_id, seller_id, TSV, lines))
+        settlement = Settlement(sid, seller_id, group, entries, corrections, len(issues),
+                                report, self._config.seed)
+        self._documents.add_later(document_id, lambda: stored(
+            document_id, seller_id, TSV, settlement.file_lines()))
         self._reports.add(report, announce=announce)
-        settlement = Settlement(sid, seller_id, group, total, rows, len(issues), report)
         issues.append(settlement)
         return settlement
 

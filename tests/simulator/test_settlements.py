@@ -228,3 +228,16 @@ def test_settlements_are_the_same_for_the_same_seed() -> None:
     other = rendered(2, 0)
     assert {s["settlementId"] for ss in other for s in ss}.isdisjoint(
         {s["settlementId"] for ss in first for s in ss})
+
+
+def test_the_watch_finds_a_new_settlement_of_a_seller_nobody_looked_at() -> None:
+    clock = Clock(start=1_795_000_000)
+    sim = build_simulator(SimConfig(orders_per_seller=150, history_days=45), clock)
+    assert sim.reports.newly_finished(clock.now()) == []  # the past is never announced
+    clock.advance(last_period_end(clock.now()) + PERIOD - clock.now() + 1)
+    announced = sim.reports.newly_finished(clock.now())
+    assert sim.reports.newly_finished(clock.now()) == []  # each once
+    latest = [s for seller_id in sim.world.sellers for s in sim.settlements.latest(seller_id)
+              if s.group.end == last_period_end(clock.now())]
+    assert latest and sorted(r.report_id for r in announced) == sorted(
+        s.report.report_id for s in latest)

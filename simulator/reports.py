@@ -8,7 +8,7 @@ no document). ``cancelReport`` cancels an IN_QUEUE report. The content is taken 
 the world when the report is created, so it is exactly the truth at that instant.
 Report and document ids come from a seeded stream per seller.
 
-Reports nobody asked for (Amazon's settlement reports, :mod:`settlements`) come from
+Reports nobody asked for (Amazon's settlement reports, :mod:`settlement_book`) come from
 *sources* registered with :meth:`ReportBook.schedule`: each brings one seller's scheduled
 reports up to date with the clock and is asked before a seller's reports are read, and by
 the finished-report watch (``watching``: only reports finishing from now on matter then).

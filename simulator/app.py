@@ -26,6 +26,7 @@ from . import (
     orders_v0,
     reports_api,
     sellers_api,
+    settlement_book,
     writes,
 )
 from .clock import Clock
@@ -80,6 +81,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     merchant_stock.add_routes(app, sim)  # the merchant's warehouse: /_sim/merchant-stock
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
     finances_api.add_routes(app, sim)  # /_sim/truth/finances
+    settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

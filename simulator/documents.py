@@ -67,11 +67,20 @@ class DocumentStore:
     def __init__(self, seed: int) -> None:
         self._key = hashlib.sha256(f"spsync-simulator-documents:{seed}".encode()).digest()
         self._documents: dict[str, Document] = {}
+        self._later: dict[str, Callable[[], Document]] = {}
 
     def add(self, document: Document) -> None:
         self._documents[document.document_id] = document
 
+    def add_later(self, document_id: str, make: Callable[[], Document]) -> None:
+        """A document made by ``make`` when first asked for (for reports Amazon makes by
+        itself, which most callers never download)."""
+        self._later[document_id] = make
+
     def get(self, document_id: str) -> Document | None:
+        make = self._later.pop(document_id, None)
+        if make is not None:
+            self._documents[document_id] = make()
         return self._documents.get(document_id)
 
     def url(self, origin: str, document_id: str, expires: float, content_encoding: bool) -> str:

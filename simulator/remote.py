@@ -92,6 +92,24 @@ class SimulatorClient:
             "GET", f"/_sim/truth/finances?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_settlements(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"settlements": [{"settlementId", "startDate", "endDate", "depositDate",
+        "totalAmount", "currency", "reportId", "lines": [{column: value}]}]}``: the latest
+        issue of each settlement report, oldest period first (``totalAmount`` and the lines'
+        values are the flat file's text)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/settlements?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def reissue_settlement(self, selling_partner_id: str, settlement_id: str) -> dict[str, Any]:
+        """Amazon re-issues a settlement: a new report (new id and document, created now) for
+        the same settlement id, with one more line and its total updated; the new issue, as
+        :meth:`truth_settlements` renders it."""
+        result: dict[str, Any] = self._request(
+            "POST", "/_sim/settlements/reissue",
+            {"seller_id": selling_partner_id, "settlement_id": settlement_id})
+        return result
+
     def writes(self) -> dict[str, Any]:
         """Per write operation: how many requests were received and applied, by key."""
         result: dict[str, Any] = self.stats()["writes"]

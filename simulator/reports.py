@@ -7,11 +7,17 @@ document describing the error) or CANCELLED (Amazon's "no data to return" cancel
 no document). ``cancelReport`` cancels an IN_QUEUE report. The content is taken from
 the world when the report is created, so it is exactly the truth at that instant.
 Report and document ids come from a seeded stream per seller.
+
+Reports nobody asked for (Amazon's settlement reports, :mod:`settlement_book`) come from
+*sources* registered with :meth:`ReportBook.schedule`: each brings one seller's scheduled
+reports up to date with the clock and is asked before a seller's reports are read, and by
+the finished-report watch (``watching``: only reports finishing from now on matter then).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,39 +97,57 @@ class ReportBook:
         self._rngs = {
             s.seller_id: seeded(config, "reports", s.index) for s in world.sellers.values()
         }
+        self._sources: list[Callable[[str, bool], None]] = []
 
-    def new_report_id(self, seller_id: str) -> str:
-        taken, rng = self._reports[seller_id], self._rngs[seller_id]
+    def schedule(self, source: Callable[[str, bool], None]) -> None:
+        """Ask ``source(seller_id, watching)`` to add that seller's due scheduled reports
+        before the seller's reports are read (it must not read them through this book)."""
+        self._sources.append(source)
+
+    def _refresh(self, seller_id: str, watching: bool = False) -> None:
+        for source in self._sources:
+            source(seller_id, watching)
+
+    def new_report_id(self, seller_id: str, rng: random.Random | None = None) -> str:
+        """The next id of the seller's stream, or of ``rng`` (ids independent of call order)."""
+        taken, rng = self._reports[seller_id], rng or self._rngs[seller_id]
         while True:
             candidate = str(rng.randint(10**10, 10**11 - 1))
             if candidate not in taken:
                 return candidate
 
-    def new_document_id(self, seller_id: str) -> str:
+    def new_document_id(self, seller_id: str, rng: random.Random | None = None) -> str:
         """Shaped like Amazon's ``amzn1.spdoc.1.4.<region>.<uuid>.T<id>.<n>``."""
-        rng = self._rngs[seller_id]
+        rng = rng or self._rngs[seller_id]
         uuid = "-".join(hex_text(rng, n) for n in (8, 4, 4, 4, 12))
         return (
             f"amzn1.spdoc.1.4.{self._regions[seller_id]}.{uuid}."
             f"T{_alnum(rng, 13)}.{digits(rng, 4)}"
         )
 
-    def add(self, report: Report) -> None:
+    def add(self, report: Report, announce: bool = True) -> None:
+        """``announce`` False: a report that finished before the simulator started, which
+        REPORT_PROCESSING_FINISHED never announces."""
         self._reports[report.seller_id][report.report_id] = report
-        self._unfinished[(report.seller_id, report.report_id)] = report
+        if announce:
+            self._unfinished[(report.seller_id, report.report_id)] = report
 
     def newly_finished(self, now: float) -> list[Report]:
         """Reports that reached DONE, FATAL or CANCELLED since the last call, each once
         (what REPORT_PROCESSING_FINISHED announces)."""
+        for seller_id in self._reports:
+            self._refresh(seller_id, watching=True)
         finished = [r for r in self._unfinished.values() if r.status(now) in FINISHED]
         for report in finished:
             del self._unfinished[(report.seller_id, report.report_id)]
         return finished
 
     def get(self, seller_id: str, report_id: str) -> Report | None:
+        self._refresh(seller_id)
         return self._reports[seller_id].get(report_id)
 
     def of(self, seller_id: str) -> list[Report]:
+        self._refresh(seller_id)
         return list(self._reports[seller_id].values())
 
 

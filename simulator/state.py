@@ -19,6 +19,7 @@ from .pagination import TokenCodec
 from .publisher import Notifications
 from .quotas import QuotaBook
 from .reports import ReportBook
+from .settlement_book import SettlementBook
 from .spec import Operation, all_operations
 from .world import World
 from .write_state import InboundBook, WriteLog
@@ -45,6 +46,7 @@ class Simulator:
     writes: WriteLog  # write operations received / applied, per key (see writes.py)
     inbound: InboundBook  # FBA inbound plans and their operations
     finances: FinanceBook  # transactions and payout groups, derived from the orders
+    settlements: SettlementBook  # the settlement reports Amazon schedules itself
 
 
 def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
@@ -57,6 +59,8 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
     notifications = Notifications(config, clock, lwa.app.application_id, reports)
     mutator = Mutator(config, world, notifications)
     catalog = CatalogMutator(config, world, notifications)
+    documents, finances = DocumentStore(config.seed), FinanceBook(config.seed)
+    settlements = SettlementBook(config, clock, world, finances, reports, documents)
     return Simulator(
         config=config,
         clock=clock,
@@ -71,10 +75,11 @@ def build_simulator(config: SimConfig, clock: Clock | None = None) -> Simulator:
         changes=ChangeLoop(mutator, world, clock, config.changes_per_minute, catalog),
         operations=all_operations(),
         reports=reports,
-        documents=DocumentStore(config.seed),
+        documents=documents,
         consent=ConsentDesk(lwa, world),
         notifications=notifications,
         writes=WriteLog(),
         inbound=InboundBook(),
-        finances=FinanceBook(config.seed),
+        finances=finances,
+        settlements=settlements,
     )

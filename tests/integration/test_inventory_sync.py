@@ -54,7 +54,8 @@ def test_every_marketplace_stream_mirrors_the_truth_then_only_the_changes(start_
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state WHERE seller_id = :s",
                                    s=seller_id)}
     assert streams == {"orders", *(INVENTORY.stream(m) for m in markets),
-                       *(f"listings:{m}" for m in markets), "finances", "payouts"}
+                       *(f"listings:{m}" for m in markets), "finances", "payouts",
+                       "settlements"}
 
 
 def test_a_stream_for_a_marketplace_the_seller_lacks_is_refused(start_sim, runtime_for):

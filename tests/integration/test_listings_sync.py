@@ -90,7 +90,8 @@ def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(sta
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state WHERE seller_id = :s",
                                    s=seller_id)}
     assert streams == {"orders", *(INVENTORY.stream(m) for m in markets),
-                       *(LISTINGS.stream(m) for m in markets), "finances", "payouts"}
+                       *(LISTINGS.stream(m) for m in markets), "finances", "payouts",
+                       "settlements"}
 
 
 def test_the_mirror_keeps_the_whole_document_and_the_marketplaces_fields(start_sim,

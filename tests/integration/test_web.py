@@ -50,8 +50,8 @@ async def test_onboarding_end_to_end_stores_the_seller_and_queues_its_first_sync
     assert stored.enabled and stored.region == seller["region"]
     assert sorted(stored.marketplace_ids) == sorted(seller["marketplace_ids"])
     assert site.enqueued == [record.id]
-    # orders, inventory and listings per marketplace, finances, payouts
-    assert "orders" in streams and len(streams) == 3 + 2 * len(stored.marketplace_ids)
+    # orders, inventory and listings per marketplace, finances, payouts, settlements
+    assert "orders" in streams and len(streams) == 4 + 2 * len(stored.marketplace_ids)
 
 
 async def test_a_seller_of_another_region_is_not_stored(start_sim, make_site):

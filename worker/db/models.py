@@ -5,7 +5,7 @@ Change them only together with an Alembic migration in ``worker/db/migrations/ve
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -539,3 +540,60 @@ class FinancialEventGroup(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class Settlement(Base):
+    """One settlement (a V2 settlement report's summary row): the latest issue of it."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (
+        Index("settlements_seller_end_idx", "seller_id", "end_date"),
+        Index("settlements_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    settlement_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    start_date: Mapped[datetime | None] = _ts()
+    end_date: Mapped[datetime | None] = _ts()
+    deposit_date: Mapped[datetime | None] = _ts()
+    total_amount: Mapped[Decimal | None] = _money()
+    currency: Mapped[str | None] = mapped_column(Text)
+    report_id: Mapped[str] = mapped_column(Text)  # the issue stored
+    issued_at: Mapped[datetime | None] = _ts()  # that report's processingEndTime
+    lines: Mapped[int] = mapped_column(Integer)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class SettlementLine(Base):
+    """One amount row of a settlement's flat file, typed."""
+
+    __tablename__ = "settlement_lines"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["seller_id", "settlement_id"],
+            ["settlements.seller_id", "settlements.settlement_id"], ondelete="CASCADE"),
+        Index("settlement_lines_seller_order_idx", "seller_id", "order_id"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    settlement_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_type: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(Text)
+    merchant_order_id: Mapped[str | None] = mapped_column(Text)
+    adjustment_id: Mapped[str | None] = mapped_column(Text)
+    shipment_id: Mapped[str | None] = mapped_column(Text)
+    marketplace_name: Mapped[str | None] = mapped_column(Text)
+    amount_type: Mapped[str | None] = mapped_column(Text)
+    amount_description: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = _money()
+    fulfillment_id: Mapped[str | None] = mapped_column(Text)
+    posted_date: Mapped[date | None] = mapped_column(Date)
+    posted_date_time: Mapped[datetime | None] = _ts()
+    order_item_code: Mapped[str | None] = mapped_column(Text)
+    merchant_order_item_id: Mapped[str | None] = mapped_column(Text)
+    merchant_adjustment_item_id: Mapped[str | None] = mapped_column(Text)
+    sku: Mapped[str | None] = mapped_column(Text)
+    quantity_purchased: Mapped[int | None] = mapped_column(Integer)

@@ -79,6 +79,23 @@ def record_request(conn: Connection, seller_id: int, req: ReportRequest,
     return get(conn, new_id)
 
 
+def record_found(conn: Connection, seller_id: int, *, report_id: str, report_type: str,
+                 document_id: str, marketplace_ids: list[str],
+                 issued_at: datetime | None) -> ReportRecord:
+    """A DONE report Amazon made on its own (a settlement), recorded once: its row, new or
+    the one recorded before (whose ``ingest_status`` says whether it was downloaded)."""
+    conn.execute(pg_insert(Report).values(
+        seller_id=seller_id, report_type=report_type, marketplace_ids=marketplace_ids,
+        purpose="found", report_id=report_id, processing_status="DONE",
+        document_id=document_id, processing_end_time=issued_at,
+    ).on_conflict_do_nothing(index_elements=[Report.report_id]))
+    row = conn.execute(select(*Report.__table__.c).where(Report.report_id == report_id,
+                                                         Report.seller_id == seller_id)).first()
+    if row is None:  # the id is another seller's
+        raise ValueError(f"report {report_id[:40]} belongs to another seller")
+    return _record(row)
+
+
 def get(conn: Connection, id_: int) -> ReportRecord:
     return _record(conn.execute(select(*Report.__table__.c).where(Report.id == id_)).one())
 

@@ -37,7 +37,8 @@ from worker.notifications.envelope import InvalidNotification, parse
 from worker.notifications.refresh import refresh_inventory, refresh_listing, refresh_order
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
-from worker.sync.registry import FINANCES
+from worker.sync.registry import FINANCES, SETTLEMENTS
+from worker.sync.report_types import SETTLEMENT_V2
 
 log = structlog.get_logger(__name__)
 
@@ -156,7 +157,8 @@ async def _refresh(client: SpApiClient, conn: Connection, seller: Any, kind: str
 
 def _report_finished(conn: Connection, body: Mapping[str, Any]) -> str:
     """Record Amazon's verdict on a report spsync asked for; a running backfill's next poll
-    finds it done (reports from other tools are ignored)."""
+    finds it done. A settlement report Amazon made on its own makes the seller's settlements
+    stream due; other tools' reports are ignored."""
     report_id = str(body.get("reportId", ""))
     with conn.begin():
         found = conn.execute(
@@ -165,4 +167,18 @@ def _report_finished(conn: Connection, body: Mapping[str, Any]) -> str:
             .values(processing_status=str(body.get("processingStatus", "DONE")),
                     document_id=body.get("reportDocumentId"))
             .returning(Report.id)).scalar_one_or_none()
+        if not found and body.get("reportType") == SETTLEMENT_V2 \
+                and body.get("processingStatus", "DONE") == "DONE":
+            return _settlement_ready(conn, str(body.get("sellerId", "")), report_id)
     return f"report {report_id}: {'recorded' if found else 'not one of ours: ignored'}"
+
+
+def _settlement_ready(conn: Connection, selling_partner_id: str, report_id: str) -> str:
+    """Amazon made a settlement report: the seller's settlements stream lists and downloads
+    it at the next tick (once, however it was found). In the caller's transaction."""
+    try:
+        seller = find_seller(conn, selling_partner_id)
+    except UnknownSellerError:
+        return f"settlement report {report_id}: seller not registered here: ignored"
+    make_stream_due(conn, seller.id, SETTLEMENTS.stream())
+    return f"settlement report {report_id}: settlements stream made due"

@@ -53,6 +53,15 @@ class TokenPaginator:
         return query if self.token is None else {**query, self.param: self.token}
 
 
+@dataclass
+class LoneTokenPaginator(TokenPaginator):
+    """The Reports API's shape: a request that carries the token carries nothing else
+    ("nextToken must be the only parameter when it is sent")."""
+
+    def _with_token(self, query: Query) -> Query:
+        return query if self.token is None else {self.param: self.token}
+
+
 async def pages(fetch: Callable[[Query], Awaitable[Any]], query: Query, paginator: Paginator,
                 *, limit: int | None = None) -> AsyncIterator[Any]:
     """Every page of ``query`` in order (at most ``limit``): the loop for callers that read a

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from worker.config import STREAM_KNOBS
-from worker.sync import finances, inventory, listings, orders, report_types
+from worker.sync import finances, inventory, listings, orders, report_types, settlements
 from worker.sync.declaration import (
     Backfill,
     Children,
@@ -24,7 +24,7 @@ from worker.sync.declaration import (
     UnknownStreamError,
 )
 from worker.sync.endpoint import Endpoint, Lookup, each
-from worker.sync.paging import TokenPaginator
+from worker.sync.paging import LoneTokenPaginator, TokenPaginator
 from worker.sync.windows import Bounds
 
 # How far back Amazon has report data: "Order reports only support orders that are less
@@ -131,6 +131,23 @@ PAYOUTS = StreamKind(
                   tunable=("interval_seconds", "overlap_seconds", "lag_seconds")),
 )
 
+# Settlement reports: Amazon makes one per settlement period itself; the stream lists them
+# (getReports, created since the cursor minus a week) and downloads each new one once.
+SETTLEMENTS = StreamKind(
+    name="settlements", table="settlements", key=("seller_id", "settlement_id"),
+    children=Children("settlement_lines", "lines"),
+    endpoint=Endpoint(
+        operation="getReports", paginator=partial(LoneTokenPaginator, "nextToken",
+                                                  ("nextToken",)),
+        records=("reports",), query=settlements.query,
+        bounds=Bounds("createdSince"),  # up to now: a report made during the run is kept
+        rows=settlements.found_reports, write=settlements.write),
+    tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=7), page_size=100,
+                  max_page_size=100, max_span=timedelta(days=90),
+                  initial=timedelta(days=89),  # getReports looks back 90 days at most
+                  tunable=("interval_seconds", "overlap_seconds")),
+)
+
 SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
     name="sales-traffic", table="report_rows", key=("report_id", "line"),
     backfill=Backfill(
@@ -139,7 +156,7 @@ SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
 )
 
 KINDS: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
-                                 SALES_TRAFFIC)
+                                 SETTLEMENTS, SALES_TRAFFIC)
 
 
 def synced() -> list[StreamKind]:

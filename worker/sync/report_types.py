@@ -48,6 +48,7 @@ ORDERS_BY_DATE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_ORDER_DATE_GENERAL"
 LISTINGS_ALL = "GET_MERCHANT_LISTINGS_ALL_DATA"
 FBA_MYI = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
 SALES_AND_TRAFFIC = "GET_SALES_AND_TRAFFIC_REPORT"
+SETTLEMENT_V2 = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"  # found, not requested
 JSON_TYPES = frozenset({SALES_AND_TRAFFIC})
 
 BATCH_ROWS = 1000  # benchmarks/upsert.py: 500-1000 rows per COPY + merge is fastest
@@ -75,6 +76,10 @@ class Sink(Protocol):
 
 def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
     kind = report.report_type
+    if kind == SETTLEMENT_V2:
+        from worker.sync.settlements import SettlementSink  # it imports Counts from here
+
+        return SettlementSink(report)
     if kind in (ORDERS_BY_UPDATE, ORDERS_BY_DATE):
         return OrdersSink(report, batch)
     if kind == LISTINGS_ALL:

@@ -51,7 +51,7 @@ HTTP_TIMEOUT = 10.0
 
 TABLE = """
 CREATE TABLE IF NOT EXISTS wms_handoffs (
-    seller_id bigint NOT NULL,
+    seller_id bigint NOT NULL REFERENCES sellers (id) ON DELETE CASCADE,
     amazon_order_id text NOT NULL,
     handed_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     outcome text NOT NULL,  -- accepted | repeat | refused: <the WMS's answer>

@@ -127,8 +127,8 @@ def _tail(stream: IO[bytes], limit: int = 2000) -> str:
 
 @contextmanager
 def simulator(sellers: int, time_scale: float, orders_per_seller: int,
-              changes_per_minute: float = 0.0, sqs_endpoint_url: str | None = None
-              ) -> Iterator[str]:
+              changes_per_minute: float = 0.0, sqs_endpoint_url: str | None = None,
+              history_days: int = 30) -> Iterator[str]:
     """Run ``celery -A worker simulator`` on a free loopback port; yield its base URL.
 
     ``changes_per_minute``: per seller, new and updated orders (and inventory, listings)
@@ -138,7 +138,8 @@ def simulator(sellers: int, time_scale: float, orders_per_seller: int,
     argv = [sys.executable, "-m", "celery", "-A", "worker", "simulator", "--host", "127.0.0.1",
             "--port", "0", "--sellers", str(sellers), "--orders-per-seller",
             str(orders_per_seller), "--time-scale", str(time_scale),
-            "--changes-per-minute", str(changes_per_minute),
+            "--changes-per-minute", str(changes_per_minute), "--history-days",
+            str(history_days),
             *(["--sqs-endpoint-url", sqs_endpoint_url] if sqs_endpoint_url else [])]
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)  # noqa: S603

@@ -30,6 +30,8 @@ from worker.cli.common import operator_command
 @click.option("--sellers", "n_sellers", default=3, show_default=True, type=click.IntRange(1))
 @click.option("--orders-per-seller", default=200, show_default=True, type=click.IntRange(0))
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--history-days", default=30, show_default=True, type=click.IntRange(1, 3650),
+              help="Days of order history the sellers start with.")
 @click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001))
 @click.option("--changes-per-minute", default=0.0, show_default=True,
               type=click.FloatRange(min=0))
@@ -37,13 +39,15 @@ from worker.cli.common import operator_command
               "sellers to queues on this SQS endpoint (e.g. a moto server).")
 @operator_command
 def simulator(host: str, port: int, n_sellers: int, orders_per_seller: int, seed: int,
-            time_scale: float, changes_per_minute: float, sqs_endpoint_url: str | None) -> None:
+              history_days: int, time_scale: float, changes_per_minute: float,
+              sqs_endpoint_url: str | None) -> None:
     from simulator.app import run
     from simulator.config import SimConfig
 
     run(SimConfig(sellers=n_sellers, orders_per_seller=orders_per_seller, seed=seed,
-                  time_scale=time_scale, changes_per_minute=changes_per_minute,
-                  sqs_endpoint_url=sqs_endpoint_url), host, port)
+                  history_days=history_days, time_scale=time_scale,
+                  changes_per_minute=changes_per_minute, sqs_endpoint_url=sqs_endpoint_url),
+        host, port)
 
 
 

@@ -110,10 +110,13 @@ FINANCES = StreamKind(
         records=("payload", "transactions"), query=finances.transactions_query,
         bounds=Bounds("postedAfter", "postedBefore"),
         rows=finances.transaction_rows, write=finances.write_transactions),
+    # Windows as long as Amazon answers (180 days): each window after a run's first starts
+    # ``overlap`` before the previous one ended, so short windows would re-read most pages.
     tuning=Tuning(interval=timedelta(hours=1), overlap=timedelta(days=30),
-                  lag=timedelta(minutes=3), max_span=timedelta(days=60),
+                  lag=timedelta(minutes=3), max_span=timedelta(days=179),
                   initial=timedelta(days=30), page_size=0,  # Amazon sizes its pages
-                  tunable=("interval_seconds", "overlap_seconds", "lag_seconds")),
+                  tunable=("interval_seconds", "overlap_seconds", "lag_seconds",
+                           "initial_days")),
 )
 
 PAYOUTS = StreamKind(
@@ -126,7 +129,7 @@ PAYOUTS = StreamKind(
         bounds=Bounds("FinancialEventGroupStartedAfter", "FinancialEventGroupStartedBefore"),
         rows=finances.group_rows, write=finances.write_groups),
     tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=60),
-                  lag=timedelta(minutes=3), max_span=timedelta(days=120),
+                  lag=timedelta(minutes=3), max_span=timedelta(days=179),
                   initial=timedelta(days=90), page_size=100, max_page_size=100,
                   tunable=("interval_seconds", "overlap_seconds", "lag_seconds")),
 )

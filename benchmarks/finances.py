@@ -78,7 +78,7 @@ def _run(args: Any, database_url: str, redis_url: str, sim_url: str) -> dict[str
 
     rt = sim_runtime(database_url, redis_url, sim_url, finances_initial_days=args.days + 1)
     (spid, seller_id), = register_sim_sellers(rt, sim_url).items()
-    sim = SimulatorClient(sim_url)
+    sim = SimulatorClient(sim_url, timeout=300)  # the truth of a large seller is large
     log(f"syncing {args.days} days of one seller's transactions ({args.orders} orders)")
     started = time.monotonic()
     outcome = asyncio.run(run_stream(rt, seller_id, FINANCES.stream()))

@@ -125,3 +125,42 @@ def test_an_older_issue_read_after_the_newer_one_changes_nothing(start_sim, runt
     sim.client.reissue_settlement(spid, first)  # both issues are new to the first sync
     _sync(rt, seller_id)
     assert _mirror(rt, seller_id) == _truth(sim, spid)  # the latest issue of each
+
+
+class Killed(BaseException):
+    """A worker dying mid-run: nothing catches it, the run's transaction is abandoned."""
+
+
+def test_a_run_killed_mid_settlement_downloads_only_that_one_again(start_sim, runtime_for,
+                                                                 monkeypatch):
+    from worker.sync import report_types, settlements
+
+    sim = start_sim(sellers=1, orders_per_seller=300, time_scale=1000, seed=5, history_days=60)
+    rt = runtime_for(sim)
+    (spid, seller_id), = register(rt, sim).items()
+    truth = _truth(sim, spid)
+    sinks: list[int] = []
+    real_accept = settlements.SettlementSink.accept
+
+    def dying_accept(self: Any, row: Any) -> None:  # dies inside the third settlement
+        real_accept(self, row)
+        if id(self) not in sinks:
+            sinks.append(id(self))
+        if len(sinks) == 3 and self.read == 3:
+            raise Killed
+
+    monkeypatch.setattr(settlements.SettlementSink, "accept", dying_accept)
+    with pytest.raises(Killed):
+        asyncio.run(run_stream(rt, seller_id, SETTLEMENTS.stream()))
+    monkeypatch.setattr(settlements.SettlementSink, "accept", real_accept)
+    with rt.engine.begin() as conn:  # what a restarted worker finds: the lock is gone
+        conn.execute(text("UPDATE sync_runs SET status = 'failed' WHERE status = 'running'"))
+    done_before = {r[0] for r in table(rt, "SELECT report_id FROM reports WHERE "
+                                       "ingest_status = 'ingested'")}
+    assert 0 < len(done_before) < len(truth)
+    _sync(rt, seller_id)
+    assert _mirror(rt, seller_id) == truth
+    downloads = dict(table(rt, "SELECT report_id, downloads FROM reports WHERE report_type = :t",
+                           t=report_types.SETTLEMENT_V2))
+    assert all(downloads[r] == 1 for r in done_before)  # finished ones: never again
+    assert sorted(downloads.values()).count(2) == 1  # the one it died in: once more

@@ -93,7 +93,7 @@ def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
     return RawSink(report, batch)
 
 
-class _Base:
+class BaseSink:
     """Rejected rows and the report's own bookkeeping, shared by every sink."""
 
     def __init__(self, report: ReportRecord, batch: int) -> None:
@@ -112,7 +112,7 @@ class _Base:
         return counts
 
 
-class RawSink(_Base):
+class RawSink(BaseSink):
     """Any report type without a mapping: each row lands in ``report_rows`` as it is."""
 
     tables: tuple[str, ...] = ("report_rows",)
@@ -140,7 +140,7 @@ class RawSink(_Base):
         return counts
 
 
-class RowSink(_Base):
+class RowSink(BaseSink):
     """One typed row per line, written with one upsert per batch."""
 
     def __init__(self, report: ReportRecord, batch: int, table: str,
@@ -172,7 +172,7 @@ class RowSink(_Base):
         return counts
 
 
-class OrdersSink(_Base):
+class OrdersSink(BaseSink):
     """Item rows grouped into orders; only whole orders are written.
 
     An order is closed when a row of another order arrives (or the document ends). If any
@@ -264,7 +264,7 @@ def map_order_rows(report_type: str, rows: list[dict[str, str]]) -> tuple[OrderR
         sku = _req(r, "sku", what)
         seen[sku] = seen.get(sku, 0) + 1
         suffix = f"#{seen[sku]}" if seen[sku] > 1 else ""
-        quantity = _int(r, "quantity", what)
+        quantity = int_cell(r, "quantity", what)
         if quantity is None:
             raise bad(f"{what}.quantity is empty")
         items.append(ItemRow(
@@ -275,7 +275,7 @@ def map_order_rows(report_type: str, rows: list[dict[str, str]]) -> tuple[OrderR
             title=r.get("product-name") or None,
             quantity_ordered=quantity,
             quantity_shipped=quantity if r.get("item-status") == "Shipped" else None,
-            item_price=_decimal(r, "item-price", what),
+            item_price=decimal_cell(r, "item-price", what),
             currency=r.get("currency") or None,
             raw=r,
         ))
@@ -290,7 +290,7 @@ def _order_money(row: dict[str, str], what: str) -> Decimal | None:
     for keys, sign in ((_ADDED, 1), (_SUBTRACTED, -1)):
         for key in keys:
             if row.get(key, "") not in _ZERO_CELLS:  # most cells are empty or 0.00
-                total += sign * (_decimal(row, key, what) or 0)
+                total += sign * (decimal_cell(row, key, what) or 0)
     return total
 
 
@@ -317,9 +317,9 @@ def map_listing_row(marketplace_id: str, currency: str | None,
         "condition_type": None,
         "status": ["BUYABLE", "DISCOVERABLE"] if row.get("status") == "Active" else [],
         "fn_sku": None,
-        "price": _decimal(row, "price", what),
+        "price": decimal_cell(row, "price", what),
         "currency": currency if row.get("price") else None,
-        "quantity": _int(row, "quantity", what),
+        "quantity": int_cell(row, "quantity", what),
         "issues": [],
         "issue_count": 0,
         "error_count": 0,
@@ -341,14 +341,14 @@ def map_myi_row(marketplace_id: str, row: dict[str, str]) -> InventoryRow:
         asin=row.get("asin") or None,
         condition=row.get("condition") or None,
         product_name=row.get("product-name") or None,
-        total_quantity=_int(row, "afn-total-quantity", what),
-        fulfillable_quantity=_int(row, "afn-fulfillable-quantity", what),
-        inbound_working_quantity=_int(row, "afn-inbound-working-quantity", what),
-        inbound_shipped_quantity=_int(row, "afn-inbound-shipped-quantity", what),
-        inbound_receiving_quantity=_int(row, "afn-inbound-receiving-quantity", what),
-        reserved_quantity=_int(row, "afn-reserved-quantity", what),
-        unfulfillable_quantity=_int(row, "afn-unsellable-quantity", what),
-        researching_quantity=_int(row, "afn-researching-quantity", what),
+        total_quantity=int_cell(row, "afn-total-quantity", what),
+        fulfillable_quantity=int_cell(row, "afn-fulfillable-quantity", what),
+        inbound_working_quantity=int_cell(row, "afn-inbound-working-quantity", what),
+        inbound_shipped_quantity=int_cell(row, "afn-inbound-shipped-quantity", what),
+        inbound_receiving_quantity=int_cell(row, "afn-inbound-receiving-quantity", what),
+        reserved_quantity=int_cell(row, "afn-reserved-quantity", what),
+        unfulfillable_quantity=int_cell(row, "afn-unsellable-quantity", what),
+        researching_quantity=int_cell(row, "afn-researching-quantity", what),
         last_updated_time=None,
         raw={"reportType": FBA_MYI, "row": row},
         source="report",
@@ -414,7 +414,7 @@ def _req(row: dict[str, str], key: str, what: str) -> str:
     return value
 
 
-def _int(row: dict[str, str], key: str, what: str) -> int | None:
+def int_cell(row: dict[str, str], key: str, what: str) -> int | None:
     value = row.get(key, "").strip()
     if not value:
         return None
@@ -425,7 +425,7 @@ def _int(row: dict[str, str], key: str, what: str) -> int | None:
     return int(digits)
 
 
-def _decimal(row: dict[str, str], key: str, what: str) -> Decimal | None:
+def decimal_cell(row: dict[str, str], key: str, what: str) -> Decimal | None:
     value = row.get(key, "").strip()
     if not value:
         return None

@@ -12,17 +12,18 @@ settlement report makes the stream due.
 The flat file's columns, from Amazon's attribute list
 (https://developer-docs.amazon.com/sp-api/docs/settlement-reports-attributes): a header row,
 a first data row with the settlement's summary (``settlement-id`` to ``currency``), then one
-row per amount. Dates are ISO 8601 with an offset (``2026-10-01T00:00:00+00:00``); the older
-``2026-10-01 00:00:00 UTC`` and day-first (``01.10.2026 00:00:00 UTC``) forms are read too.
+row per amount. Dates are ISO 8601 with an offset (``2026-10-01T00:00:00+00:00``); the
+other flat files' ``2026-10-01 00:00:00 PST`` (:func:`~worker.sync.report_types.report_time`)
+and the day-first ``01.10.2026 00:00:00 UTC`` are read too, and amounts with a decimal comma.
 A settlement Amazon re-issues (same ``settlement-id``, a later report) replaces the stored
 one; an older issue read after a newer one changes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+import re
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -34,17 +35,21 @@ from worker.db.reports import ReportRecord
 from worker.db.sellers import SellerRecord
 from worker.spapi.errors import MalformedResponseError
 from worker.sync.endpoint import Scope, Written
-from worker.sync.fields import bad, fits_money
+from worker.sync.fields import bad, parse_time
 from worker.sync.paging import Query
 from worker.sync.report_parse import ParsedRow
-from worker.sync.report_types import SETTLEMENT_V2, Counts
+from worker.sync.report_types import (
+    SETTLEMENT_V2,
+    BaseSink,
+    Counts,
+    decimal_cell,
+    int_cell,
+    report_time,
+)
 from worker.sync.reports import ReportFailedError, ReportJob, ingest
 
 log = structlog.get_logger(__name__)
 
-REPORT_TYPE = SETTLEMENT_V2
-SUMMARY = ("settlement-id", "settlement-start-date", "settlement-end-date", "deposit-date",
-           "total-amount", "currency")
 LINE_TEXT = {  # column -> settlement_lines column, for the text cells of an amount row
     "transaction-type": "transaction_type", "order-id": "order_id",
     "merchant-order-id": "merchant_order_id", "adjustment-id": "adjustment_id",
@@ -54,59 +59,37 @@ LINE_TEXT = {  # column -> settlement_lines column, for the text cells of an amo
     "merchant-order-item-id": "merchant_order_item_id",
     "merchant-adjustment-item-id": "merchant_adjustment_item_id", "sku": "sku",
 }
-_FORMATS = ("%Y-%m-%d %H:%M:%S %Z", "%d.%m.%Y %H:%M:%S %Z", "%Y-%m-%d", "%d.%m.%Y")
+_DAY_FIRST = re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})(.*)$", re.ASCII)
 
 
-def _instant(value: str, what: str) -> datetime | None:
-    text = value.strip()
-    if not text:
-        return None
-    parsed = _parse(text)
-    if parsed is None:
-        raise bad(f"{what} is not a date: {text[:40]!r}")
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+def _day_first(text: str) -> str:
+    """Some marketplaces' files put the day first (``01.10.2026 00:00:00 UTC``): the same
+    instant in the year-first form the other flat files use."""
+    match = _DAY_FIRST.match(text)
+    return f"{match[3]}-{match[2]}-{match[1]}{match[4]}" if match else text
 
 
-def _parse(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        pass
-    for form in _FORMATS:
+def _instant(values: dict[str, str], key: str, what: str) -> datetime | None:
+    return report_time(_day_first(values.get(key, "").strip()), f"{what}.{key}")
+
+
+def _day(values: dict[str, str], key: str, what: str) -> date | None:
+    """A date alone (``2026-10-11``), or the UTC day of a date-time."""
+    text = _day_first(values.get(key, "").strip())
+    if len(text) == len("2026-10-11"):
         try:
-            return datetime.strptime(text.replace(" UTC", " GMT"), form)
+            return date.fromisoformat(text)
         except ValueError:
-            continue
-    return None
-
-
-def _day(value: str, what: str) -> date | None:
-    instant = _instant(value, what)
+            raise bad(f"{what}.{key} is not a date") from None
+    instant = report_time(text, f"{what}.{key}")
     return instant.date() if instant else None
 
 
-def _amount(value: str, what: str) -> Decimal | None:
-    text = value.strip()
-    if not text:
-        return None
-    if "," in text and "." not in text:  # a decimal comma
-        text = text.replace(",", ".")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise bad(f"{what} is not a number: {text[:40]!r}") from None
-    if not amount.is_finite():
-        raise bad(f"{what} is not a number")
-    return fits_money(amount, what)
-
-
-def _quantity(value: str, what: str) -> int | None:
-    text = value.strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        raise bad(f"{what} is not a quantity: {text[:20]!r}")
-    return int(text)
+def _amount(values: dict[str, str], key: str, what: str) -> Decimal | None:
+    value = values.get(key, "")
+    if "," in value and "." not in value:  # a decimal comma
+        values = {key: value.replace(",", ".")}
+    return decimal_cell(values, key, what)
 
 
 def is_summary(values: dict[str, str]) -> bool:
@@ -122,10 +105,10 @@ def map_summary(values: dict[str, str]) -> dict[str, Any]:
     if not sid or len(sid) > 40:
         raise bad(f"{what} has no settlement-id")
     return {"settlement_id": sid,
-            "start_date": _instant(values.get("settlement-start-date", ""), f"{what} start"),
-            "end_date": _instant(values.get("settlement-end-date", ""), f"{what} end"),
-            "deposit_date": _instant(values.get("deposit-date", ""), f"{what} deposit-date"),
-            "total_amount": _amount(values.get("total-amount", ""), f"{what} total-amount"),
+            "start_date": _instant(values, "settlement-start-date", what),
+            "end_date": _instant(values, "settlement-end-date", what),
+            "deposit_date": _instant(values, "deposit-date", what),
+            "total_amount": _amount(values, "total-amount", what),
             "currency": values.get("currency", "").strip() or None}
 
 
@@ -136,30 +119,27 @@ def map_line(line: int, values: dict[str, str]) -> dict[str, Any]:
                            "settlement_id": values.get("settlement-id", "").strip()}
     for column, name in LINE_TEXT.items():
         row[name] = values.get(column, "").strip() or None
-    row["amount"] = _amount(values.get("amount", ""), f"{what} amount")
-    row["posted_date"] = _day(values.get("posted-date", ""), f"{what} posted-date")
-    row["posted_date_time"] = _instant(values.get("posted-date-time", ""),
-                                       f"{what} posted-date-time")
-    row["quantity_purchased"] = _quantity(values.get("quantity-purchased", ""),
-                                          f"{what} quantity-purchased")
+    row["amount"] = _amount(values, "amount", what)
+    row["posted_date"] = _day(values, "posted-date", what)
+    row["posted_date_time"] = _instant(values, "posted-date-time", what)
+    row["quantity_purchased"] = int_cell(values, "quantity-purchased", what)
     return row
 
 
-@dataclass
-class SettlementSink:
+class SettlementSink(BaseSink):
     """Keeps the whole file, then writes the settlement in one transaction (``final``)."""
 
-    report: ReportRecord
     tables: tuple[str, ...] = ("settlement_lines", "settlements", "report_rows")
-    summary: dict[str, Any] | None = None
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    read: int = 0
+
+    def __init__(self, report: ReportRecord) -> None:
+        super().__init__(report, 0)
+        self.summary: dict[str, Any] | None = None
+        self.lines: list[dict[str, Any]] = []
 
     def accept(self, row: ParsedRow) -> None:
         self.read += 1
         if row.values is None:
-            self._reject(row.line, row.error or "unreadable row", row.partial)
+            self.reject(row.line, row.error or "unreadable row", row.partial)
             return
         try:
             if self.summary is None and is_summary(row.values):
@@ -167,10 +147,7 @@ class SettlementSink:
             else:
                 self.lines.append(map_line(row.line, row.values))
         except MalformedResponseError as exc:
-            self._reject(row.line, exc.detail, row.values)
-
-    def _reject(self, line: int, error: str, values: dict[str, str] | None) -> None:
-        self.rejected.append({"line": line, "record_key": None, "data": values, "error": error})
+            self.reject(row.line, exc.detail, row.values)
 
     def ready(self) -> bool:
         return False  # one settlement is one transaction: all of it at the end
@@ -182,20 +159,21 @@ class SettlementSink:
                 raise MalformedResponseError(
                     f"settlement report {self.report.report_id} has no summary row")
             sid = self.summary["settlement_id"]
-            stray = [r for r in self.lines if r["settlement_id"] not in ("", sid)]
-            for r in stray:
-                self._reject(r["line"], f"belongs to settlement {r['settlement_id'][:40]}, "
-                             f"not {sid}", None)
-            lines = [r for r in self.lines if r not in stray]
+            lines = []
+            for r in self.lines:
+                if r["settlement_id"] in ("", sid):
+                    lines.append(r)
+                else:
+                    self.reject(r["line"], f"belongs to settlement {r['settlement_id'][:40]}, "
+                                f"not {sid}", None)
             written = store.replace(conn, self.report, self.summary, lines)
-        counts = Counts(read=self.read, written=written, rejected=len(self.rejected))
-        reports_db.add_rows(conn, self.report, self.rejected)
-        self.rejected, self.read = [], 0
+        counts = self._flush_rejected(conn)
+        counts.written = written
         return counts
 
 
 def query(seller: SellerRecord, marketplace_id: str | None, size: int) -> Query:
-    return {"reportTypes": [REPORT_TYPE], "pageSize": size}
+    return {"reportTypes": [SETTLEMENT_V2], "pageSize": size}
 
 
 async def found_reports(scope: Scope, records: list[Any]) -> int:
@@ -222,7 +200,7 @@ async def found_reports(scope: Scope, records: list[Any]) -> int:
 
 def _listed(record: Any) -> dict[str, Any] | None:
     """A DONE settlement report of a getReports page, as ``record_found`` takes it."""
-    if not isinstance(record, dict) or record.get("reportType") != REPORT_TYPE:
+    if not isinstance(record, dict) or record.get("reportType") != SETTLEMENT_V2:
         return None
     if record.get("processingStatus") != "DONE" or not record.get("reportDocumentId"):
         return None
@@ -230,10 +208,10 @@ def _listed(record: Any) -> dict[str, Any] | None:
     if not isinstance(report_id, str) or not report_id or len(report_id) > 100:
         raise bad("getReports listed a report without a usable reportId")
     issued = record.get("processingEndTime") or record.get("createdTime")
-    return {"report_id": report_id, "report_type": REPORT_TYPE,
+    return {"report_id": report_id, "report_type": SETTLEMENT_V2,
             "document_id": str(record["reportDocumentId"]),
             "marketplace_ids": [str(m) for m in record.get("marketplaceIds") or []],
-            "issued_at": _instant(issued, "report time") if isinstance(issued, str) else None}
+            "issued_at": parse_time(issued, "report time") if issued else None}
 
 
 def write(conn: Connection, seller_id: int, ingested: int) -> Written:

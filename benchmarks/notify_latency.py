@@ -41,6 +41,7 @@ from typing import Any
 
 from benchmarks.services import (
     bench_redis,
+    child_env,
     log,
     quiet,
     register_sim_sellers,
@@ -60,17 +61,6 @@ def _free_port() -> int:
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def _worker_env(rt: Any) -> dict[str, str]:
-    s = rt.settings
-    return {**os.environ, "DATABASE_URL": rt.services.database_url,
-            "REDIS_URL": rt.services.redis_url, "SPSYNC_SPAPI_URL": str(s.spapi_url),
-            "SPSYNC_LWA_TOKEN_URL": str(s.lwa_token_url),
-            "SPSYNC_LWA_CLIENT_ID": s.lwa_client_id,
-            "SPSYNC_LWA_CLIENT_SECRET": s.lwa_client_secret.get_secret_value(),
-            "SPSYNC_TOKEN_KEYS": s.token_keys.get_secret_value(), "SPSYNC_LOG_LEVEL": "WARNING",
-            "SPSYNC_LOG_FORMAT": "json"}
 
 
 def _start_workers(env: dict[str, str], n: int, logs: Path) -> list[subprocess.Popen[str]]:
@@ -146,7 +136,7 @@ def _run(args: Any, endpoint: str, redis_url: str, db: str, sim_url: str,
               for s in spids}
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
     queue = sqs.create_queue(QueueName="spsync-bench")["QueueUrl"]
-    workers = _start_workers(_worker_env(rt), args.workers, logs)
+    workers = _start_workers(child_env(rt), args.workers, logs)
     stop = threading.Event()
     source = SqsSource(queue, client=sqs, wait_seconds=1)
     consumer = threading.Thread(target=run, args=(rt.engine, source, enqueue_processing),

@@ -47,6 +47,7 @@ from typing import Any
 
 from benchmarks.services import (
     bench_redis,
+    child_env,
     log,
     quiet,
     register_sim_sellers,
@@ -96,17 +97,9 @@ def main(argv: list[str] | None = None, *, database_url: str | None = None,
 
 
 def _env(rt: Any, scale: float) -> dict[str, str]:
-    s = rt.settings
-    return {**os.environ, "DATABASE_URL": rt.services.database_url,
-            "REDIS_URL": rt.services.redis_url, "SPSYNC_SPAPI_URL": str(s.spapi_url),
-            "SPSYNC_LWA_TOKEN_URL": str(s.lwa_token_url),
-            "SPSYNC_LWA_CLIENT_ID": s.lwa_client_id,
-            "SPSYNC_LWA_CLIENT_SECRET": s.lwa_client_secret.get_secret_value(),
-            "SPSYNC_TOKEN_KEYS": s.token_keys.get_secret_value(),
-            "SPSYNC_ORDERS_INTERVAL_SECONDS": f"{POLL_SECONDS / scale:g}",
-            "SPSYNC_ORDERS_LAG_SECONDS": f"{LAG_SECONDS / scale:g}",
-            "SPSYNC_DISPATCH_INTERVAL_SECONDS": "1", "SPSYNC_LOG_LEVEL": "WARNING",
-            "SPSYNC_LOG_FORMAT": "json"}
+    return child_env(rt, SPSYNC_ORDERS_INTERVAL_SECONDS=f"{POLL_SECONDS / scale:g}",
+                     SPSYNC_ORDERS_LAG_SECONDS=f"{LAG_SECONDS / scale:g}",
+                     SPSYNC_DISPATCH_INTERVAL_SECONDS="1")
 
 
 def _celery(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[str]:

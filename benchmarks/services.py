@@ -213,6 +213,20 @@ def sim_runtime(database_url: str, redis_url: str, sim_url: str, **overrides: An
     return Runtime(Settings(**(values | overrides)))
 
 
+def child_env(rt: Any, **settings: str) -> dict[str, str]:
+    """The environment of a ``celery -A worker`` child pointed where ``rt`` is (database,
+    Redis, the simulator and its LWA application, the token keys), quiet JSON logs, plus
+    ``settings`` (``SPSYNC_*`` names)."""
+    s = rt.settings
+    return {**os.environ, "DATABASE_URL": rt.services.database_url,
+            "REDIS_URL": rt.services.redis_url, "SPSYNC_SPAPI_URL": str(s.spapi_url),
+            "SPSYNC_LWA_TOKEN_URL": str(s.lwa_token_url),
+            "SPSYNC_LWA_CLIENT_ID": str(s.lwa_client_id),
+            "SPSYNC_LWA_CLIENT_SECRET": s.lwa_client_secret.get_secret_value(),
+            "SPSYNC_TOKEN_KEYS": s.token_keys.get_secret_value(), "SPSYNC_LOG_LEVEL": "WARNING",
+            "SPSYNC_LOG_FORMAT": "json", **settings}
+
+
 def register_sim_sellers(rt: Any, sim_url: str) -> dict[str, int]:
     """Register every simulated seller in ``rt``'s database: selling partner id -> id."""
     from simulator.remote import SimulatorClient

@@ -62,6 +62,7 @@ from sqlalchemy import text
 
 from benchmarks.services import (
     bench_redis,
+    child_env,
     log,
     quiet,
     register_sim_sellers,
@@ -180,23 +181,16 @@ def figures(s: Series, warmup: float) -> dict[str, Any]:
 # --- children -------------------------------------------------------------------------------
 
 
-def child_env(rt: Any, args: Any) -> dict[str, str]:
-    s = rt.settings
+def soak_env(rt: Any, args: Any) -> dict[str, str]:
     every = str(args.interval)
-    return {**os.environ, "DATABASE_URL": rt.services.database_url,
-            "REDIS_URL": rt.services.redis_url, "SPSYNC_SPAPI_URL": str(s.spapi_url),
-            "SPSYNC_LWA_TOKEN_URL": str(s.lwa_token_url),
-            "SPSYNC_LWA_CLIENT_ID": str(s.lwa_client_id),
-            "SPSYNC_LWA_CLIENT_SECRET": s.lwa_client_secret.get_secret_value(),
-            "SPSYNC_TOKEN_KEYS": s.token_keys.get_secret_value(),
-            "SPSYNC_ORDERS_LAG_SECONDS": str(round(120 / args.time_scale, 3)),
-            "SPSYNC_ORDERS_OVERLAP_SECONDS": "5", "SPSYNC_ORDERS_INITIAL_DAYS": "45",
-            "SPSYNC_ORDERS_INTERVAL_SECONDS": every, "SPSYNC_INVENTORY_INTERVAL_SECONDS": every,
-            "SPSYNC_LISTINGS_INTERVAL_SECONDS": every,
-            "SPSYNC_INVENTORY_OVERLAP_SECONDS": "5", "SPSYNC_LISTINGS_OVERLAP_SECONDS": "5",
-            "SPSYNC_DISPATCH_INTERVAL_SECONDS": "2", "SPSYNC_DISPATCH_CLAIM_SECONDS": "60",
-            "SPSYNC_MAX_INLINE_WAIT_SECONDS": "30",
-            "SPSYNC_LOG_LEVEL": "WARNING", "SPSYNC_LOG_FORMAT": "json"}
+    return child_env(rt, **{
+        "SPSYNC_ORDERS_LAG_SECONDS": str(round(120 / args.time_scale, 3)),
+        "SPSYNC_ORDERS_OVERLAP_SECONDS": "5", "SPSYNC_ORDERS_INITIAL_DAYS": "45",
+        "SPSYNC_ORDERS_INTERVAL_SECONDS": every, "SPSYNC_INVENTORY_INTERVAL_SECONDS": every,
+        "SPSYNC_LISTINGS_INTERVAL_SECONDS": every,
+        "SPSYNC_INVENTORY_OVERLAP_SECONDS": "5", "SPSYNC_LISTINGS_OVERLAP_SECONDS": "5",
+        "SPSYNC_DISPATCH_INTERVAL_SECONDS": "2", "SPSYNC_DISPATCH_CLAIM_SECONDS": "60",
+        "SPSYNC_MAX_INLINE_WAIT_SECONDS": "30"})
 
 
 def start(role: str, argv: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen[str]:
@@ -241,7 +235,7 @@ def _run(args: Any, db: str, redis_url: str, sim_url: str, logs: Path) -> dict[s
 
     rt = sim_runtime(db, redis_url, sim_url)
     register_sim_sellers(rt, sim_url)
-    env = child_env(rt, args)
+    env = soak_env(rt, args)
     procs = {
         "worker": start("worker", ["worker", "-Q", "spsync", "-c", str(args.concurrency),
                                    "--without-gossip", "--without-mingle", "--without-heartbeat",

@@ -50,17 +50,13 @@ from benchmarks.services import (
     simulator,
     stop_process,
 )
+from devtools.order_flow import percentile
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def _start_workers(env: dict[str, str], n: int, logs: Path) -> list[subprocess.Popen[str]]:
@@ -176,9 +172,9 @@ def _run(args: Any, endpoint: str, redis_url: str, db: str, sim_url: str,
         "rate_per_s": args.rate, "sellers": args.sellers, "workers": args.workers,
         "time_scale": args.time_scale,
         "p50_s": round(statistics.median(latency), 3),
-        "p95_s": round(_percentile(latency, 0.95), 3),
+        "p95_s": round(percentile(latency, 0.95), 3),
         "max_s": round(max(latency), 3),
-        "inbox_p95_s": round(_percentile(inbox, 0.95), 3),
+        "inbox_p95_s": round(percentile(inbox, 0.95), 3),
     }
 
 

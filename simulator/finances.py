@@ -132,10 +132,15 @@ def _round(amount: Decimal, marketplace: Marketplace) -> Decimal:
     return amount.quantize(step, rounding=ROUND_HALF_UP).quantize(CENT)
 
 
+def posts_sale(order: Order) -> bool:
+    """Whether the order has transactions: a shipped order's sale, and what follows it."""
+    return order.status in _SHIPPED
+
+
 def order_entries(order: Order, seed: int) -> tuple[Entry, ...]:
     """Every transaction the order ever has, posted or still to come, in key order (their
     money is worked out only when asked for: :func:`lines`)."""
-    if order.status not in _SHIPPED:
+    if not posts_sale(order):
         return ()
     shipped = order.last_update
     entries = [Entry.of(shipped, order, SHIPMENT, shipped + DEFERRAL_DAYS * DAY)]

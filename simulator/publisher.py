@@ -33,7 +33,7 @@ from worker.spapi_models import load
 from .catalog import RESERVED_PARTS, Listing, Stock
 from .clock import Clock, iso
 from .config import SimConfig
-from .finances import SHIPMENT, order_entries
+from .finances import SHIPMENT, order_entries, posts_sale
 from .finances import total as entry_total
 from .reports import FINISHED, Report, ReportBook
 from .world import Order, Seller
@@ -446,7 +446,7 @@ def _subjects(seller: Seller, kind: str, reports: ReportBook, subject: str | Non
         things = {o.order_id: o for o in ordered}
     elif kind == TRANSACTION_UPDATE:  # the shipped orders, whose sale is posted
         ordered = sorted(seller.orders.values(), key=lambda o: -o.last_update)
-        things = {o.order_id: o for o in ordered if order_entries(o, 0)}
+        things = {o.order_id: o for o in ordered if posts_sale(o)}
     elif kind == FBA_INVENTORY:
         things = {sku: sku for _, sku in sorted(seller.stock)}
     elif kind == LISTINGS_STATUS:

@@ -9,7 +9,7 @@ import pytest
 
 from worker.spapi.errors import MalformedResponseError
 from worker.sync import registry
-from worker.sync.paging import TokenPaginator, dig, pages, records, token
+from worker.sync.paging import LoneTokenPaginator, TokenPaginator, dig, pages, records, token
 
 MARKET = "ATVPDKIKX0DER"
 
@@ -48,6 +48,16 @@ def test_token_paging_sends_each_page_s_token_back_until_there_is_none():
     assert [r for page in got for r in page["payload"]["OrderItems"]] == [1, 2, 3, 4]
     assert sent == [{"a": 1}, {"a": 1, "NextToken": "t2"}, {"a": 1, "NextToken": "t3"}]
     assert paginator.done and paginator.token is None
+
+
+def test_a_lone_token_is_sent_without_the_query_it_continues():
+    """The Reports API: "nextToken must be the only parameter when it is sent"."""
+    book = {None: {"reports": [1], "nextToken": "r2"}, "r2": {"reports": [2]}}
+    fetch, sent = fake_api(book, "nextToken")
+    query = {"reportTypes": ["GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"], "pageSize": 1}
+    got = read_all(fetch, query, LoneTokenPaginator("nextToken", ("nextToken",)))
+    assert [r for page in got for r in page["reports"]] == [1, 2]
+    assert sent == [query, {"nextToken": "r2"}]
 
 
 def test_a_saved_token_resumes_at_its_page():

@@ -225,7 +225,8 @@ async def _list_faults(sim: Simulator, request: web.Request) -> dict[str, Any]:
 
 async def _add_fault(sim: Simulator, request: web.Request) -> dict[str, Any]:
     """A fault rule: ``fault``, ``operation`` (filled in for faults that own one), optional
-    ``seller_id``, ``count`` (default 1; unlimited with ``probability`` or ``duration``),
+    ``seller_id``, ``count`` (default 1; unlimited with ``probability`` or ``duration``, so
+    ``{"fault": "unauthorized", "operation": ..., "probability": 1}`` refuses every call),
     ``retry_after`` (throttle), ``delay`` (slow, hang), ``probability`` (0 < p <= 1) and
     ``duration`` (seconds of simulator time the rule lives)."""
     data = await _json(request)

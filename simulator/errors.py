@@ -68,6 +68,9 @@ TOKEN_EXPIRED = "The access token you provided has expired."  # noqa: S105 - mes
 # A valid token of the wrong kind (a seller's on a grantless operation or the reverse):
 # Amazon answers the plain 403 with empty details.
 WRONG_TOKEN_KIND = ""
+# A seller (or application) without the role or access the operation's API needs: the same
+# plain 403 (the ``unauthorized`` fault).
+NO_ACCESS = ""
 
 
 def internal_failure() -> ApiError:

@@ -1,10 +1,21 @@
 """Injected faults: "the next n calls of this operation (for this seller) go wrong".
 
 Two stages, because the failures happen at different places in a real request:
-``expired_token`` and ``throttle`` replace the auth/quota decision (they count as a
-call but take no token); ``http_500``, ``http_503``, ``malformed`` and ``truncated``
+``expired_token``, ``unauthorized`` and ``throttle`` replace the auth/quota decision (they
+count as a call but take no token); ``http_500``, ``http_503``, ``malformed`` and ``truncated``
 hit calls that got past the quota and would otherwise have succeeded. A rule fires on
 exactly ``count`` calls that reach its stage, oldest rule first.
+
+The pre-quota faults:
+
+- ``expired_token``: 403 ``Unauthorized`` "Access to requested resource is denied." with the
+  details "The access token you provided has expired." (a new access token helps);
+- ``throttle``: 429 ``QuotaExceeded`` (``retry_after``: sent as a Retry-After header);
+- ``unauthorized``: 403 ``Unauthorized`` "Access to requested resource is denied." (empty
+  details), as Amazon answers a seller whose application lacks the role (or the seller the
+  access) for the operation's API; unlike ``expired_token`` a fresh access token does not
+  help. With ``probability: 1`` (or a ``duration``) and no ``count`` it answers every call of
+  the operation (for the seller, if given) while the rule lives.
 
 Report faults belong to one operation each (``/_sim/faults`` fills it in when omitted):
 
@@ -60,7 +71,8 @@ HANG = "hang"
 TOKEN_REJECTED = "token_rejected"  # noqa: S105 - a fault name
 LWA_OUTAGE = "lwa_outage"
 LWA_OPERATION = "lwa"  # what an LWA fault names as its operation
-PRE_QUOTA = frozenset({"expired_token", "throttle"})
+UNAUTHORIZED = "unauthorized"
+PRE_QUOTA = frozenset({"expired_token", UNAUTHORIZED, "throttle"})
 POST_HANDLER = frozenset({"http_500", "http_503", "malformed", "truncated", HANG})
 TOKEN_FAULTS = frozenset({TOKEN_REJECTED})
 TOKEN_PARAMS = ("paginationToken", "NextToken", "nextToken", "pageToken")

@@ -25,7 +25,16 @@ from aiohttp import web
 
 from . import errors
 from .errors import ApiError
-from .faults import HANG, POST_HANDLER, PRE_QUOTA, TOKEN_FAULTS, TOKEN_PARAMS, malform, truncate
+from .faults import (
+    HANG,
+    POST_HANDLER,
+    PRE_QUOTA,
+    TOKEN_FAULTS,
+    TOKEN_PARAMS,
+    UNAUTHORIZED,
+    malform,
+    truncate,
+)
 from .quotas import rate_header
 from .spec import Operation
 from .state import Simulator
@@ -108,6 +117,8 @@ def _pre_quota(sim: Simulator, op: Operation, seller_id: str) -> None:
     sim.quotas.bucket(seller_id, op).record_forced(throttled=rule.fault == "throttle")
     if rule.fault == "throttle":
         raise errors.quota_exceeded(rule.retry_after)
+    if rule.fault == UNAUTHORIZED:
+        raise errors.unauthorized(errors.NO_ACCESS)
     raise errors.unauthorized(errors.TOKEN_EXPIRED)
 
 

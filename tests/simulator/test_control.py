@@ -255,3 +255,40 @@ async def test_per_seller_limit_changes_bucket_and_header(make_sim: MakeSim) -> 
     code, _ = await sim.post("/_sim/limits", {"seller_id": seller_id,
                                               "operation": "searchOrders", "rate": 0})
     assert code == 400
+
+
+DAY = 86_400
+TRANSACTIONS, GROUPS = "/finances/2024-06-19/transactions", "/finances/v0/financialEventGroups"
+DENIED = {"errors": [{"code": "Unauthorized", "message": "Access to requested resource is denied.",
+                      "details": ""}]}
+
+
+async def test_unauthorized_refuses_every_call_of_its_operation_and_seller(
+        make_sim: MakeSim) -> None:
+    """A seller without the role for an API: 403 on every call while the rule lives, for that
+    operation and seller only, and no quota token taken (the bucket is still full after)."""
+    sim = await make_sim(orders_per_seller=5)
+    target = (await sim.seller(0))["selling_partner_id"]
+    token, other_token = await sim.access_token(0), await sim.access_token(1)
+    sim.clock.advance(600)
+    params = {"postedAfter": sim.recent(DAY)}
+    status, _ = await sim.post("/_sim/faults", {
+        "fault": "unauthorized", "operation": "listTransactions", "seller_id": target,
+        "probability": 1})
+    assert status == 200
+    for _ in range(12):  # more than the burst of 10: no token is taken
+        code, body, headers = await sim.get(TRANSACTIONS, token, params)
+        assert (code, body) == (403, DENIED)
+        assert headers["x-amzn-RateLimit-Limit"] == "0.5"
+    assert (await sim.get(TRANSACTIONS, other_token, params))[0] == 200
+    assert (await sim.get(GROUPS, token))[0] == 200
+    fired = (await sim.stats())["faults"]
+    assert fired == [{"seller_id": target, "operation": "listTransactions",
+                      "fault": "unauthorized", "fired": 12}]
+    assert (await sim.client.delete("/_sim/faults")).status == 200
+    statuses = [(await sim.get(TRANSACTIONS, token, params))[0] for _ in range(11)]
+    assert statuses == [200] * 10 + [429]
+    await sim.post("/_sim/faults", {"fault": "unauthorized",
+                                    "operation": "listFinancialEventGroups", "count": 2})
+    statuses = [(await sim.get(GROUPS, t))[0] for t in (other_token, token, token)]
+    assert statuses == [403, 403, 200]

@@ -63,6 +63,7 @@ HANDLERS: dict[str, OperationHandler] = {
     "deleteSubscriptionById": notifications_api.delete_subscription_by_id,
     "listTransactions": finances_api.list_transactions,
     "listFinancialEventGroups": finances_api.list_financial_event_groups,
+    "listFinancialEvents": finances_api.list_financial_events,
 }
 
 

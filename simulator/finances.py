@@ -98,6 +98,10 @@ class Entry:
             return RELEASED
         return DEFERRED if now < self.matures else DEFERRED_RELEASED
 
+    def released(self, now: float) -> bool:
+        """Whether v0 ``listFinancialEvents`` shows it: never deferred, or released."""
+        return self.matures is None or now >= self.matures
+
 
 @dataclass(frozen=True, slots=True)
 class Group:

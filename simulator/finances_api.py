@@ -1,5 +1,5 @@
-"""Finances 2024-06-19 ``listTransactions``, v0 ``listFinancialEventGroups`` and
-``/_sim/truth/finances``.
+"""Finances 2024-06-19 ``listTransactions``, v0 ``listFinancialEventGroups``, v0
+``listFinancialEvents`` and ``/_sim/truth/finances``.
 
 The rules the models state in prose:
 
@@ -17,6 +17,17 @@ The rules the models state in prose:
   (optional, then all time) more than two minutes before now; ``...StartedBefore`` after it
   and more than two minutes before now (no bound when absent); more than 180 days apart:
   none. A ``NextToken`` carries the query; the other filters are not needed with it.
+- events: ``MaxResultsPerPage`` 1-100, default 100 (model), counted in events across all the
+  lists. ``PostedAfter`` (optional, then all time) more than two minutes before now;
+  ``PostedBefore`` only with ``PostedAfter``, later than it and more than two minutes before
+  now, default two minutes before now (fixed on the first page, carried in the token); more
+  than 180 days apart: an empty answer. A ``NextToken`` carries the query; sent with it,
+  ``PostedAfter`` / ``PostedBefore`` must be those of the call that produced it. Pages follow
+  the ledger's entry key. "Deferred events don't show up in responses until they are
+  released": an entry with a deferral is listed only once ``now`` reaches its maturity, by
+  its posted time like any other. A ``ServiceFeeEvent`` (an FBA fee adjustment) has no
+  ``PostedDate`` in the model, yet it is listed by its entry's posted time all the same (see
+  :mod:`finance_render` for what each event holds).
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import invalid_input
-from .finance_render import event_group, group_id, transaction
+from .finance_render import V0_LISTS, event_group, financial_event, group_id, transaction
 from .finances import STATUSES, Entry, Ledger
 from .gateway import Call
 from .marketplaces import US
@@ -193,20 +204,77 @@ def _started_window(params: Params, now: float, lag: float) -> tuple[float, floa
     return after, before
 
 
+def list_financial_events(call: Call) -> dict[str, Any]:
+    size = call.params["MaxResultsPerPage"]
+    sent = {k: call.params[k] for k in ("PostedAfter", "PostedBefore") if k in call.params}
+    events: dict[str, list[dict[str, Any]]] = {name: [] for name in V0_LISTS}
+    payload: dict[str, Any] = {"FinancialEvents": events}
+    if "NextToken" in call.params:
+        state = call.sim.tokens.decode(call.params["NextToken"], call.seller.seller_id,
+                                       "listFinancialEvents", "NextToken")
+        if sent and sent != state["r"]:
+            raise invalid_input("'NextToken' must be sent with the same arguments as the "
+                                "call that returned it.")
+        after, before, last = state["a"], state["b"], tuple(state["k"])
+    else:
+        after, before = _events_window(call)
+        last = None
+        if "PostedAfter" in sent and before - after > MAX_SPAN:
+            return {"payload": payload}
+    ledger = call.sim.finances.ledger(call.seller)
+    chosen, more = _page(ledger.posted(after, before), lambda e: e.released(call.now), last,
+                         size)
+    for entry in chosen:
+        name, event = financial_event(entry)
+        events[name].append(event)
+    if more:
+        state = {"a": after, "b": before, "k": list(chosen[-1].key), "r": sent}
+        payload["NextToken"] = call.sim.tokens.encode(
+            call.seller.seller_id, "listFinancialEvents", state)
+    return {"payload": payload}
+
+
+def _events_window(call: Call) -> tuple[float, float]:
+    p, lag = call.params, call.sim.config.lag_seconds
+    if "PostedBefore" in p and "PostedAfter" not in p:
+        raise invalid_input("'PostedAfter' must be specified with 'PostedBefore'.")
+    after = timestamp(p, "PostedAfter") if "PostedAfter" in p else 0.0
+    if after > call.now - lag:
+        raise invalid_input(f"'PostedAfter' must be more than {lag:g} seconds before the "
+                            "time of the request.")
+    if "PostedBefore" not in p:
+        return after, call.now - lag
+    before = timestamp(p, "PostedBefore")
+    if before <= after:
+        raise invalid_input("'PostedBefore' must be later than 'PostedAfter'.")
+    if before > call.now - lag:
+        raise invalid_input(f"'PostedBefore' must be more than {lag:g} seconds before the "
+                            "time of the request.")
+    return after, before
+
+
 # --- /_sim/truth/finances ---------------------------------------------------------------------
 
 
 def truth(sim: Simulator, seller: Seller) -> dict[str, Any]:
-    """What a perfect mirror holds now: every posted transaction and every group."""
+    """What a perfect mirror holds now: every posted transaction, every group and, as
+    ``v0_events``, every posted entry listFinancialEvents shows now (never deferred or
+    released) as ``{"list": <FinancialEvents list name>, "event": {...}}``, in ledger order."""
     now, seed = sim.clock.now(), sim.config.seed
     ledger = sim.finances.ledger(seller)
     groups = ledger.groups(now)
+    posted = ledger.posted(0, math.floor(now) + 1)
     return {
-        "transactions": [transaction(seed, seller, e, now)
-                         for e in ledger.posted(0, math.floor(now) + 1)],
+        "transactions": [transaction(seed, seller, e, now) for e in posted],
         "groups": [event_group(seed, seller, g, ledger.group_total(g, now), now)
                    for g in groups],
+        "v0_events": [_listed(e) for e in posted if e.released(now)],
     }
+
+
+def _listed(entry: Entry) -> dict[str, Any]:
+    name, event = financial_event(entry)
+    return {"list": name, "event": event}
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:

@@ -85,9 +85,12 @@ class SimulatorClient:
         return result
 
     def truth_finances(self, selling_partner_id: str) -> dict[str, Any]:
-        """``{"transactions": [...], "groups": [...]}``: every transaction posted by now (as
-        listTransactions renders it) and every financial event group (as
-        listFinancialEventGroups does), what a perfect mirror would hold now."""
+        """``{"transactions": [...], "groups": [...], "v0_events": [...]}``: every transaction
+        posted by now (as listTransactions renders it), every financial event group (as
+        listFinancialEventGroups does) and every posted entry listFinancialEvents shows now
+        (never deferred, or released), ``{"list": "ShipmentEventList" | "RefundEventList" |
+        "ServiceFeeEventList", "event": {...}}`` in ledger order: what a perfect mirror would
+        hold now."""
         result: dict[str, Any] = self._request(
             "GET", f"/_sim/truth/finances?seller_id={quote(selling_partner_id)}")
         return result

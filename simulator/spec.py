@@ -76,12 +76,14 @@ NOTIFICATIONS_SERVED: tuple[tuple[str, str], ...] = (
     (NOTIFICATIONS, "deleteSubscriptionById"),
 )
 
-# Finances: transactions (2024-06-19) and payout groups (v0), derived from the orders.
+# Finances: transactions (2024-06-19), payout groups and financial events (v0), derived from
+# the orders.
 FINANCES = "finances_2024-06-19"
 FINANCES_V0 = "financesV0"
 FINANCES_SERVED: tuple[tuple[str, str], ...] = (
     (FINANCES, "listTransactions"),
     (FINANCES_V0, "listFinancialEventGroups"),
+    (FINANCES_V0, "listFinancialEvents"),
 )
 
 # The LWA scope a grantless operation's token must carry, per model. A model whose

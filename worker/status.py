@@ -14,7 +14,7 @@ from worker.sync.declaration import StreamKind
 
 _STATUS_SQL = """
 SELECT s.id AS seller_id, s.selling_partner_id, s.region, s.enabled, s.disabled_reason,
-       s.orders_api_version,
+       s.orders_api_version, s.finances_api_version,
        st.stream, st.cursor, st.last_success_at, st.last_error, st.locked_by, st.due_at,
        {rows} AS rows, {children} AS child_rows,
        COALESCE(r.pages, 0) AS pages, COALESCE(r.api_calls, 0) AS api_calls,
@@ -58,6 +58,7 @@ def collect(conn: Connection, now: datetime | None = None) -> list[dict[str, Any
     rows = [dict(r._mapping) for r in conn.execute(_status_sql())]
     for r in rows:
         r["lag_seconds"] = _lag(r["cursor"], now)
+        r["api_version"] = registry.fallback_version(r["stream"], r)
     return rows
 
 
@@ -89,7 +90,7 @@ def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
     from worker.spapi.client import usable_burst  # the burst the client's buckets hold
     from worker.spapi.operations import operation
 
-    wanted = [(r, registry.operation_of(r["stream"], r["orders_api_version"])) for r in rows]
+    wanted = [(r, registry.operation_of(r["stream"], r)) for r in rows]
     keyed = [(r, operation(name), bucket_key(r["selling_partner_id"], r["region"], name))
              for r, name in wanted if name is not None]
     pipe = redis.pipeline(transaction=False)
@@ -191,7 +192,8 @@ def render(rows: list[dict[str, Any]], queue_depth: int | None = None,
                                    else "never")
         if not r["enabled"]:
             tail = f"DISABLED: {r['disabled_reason']}"
-        lines.append(f"{r['selling_partner_id']:<16} {r['region']:<3} {r['stream']:<24} "
+        stream = r["stream"] + (f" ({r['api_version']})" if r.get("api_version") else "")
+        lines.append(f"{r['selling_partner_id']:<16} {r['region']:<3} {stream:<24} "
                      f"{r['rows']:>7} {r['child_rows']:>7} {r['pages']:>6} {r['api_calls']:>6} "
                      f"{r['throttled']:>5} {fill_text:>5} {lag:>8}  {tail[:60]}")
     return "\n".join(lines)
@@ -207,6 +209,7 @@ def render_seller(seller: dict[str, Any], streams: list[dict[str, Any]],
         f"  region:         {seller['region']}",
         f"  marketplaces:   {', '.join(seller['marketplace_ids'])}",
         f"  orders api:     {seller['orders_api']}",
+        f"  finances api:   {seller['finances_api']}",
         "  state:          " + ("enabled" if seller["enabled"]
                                 else f"disabled ({seller['disabled_reason']})"),
         "  refresh token:  " + (f"stored (key {token['key_id']})" if token["stored"]

@@ -50,6 +50,7 @@ from worker.sync import catalog, registry
 from worker.sync.runner import StreamRun
 from worker.sync.service import run_stream
 
+CURRENT_APIS = {"orders_api_version": "2026-01-01", "finances_api_version": "2024-06-19"}
 pytestmark = pytest.mark.chaos
 
 OPERATIONS = ("searchOrders", "getInventorySummaries", "searchListingsItems")
@@ -264,7 +265,7 @@ def test_a_flaky_amazon_never_leaves_a_partial_page_or_an_unrecorded_fault(
     world = {s["selling_partner_id"]: s for s in sim.world()["sellers"]}
     pairs = [(ids[spid], stream) for spid in spids  # the streams of the faulted operations
              for stream in catalog.streams_for(world[spid]["marketplace_ids"])
-             if registry.operation_of(stream, "2026-01-01") in OPERATIONS]
+             if registry.operation_of(stream, CURRENT_APIS) in OPERATIONS]
     spy = PageSpy(rt)
     spy.install(monkeypatch)
     arm_faults(sim)

@@ -109,4 +109,4 @@ def test_a_declared_kind_is_planned_dispatched_synced_shown_and_labelled(
         rt, "SELECT count(*) FROM toy_rows WHERE marketplace_id = :m", m=markets[0])[0][0]
     assert shown["api_calls"] >= 1 and shown["last_success_at"] is not None
     assert per_seller(rows)[seller_id]["toys"] == outcome.totals.rows
-    assert registry.operation_of(stream, seller.orders_api_version) == "getInventorySummaries"
+    assert registry.operation_of(stream, seller) == "getInventorySummaries"

@@ -40,6 +40,11 @@ def sim_env(start_sim, clean):
     (["--all-sellers", "--since", "0001-01-01"], "older than Amazon keeps orders data"),
     (["--all-sellers", "--stream", "sales-traffic", "--since", "2000-01-01"],
      "older than Amazon keeps sales-traffic data"),
+    (["--all-sellers", "--stream", "finances"], "--since is required for --stream finances"),
+    (["--all-sellers", "--stream", "settlements", "--since", "2026-01-01", "--until",
+      "2025-06-01"], "--since must be before --until"),
+    (["--all-sellers", "--stream", "settlements", "--since", "2000-01-01"],
+     "older than Amazon keeps settlements data (90 days)"),
 ])
 def test_bad_arguments_fail_with_one_clear_line_and_call_nothing(sim_env, args, needle):
     sim, rt, _, env = sim_env
@@ -73,3 +78,34 @@ def test_dry_run_then_run_then_rerun(sim_env):
     rerun = celery("backfill", *args, env=env)
     assert rerun.returncode == 0 and "2 already done" in rerun.stdout
     assert "0 written" in rerun.stdout
+
+
+def test_finances_through_the_api_then_a_rerun_reads_nothing(sim_env):
+    sim, rt, ids, env = sim_env
+    since = (datetime.now(UTC) - timedelta(days=45)).strftime("%Y-%m-%d")
+    until = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    args = ["--all-sellers", "--stream", "finances", "--since", since]
+
+    def calls() -> int:
+        return sum(b["calls"] for b in sim.client.stats()["buckets"]
+                   if b["operation"] == "listTransactions")
+
+    dry = celery("backfill", *args, "--until", until, "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.count("read through the API") == len(ids)
+    assert table(rt, "SELECT count(*) FROM api_backfills") == [(0,)] and calls() == 0
+
+    run = celery("backfill", *args, "--until", until, env=env)
+    assert run.returncode == 0, run.stderr
+    done = [line for line in run.stdout.splitlines() if line.startswith("done: ")]
+    assert len(done) == len(ids) and all("(100%)" in line for line in done)
+    (written,), = table(rt, "SELECT count(*) FROM financial_transactions")
+    assert written > 0
+    read = calls()
+    rerun = celery("backfill", *args, "--until", until, env=env)
+    assert rerun.returncode == 0 and rerun.stdout.count("already done") == len(ids)
+    assert calls() == read
+    # without --until it goes on to now: only the last hour is read (a page per seller)
+    onward = celery("backfill", *args, env=env)
+    assert onward.returncode == 0, onward.stderr
+    assert calls() - read == len(ids)

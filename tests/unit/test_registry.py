@@ -111,10 +111,18 @@ def test_kinds_are_unique_and_name_their_streams():
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
         with pytest.raises(UnknownStreamError):
             registry.kind_of(stream)
-    assert registry.operation_of("orders", "v0") == "getOrders"
-    assert registry.operation_of("orders", "2026-01-01") == "searchOrders"
-    assert registry.operation_of("inventory:A", "v0") == "getInventorySummaries"
-    assert registry.operation_of("payments", "v0") is None
+    current = {"orders_api_version": "2026-01-01", "finances_api_version": "2024-06-19"}
+    older = {"orders_api_version": "v0", "finances_api_version": "v0"}
+    assert registry.operation_of("orders", older) == "getOrders"
+    assert registry.operation_of("orders", current) == "searchOrders"
+    assert registry.operation_of("inventory:A", older) == "getInventorySummaries"
+    assert registry.operation_of("finances", current) == "listTransactions"
+    assert registry.operation_of("finances", older) == "listFinancialEvents"
+    assert registry.operation_of("payments", older) is None
+    # what status shows beside a stream: the seller's version where it is not the main one
+    assert [registry.fallback_version(s, older) for s in ("orders", "finances", "payouts")] \
+        == ["v0", "v0", None]
+    assert registry.fallback_version("finances", current) is None
     assert registry.label("listings:A") == "listings"
     assert [k.name for k in registry.backfilled()] == [
         "orders", "inventory", "listings", "sales-traffic"]

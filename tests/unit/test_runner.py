@@ -49,7 +49,7 @@ class FakeAmazon:
     stats: Any = field(default_factory=lambda: SimpleNamespace(calls=0, throttled=0, retries=0))
 
     async def call(self, auth: Any, operation: str, path_params: Any = None,
-                   query: Any = None) -> Any:
+                   query: Any = None, priority: Any = None) -> Any:
         self.sent.append(query)
         self.stats.calls += 1
         if query.get("next") in self.refuse:

@@ -1,4 +1,5 @@
-"""``celery -A worker`` backfill: history through the Reports API."""
+"""``celery -A worker`` backfill: history through the Reports API, or through the stream's
+own API for the kinds Amazon keeps no history report for (finances, payouts, settlements)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import click
 
 from worker.cli.common import cli_runtime, operator_command
-from worker.sync.registry import backfilled
+from worker.sync.registry import KINDS, backfilled
 
 _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
 
@@ -16,20 +17,24 @@ _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
 # What --stream takes, from the registry: kinds with history (from --since), and snapshots.
 _HISTORY = [k.name for k in backfilled() if k.backfill and k.backfill.window]
 _SNAPSHOTS = [k.name for k in backfilled() if k.backfill and not k.backfill.window]
+_API = [k.name for k in KINDS if k.api_backfill]  # worker.sync.api_backfill.kinds()
 
 
-@click.command(help="Backfill history through the Reports API (UTC dates), resumably.\n\n"
+@click.command(help="Backfill history (UTC dates), resumably.\n\n"
                f"{'/'.join(_HISTORY)} are split into 30-day reports from --since to --until "
                f"(default: now); {'/'.join(_SNAPSHOTS)} are one snapshot per marketplace. "
+               f"{'/'.join(_API)} are read through their own API from --since to --until "
+               "(settlements: every report created since --since, at most 90 days back). "
                "Interrupt it any time: the same command resumes without asking Amazon for a "
-               "report twice.\n\n"
+               "report or a page twice.\n\n"
                "Example: celery -A worker backfill --seller A1B2C3 --stream orders "
                "--since 2024-01-01")
 @click.option("--seller", "seller_ref", help="Selling partner id (or spsync id).")
 @click.option("--all-sellers", is_flag=True, help="Every enabled seller.")
 @click.option("--stream", default="orders", show_default=True,
-              type=click.Choice([k.name for k in backfilled()]))
-@click.option("--since", type=_DATE, help=f"Start of history ({', '.join(_HISTORY)}).")
+              type=click.Choice([k.name for k in backfilled()] + _API))
+@click.option("--since", type=_DATE,
+              help=f"Start of history ({', '.join(_HISTORY + _API)}).")
 @click.option("--until", type=_DATE, help="End of history (default: now).")
 @click.option("--dry-run", is_flag=True, help="Show the reports it would create, resume or "
               "skip; call nothing.")
@@ -47,6 +52,9 @@ def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: date
         raise click.UsageError("--until must not be in the future")
     rt = cli_runtime()
     chosen = _backfill_sellers(rt, seller_ref)
+    if stream in _API:
+        _api_backfill(rt, chosen, stream, start, end, dry_run)
+        return
     for seller in chosen:
         plan_requests(seller, stream, start, end)  # bad dates fail before anything runs
     if dry_run:
@@ -56,6 +64,51 @@ def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: date
     if failures:
         raise click.ClickException(f"{failures} report(s) failed; see above. Re-run the same "
                                    "command to retry them.")
+
+
+def _api_backfill(rt: Any, chosen: list[Any], stream: str, start: datetime | None,
+                  end: datetime, dry_run: bool) -> None:
+    import asyncio
+    import time
+
+    from worker.sync.api_backfill import ApiProgress, backfill_api, describe, plan_window
+
+    now = datetime.now(UTC)
+    since, until = plan_window(rt, stream, start, end, now)  # bad dates fail before anything
+    if dry_run:
+        for seller in chosen:
+            click.echo(f"{seller.selling_partner_id} {stream} {since:%Y-%m-%d %H:%M} .. "
+                       f"{until:%Y-%m-%d %H:%M}: read through the API (resumed if begun)")
+        return
+    last: dict[str, float] = {}
+
+    def show(p: ApiProgress) -> None:  # at most once a second per seller
+        tick = time.monotonic()
+        if tick - last.get(p.seller, 0.0) >= 1.0:
+            last[p.seller] = tick
+            click.echo(describe(p))
+
+    async def run_all() -> list[ApiProgress]:
+        gate = asyncio.Semaphore(4)  # one connection each, within the engine's pool
+
+        async def one(seller: Any) -> ApiProgress:
+            async with gate:
+                return await backfill_api(rt, seller, stream, since, until, show)
+
+        return await asyncio.gather(*(one(s) for s in chosen))
+
+    try:
+        results = asyncio.run(run_all())
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: run the same command again to resume") from None
+    for p in results:
+        for failure in p.failures:
+            click.echo(f"{p.seller}: {failure}", err=True)
+        click.echo(f"done: {describe(p)}")
+    failed = sum(1 for p in results if p.failures)
+    if failed:
+        raise click.ClickException(f"{failed} seller(s) failed; see above. Re-run the same "
+                                   "command to resume them.")
 
 
 def _backfill_sellers(rt: Any, ref: str | None) -> list[Any]:

@@ -28,9 +28,13 @@ def sellers() -> None:
 @click.option("--marketplace-ids", required=True, help="Comma-separated.")
 @click.option("--orders-api", type=click.Choice(["2026-01-01", "v0"]), default="2026-01-01",
               show_default=True)
+@click.option("--finances-api", type=click.Choice(["2024-06-19", "v0"]),
+              help="Finances API for transactions (default: 2024-06-19 for a new seller, "
+              "unchanged for a known one; a sync moves a seller Amazon refuses "
+              "listTransactions to v0 by itself).")
 @operator_command
 def sellers_add(selling_partner_id: str, region: str, marketplace_ids: str,
-                orders_api: str) -> None:
+                orders_api: str, finances_api: str | None) -> None:
     from worker.db.sellers import upsert_seller
     from worker.spapi.identifiers import check_selling_partner_id
     from worker.spapi.regions import check_marketplaces
@@ -44,7 +48,8 @@ def sellers_add(selling_partner_id: str, region: str, marketplace_ids: str,
     with rt.engine.begin() as conn:
         seller_id = upsert_seller(conn, rt.keyring, selling_partner_id=selling_partner_id,
                                   region=region, marketplace_ids=mids, refresh_token=token,
-                                  streams=streams_for(mids), orders_api_version=orders_api)
+                                  streams=streams_for(mids), orders_api_version=orders_api,
+                                  finances_api_version=finances_api)
     click.echo(f"seller {selling_partner_id} registered as id {seller_id}")
 
 
@@ -60,7 +65,8 @@ def sellers_list(as_json: bool) -> None:
     data: list[dict[str, Any]] = [
         {"id": r.id, "selling_partner_id": r.selling_partner_id, "region": r.region,
          "marketplace_ids": r.marketplace_ids, "orders_api": r.orders_api_version,
-         "enabled": r.enabled, "disabled_reason": r.disabled_reason}
+         "finances_api": r.finances_api_version, "enabled": r.enabled,
+         "disabled_reason": r.disabled_reason}
         for r in rows
     ]
     if as_json:
@@ -69,7 +75,8 @@ def sellers_list(as_json: bool) -> None:
     for d in data:
         state = "enabled" if d["enabled"] else f"disabled ({d['disabled_reason']})"
         click.echo(f"{d['id']:>4}  {d['selling_partner_id']:<16} {d['region']}  "
-                   f"{','.join(d['marketplace_ids'])}  orders {d['orders_api']}  {state}")
+                   f"{','.join(d['marketplace_ids'])}  orders {d['orders_api']}  "
+                   f"finances {d['finances_api']}  {state}")
 
 
 @sellers.command("show", help="One seller: its settings (never its refresh token, only "

@@ -49,6 +49,8 @@ class Seller(Base):
         CheckConstraint(
             "orders_api_version IN ('2026-01-01', 'v0')", name="sellers_orders_api_version_check"
         ),
+        CheckConstraint("finances_api_version IN ('2024-06-19', 'v0')",
+                        name="sellers_finances_api_version_check"),
         # worker/spapi/identifiers.py; NOT VALID in the migration (older rows stay readable)
         CheckConstraint("selling_partner_id ~ '^[A-Z][A-Z0-9]{1,31}$'",
                         name="sellers_selling_partner_id_check"),
@@ -60,6 +62,8 @@ class Seller(Base):
     region: Mapped[str] = mapped_column(Text)
     marketplace_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
     orders_api_version: Mapped[str] = mapped_column(Text, server_default="2026-01-01")
+    # v0: Amazon refused listTransactions for the seller (the finances stream fell back)
+    finances_api_version: Mapped[str] = mapped_column(Text, server_default="2024-06-19")
     refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     refresh_token_kid: Mapped[str | None] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, server_default="true")
@@ -199,6 +203,37 @@ class SyncRun(Base):
     retries: Mapped[int] = mapped_column(Integer, server_default="0")
     error_type: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiBackfill(Base):
+    """A ``backfill`` through a stream's own API (finances, payouts, settlements): its
+    checkpoint, as ``sync_state`` holds the incremental sync's. One per (seller, stream,
+    ``--since``), so the same command resumes it and a later ``--until`` extends it."""
+
+    __tablename__ = "api_backfills"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'failed')",
+                        name="api_backfills_status_check"),
+        CheckConstraint("since < until", name="api_backfills_window_check"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream: Mapped[str] = mapped_column(Text, primary_key=True)
+    since: Mapped[datetime] = _ts(primary_key=True)
+    until: Mapped[datetime] = _ts()
+    cursor: Mapped[datetime | None] = _ts()
+    window_start: Mapped[datetime | None] = _ts()
+    window_end: Mapped[datetime | None] = _ts()
+    next_token: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="running")
+    pages: Mapped[int] = mapped_column(Integer, server_default="0")
+    rows_written: Mapped[int] = mapped_column(Integer, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = _ts(server_default=func.now())
+    updated_at: Mapped[datetime] = _ts(server_default=func.now())
+    finished_at: Mapped[datetime | None] = _ts()
 
 
 class InventorySummary(Base):

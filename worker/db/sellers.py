@@ -34,6 +34,7 @@ class SellerRecord:
     enabled: bool
     disabled_reason: str | None
     refresh_token: str | None = field(default=None, repr=False)
+    finances_api_version: str = "2024-06-19"
 
 
 def upsert_seller(
@@ -47,16 +48,20 @@ def upsert_seller(
     streams: list[str],
     orders_api_version: str | None = None,
     name: str | None = None,
+    finances_api_version: str | None = None,
 ) -> int:
     """Create or update (and re-enable) a seller; returns its id. Also creates its streams
     (``worker.sync.catalog.streams_for`` says which).
 
     ``orders_api_version`` None: 2026-01-01 for a new seller, unchanged for a known one (a
     seller re-authorizing through the web app keeps the API an operator chose); ``name``
-    None likewise keeps a known seller's name.
+    None likewise keeps a known seller's name, and ``finances_api_version`` None the finances
+    API (2024-06-19 for a new seller; a sync moves a seller refused it to v0).
     """
     values = _values(cipher, selling_partner_id, region, marketplace_ids, refresh_token,
                      orders_api_version, name)
+    if finances_api_version is not None:
+        values["finances_api_version"] = finances_api_version
     keep = {"selling_partner_id", *(() if orders_api_version else ("orders_api_version",)),
             *(() if name else ("name",))}
     stmt = insert(Seller).values(**values)
@@ -141,6 +146,15 @@ def enable_seller(conn: Connection, seller_id: int) -> None:
         raise UnknownSellerError(f"no seller with id {seller_id}")
 
 
+def set_api_version(conn: Connection, seller_id: int, setting: str, version: str) -> None:
+    """Move the seller to another API version for the kinds that read ``setting`` (a
+    ``sellers`` column; its CHECK constraint refuses a version spsync cannot read)."""
+    if setting not in ("orders_api_version", "finances_api_version"):
+        raise ValueError(f"no API version setting {setting!r}")
+    conn.execute(update(Seller).where(Seller.id == seller_id).values(
+        {setting: version, "updated_at": func.now()}))
+
+
 def set_refresh_token(conn: Connection, cipher: Cipher, seller_id: int,
                       refresh_token: str) -> str:
     """Store a new refresh token (encrypted, bound to the seller) and re-enable the seller.
@@ -168,7 +182,8 @@ def describe_seller(conn: Connection, seller_id: int) -> dict[str, Any]:
     return {
         "id": row.id, "selling_partner_id": row.selling_partner_id, "name": row.name,
         "region": row.region, "marketplace_ids": list(row.marketplace_ids),
-        "orders_api": row.orders_api_version, "enabled": row.enabled,
+        "orders_api": row.orders_api_version, "finances_api": row.finances_api_version,
+        "enabled": row.enabled,
         "disabled_reason": row.disabled_reason,
         "refresh_token": {"stored": stored,
                           "key_id": row.refresh_token_kid if stored else None},
@@ -187,4 +202,5 @@ def _record(row: Any, cipher: Cipher | None) -> SellerRecord:
         id=row.id, selling_partner_id=row.selling_partner_id, region=row.region,
         marketplace_ids=list(row.marketplace_ids), orders_api_version=row.orders_api_version,
         enabled=row.enabled, disabled_reason=row.disabled_reason, refresh_token=token,
+        finances_api_version=row.finances_api_version,
     )

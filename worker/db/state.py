@@ -104,6 +104,13 @@ def save_checkpoint(conn: Connection, seller_id: int, stream: str, cp: Checkpoin
     ))
 
 
+def forget_token(conn: Connection, seller_id: int, stream: str) -> None:
+    """Drop the stream's next-page token (it belongs to an API the stream left): its window
+    is read again from its start."""
+    conn.execute(_state(update(SyncState), seller_id, stream).values(
+        next_token=None, pages_in_window=0, updated_at=func.now()))
+
+
 def finish_sync(
     conn: Connection, seller_id: int, stream: str, *, next_due_in: timedelta, error: str | None
 ) -> None:

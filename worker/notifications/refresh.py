@@ -41,7 +41,7 @@ async def _refresh(client: SpApiClient, conn: Connection, seller: SellerRecord,
     """Read one record again with its kind's lookup; write it with the kind's mapper and
     write (newer wins). A kind without a lookup (v0 orders) has its stream made due, so
     the change arrives with the next (immediate) incremental sync. Rows written."""
-    endpoint = kind.endpoint_for(seller.orders_api_version)
+    endpoint = kind.endpoint_of(seller)
     if endpoint.lookup is None:
         with conn.begin():
             make_stream_due(conn, seller.id, kind.stream(marketplace_id))

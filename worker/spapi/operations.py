@@ -59,10 +59,13 @@ _OPERATIONS = (
               0.0167, 15, "reports_2021-06-30"),
     Operation("getMarketplaceParticipations", "GET", "/sellers/v1/marketplaceParticipations",
               0.016, 15, "sellersV1"),
-    # Money: transactions (2024-06-19) and payouts (v0 financial event groups)
+    # Money: transactions (2024-06-19; v0 events for sellers refused it) and payouts (v0
+    # financial event groups)
     Operation("listTransactions", "GET", "/finances/2024-06-19/transactions", 0.5, 10,
               "finances_2024-06-19"),
     Operation("listFinancialEventGroups", "GET", "/finances/v0/financialEventGroups", 0.5, 30,
+              "financesV0"),
+    Operation("listFinancialEvents", "GET", "/finances/v0/financialEvents", 0.5, 30,
               "financesV0"),
     # Notifications: destinations and the ...ById operations are grantless (GrantlessAuth).
     Operation("getDestinations", "GET", "/notifications/v1/destinations", 1.0, 5,

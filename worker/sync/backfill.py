@@ -138,14 +138,14 @@ Listener = Callable[[Progress], None]
 def describe(p: Progress) -> str:
     """One progress line: ``A1B2 orders: 3/25 windows, 12,345 rows (0 rejected), ETA 4m10s``."""
     eta = p.eta_seconds()
-    tail = "" if eta is None or p.done == p.total else f", ETA {_duration(eta)}"
+    tail = "" if eta is None or p.done == p.total else f", ETA {duration(eta)}"
     skipped = f", {p.skipped} already done" if p.skipped else ""
     failed = f", {len(p.failures)} failed" if p.failures else ""
     return (f"{p.seller} {p.stream}: {p.done}/{p.total} reports{skipped}{failed}, "
             f"{p.rows:,} rows ({p.written:,} written, {p.rejected:,} rejected){tail}")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

@@ -45,7 +45,7 @@ def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
                                  f"(known: {', '.join(known)})")
     kind = registry.kind_of(stream)
     tuning = kind.tuned(settings)
-    return Plan(kind, kind.spec(stream, seller.orders_api_version), tuning.policy,
+    return Plan(kind, kind.spec(stream, kind.version_of(seller)), tuning.policy,
                 tuning.page_size, tuning.interval)
 
 

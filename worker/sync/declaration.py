@@ -81,6 +81,22 @@ class Backfill:
 
 
 @dataclass(frozen=True)
+class ApiBackfill:
+    """``backfill`` through the kind's own API, for a kind Amazon has no history report for
+    (finances, payouts, settlements): its incremental sync's windows from ``--since`` to
+    ``--until``, checkpointed in ``api_backfills`` (:mod:`worker.sync.api_backfill`)."""
+
+    # How far back the API reaches (e.g. getReports: 90 days); None: the model states no limit.
+    history: timedelta | None = None
+    # Consecutive windows of a backfill overlap by this much (a row posted on a boundary);
+    # the look-back re-read of an incremental run is not needed within one backfill.
+    overlap: timedelta = timedelta(minutes=1)
+    # Windows at most this long (also capped by the kind's ``max_span``): shorter windows
+    # cost a page each at most, and move the progress shown along.
+    window: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class Children:
     """Rows a kind writes beside its own (order items), counted by ``status``."""
 
@@ -99,12 +115,18 @@ class StreamKind:
     key: tuple[str, ...]  # that table's primary key
     # What it pages through; None: no incremental sync (a report-only kind, for backfill).
     endpoint: Endpoint[Any] | None = None
-    # Another endpoint for sellers on another API version (sellers.orders_api_version).
+    # Another endpoint for sellers on another API version: the ``sellers`` column named by
+    # ``version_setting`` holds the seller's version (:meth:`SellerRecord.api_version`).
     by_api_version: Mapping[str, Endpoint[Any]] = field(default_factory=dict)
+    version_setting: str = "orders_api_version"
+    # The version a seller is moved to when Amazon refuses the endpoint (403 Unauthorized)
+    # for it (finances: v0 when listTransactions is refused); None: a refusal fails the run.
+    fallback: str | None = None
     per_marketplace: bool = False
     tuning: Tuning | None = None  # required with an endpoint
     children: Children | None = None
     backfill: Backfill | None = None
+    api_backfill: ApiBackfill | None = None
 
     def __post_init__(self) -> None:
         tables = [self.table, *([self.children.table] if self.children else [])]
@@ -114,6 +136,13 @@ class StreamKind:
             raise ValueError(f"stream kind {self.name!r} has an endpoint but no tuning")
         if self.backfill and self.backfill.hands_over and self.per_marketplace:
             raise ValueError(f"stream kind {self.name!r}: hands_over needs one stream a seller")
+        if self.fallback is not None and self.fallback not in self.by_api_version:
+            raise ValueError(f"stream kind {self.name!r}: no endpoint for fallback "
+                             f"{self.fallback!r}")
+        if self.api_backfill and (self.backfill or self.endpoint is None
+                                  or self.per_marketplace):
+            raise ValueError(f"stream kind {self.name!r}: an API backfill needs an endpoint, "
+                             "one stream a seller and no report backfill")
 
     @property
     def synced(self) -> bool:
@@ -149,6 +178,16 @@ class StreamKind:
         if self.endpoint is None:
             raise UnknownStreamError(f"stream kind {self.name!r} is not synced incrementally")
         return self.by_api_version.get(api_version, self.endpoint)
+
+    def version_of(self, seller: Any) -> str:
+        """The seller's API version for this kind: ``seller`` is a :class:`SellerRecord`, or
+        a mapping with the ``version_setting`` key (a ``sellers`` row)."""
+        return str(seller[self.version_setting] if isinstance(seller, Mapping)
+                   else getattr(seller, self.version_setting))
+
+    def endpoint_of(self, seller: Any) -> Endpoint[Any]:
+        """The endpoint for ``seller`` (see :meth:`version_of`)."""
+        return self.endpoint_for(self.version_of(seller))
 
     def spec(self, stream: str, api_version: str) -> StreamSpec[Any]:
         """The runner's spec of one of its streams, for a seller on ``api_version``."""

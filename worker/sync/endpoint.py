@@ -75,7 +75,9 @@ class Endpoint(Generic[Rows]):
 
     operation: str
     paginator: Callable[[str | None], Paginator]  # a fresh one, resuming at a saved token
-    records: tuple[str, ...]  # where a page's records are
+    # Where a page's records are: the array at this path, or what this function finds in
+    # the page (v0 listFinancialEvents: one object of event lists).
+    records: tuple[str, ...] | Callable[[Any], list[Any]]
     query: Callable[[SellerRecord, str | None, int], Query]  # (seller, marketplace, page size)
     bounds: Bounds  # how a window is asked for
     rows: Callable[[Scope, list[Any]], Awaitable[Rows]]  # the mapper
@@ -119,7 +121,8 @@ class StreamSpec(Generic[Rows]):
 
     def page(self, body: Any) -> tuple[list[Any], str | None]:
         """A page's records and the next page's token (None: the window's last page)."""
-        records = paging.records(body, self.endpoint.records, self.operation)
+        at = self.endpoint.records
+        records = at(body) if callable(at) else paging.records(body, at, self.operation)
         paginator = self.endpoint.paginator(None)
         paginator.next({}, body)
         if self.endpoint.check is not None:

@@ -15,8 +15,17 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from worker.config import STREAM_KNOBS
-from worker.sync import finances, inventory, listings, orders, report_types, settlements
+from worker.sync import (
+    finances,
+    finances_v0,
+    inventory,
+    listings,
+    orders,
+    report_types,
+    settlements,
+)
 from worker.sync.declaration import (
+    ApiBackfill,
     Backfill,
     Children,
     StreamKind,
@@ -110,6 +119,13 @@ FINANCES = StreamKind(
         records=("payload", "transactions"), query=finances.transactions_query,
         bounds=Bounds("postedAfter", "postedBefore"),
         rows=finances.transaction_rows, write=finances.write_transactions),
+    # Sellers on whom Amazon refuses listTransactions (403) move to v0 by themselves.
+    by_api_version={"v0": Endpoint(
+        operation="listFinancialEvents", paginator=tokens("NextToken", "payload", "NextToken"),
+        records=finances_v0.events, query=finances_v0.events_query,
+        bounds=Bounds("PostedAfter", "PostedBefore"),
+        rows=finances_v0.event_rows, write=finances.write_transactions)},
+    version_setting="finances_api_version", fallback="v0",
     # Windows as long as Amazon answers (180 days): each window after a run's first starts
     # ``overlap`` before the previous one ended, so short windows would re-read most pages.
     tuning=Tuning(interval=timedelta(hours=1), overlap=timedelta(days=30),
@@ -117,6 +133,7 @@ FINANCES = StreamKind(
                   initial=timedelta(days=30), page_size=0,  # Amazon sizes its pages
                   tunable=("interval_seconds", "overlap_seconds", "lag_seconds",
                            "initial_days")),
+    api_backfill=ApiBackfill(window=timedelta(days=30)),  # no history limit in the model
 )
 
 PAYOUTS = StreamKind(
@@ -132,6 +149,7 @@ PAYOUTS = StreamKind(
                   lag=timedelta(minutes=3), max_span=timedelta(days=179),
                   initial=timedelta(days=90), page_size=100, max_page_size=100,
                   tunable=("interval_seconds", "overlap_seconds", "lag_seconds")),
+    api_backfill=ApiBackfill(),
 )
 
 # Settlement reports: Amazon makes one per settlement period itself; the stream lists them
@@ -149,6 +167,8 @@ SETTLEMENTS = StreamKind(
                   max_page_size=100, max_span=timedelta(days=90),
                   initial=timedelta(days=89),  # getReports looks back 90 days at most
                   tunable=("interval_seconds", "overlap_seconds")),
+    # "Reports are retained for a maximum of 90 days" (getReports createdSince, reports model)
+    api_backfill=ApiBackfill(history=timedelta(days=90)),
 )
 
 SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
@@ -192,12 +212,26 @@ def streams_for(marketplace_ids: list[str]) -> list[str]:
     return [s for k in synced() for s in k.streams(marketplace_ids)]
 
 
-def operation_of(stream: str, api_version: str) -> str | None:
-    """The SP-API operation whose quota bucket paces ``stream`` (None: no known bucket)."""
+def operation_of(stream: str, seller: object) -> str | None:
+    """The SP-API operation whose quota bucket paces ``stream`` for ``seller`` (a
+    :class:`SellerRecord` or a ``sellers`` row mapping; None: no known bucket)."""
     try:
-        return kind_of(stream).endpoint_for(api_version).operation
+        return kind_of(stream).endpoint_of(seller).operation
     except UnknownStreamError:
         return None
+
+
+def fallback_version(stream: str, seller: object) -> str | None:
+    """The seller's API version for ``stream`` when it is not the kind's main one (``v0``
+    for a seller whose finances fell back), else None: what ``status`` shows beside it."""
+    try:
+        k = kind_of(stream)
+    except UnknownStreamError:
+        return None
+    if not k.by_api_version:
+        return None
+    version = k.version_of(seller)
+    return version if version in k.by_api_version else None
 
 
 def label(stream: str) -> str:
@@ -227,10 +261,14 @@ def _doc_row(k: StreamKind) -> list[str]:
     into = f"`{k.table}` ({', '.join(k.key)})" + (f", `{k.children.table}`" if k.children
                                                    else "")
     settings = ", ".join(f"`{name}`" for name in k.setting_names()) or "-"
-    return [f"`{k.name}`", stream, reads, into, every, settings, _doc_backfill(k.backfill)]
+    return [f"`{k.name}`", stream, reads, into, every, settings, _doc_backfill(k)]
 
 
-def _doc_backfill(b: Backfill | None) -> str:
+def _doc_backfill(k: StreamKind) -> str:
+    b, api = k.backfill, k.api_backfill
+    if api is not None and k.endpoint is not None:
+        reach = f", at most {api.history.days} days back" if api.history else ""
+        return f"its own API (`{k.endpoint.operation}`) from `--since`{reach}"
     if b is None:
         return "-"
     shape = (f"{b.window.days}-day windows" if b.window else "one snapshot") + (

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from sqlalchemy import Connection
@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from worker.db import state
 from worker.db.sellers import SellerRecord
 from worker.db.state import Checkpoint
+from worker.ratelimit.bucket import Priority
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.errors import InputError, MalformedResponseError
 from worker.sync.endpoint import StreamSpec
@@ -39,6 +40,28 @@ class Totals:
     windows: int = 0
 
 
+class Checkpoints(Protocol):
+    """Where a run keeps its checkpoint: the stream's ``sync_state`` row
+    (:class:`SyncStateCheckpoints`), or a backfill's ``api_backfills`` row."""
+
+    def load(self, conn: Connection) -> Checkpoint: ...
+
+    def save(self, conn: Connection, cp: Checkpoint, rows: int) -> None:
+        """Inside the page's transaction; ``rows``: what the page wrote."""
+
+
+@dataclass(frozen=True)
+class SyncStateCheckpoints:
+    seller_id: int
+    stream: str
+
+    def load(self, conn: Connection) -> Checkpoint:
+        return state.load_checkpoint(conn, self.seller_id, self.stream)
+
+    def save(self, conn: Connection, cp: Checkpoint, rows: int) -> None:
+        state.save_checkpoint(conn, self.seller_id, self.stream, cp)
+
+
 @dataclass
 class StreamRun(Generic[Rows]):
     """One run of one stream for one seller, on a connection holding its lock."""
@@ -52,6 +75,9 @@ class StreamRun(Generic[Rows]):
     page_size: int
     now: Callable[[], datetime]
     totals: Totals = field(default_factory=Totals)
+    checkpoints: Checkpoints | None = None  # None: the stream's sync_state row
+    priority: Priority = Priority.INCREMENTAL
+    on_page: Callable[[Checkpoint, Totals], None] | None = None  # after each committed page
     _reported: tuple[int, int] = (0, 0)  # client calls/429s already added to the run row
 
     @property
@@ -63,9 +89,13 @@ class StreamRun(Generic[Rows]):
     def marketplace_id(self) -> str | None:
         return self.spec.marketplace_id
 
+    @property
+    def store(self) -> Checkpoints:
+        return self.checkpoints or SyncStateCheckpoints(self.seller.id, self.spec.stream)
+
     async def run(self) -> Totals:
         with self.conn.begin():
-            cp = state.load_checkpoint(self.conn, self.seller.id, self.spec.stream)
+            cp = self.store.load(self.conn)
         token_restarted = False
         started = self.now()  # the cursor never passes the run's start: every run ends
         while True:
@@ -99,7 +129,7 @@ class StreamRun(Generic[Rows]):
             self.spec.query(window, self.seller, self.page_size))
         return (await self.client.call(self.auth, self.spec.operation,
                                        path_params=self.spec.path(self.seller),
-                                       query=query)).body
+                                       query=query, priority=self.priority)).body
 
     async def _store_page(self, body: Any, cp: Checkpoint) -> Checkpoint:
         records, token = self.spec.page(body)
@@ -113,7 +143,7 @@ class StreamRun(Generic[Rows]):
         )
         with self.conn.begin():
             written = self.spec.write(self.conn, self.seller.id, rows)
-            state.save_checkpoint(self.conn, self.seller.id, self.spec.stream, after)
+            self.store.save(self.conn, after, written.rows)
             state.add_to_run(self.conn, self.run_id, pages=1, rows_written=written.rows,
                              child_rows_written=written.children, **self._call_counts())
         self.totals.pages += 1
@@ -122,6 +152,8 @@ class StreamRun(Generic[Rows]):
         log.info("sync.page", seller=self.seller.selling_partner_id, stream=self.spec.stream,
                  records=len(records), written=written.rows, children=written.children,
                  more=not done)
+        if self.on_page is not None:
+            self.on_page(after, self.totals)
         return after
 
     def _call_counts(self) -> dict[str, int]:

@@ -19,7 +19,13 @@ from worker.db import sellers, state
 from worker.metrics import SYNC_RUNS
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
-from worker.spapi.errors import InvalidGrantError, QuotaWaitTooLong, RetriableError, SpApiError
+from worker.spapi.errors import (
+    AuthError,
+    InvalidGrantError,
+    QuotaWaitTooLong,
+    RetriableError,
+    SpApiError,
+)
 from worker.sync import calls
 from worker.sync.catalog import Plan, plan
 from worker.sync.runner import StreamRun, Totals
@@ -28,9 +34,12 @@ from worker.sync.windows import utc_now
 log = structlog.get_logger(__name__)
 
 
+FELL_BACK = "fell-back"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # succeeded | failed | skipped | deferred
+    status: str  # succeeded | failed | skipped | deferred (| fell-back, within run_stream)
     totals: Totals
     error: str | None = None
 
@@ -59,11 +68,30 @@ async def run_stream(rt: Runtime, seller_id: int, stream: str,
                     state.rearm(conn, seller_id, stream, stream_plan.interval)
                 return Outcome("skipped", Totals(), "already running")
             try:
-                return await _locked_run(rt, conn, seller, stream_plan, now)
+                outcome = await _locked_run(rt, conn, seller, stream_plan, now)
+                if outcome.status == FELL_BACK:  # the same run, on the version it moved to
+                    with conn.begin():
+                        seller = sellers.get_seller(conn, seller_id, rt.keyring)
+                    stream_plan = plan(rt.settings, seller, stream)
+                    outcome = await _locked_run(rt, conn, seller, stream_plan, now)
+                return outcome
             finally:
                 state.unlock(conn, seller_id, stream)
         finally:
             structlog.contextvars.unbind_contextvars("seller", "stream")
+
+
+def open_run(rt: Runtime, conn: Connection, seller_id: int, stream: str, worker: str) -> int:
+    """A new ``sync_runs`` row for a run that holds the (seller, stream) lock; runs a dead
+    worker left ``running`` are closed first, with the calls they sent after their last page."""
+    with conn.begin():
+        lost = state.reap_lost_runs(conn, seller_id, stream)
+    if lost:
+        log.warning("sync.resuming_after_lost_worker")
+        with rt.redis() as r:
+            calls.settle(conn, r, lost)  # what the dead worker sent after its last page
+    with conn.begin():
+        return state.start_run(conn, seller_id, stream, worker)
 
 
 async def _locked_run(
@@ -72,31 +100,33 @@ async def _locked_run(
 ) -> Outcome:
     stream, interval = stream_plan.spec.stream, stream_plan.interval
     label = stream_plan.kind.name  # metrics count runs by kind: bounded label values
-    with conn.begin():
-        lost = state.reap_lost_runs(conn, seller.id, stream)
-    if lost:
-        log.warning("sync.resuming_after_lost_worker")
-        with rt.redis() as r:
-            calls.settle(conn, r, lost)  # what the dead worker sent after its last page
-    with conn.begin():
-        run_id = state.start_run(conn, seller.id, stream, worker_name())
+    run_id = open_run(rt, conn, seller.id, stream, worker_name())
     async with rt.spapi(run_id=run_id) as client:
         job = StreamRun(stream_plan.spec, conn, client, seller, run_id, stream_plan.policy,
                         stream_plan.page_size, now=now)
         try:
             totals = await job.run()
         except QuotaWaitTooLong as exc:
-            _close(rt, conn, run_id, label, client, "deferred", exc)
+            close_run(rt, conn, run_id, label, client, "deferred", exc)
             raise
         except InvalidGrantError as exc:
-            _close(rt, conn, run_id, label, client, "failed", exc)
+            close_run(rt, conn, run_id, label, client, "failed", exc)
             with conn.begin():
                 sellers.disable_seller(conn, seller.id, f"invalid_grant: {exc.detail}")
                 state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
             log.error("sync.seller_disabled", reason="invalid_grant")
             return Outcome("failed", job.totals, str(exc))
         except SpApiError as exc:
-            _close(rt, conn, run_id, label, client, "failed", exc)
+            close_run(rt, conn, run_id, label, client, "failed", exc)
+            fallback = _fallback(stream_plan, seller, exc)
+            if fallback is not None:
+                with conn.begin():
+                    sellers.set_api_version(conn, seller.id, stream_plan.kind.version_setting,
+                                            fallback)
+                    state.forget_token(conn, seller.id, stream)  # another API's token
+                log.warning("sync.api_fallback", operation=exc.operation, code=exc.code,
+                            to=fallback)
+                return Outcome(FELL_BACK, job.totals, str(exc))
             with conn.begin():
                 state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
             log.error("sync.failed", error_type=type(exc).__name__, error=str(exc))
@@ -104,9 +134,9 @@ async def _locked_run(
                 raise
             return Outcome("failed", job.totals, str(exc))
         except Exception as exc:  # a bug or a database outage: record it, then let it surface
-            _close(rt, conn, run_id, label, client, "failed", exc)
+            close_run(rt, conn, run_id, label, client, "failed", exc)
             raise
-        _close(rt, conn, run_id, label, client, "succeeded", None)
+        close_run(rt, conn, run_id, label, client, "succeeded", None)
         with conn.begin():
             state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=None)
     log.info("sync.done", pages=totals.pages, rows=totals.rows, children=totals.children,
@@ -114,7 +144,19 @@ async def _locked_run(
     return Outcome("succeeded", totals)
 
 
-def _close(
+def _fallback(stream_plan: Plan, seller: sellers.SellerRecord, exc: SpApiError) -> str | None:
+    """The API version to move ``seller`` to when Amazon refused it the stream's operation
+    (403 ``Unauthorized`` after a fresh access token: the seller may not use that API), if
+    the kind declares one and the seller is not on it yet; else None."""
+    kind = stream_plan.kind
+    if (not isinstance(exc, AuthError) or exc.code != "Unauthorized" or kind.fallback is None
+            or exc.operation != stream_plan.spec.operation
+            or kind.version_of(seller) == kind.fallback):
+        return None
+    return kind.fallback
+
+
+def close_run(
     rt: Runtime, conn: Connection, run_id: int, label: str, client: SpApiClient, status: str,
     error: BaseException | None,
 ) -> None:

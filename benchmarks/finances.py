@@ -2,16 +2,19 @@
 
 Usage::
 
-    python -m benchmarks.finances                      # 100,000 orders over 365 days
+    python -m benchmarks.finances                      # backfill 100,000 orders' 365 days
+    python -m benchmarks.finances --via sync           # the same year as a first sync
     python -m benchmarks.finances --orders 3000 --days 60     # smoke check
 
 What runs: the simulator (``celery -A worker simulator``) with one seller of ``--orders``
 orders spread over ``--days`` days of history, at ``--time-scale`` (default 1000: the
 quota's waits shrink 1000 times, timestamps stay real), a scratch database, the benchmark
-Redis, and one run of the seller's ``finances`` stream (``worker.sync.service.run_stream``,
-what the task runs) whose first sync reaches back ``--days`` days
-(``SPSYNC_FINANCES_INITIAL_DAYS``), in windows of up to 179 days, each after the first
-starting 30 days (the look-back) before the previous one ended.
+Redis, and either (``--via backfill``, the default) ``celery -A worker backfill --stream
+finances --since <--days ago>``'s work (``worker.sync.api_backfill.backfill_api``: 30-day
+windows end to end, overlapping by a minute), or (``--via sync``) one run of the seller's
+``finances`` stream (``worker.sync.service.run_stream``, what the task runs) whose first sync
+reaches back ``--days`` days (``SPSYNC_FINANCES_INITIAL_DAYS``), in windows of up to 179
+days, each after the first starting 30 days (the look-back) before the previous one ended.
 
 Figures: ``transactions`` (rows in ``financial_transactions``), ``equal`` (the mirror holds
 exactly the simulator's transactions of those days), ``calls`` (listTransactions calls
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None, *, database_url: str | None = None,
     ap.add_argument("--orders", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--time-scale", type=float, default=1000.0)
+    ap.add_argument("--via", choices=("backfill", "sync"), default="backfill")
     args = ap.parse_args(argv)
     quiet()
     with ExitStack() as stack:
@@ -73,24 +77,35 @@ def _run(args: Any, database_url: str, redis_url: str, sim_url: str) -> dict[str
     from sqlalchemy import text
 
     from simulator.remote import SimulatorClient
+    from worker.db.sellers import get_seller
+    from worker.sync.api_backfill import backfill_api
     from worker.sync.registry import FINANCES
     from worker.sync.service import run_stream
 
     rt = sim_runtime(database_url, redis_url, sim_url, finances_initial_days=args.days + 1)
     (spid, seller_id), = register_sim_sellers(rt, sim_url).items()
     sim = SimulatorClient(sim_url, timeout=300)  # the truth of a large seller is large
-    log(f"syncing {args.days} days of one seller's transactions ({args.orders} orders)")
+    log(f"{args.via}: {args.days} days of one seller's transactions ({args.orders} orders)")
     started = time.monotonic()
-    outcome = asyncio.run(run_stream(rt, seller_id, FINANCES.stream()))
+    if args.via == "sync":
+        status = asyncio.run(run_stream(rt, seller_id, FINANCES.stream())).status
+        table, reach = "sync_state", f"cursor - interval '{args.days + 1} days'"
+    else:
+        with rt.engine.begin() as conn:
+            seller = get_seller(conn, seller_id, rt.keyring)
+        now = datetime.now(UTC)
+        done = asyncio.run(backfill_api(rt, seller, FINANCES.stream(),
+                                        now - timedelta(days=args.days + 1), now))
+        status = "failed" if done.failures else "succeeded"
+        table, reach = "api_backfills", "since"
     seconds = time.monotonic() - started
     with rt.engine.begin() as conn:
         mirror = {r[0]: r[1] for r in conn.execute(text(
             "SELECT transaction_id, posted_date FROM financial_transactions "
             "WHERE seller_id = :s"), {"s": seller_id})}
-        (cursor,) = conn.execute(text(
-            "SELECT cursor FROM sync_state WHERE seller_id = :s AND stream = 'finances'"),
-            {"s": seller_id}).one()
-    start = cursor - timedelta(days=args.days + 1)
+        start, cursor = conn.execute(text(  # what was read: the window's two ends
+            f"SELECT {reach}, cursor FROM {table} WHERE seller_id = :s "  # noqa: S608
+            "AND stream = 'finances'"), {"s": seller_id}).one()
     truth = {t["transactionId"]: t["postedDate"]
              for t in sim.truth_finances(spid)["transactions"]
              if start <= datetime.fromisoformat(t["postedDate"].replace("Z", "+00:00"))
@@ -99,8 +114,8 @@ def _run(args: Any, database_url: str, redis_url: str, sim_url: str) -> dict[str
                 if b["operation"] == "listTransactions")
     floor = _floor_calls(list(mirror.values()), start, cursor)
     return {
-        "benchmark": "finances", "orders": args.orders, "days": args.days,
-        "time_scale": args.time_scale, "status": outcome.status,
+        "benchmark": "finances", "via": args.via, "orders": args.orders, "days": args.days,
+        "time_scale": args.time_scale, "status": status,
         "transactions": len(mirror), "equal": set(mirror) == set(truth),
         "calls": calls, "floor_calls": floor, "calls_over_floor": round(calls / floor, 3),
         "seconds": round(seconds, 1),

@@ -94,17 +94,25 @@ def _posted_window(call: Call) -> tuple[float, float]:
     if "postedAfter" not in p and NAME not in p:
         raise invalid_input("'postedAfter' is required if you do not specify a related "
                             "identifier.")
-    after = timestamp(p, "postedAfter") if "postedAfter" in p else 0.0
-    if after > call.now - lag:
-        raise invalid_input(f"'postedAfter' must be more than {lag:g} seconds before the "
+    return _posted_bounds(p, call.now, lag, "postedAfter", "postedBefore")
+
+
+def _posted_bounds(p: Params, now: float, lag: float, after_name: str,
+                   before_name: str) -> tuple[float, float]:
+    """A posted-date window as both finances models state it: the start (default: all time)
+    more than ``lag`` before now; the end later than it, more than ``lag`` before now, and
+    by default ``lag`` before now."""
+    after = timestamp(p, after_name) if after_name in p else 0.0
+    if after > now - lag:
+        raise invalid_input(f"'{after_name}' must be more than {lag:g} seconds before the "
                             "time of the request.")
-    if "postedBefore" not in p:
-        return after, call.now - lag
-    before = timestamp(p, "postedBefore")
+    if before_name not in p:
+        return after, now - lag
+    before = timestamp(p, before_name)
     if before <= after:
-        raise invalid_input("'postedBefore' must be later than 'postedAfter'.")
-    if before > call.now - lag:
-        raise invalid_input(f"'postedBefore' must be more than {lag:g} seconds before the "
+        raise invalid_input(f"'{before_name}' must be later than '{after_name}'.")
+    if before > now - lag:
+        raise invalid_input(f"'{before_name}' must be more than {lag:g} seconds before the "
                             "time of the request.")
     return after, before
 
@@ -238,19 +246,7 @@ def _events_window(call: Call) -> tuple[float, float]:
     p, lag = call.params, call.sim.config.lag_seconds
     if "PostedBefore" in p and "PostedAfter" not in p:
         raise invalid_input("'PostedAfter' must be specified with 'PostedBefore'.")
-    after = timestamp(p, "PostedAfter") if "PostedAfter" in p else 0.0
-    if after > call.now - lag:
-        raise invalid_input(f"'PostedAfter' must be more than {lag:g} seconds before the "
-                            "time of the request.")
-    if "PostedBefore" not in p:
-        return after, call.now - lag
-    before = timestamp(p, "PostedBefore")
-    if before <= after:
-        raise invalid_input("'PostedBefore' must be later than 'PostedAfter'.")
-    if before > call.now - lag:
-        raise invalid_input(f"'PostedBefore' must be more than {lag:g} seconds before the "
-                            "time of the request.")
-    return after, before
+    return _posted_bounds(p, call.now, lag, "PostedAfter", "PostedBefore")
 
 
 # --- /_sim/truth/finances ---------------------------------------------------------------------

@@ -3,6 +3,7 @@ own API for the kinds Amazon keeps no history report for (finances, payouts, set
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,10 +69,7 @@ def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: date
 
 def _api_backfill(rt: Any, chosen: list[Any], stream: str, start: datetime | None,
                   end: datetime, dry_run: bool) -> None:
-    import asyncio
-    import time
-
-    from worker.sync.api_backfill import ApiProgress, backfill_api, describe, plan_window
+    from worker.sync.api_backfill import backfill_api, describe, plan_window
 
     now = datetime.now(UTC)
     since, until = plan_window(rt, stream, start, end, now)  # bad dates fail before anything
@@ -80,31 +78,9 @@ def _api_backfill(rt: Any, chosen: list[Any], stream: str, start: datetime | Non
             click.echo(f"{seller.selling_partner_id} {stream} {since:%Y-%m-%d %H:%M} .. "
                        f"{until:%Y-%m-%d %H:%M}: read through the API (resumed if begun)")
         return
-    last: dict[str, float] = {}
-
-    def show(p: ApiProgress) -> None:  # at most once a second per seller
-        tick = time.monotonic()
-        if tick - last.get(p.seller, 0.0) >= 1.0:
-            last[p.seller] = tick
-            click.echo(describe(p))
-
-    async def run_all() -> list[ApiProgress]:
-        gate = asyncio.Semaphore(4)  # one connection each, within the engine's pool
-
-        async def one(seller: Any) -> ApiProgress:
-            async with gate:
-                return await backfill_api(rt, seller, stream, since, until, show)
-
-        return await asyncio.gather(*(one(s) for s in chosen))
-
-    try:
-        results = asyncio.run(run_all())
-    except KeyboardInterrupt:
-        raise click.ClickException("interrupted: run the same command again to resume") from None
-    for p in results:
-        for failure in p.failures:
-            click.echo(f"{p.seller}: {failure}", err=True)
-        click.echo(f"done: {describe(p)}")
+    results = _each_seller(
+        chosen, lambda seller, show: backfill_api(rt, seller, stream, since, until, show),
+        describe, lambda p: False)
     failed = sum(1 for p in results if p.failures)
     if failed:
         raise click.ClickException(f"{failed} seller(s) failed; see above. Re-run the same "
@@ -134,25 +110,37 @@ def _backfill_dry_run(rt: Any, chosen: list[Any], stream: str, start: datetime |
 
 def _backfill_run(rt: Any, chosen: list[Any], stream: str, start: datetime | None,
                   end: datetime) -> int:
+    from worker.sync.backfill import backfill_seller, describe
+
+    results = _each_seller(  # progress also after every report
+        chosen, lambda seller, show: backfill_seller(rt, seller, stream, start, end, show),
+        describe, lambda p: bool(p.done == p.total))
+    return sum(len(p.failures) for p in results)
+
+
+def _each_seller(chosen: list[Any], run_one: Callable[[Any, Callable[[Any], None]],
+                                                      Awaitable[Any]],
+                 describe: Callable[[Any], str], always: Callable[[Any], bool]) -> list[Any]:
+    """``run_one(seller, show)`` for every seller, four at a time (at most two connections
+    each: within the engine's pool of 10); ``show`` prints a seller's progress at most once a
+    second (and whenever ``always``); then each one's failures and its last line."""
     import asyncio
     import time
 
-    from worker.sync.backfill import Progress, backfill_seller, describe
-
     last: dict[str, float] = {}
 
-    def show(p: Progress) -> None:  # at most once a second per seller, and every report
+    def show(p: Any) -> None:
         now = time.monotonic()
-        if now - last.get(p.seller, 0.0) >= 1.0 or p.done == p.total:
+        if now - last.get(p.seller, 0.0) >= 1.0 or always(p):
             last[p.seller] = now
             click.echo(describe(p))
 
-    async def run_all() -> list[Progress]:
-        gate = asyncio.Semaphore(4)  # 2 connections each: within the engine's pool of 10
+    async def run_all() -> list[Any]:
+        gate = asyncio.Semaphore(4)
 
-        async def one(seller: Any) -> Progress:
+        async def one(seller: Any) -> Any:
             async with gate:
-                return await backfill_seller(rt, seller, stream, start, end, show)
+                return await run_one(seller, show)
 
         return await asyncio.gather(*(one(s) for s in chosen))
 
@@ -164,6 +152,4 @@ def _backfill_run(rt: Any, chosen: list[Any], stream: str, start: datetime | Non
         for failure in p.failures:
             click.echo(f"{p.seller}: {failure}", err=True)
         click.echo(f"done: {describe(p)}")
-    return sum(len(p.failures) for p in results)
-
-
+    return results

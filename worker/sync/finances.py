@@ -55,7 +55,8 @@ def _time(doc: dict[str, Any], key: str, what: str) -> Any:
     return None if value in (None, "") else parse_time(value, f"{what}.{key}")
 
 
-def _list(doc: dict[str, Any], key: str, what: str) -> list[Any]:
+def array(doc: dict[str, Any], key: str, what: str) -> list[Any]:
+    """An optional JSON array (absent: empty)."""
     value = doc.get(key)
     if value is None:
         return []
@@ -69,14 +70,14 @@ def _breakdowns(doc: dict[str, Any], what: str) -> list[Any]:
     (``{"breakdowns": [...]}``) where its schema says array; both are read."""
     value = doc.get("breakdowns")
     if isinstance(value, dict) and set(value) == {"breakdowns"}:
-        return _list(value, "breakdowns", f"{what}.breakdowns")
-    return _list(doc, "breakdowns", what)
+        return array(value, "breakdowns", f"{what}.breakdowns")
+    return array(doc, "breakdowns", what)
 
 
 def related_identifiers(doc: dict[str, Any], what: str) -> dict[str, list[str]]:
     """``relatedIdentifiers`` as name -> values, in the order Amazon gave them."""
     related: dict[str, list[str]] = {}
-    for entry in _list(doc, "relatedIdentifiers", what):
+    for entry in array(doc, "relatedIdentifiers", what):
         entry = obj(entry, f"{what}.relatedIdentifiers[]")
         name = req_str(entry, "relatedIdentifierName", f"{what}.relatedIdentifiers[]")
         value = req_str(entry, "relatedIdentifierValue", f"{what}.relatedIdentifiers[]")
@@ -86,7 +87,7 @@ def related_identifiers(doc: dict[str, Any], what: str) -> dict[str, list[str]]:
 
 def _product(item: dict[str, Any], what: str) -> tuple[str | None, str | None, int | None]:
     """The item's (sku, asin, quantityShipped) from its ProductContext, if it has one."""
-    for context in _list(item, "contexts", what):
+    for context in array(item, "contexts", what):
         context = obj(context, f"{what}.contexts[]")
         if context.get("contextType") == PRODUCT:
             quantity = context.get("quantityShipped")
@@ -138,7 +139,7 @@ def map_transaction(doc: Any) -> tuple[TransactionRow, list[BreakdownRow]]:
         **{column: related.get(name, [None])[0] for name, column in COLUMNS.items()},
         related=related, raw=doc)
     breakdowns = _walk(tid, 0, _breakdowns(doc, what), 0, what, (None, None, None))
-    for index, item in enumerate(_list(doc, "items", what), start=1):
+    for index, item in enumerate(array(doc, "items", what), start=1):
         item_what = f"{what} item {index}"
         item = obj(item, item_what)
         product = _product(item, item_what)

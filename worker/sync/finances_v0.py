@@ -38,7 +38,7 @@ from worker.db.rows import BreakdownRow, TransactionRow
 from worker.spapi.regions import SALES_CHANNELS
 from worker.sync.endpoint import Scope
 from worker.sync.fields import bad, money, obj, opt_str, storable
-from worker.sync.finances import TransactionPage, map_transaction
+from worker.sync.finances import TransactionPage, array, map_transaction
 from worker.sync.paging import Query
 
 STATUS = "RELEASED"
@@ -141,7 +141,7 @@ def as_transaction(list_name: str, event: dict[str, Any], tid: str) -> dict[str,
     what = f"{list_name} event"
     kind = list_name.removesuffix("EventList") or list_name
     items_docs = [obj(i, f"{what}.{name}[]") for name in ITEM_LISTS
-                  for i in (_array(event, name, what))]
+                  for i in (array(event, name, what))]
     own = list(_components(event, what))
     per_item = [list(_components(i, f"{what} item")) for i in items_docs]
     everything = own + [c for parts in per_item for c in parts]
@@ -166,15 +166,6 @@ def as_transaction(list_name: str, event: dict[str, Any], tid: str) -> dict[str,
         doc["marketplaceDetails"] = {"marketplaceId": market}
     doc["items"] = [_item(i, parts, what) for i, parts in zip(items_docs, per_item, strict=True)]
     return doc
-
-
-def _array(doc: dict[str, Any], key: str, what: str) -> list[Any]:
-    value = doc.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise bad(f"{what}.{key} is not an array")
-    return value
 
 
 def _item(item: dict[str, Any], parts: list[Component], what: str) -> dict[str, Any]:

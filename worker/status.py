@@ -16,6 +16,7 @@ _STATUS_SQL = """
 SELECT s.id AS seller_id, s.selling_partner_id, s.region, s.enabled, s.disabled_reason,
        s.orders_api_version, s.finances_api_version,
        st.stream, st.cursor, st.last_success_at, st.last_error, st.locked_by, st.due_at,
+       st.disabled_reason AS stream_disabled,
        {rows} AS rows, {children} AS child_rows,
        COALESCE(r.pages, 0) AS pages, COALESCE(r.api_calls, 0) AS api_calls,
        COALESCE(r.throttled, 0) AS throttled, COALESCE(r.runs, 0) AS runs,
@@ -128,7 +129,7 @@ def seller_streams(conn: Connection, seller_id: int,
     rows = conn.execute(
         select(SyncState.stream, SyncState.cursor, SyncState.last_success_at,
                SyncState.last_error, SyncState.last_error_at, SyncState.due_at,
-               SyncState.locked_by)
+               SyncState.locked_by, SyncState.disabled_reason)
         .where(SyncState.seller_id == seller_id).order_by(SyncState.stream))
     out = []
     for r in rows:
@@ -190,6 +191,8 @@ def render(rows: list[dict[str, Any]], queue_depth: int | None = None,
         fill_text = f"{fill * 100:.0f}%" if fill is not None else "-"
         tail = r["last_error"] or (str(r["last_success_at"])[:19] if r["last_success_at"]
                                    else "never")
+        if r.get("stream_disabled"):
+            tail = f"STREAM DISABLED: {r['stream_disabled']}"
         if not r["enabled"]:
             tail = f"DISABLED: {r['disabled_reason']}"
         stream = r["stream"] + (f" ({r['api_version']})" if r.get("api_version") else "")
@@ -226,9 +229,11 @@ def render_seller(seller: dict[str, Any], streams: list[dict[str, Any]],
         error = s["last_error"] or "-"
         if s["last_error"] and s["last_error_at"]:
             error = f"{_when(s['last_error_at'])}: {error}"
+        if s.get("disabled_reason"):
+            error = f"DISABLED: {s['disabled_reason']}"
         lines.append(f"  {s['stream']:<24} {_when(s['cursor']):<19}  "
                      f"{_when(s['last_success_at']):<19}  {lag:>8}  {_when(s['due_at']):<19}  "
-                     f"{error[:80]}")
+                     f"{error[:200 if s.get('disabled_reason') else 80]}")
     if not streams:
         lines.append("  (none)")
     lines += ["", f"recent runs (last {len(runs)}):" if runs else "recent runs: none"]

@@ -103,7 +103,8 @@ def sellers_show(seller_ref: str, as_json: bool) -> None:
         click.echo(render_seller(seller, streams, runs))
 
 
-@sellers.command("enable", help="Resume syncing a seller: clears its disabled reason and "
+@sellers.command("enable", help="Resume syncing a seller: clears its disabled reason (and "
+                 "that of each stream Amazon refused it, to try them again) and "
                  "forgets its cached LWA access token and refresh failure in Redis, so the next "
                  "sync asks LWA again; its streams are due at once. A seller whose refresh "
                  "token LWA rejected (invalid_grant) usually needs a new one instead: see "

@@ -174,6 +174,10 @@ class SyncState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = _ts()
     updated_at: Mapped[datetime] = _ts(server_default=func.now())
+    # Amazon refused the seller this stream (403 Unauthorized): not scheduled until cleared
+    # (``sellers enable``, or the seller authorizing again)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = _ts()
 
 
 class SyncRun(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from worker.db.models import Seller
-from worker.db.state import ensure_streams
+from worker.db.state import enable_streams, ensure_streams
 from worker.spapi.identifiers import check_selling_partner_id
 
 BIGINT_MAX = 2**63 - 1  # sellers.id (and every id spsync hands out) is a bigint
@@ -72,6 +72,7 @@ def upsert_seller(
     ).returning(Seller.id)
     seller_id = int(conn.execute(upsert).scalar_one())
     ensure_streams(conn, seller_id, streams)
+    enable_streams(conn, seller_id)  # registered again: its refused streams are tried again
     return seller_id
 
 
@@ -139,11 +140,13 @@ def disable_seller(conn: Connection, seller_id: int, reason: str) -> None:
 
 
 def enable_seller(conn: Connection, seller_id: int) -> None:
-    """Let the dispatcher claim the seller's streams again; clears ``disabled_reason``."""
+    """Let the dispatcher claim the seller's streams again, the ones Amazon refused it too
+    (:func:`~worker.db.state.disable_stream`); clears ``disabled_reason``."""
     done = conn.execute(update(Seller).where(Seller.id == seller_id).values(
         enabled=True, disabled_reason=None, updated_at=func.now()))
     if not done.rowcount:
         raise UnknownSellerError(f"no seller with id {seller_id}")
+    enable_streams(conn, seller_id)
 
 
 def set_api_version(conn: Connection, seller_id: int, setting: str, version: str) -> None:
@@ -169,6 +172,7 @@ def set_refresh_token(conn: Connection, cipher: Cipher, seller_id: int,
     conn.execute(update(Seller).where(Seller.id == seller_id).values(
         refresh_token_enc=blob, refresh_token_kid=kid, enabled=True, disabled_reason=None,
         updated_at=func.now()))
+    enable_streams(conn, seller_id)  # a new grant may carry the roles a stream lacked
     return kid
 
 

@@ -104,6 +104,19 @@ def save_checkpoint(conn: Connection, seller_id: int, stream: str, cp: Checkpoin
     ))
 
 
+def disable_stream(conn: Connection, seller_id: int, stream: str, reason: str) -> None:
+    """Stop scheduling one stream of the seller (Amazon refused it); the others go on."""
+    conn.execute(_state(update(SyncState), seller_id, stream).values(
+        disabled_reason=reason[:500], disabled_at=func.now(), updated_at=func.now()))
+
+
+def enable_streams(conn: Connection, seller_id: int) -> None:
+    """Schedule every stream of the seller again, the refused ones included."""
+    conn.execute(update(SyncState).where(SyncState.seller_id == seller_id,
+                                         SyncState.disabled_reason.is_not(None))
+                 .values(disabled_reason=None, disabled_at=None, updated_at=func.now()))
+
+
 def forget_token(conn: Connection, seller_id: int, stream: str) -> None:
     """Drop the stream's next-page token (it belongs to an API the stream left): its window
     is read again from its start."""
@@ -139,7 +152,8 @@ def claim_statement(
 
     Rows: ``(seller_id, stream, due_at before the claim)``.
     """
-    where: list[ColumnElement[bool]] = [Seller.enabled.is_(True), Seller.region.in_(regions)]
+    where: list[ColumnElement[bool]] = [Seller.enabled.is_(True), Seller.region.in_(regions),
+                                        SyncState.disabled_reason.is_(None)]
     if seller_id is not None:
         where.append(SyncState.seller_id == seller_id)
     return QUEUE.claim(now, lease=hold, limit=limit, where=where,

@@ -129,6 +129,9 @@ async def _locked_run(
                 return Outcome(FELL_BACK, job.totals, str(exc))
             with conn.begin():
                 state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=str(exc))
+                if refused(exc):  # this stream only: the seller's others go on
+                    state.disable_stream(conn, seller.id, stream, refusal(exc))
+                    log.error("sync.stream_disabled", operation=exc.operation)
             log.error("sync.failed", error_type=type(exc).__name__, error=str(exc))
             if isinstance(exc, RetriableError):
                 raise
@@ -144,13 +147,27 @@ async def _locked_run(
     return Outcome("succeeded", totals)
 
 
+def refused(exc: SpApiError) -> bool:
+    """Amazon refuses the seller this operation for good: 403 ``Unauthorized`` after a fresh
+    access token (the client retried once with one), i.e. a role, a registration (brand
+    registry) or an API the seller's authorization lacks."""
+    return (isinstance(exc, AuthError) and not isinstance(exc, InvalidGrantError)
+            and exc.code == "Unauthorized")
+
+
+def refusal(exc: SpApiError) -> str:
+    """What ``status`` shows for a stream disabled by :func:`refused`."""
+    return (f"Amazon refused {exc.operation or 'the call'} ({exc.status} {exc.code}): the "
+            "seller's authorization lacks a role or access it needs; `sellers enable` or a "
+            "new authorization tries again")
+
+
 def _fallback(stream_plan: Plan, seller: sellers.SellerRecord, exc: SpApiError) -> str | None:
     """The API version to move ``seller`` to when Amazon refused it the stream's operation
     (403 ``Unauthorized`` after a fresh access token: the seller may not use that API), if
     the kind declares one and the seller is not on it yet; else None."""
     kind = stream_plan.kind
-    if (not isinstance(exc, AuthError) or exc.code != "Unauthorized" or kind.fallback is None
-            or exc.operation != stream_plan.spec.operation
+    if (not refused(exc) or kind.fallback is None or exc.operation != stream_plan.spec.operation
             or kind.version_of(seller) == kind.fallback):
         return None
     return kind.fallback

@@ -218,7 +218,7 @@ async def _stub_lwa(token_chars: int) -> Any:
 
 def operations_of(settings: Settings, seller: SellerRecord) -> set[str]:
     """The SP-API operations (so the buckets) a seller's sync streams call."""
-    return {plan(settings, seller, s).spec.operation for s in streams_for(seller.marketplace_ids)}
+    return {plan(settings, seller, s).operation for s in streams_for(seller.marketplace_ids)}
 
 
 async def _populate(rt: Runtime, sellers: list[SellerRecord], token_chars: int) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -39,6 +41,44 @@ _KNOB_NAME = re.compile(rf"([a-z][a-z0-9_]*?)_({'|'.join(STREAM_KNOBS)})")
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line an operator can act on."""
+
+
+@dataclass(frozen=True)
+class ConfiguredReport:
+    """A report type a deployment syncs as a stream of its own into ``report_rows``
+    (``SPSYNC_REPORT_STREAMS``), beside the typed ones spsync declares."""
+
+    report_type: str
+    interval: timedelta
+    lookback: timedelta
+
+
+_REPORT_TYPE = re.compile(r"GET_[A-Z0-9_]{1,120}")
+
+
+def report_streams(value: str) -> tuple[ConfiguredReport, ...]:
+    """``SPSYNC_REPORT_STREAMS``: comma-separated ``TYPE[:INTERVAL_HOURS[:LOOKBACK_DAYS]]``
+    (defaults 24 hours and 30 days), e.g. ``GET_FBA_STORAGE_FEE_CHARGES_DATA:24:60``."""
+    found: dict[str, ConfiguredReport] = {}
+    for entry in filter(None, (e.strip() for e in value.split(","))):
+        parts = entry.split(":")
+        if len(parts) > 3 or not _REPORT_TYPE.fullmatch(parts[0]):
+            raise ConfigError(f"invalid SPSYNC_REPORT_STREAMS entry {entry[:80]!r}: expected "
+                              "TYPE[:INTERVAL_HOURS[:LOOKBACK_DAYS]], TYPE like GET_..._DATA")
+        try:
+            hours = float(parts[1]) if len(parts) > 1 and parts[1] else 24.0
+            days = float(parts[2]) if len(parts) > 2 and parts[2] else 30.0
+        except ValueError:
+            raise ConfigError(f"invalid SPSYNC_REPORT_STREAMS entry {entry[:80]!r}: hours and "
+                              "days are numbers") from None
+        if not (1 / 60 <= hours <= 24 * 31 and 0 <= days <= 730):
+            raise ConfigError(f"invalid SPSYNC_REPORT_STREAMS entry {entry[:80]!r}: between "
+                              "1 minute and 31 days apart, looking back at most 730 days")
+        if parts[0] in found:
+            raise ConfigError(f"SPSYNC_REPORT_STREAMS names {parts[0]} twice")
+        found[parts[0]] = ConfiguredReport(parts[0], timedelta(hours=hours),
+                                           timedelta(days=days))
+    return tuple(found.values())
 
 
 class StreamSettings(BaseModel):
@@ -125,6 +165,9 @@ class Settings(BaseSettings):
     # (also as keyword arguments: Settings(orders_page_size=10)); unset knobs keep the
     # kind's declaration (worker/sync/registry.py), which also says which knobs it takes.
     streams: dict[str, StreamSettings] = Field(default_factory=dict)
+    # Report types synced as streams into report_rows (see report_streams); read when the
+    # registry is imported, checked here too so a bad value fails at start-up.
+    report_streams: str = ""
 
     # --- reports (backfill) ---
     report_poll_seconds: float = Field(default=5.0, gt=0)  # first getReport after createReport
@@ -197,6 +240,12 @@ class Settings(BaseSettings):
     def stream(self, kind: str) -> StreamSettings:
         """What the deployment set for one stream kind (``kind``: its name, ``-`` as ``_``)."""
         return self.streams.get(kind, _NO_KNOBS)
+
+    @field_validator("report_streams")
+    @classmethod
+    def _check_report_streams(cls, value: str) -> str:
+        report_streams(value)
+        return value
 
     @field_validator("regions", mode="before")
     @classmethod

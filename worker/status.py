@@ -47,6 +47,12 @@ def _count_case(tables: list[tuple[StreamKind, str]]) -> str:
     for kind, table in tables:
         market = (" AND t.marketplace_id = split_part(st.stream, ':', 2)"
                   if kind.per_marketplace else "")
+        if table == "report_rows" and kind.report is not None:  # a configured report type:
+            # its type matched GET_[A-Z0-9_]+ (worker.config.report_streams)
+            market = (f" AND t.report_type = '{kind.report.report_type}' "  # noqa: S608
+                      "AND t.report_id IN "
+                      "(SELECT r.id FROM reports r WHERE r.seller_id = s.id AND "
+                      "r.marketplace_ids = ARRAY[split_part(st.stream, ':', 2)])")
         whens.append(f"WHEN '{kind.name}' THEN (SELECT count(*) FROM {table} t "  # noqa: S608
                      f"WHERE t.seller_id = s.id{market})")
     if not whens:

@@ -23,11 +23,12 @@ __all__ = ["Plan", "UnknownStreamError", "interval_of", "plan", "streams_for"]
 @dataclass(frozen=True)
 class Plan:
     kind: StreamKind
-    spec: StreamSpec[Any]
+    stream: str
+    spec: StreamSpec[Any] | None  # None: a report kind (``kind.report``)
     policy: WindowPolicy
     page_size: int
     interval: timedelta
-
+    operation: str  # what paces it
 
 def streams_for(marketplace_ids: list[str]) -> list[str]:
     """Every stream a seller with these marketplaces is synced by.
@@ -45,8 +46,9 @@ def plan(settings: Settings, seller: SellerRecord, stream: str) -> Plan:
                                  f"(known: {', '.join(known)})")
     kind = registry.kind_of(stream)
     tuning = kind.tuned(settings)
-    return Plan(kind, kind.spec(stream, kind.version_of(seller)), tuning.policy,
-                tuning.page_size, tuning.interval)
+    spec = kind.spec(stream, kind.version_of(seller)) if kind.endpoint is not None else None
+    return Plan(kind, stream, spec, tuning.policy, tuning.page_size, tuning.interval,
+                kind.operation(seller))
 
 
 def interval_of(settings: Settings, stream: str) -> timedelta:

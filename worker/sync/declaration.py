@@ -97,6 +97,19 @@ class ApiBackfill:
 
 
 @dataclass(frozen=True)
+class ReportStream:
+    """A kind read by asking Amazon for a report on every run (``worker/sync/report_stream.py``):
+    Amazon back-dates these reports' rows, so each run asks from its cursor minus the kind's
+    ``overlap`` (its look-back) up to now minus its ``lag``, in windows of at most its
+    ``max_span``; the report type's sink (``report_types.sink_for``) writes the rows, newer-wins
+    or keyed by report and line."""
+
+    report_type: str
+    options: tuple[tuple[str, str], ...] = ()  # reportOptions
+    windowed: bool = True  # dataStartTime/dataEndTime from the window; False: a snapshot
+
+
+@dataclass(frozen=True)
 class Children:
     """Rows a kind writes beside its own (order items), counted by ``status``."""
 
@@ -127,13 +140,16 @@ class StreamKind:
     children: Children | None = None
     backfill: Backfill | None = None
     api_backfill: ApiBackfill | None = None
+    report: ReportStream | None = None  # read through a report each run, not an endpoint
 
     def __post_init__(self) -> None:
         tables = [self.table, *([self.children.table] if self.children else [])]
         if not _NAME.fullmatch(self.name) or not all(_TABLE.fullmatch(t) for t in tables):
             raise ValueError(f"stream kind {self.name!r}: plain lower-case names only")
-        if self.endpoint is not None and self.tuning is None:
-            raise ValueError(f"stream kind {self.name!r} has an endpoint but no tuning")
+        if (self.endpoint is not None or self.report is not None) and self.tuning is None:
+            raise ValueError(f"stream kind {self.name!r} is synced but has no tuning")
+        if self.endpoint is not None and self.report is not None:
+            raise ValueError(f"stream kind {self.name!r}: an endpoint or a report, not both")
         if self.backfill and self.backfill.hands_over and self.per_marketplace:
             raise ValueError(f"stream kind {self.name!r}: hands_over needs one stream a seller")
         if self.fallback is not None and self.fallback not in self.by_api_version:
@@ -147,7 +163,12 @@ class StreamKind:
     @property
     def synced(self) -> bool:
         """Whether it has incremental syncs (and so ``sync_state`` rows)."""
-        return self.endpoint is not None
+        return self.endpoint is not None or self.report is not None
+
+    def operation(self, seller: Any) -> str:
+        """The SP-API operation whose quota paces its syncs for ``seller`` (see
+        :meth:`version_of`): its endpoint's, or ``createReport`` for a report kind."""
+        return "createReport" if self.report is not None else self.endpoint_of(seller).operation
 
     @property
     def env_prefix(self) -> str:

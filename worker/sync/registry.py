@@ -11,10 +11,11 @@ its metrics label, notification refreshes, ``backfill`` and the table of streams
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from worker.config import STREAM_KNOBS
+from worker.config import STREAM_KNOBS, ConfigError, ConfiguredReport, report_streams
 from worker.sync import (
     finances,
     finances_v0,
@@ -28,6 +29,7 @@ from worker.sync.declaration import (
     ApiBackfill,
     Backfill,
     Children,
+    ReportStream,
     StreamKind,
     Tuning,
     UnknownStreamError,
@@ -178,8 +180,32 @@ SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
         options=(("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))),
 )
 
-KINDS: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
-                                 SETTLEMENTS, SALES_TRAFFIC)
+def configured(report: ConfiguredReport) -> StreamKind:
+    """A report type a deployment syncs as a stream (``SPSYNC_REPORT_STREAMS``): one report a
+    marketplace each interval, from the cursor minus the look-back, its rows into
+    ``report_rows`` as they are (``report_types.RawSink``)."""
+    name = "report-" + report.report_type.lower().removeprefix("get_").replace("_", "-")
+    return StreamKind(
+        name=name.rstrip("-"), table="report_rows", key=("report_id", "line"),
+        per_marketplace=True, report=ReportStream(report.report_type),
+        tuning=Tuning(interval=report.interval, overlap=report.lookback, page_size=0,
+                      lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                      initial=max(report.lookback, timedelta(days=1)), tunable=()))
+
+
+BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
+                                    SETTLEMENTS, SALES_TRAFFIC)
+
+
+def _configured_kinds() -> tuple[StreamKind, ...]:
+    try:
+        reports = report_streams(os.environ.get("SPSYNC_REPORT_STREAMS", ""))
+    except ConfigError:  # Settings() refuses the value at start-up, in one line
+        return ()
+    return tuple(configured(r) for r in reports)
+
+
+KINDS: tuple[StreamKind, ...] = BUILT_IN + _configured_kinds()
 
 
 def synced() -> list[StreamKind]:
@@ -216,7 +242,7 @@ def operation_of(stream: str, seller: object) -> str | None:
     """The SP-API operation whose quota bucket paces ``stream`` for ``seller`` (a
     :class:`SellerRecord` or a ``sellers`` row mapping; None: no known bucket)."""
     try:
-        return kind_of(stream).endpoint_of(seller).operation
+        return kind_of(stream).operation(seller)
     except UnknownStreamError:
         return None
 
@@ -253,11 +279,15 @@ def streams_table() -> str:
 
 def _doc_row(k: StreamKind) -> list[str]:
     stream = reads = every = "-"
-    if k.endpoint is not None and k.tuning is not None:
+    if k.synced and k.tuning is not None:
         stream = f"`{k.name}:<marketplaceId>`" if k.per_marketplace else f"`{k.name}`"
+        every = f"{k.tuning.interval.total_seconds():g} s"
+    if k.endpoint is not None:
         reads = f"`{k.endpoint.operation}`" + "".join(
             f" ({version} sellers: `{e.operation}`)" for version, e in k.by_api_version.items())
-        every = f"{k.tuning.interval.total_seconds():g} s"
+    if k.report is not None and k.tuning is not None:
+        reads = (f"`{k.report.report_type}` reports, looking back "
+                 f"{k.tuning.overlap.total_seconds() / 86400:g} days")
     into = f"`{k.table}` ({', '.join(k.key)})" + (f", `{k.children.table}`" if k.children
                                                    else "")
     settings = ", ".join(f"`{name}`" for name in k.setting_names()) or "-"

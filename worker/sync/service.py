@@ -11,6 +11,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import Connection
@@ -28,6 +29,8 @@ from worker.spapi.errors import (
 )
 from worker.sync import calls
 from worker.sync.catalog import Plan, plan
+from worker.sync.report_stream import ReportStreamRun
+from worker.sync.reports import PollPolicy
 from worker.sync.runner import StreamRun, Totals
 from worker.sync.windows import utc_now
 
@@ -98,12 +101,17 @@ async def _locked_run(
     rt: Runtime, conn: Connection, seller: sellers.SellerRecord, stream_plan: Plan,
     now: Callable[[], datetime],
 ) -> Outcome:
-    stream, interval = stream_plan.spec.stream, stream_plan.interval
+    stream, interval = stream_plan.stream, stream_plan.interval
     label = stream_plan.kind.name  # metrics count runs by kind: bounded label values
     run_id = open_run(rt, conn, seller.id, stream, worker_name())
     async with rt.spapi(run_id=run_id) as client:
-        job = StreamRun(stream_plan.spec, conn, client, seller, run_id, stream_plan.policy,
-                        stream_plan.page_size, now=now)
+        job: StreamRun[Any] | ReportStreamRun
+        if stream_plan.spec is None:  # a report kind
+            job = ReportStreamRun(stream_plan.kind, stream, conn, client, seller, run_id,
+                                  stream_plan.policy, now, PollPolicy.of(rt.settings))
+        else:
+            job = StreamRun(stream_plan.spec, conn, client, seller, run_id, stream_plan.policy,
+                            stream_plan.page_size, now=now)
         try:
             totals = await job.run()
         except QuotaWaitTooLong as exc:
@@ -167,7 +175,7 @@ def _fallback(stream_plan: Plan, seller: sellers.SellerRecord, exc: SpApiError) 
     (403 ``Unauthorized`` after a fresh access token: the seller may not use that API), if
     the kind declares one and the seller is not on it yet; else None."""
     kind = stream_plan.kind
-    if (not refused(exc) or kind.fallback is None or exc.operation != stream_plan.spec.operation
+    if (not refused(exc) or kind.fallback is None or exc.operation != stream_plan.operation
             or kind.version_of(seller) == kind.fallback):
         return None
     return kind.fallback

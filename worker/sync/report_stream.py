@@ -1,0 +1,94 @@
+"""One run of a report stream: a kind read by asking Amazon for a report on every run
+(:class:`~worker.sync.declaration.ReportStream`; returns, reimbursements, fees, ledger, any
+report type configured in ``SPSYNC_REPORT_STREAMS``).
+
+Amazon back-dates the rows of these reports (a return is recorded days after it happened), so
+each run asks from the cursor minus the kind's ``overlap`` (its look-back) up to the run's
+start minus its ``lag``, in windows of at most its ``max_span``, as the paged streams do
+(:func:`~worker.sync.windows.next_window`). The window is committed to ``sync_state`` before
+the report is asked for, and the report's id to ``reports`` as soon as Amazon returns it: a
+worker killed while Amazon works on the report (or while it is being read) leaves a run that
+resumes the same report, never asks for a second. Each finished window moves the cursor, in
+the same transaction as the run's counters. A window that would move the cursor less than
+:data:`MIN_STEP` is not asked for: reports are slow and their quota small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import Connection
+
+from worker.db import state
+from worker.db.reports import ReportRequest
+from worker.db.sellers import SellerRecord
+from worker.db.state import Checkpoint
+from worker.spapi.client import SpApiClient
+from worker.sync.declaration import ReportStream, StreamKind
+from worker.sync.reports import PollPolicy, ReportJob, run_report
+from worker.sync.runner import Totals
+from worker.sync.windows import Window, WindowPolicy, next_window
+
+log = structlog.get_logger(__name__)
+
+# A report is asked for only when it moves the cursor at least this far: a run that comes due
+# again minutes later (a retry, a notification) asks Amazon for nothing.
+MIN_STEP = timedelta(minutes=10)
+
+
+def request_for(kind: StreamKind, report: ReportStream, marketplace_ids: tuple[str, ...],
+                window: Window) -> ReportRequest:
+    """What createReport is asked for one window (a snapshot kind: no dates)."""
+    start, end = (window.start, window.end) if report.windowed else (None, None)
+    return ReportRequest(report.report_type, marketplace_ids, start, end, report.options,
+                         purpose=f"stream:{kind.name}")
+
+
+@dataclass
+class ReportStreamRun:
+    """One run of a report kind's stream for one seller, on a connection holding its lock."""
+
+    kind: StreamKind
+    stream: str
+    conn: Connection
+    client: SpApiClient
+    seller: SellerRecord
+    run_id: int
+    policy: WindowPolicy
+    now: Callable[[], datetime]
+    poll: PollPolicy = field(default_factory=PollPolicy)
+    totals: Totals = field(default_factory=Totals)
+
+    async def run(self) -> Totals:
+        report = self.kind.report
+        if report is None:
+            raise ValueError(f"stream kind {self.kind.name!r} is not read through reports")
+        market = self.kind.marketplace_of(self.stream)
+        markets = (market,) if market else tuple(self.seller.marketplace_ids)
+        job = ReportJob(self.client, self.conn, self.seller, poll=self.poll)
+        started = self.now()  # the cursor never passes the run's start: every run ends
+        with self.conn.begin():
+            cp = state.load_checkpoint(self.conn, self.seller.id, self.stream)
+        while True:
+            if cp.window_start is None or cp.window_end is None:
+                w = next_window(cp.cursor, started, self.policy)
+                if w is None or (cp.cursor is not None and w.end - cp.cursor < MIN_STEP):
+                    return self.totals
+                cp = Checkpoint(cp.cursor, w.start, w.end, None)
+                with self.conn.begin():  # the window first: a resumed run asks for the same
+                    state.save_checkpoint(self.conn, self.seller.id, self.stream, cp)
+                self.totals.windows += 1
+            window = Window(cp.window_start, cp.window_end)  # type: ignore[arg-type]
+            done = await run_report(job, request_for(self.kind, report, markets, window))
+            cp = Checkpoint(window.end, None, None, None)
+            with self.conn.begin():
+                state.save_checkpoint(self.conn, self.seller.id, self.stream, cp)
+                state.add_to_run(self.conn, self.run_id, pages=1, rows_written=done.rows_written)
+            self.totals.pages += 1
+            self.totals.rows += done.rows_written
+            log.info("sync.report", report_id=done.report_id, rows=done.rows_read,
+                     written=done.rows_written, rejected=done.rows_rejected,
+                     status=done.ingest_status)

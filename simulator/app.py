@@ -16,6 +16,7 @@ from contextlib import suppress
 from aiohttp import web
 
 from . import (
+    catalog_api,
     downloads,
     finances_api,
     inventory,
@@ -64,6 +65,7 @@ HANDLERS: dict[str, OperationHandler] = {
     "listTransactions": finances_api.list_transactions,
     "listFinancialEventGroups": finances_api.list_financial_event_groups,
     "listFinancialEvents": finances_api.list_financial_events,
+    "searchCatalogItems": catalog_api.search_catalog_items,
 }
 
 
@@ -82,6 +84,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     merchant_stock.add_routes(app, sim)  # the merchant's warehouse: /_sim/merchant-stock
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
     finances_api.add_routes(app, sim)  # /_sim/truth/finances
+    catalog_api.add_routes(app, sim)  # /_sim/truth/catalog
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)

@@ -95,6 +95,14 @@ class SimulatorClient:
             "GET", f"/_sim/truth/finances?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_catalog(self, marketplace_id: str, asins: list[str]) -> dict[str, Any]:
+        """``{"items": [...]}``: the catalog items searchCatalogItems returns now for these
+        ASINs in the marketplace (every dataset the catalog stream asks for)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/catalog?marketplace_id={quote(marketplace_id)}"
+            f"&asins={quote(','.join(asins))}")
+        return result
+
     def truth_settlements(self, selling_partner_id: str) -> dict[str, Any]:
         """``{"settlements": [{"settlementId", "startDate", "endDate", "depositDate",
         "totalAmount", "currency", "reportId", "lines": [{column: value}]}]}``: the latest

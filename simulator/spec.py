@@ -86,6 +86,10 @@ FINANCES_SERVED: tuple[tuple[str, str], ...] = (
     (FINANCES_V0, "listFinancialEvents"),
 )
 
+# Catalog Items: identifier searches over the world's catalog (the catalog stream).
+CATALOG_ITEMS = "catalogItems_2022-04-01"
+CATALOG_ITEMS_SERVED: tuple[tuple[str, str], ...] = ((CATALOG_ITEMS, "searchCatalogItems"),)
+
 # The LWA scope a grantless operation's token must carry, per model. A model whose
 # description calls an operation grantless but is missing here fails loudly in _operation.
 GRANTLESS_SCOPES: dict[str, str] = {NOTIFICATIONS: "sellingpartnerapi::notifications"}
@@ -211,7 +215,7 @@ def served_operations() -> dict[str, Operation]:
 def all_operations() -> dict[str, Operation]:
     """operationId → Operation for everything the simulator answers."""
     served = (*CATALOG_SERVED, *ACCOUNT_SERVED, *NOTIFICATIONS_SERVED, *WRITE_SERVED,
-              *FINANCES_SERVED)
+              *FINANCES_SERVED, *CATALOG_ITEMS_SERVED)
     more = {op_id: _find(model, op_id) for model, op_id in served}
     return {**served_operations(), **more}
 

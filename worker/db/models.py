@@ -240,6 +240,36 @@ class ApiBackfill(Base):
     finished_at: Mapped[datetime | None] = _ts()
 
 
+class CatalogItem(Base):
+    """Amazon's catalog entry of an ASIN the seller lists or sold, per marketplace
+    (``searchCatalogItems``, the ``catalog`` stream)."""
+
+    __tablename__ = "catalog_items"
+    __table_args__ = (
+        Index("catalog_items_seller_refreshed_idx", "seller_id", "marketplace_id",
+              "refreshed_at"),
+        Index("catalog_items_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str] = mapped_column(Text, primary_key=True)
+    found: Mapped[bool] = mapped_column(Boolean)
+    item_name: Mapped[str | None] = mapped_column(Text)
+    brand: Mapped[str | None] = mapped_column(Text)
+    manufacturer: Mapped[str | None] = mapped_column(Text)
+    product_type: Mapped[str | None] = mapped_column(Text)
+    browse_classification: Mapped[str | None] = mapped_column(Text)
+    sales_rank: Mapped[int | None] = mapped_column(Integer)
+    sales_rank_title: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    refreshed_at: Mapped[datetime] = _ts(server_default=func.now())
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
 class InventorySummary(Base):
     """FBA inventory per seller, marketplace and seller SKU (getInventorySummaries)."""
 

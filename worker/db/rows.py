@@ -140,3 +140,18 @@ def with_seller(row: Any, seller_id: int) -> dict[str, Any]:
     """A typed row as the column dict a write takes. Shallow on purpose: ``asdict`` would
     deep-copy every ``raw`` document, which costs more than the whole database write."""
     return {**vars(row), "seller_id": seller_id}
+
+
+@dataclass(frozen=True)
+class CatalogItemRow:
+    marketplace_id: str
+    asin: str
+    found: bool  # False: Amazon's catalog has no such ASIN in this marketplace
+    item_name: str | None
+    brand: str | None
+    manufacturer: str | None
+    product_type: str | None
+    browse_classification: str | None
+    sales_rank: int | None  # the first classification rank Amazon lists
+    sales_rank_title: str | None
+    raw: dict[str, Any]

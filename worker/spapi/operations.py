@@ -67,6 +67,9 @@ _OPERATIONS = (
               "financesV0"),
     Operation("listFinancialEvents", "GET", "/finances/v0/financialEvents", 0.5, 30,
               "financesV0"),
+    # Catalog: the items of the ASINs a seller lists or sold, refreshed in batches of 20
+    Operation("searchCatalogItems", "GET", "/catalog/2022-04-01/items", 2.0, 2,
+              "catalogItems_2022-04-01"),
     # Notifications: destinations and the ...ById operations are grantless (GrantlessAuth).
     Operation("getDestinations", "GET", "/notifications/v1/destinations", 1.0, 5,
               "notificationsV1"),

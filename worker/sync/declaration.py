@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,6 +110,23 @@ class ReportStream:
 
 
 @dataclass(frozen=True)
+class Refresh:
+    """A kind kept fresh by reading known keys again in batches, not by windows (catalog items
+    of the ASINs a seller lists or sold): ``worker/sync/refresh_run.py``. Each run reads, in
+    batches of ``batch``, the keys ``due`` names (missing, or read longer than the kind's
+    ``tuning.overlap`` ago: its maximum age), until none is left."""
+
+    operation: str
+    # (conn, seller id, marketplace, max age, limit) -> keys to read now
+    due: Callable[[Any, int, str, timedelta, int], list[str]]
+    query: Callable[[Any, str, list[str]], dict[str, Any]]  # (seller, marketplace, keys)
+    records: tuple[str, ...]
+    rows: Callable[[str, list[str], list[Any]], Any]  # (marketplace, keys asked, records)
+    write: Callable[[Any, int, Any], Any]  # (conn, seller id, rows) -> Written
+    batch: int
+
+
+@dataclass(frozen=True)
 class Children:
     """Rows a kind writes beside its own (order items), counted by ``status``."""
 
@@ -141,15 +158,18 @@ class StreamKind:
     backfill: Backfill | None = None
     api_backfill: ApiBackfill | None = None
     report: ReportStream | None = None  # read through a report each run, not an endpoint
+    refresh: Refresh | None = None  # or by reading known keys again in batches
 
     def __post_init__(self) -> None:
         tables = [self.table, *([self.children.table] if self.children else [])]
         if not _NAME.fullmatch(self.name) or not all(_TABLE.fullmatch(t) for t in tables):
             raise ValueError(f"stream kind {self.name!r}: plain lower-case names only")
-        if (self.endpoint is not None or self.report is not None) and self.tuning is None:
+        ways = [w for w in (self.endpoint, self.report, self.refresh) if w is not None]
+        if ways and self.tuning is None:
             raise ValueError(f"stream kind {self.name!r} is synced but has no tuning")
-        if self.endpoint is not None and self.report is not None:
-            raise ValueError(f"stream kind {self.name!r}: an endpoint or a report, not both")
+        if len(ways) > 1:
+            raise ValueError(f"stream kind {self.name!r}: an endpoint, a report or a refresh, "
+                             "one of them")
         if self.backfill and self.backfill.hands_over and self.per_marketplace:
             raise ValueError(f"stream kind {self.name!r}: hands_over needs one stream a seller")
         if self.fallback is not None and self.fallback not in self.by_api_version:
@@ -163,12 +183,16 @@ class StreamKind:
     @property
     def synced(self) -> bool:
         """Whether it has incremental syncs (and so ``sync_state`` rows)."""
-        return self.endpoint is not None or self.report is not None
+        return any(w is not None for w in (self.endpoint, self.report, self.refresh))
 
     def operation(self, seller: Any) -> str:
         """The SP-API operation whose quota paces its syncs for ``seller`` (see
-        :meth:`version_of`): its endpoint's, or ``createReport`` for a report kind."""
-        return "createReport" if self.report is not None else self.endpoint_of(seller).operation
+        :meth:`version_of`): its endpoint's or refresh's, ``createReport`` for a report kind."""
+        if self.report is not None:
+            return "createReport"
+        if self.refresh is not None:
+            return self.refresh.operation
+        return self.endpoint_of(seller).operation
 
     @property
     def env_prefix(self) -> str:

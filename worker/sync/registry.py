@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from worker.config import STREAM_KNOBS, ConfigError, ConfiguredReport, report_streams
+from worker.db import catalog_items as catalog_store
 from worker.sync import (
+    catalog_items,
     finances,
     finances_v0,
     inventory,
@@ -29,6 +31,7 @@ from worker.sync.declaration import (
     ApiBackfill,
     Backfill,
     Children,
+    Refresh,
     ReportStream,
     StreamKind,
     Tuning,
@@ -173,6 +176,17 @@ SETTLEMENTS = StreamKind(
     api_backfill=ApiBackfill(history=timedelta(days=90)),
 )
 
+# Amazon's catalog entry of each ASIN the seller lists or sold, read again after a week.
+CATALOG = StreamKind(
+    name="catalog", table="catalog_items", key=("seller_id", "marketplace_id", "asin"),
+    per_marketplace=True,
+    refresh=Refresh(operation="searchCatalogItems", due=catalog_store.due_asins,
+                    query=catalog_items.query, records=("items",), rows=catalog_items.rows,
+                    write=catalog_items.write, batch=catalog_items.BATCH),
+    tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=7),  # the maximum age
+                  page_size=0),
+)
+
 SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
     name="sales-traffic", table="report_rows", key=("report_id", "line"),
     backfill=Backfill(
@@ -194,7 +208,7 @@ def configured(report: ConfiguredReport) -> StreamKind:
 
 
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
-                                    SETTLEMENTS, SALES_TRAFFIC)
+                                    SETTLEMENTS, CATALOG, SALES_TRAFFIC)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:
@@ -285,6 +299,9 @@ def _doc_row(k: StreamKind) -> list[str]:
     if k.endpoint is not None:
         reads = f"`{k.endpoint.operation}`" + "".join(
             f" ({version} sellers: `{e.operation}`)" for version, e in k.by_api_version.items())
+    if k.refresh is not None and k.tuning is not None:
+        reads = (f"`{k.refresh.operation}`, {k.refresh.batch} a call, each read again after "
+                 f"{k.tuning.overlap.total_seconds() / 86400:g} days")
     if k.report is not None and k.tuning is not None:
         reads = (f"`{k.report.report_type}` reports, looking back "
                  f"{k.tuning.overlap.total_seconds() / 86400:g} days")

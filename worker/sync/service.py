@@ -29,6 +29,7 @@ from worker.spapi.errors import (
 )
 from worker.sync import calls
 from worker.sync.catalog import Plan, plan
+from worker.sync.refresh_run import RefreshRun
 from worker.sync.report_stream import ReportStreamRun
 from worker.sync.reports import PollPolicy
 from worker.sync.runner import StreamRun, Totals
@@ -105,10 +106,13 @@ async def _locked_run(
     label = stream_plan.kind.name  # metrics count runs by kind: bounded label values
     run_id = open_run(rt, conn, seller.id, stream, worker_name())
     async with rt.spapi(run_id=run_id) as client:
-        job: StreamRun[Any] | ReportStreamRun
-        if stream_plan.spec is None:  # a report kind
+        job: StreamRun[Any] | ReportStreamRun | RefreshRun
+        if stream_plan.kind.report is not None:
             job = ReportStreamRun(stream_plan.kind, stream, conn, client, seller, run_id,
                                   stream_plan.policy, now, PollPolicy.of(rt.settings))
+        elif stream_plan.spec is None:  # a refresh kind: its overlap is its maximum age
+            job = RefreshRun(stream_plan.kind, stream, conn, client, seller, run_id,
+                             stream_plan.policy.overlap, now)
         else:
             job = StreamRun(stream_plan.spec, conn, client, seller, run_id, stream_plan.policy,
                             stream_plan.page_size, now=now)

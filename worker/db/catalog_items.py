@@ -1,0 +1,51 @@
+"""Writing ``catalog_items`` and choosing which ASINs the ``catalog`` stream reads next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import Connection, func, text, tuple_, update
+
+from worker.db.models import CatalogItem
+from worker.db.rows import CatalogItemRow, with_seller
+from worker.db.upsert import upsert_newer
+
+# The ASINs the seller lists or sold in the marketplace that have no entry yet, or one read
+# longer ago than the maximum age; the never-read first, then the oldest.
+_DUE = text("""
+SELECT wanted.asin FROM (
+    SELECT asin FROM listings_items
+    WHERE seller_id = :seller AND marketplace_id = :market AND asin IS NOT NULL
+    UNION
+    SELECT i.asin FROM order_items i
+    JOIN orders o ON o.seller_id = i.seller_id AND o.amazon_order_id = i.amazon_order_id
+    WHERE i.seller_id = :seller AND o.marketplace_id = :market AND i.asin IS NOT NULL
+) wanted
+LEFT JOIN catalog_items c
+    ON c.seller_id = :seller AND c.marketplace_id = :market AND c.asin = wanted.asin
+WHERE c.asin IS NULL OR c.refreshed_at < now() - make_interval(secs => :age)
+ORDER BY c.refreshed_at NULLS FIRST, wanted.asin
+LIMIT :limit
+""")
+
+
+def due_asins(conn: Connection, seller_id: int, marketplace_id: str, max_age: timedelta,
+              limit: int) -> list[str]:
+    return [str(a) for (a,) in conn.execute(_DUE, {
+        "seller": seller_id, "market": marketplace_id, "age": max_age.total_seconds(),
+        "limit": limit})]
+
+
+def upsert(conn: Connection, seller_id: int, rows: Sequence[CatalogItemRow]) -> int:
+    """Write the entries read (a changed one gets a new ``sync_version``) and mark every one
+    of them read now; how many were new or changed."""
+    if not rows:
+        return 0
+    written = upsert_newer(conn, CatalogItem, [with_seller(r, seller_id) for r in rows],
+                           keys=("seller_id", "marketplace_id", "asin"), updated=None)
+    conn.execute(update(CatalogItem).where(
+        CatalogItem.seller_id == seller_id,
+        tuple_(CatalogItem.marketplace_id, CatalogItem.asin).in_(
+            [(r.marketplace_id, r.asin) for r in rows])).values(refreshed_at=func.now()))
+    return len(written)

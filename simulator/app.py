@@ -25,6 +25,7 @@ from . import (
     notifications_api,
     orders_2026,
     orders_v0,
+    pricing_api,
     reports_api,
     sellers_api,
     settlement_book,
@@ -66,6 +67,7 @@ HANDLERS: dict[str, OperationHandler] = {
     "listFinancialEventGroups": finances_api.list_financial_event_groups,
     "listFinancialEvents": finances_api.list_financial_events,
     "searchCatalogItems": catalog_api.search_catalog_items,
+    "getCompetitiveSummary": pricing_api.get_competitive_summary,
 }
 
 
@@ -85,6 +87,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
     finances_api.add_routes(app, sim)  # /_sim/truth/finances
     catalog_api.add_routes(app, sim)  # /_sim/truth/catalog
+    pricing_api.add_routes(app, sim)  # /_sim/truth/prices
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)

@@ -50,6 +50,7 @@ JP = Marketplace("A1VC38T7YXB528", "JP", "JPY", "Amazon.co.jp", Decimal(150),
                  language="ja_JP", domain="www.amazon.co.jp", whole_units=True)
 
 REGIONS: tuple[str, ...] = ("NA", "EU", "FE")
+BY_ID: dict[str, Marketplace] = {m.marketplace_id: m for m in (US, CA, *EU_MARKETPLACES, JP)}
 
 # First group of the 3-7-7 AmazonOrderId; cosmetic, but it makes ids look regional.
 ORDER_ID_PREFIXES: dict[str, tuple[str, ...]] = {

@@ -103,6 +103,13 @@ class SimulatorClient:
             f"&asins={quote(','.join(asins))}")
         return result
 
+    def truth_prices(self, marketplace_id: str, asins: list[str]) -> dict[str, Any]:
+        """``{"offers": {asin: [...]}}``: every offer of each ASIN now, cheapest first."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/prices?marketplace_id={quote(marketplace_id)}"
+            f"&asins={quote(','.join(asins))}")
+        return result
+
     def truth_settlements(self, selling_partner_id: str) -> dict[str, Any]:
         """``{"settlements": [{"settlementId", "startDate", "endDate", "depositDate",
         "totalAmount", "currency", "reportId", "lines": [{column: value}]}]}``: the latest

@@ -88,7 +88,9 @@ FINANCES_SERVED: tuple[tuple[str, str], ...] = (
 
 # Catalog Items: identifier searches over the world's catalog (the catalog stream).
 CATALOG_ITEMS = "catalogItems_2022-04-01"
-CATALOG_ITEMS_SERVED: tuple[tuple[str, str], ...] = ((CATALOG_ITEMS, "searchCatalogItems"),)
+PRICING = "productPricing_2022-05-01"
+CATALOG_ITEMS_SERVED: tuple[tuple[str, str], ...] = ((CATALOG_ITEMS, "searchCatalogItems"),
+                                                     (PRICING, "getCompetitiveSummary"))
 
 # The LWA scope a grantless operation's token must carry, per model. A model whose
 # description calls an operation grantless but is missing here fails loudly in _operation.

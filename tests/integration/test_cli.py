@@ -91,7 +91,8 @@ def test_sellers_add_list_and_status(env):
         ("A1CLITEST", "finances", 0), ("A1CLITEST", "payouts", 0),  # one each per seller
         ("A1CLITEST", "settlements", 0),
         ("A1CLITEST", "catalog:A1PA6795UKMFR9", 0),  # one catalog stream per marketplace
-        ("A1CLITEST", "catalog:A1F83G8C2ARO7P", 0)}
+        ("A1CLITEST", "catalog:A1F83G8C2ARO7P", 0),
+        ("A1CLITEST", "prices:A1PA6795UKMFR9", 0), ("A1CLITEST", "prices:A1F83G8C2ARO7P", 0)}
     everything = added.stdout + added.stderr + json.dumps(listed) + json.dumps(status)
     assert "cli-test-refresh-token" not in everything
     stored = table_bytes(env)
@@ -176,12 +177,13 @@ def test_migrate_gives_existing_sellers_the_streams_they_lack(env):
     rt = _runtime(env)
     with rt.engine.begin() as conn:  # as it was before listings and the money streams existed
         conn.execute(text("DELETE FROM sync_state WHERE stream LIKE 'listings:%' "
-                          "OR stream LIKE 'catalog:%' "
+                          "OR stream LIKE 'catalog:%' OR stream LIKE 'prices:%' "
                           "OR stream IN ('finances', 'payouts', 'settlements')"))
     assert celery("migrate", env=env).returncode == 0
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state")}
     assert streams == {"orders", "inventory:ATVPDKIKX0DER", "listings:ATVPDKIKX0DER",
-                       "finances", "payouts", "settlements", "catalog:ATVPDKIKX0DER"}
+                       "finances", "payouts", "settlements", "catalog:ATVPDKIKX0DER",
+                       "prices:ATVPDKIKX0DER"}
 
 
 def _runtime(env):

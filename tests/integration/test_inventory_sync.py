@@ -55,7 +55,8 @@ def test_every_marketplace_stream_mirrors_the_truth_then_only_the_changes(start_
                                    s=seller_id)}
     assert streams == {"orders", *(INVENTORY.stream(m) for m in markets),
                        *(f"listings:{m}" for m in markets), "finances", "payouts",
-                       "settlements", *(f"catalog:{m}" for m in markets)}
+                       "settlements", *(f"{k}:{m}" for k in ("catalog", "prices")
+                                        for m in markets)}
 
 
 def test_a_stream_for_a_marketplace_the_seller_lacks_is_refused(start_sim, runtime_for):

@@ -91,7 +91,8 @@ def test_first_sync_equals_truth_then_an_incremental_run_follows_the_changes(sta
                                    s=seller_id)}
     assert streams == {"orders", *(INVENTORY.stream(m) for m in markets),
                        *(LISTINGS.stream(m) for m in markets), "finances", "payouts",
-                       "settlements", *(f"catalog:{m}" for m in markets)}
+                       "settlements", *(f"{k}:{m}" for k in ("catalog", "prices")
+                                        for m in markets)}
 
 
 def test_the_mirror_keeps_the_whole_document_and_the_marketplaces_fields(start_sim,

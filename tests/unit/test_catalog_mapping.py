@@ -23,7 +23,7 @@ def _item(asin: str = "B000000001", **extra: object) -> dict[str, object]:
 
 
 def test_the_marketplace_s_entries_become_columns_and_the_rest_stays_in_raw():
-    (row,) = rows(US, ["B000000001"], [_item()])
+    (row,) = rows(None, US, ["B000000001"], [_item()])
     assert (row.found, row.item_name, row.brand, row.manufacturer, row.product_type,
             row.browse_classification, row.sales_rank, row.sales_rank_title) == (
         True, "Pan", "Acme", "Acme Inc", "POT", "Kitchen", 42, "Kitchen")
@@ -31,7 +31,7 @@ def test_the_marketplace_s_entries_become_columns_and_the_rest_stays_in_raw():
 
 
 def test_asked_and_not_returned_is_not_found_and_unasked_is_ignored():
-    got = rows(US, ["B000000001", "B000000002"], [_item(), _item("B00000000X")])
+    got = rows(None, US, ["B000000001", "B000000002"], [_item(), _item("B00000000X")])
     assert [(r.asin, r.found) for r in got] == [("B000000001", True), ("B000000002", False)]
     assert got[1] == missing(US, "B000000002")
 
@@ -46,7 +46,7 @@ def test_asked_and_not_returned_is_not_found_and_unasked_is_ignored():
 def test_a_malformed_item_is_refused_with_a_clear_error(bad):
     doc = {**_item(), **bad}
     with pytest.raises(MalformedResponseError, match="catalog item"):
-        rows(US, ["B000000001"], [doc])
+        rows(None, US, ["B000000001"], [doc])
 
 
 def test_the_query_asks_for_the_batch_in_one_marketplace():

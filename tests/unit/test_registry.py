@@ -110,7 +110,7 @@ def test_kinds_are_unique_and_name_their_streams():
     assert len({k.name for k in registry.KINDS}) == len(registry.KINDS)
     assert registry.streams_for(["A", "B"]) == [
         "orders", "inventory:A", "inventory:B", "listings:A", "listings:B", "finances",
-        "payouts", "settlements", "catalog:A", "catalog:B"]
+        "payouts", "settlements", "catalog:A", "catalog:B", "prices:A", "prices:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):

@@ -270,6 +270,34 @@ class CatalogItem(Base):
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
 
 
+class PriceSnapshot(Base):
+    """The competitive summary of an ASIN the seller lists, each time it was read
+    (``getCompetitiveSummary``, the ``prices`` stream): a history."""
+
+    __tablename__ = "price_snapshots"
+    __table_args__ = (Index("price_snapshots_sync_version_idx", "sync_version"),)
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True
+    )
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str] = mapped_column(Text, primary_key=True)
+    taken_at: Mapped[datetime] = _ts(primary_key=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+    featured_seller_id: Mapped[str | None] = mapped_column(Text)
+    featured_is_mine: Mapped[bool | None] = mapped_column(Boolean)
+    featured_price_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    featured_price_currency: Mapped[str | None] = mapped_column(Text)
+    lowest_price_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    lowest_price_currency: Mapped[str | None] = mapped_column(Text)
+    lowest_offers: Mapped[int | None] = mapped_column(Integer)
+    competitive_price_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    competitive_price_currency: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+
+
 class InventorySummary(Base):
     """FBA inventory per seller, marketplace and seller SKU (getInventorySummaries)."""
 

@@ -155,3 +155,21 @@ class CatalogItemRow:
     sales_rank: int | None  # the first classification rank Amazon lists
     sales_rank_title: str | None
     raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PriceSnapshotRow:
+    marketplace_id: str
+    asin: str
+    status_code: int
+    featured_seller_id: str | None
+    featured_is_mine: bool | None
+    featured_price_amount: Decimal | None
+    featured_price_currency: str | None
+    lowest_price_amount: Decimal | None
+    lowest_price_currency: str | None
+    lowest_offers: int | None
+    competitive_price_amount: Decimal | None
+    competitive_price_currency: str | None
+    error: str | None
+    raw: dict[str, Any]

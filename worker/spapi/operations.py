@@ -70,6 +70,11 @@ _OPERATIONS = (
     # Catalog: the items of the ASINs a seller lists or sold, refreshed in batches of 20
     Operation("searchCatalogItems", "GET", "/catalog/2022-04-01/items", 2.0, 2,
               "catalogItems_2022-04-01"),
+    # Prices: the competitive summary of the seller's ASINs, a batch of 20 a call (a read, sent
+    # as a POST: retried like any read)
+    Operation("getCompetitiveSummary", "POST",
+              "/batches/products/pricing/2022-05-01/items/competitiveSummary", 0.033, 1,
+              "productPricing_2022-05-01"),
     # Notifications: destinations and the ...ById operations are grantless (GrantlessAuth).
     Operation("getDestinations", "GET", "/notifications/v1/destinations", 1.0, 5,
               "notificationsV1"),

@@ -86,7 +86,8 @@ def missing(marketplace_id: str, asin: str) -> CatalogItemRow:
                           {})
 
 
-def rows(marketplace_id: str, asins: list[str], records: list[Any]) -> list[CatalogItemRow]:
+def rows(seller: SellerRecord, marketplace_id: str, asins: list[str],
+         records: list[Any]) -> list[CatalogItemRow]:
     """The rows of one answer: every item returned (only those asked for) and a not-found row
     for each ASIN asked for and not returned."""
     found = {r.asin: r for r in (map_item(marketplace_id, d) for d in records)

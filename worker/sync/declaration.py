@@ -121,9 +121,12 @@ class Refresh:
     due: Callable[[Any, int, str, timedelta, int], list[str]]
     query: Callable[[Any, str, list[str]], dict[str, Any]]  # (seller, marketplace, keys)
     records: tuple[str, ...]
-    rows: Callable[[str, list[str], list[Any]], Any]  # (marketplace, keys asked, records)
+    rows: Callable[[Any, str, list[str], list[Any]], Any]  # (seller, market, keys, records)
     write: Callable[[Any, int, Any], Any]  # (conn, seller id, rows) -> Written
     batch: int
+    # A batch operation sent as a POST takes its keys in a body (seller, marketplace, keys);
+    # ``query`` then gives the query string (usually none).
+    body: Callable[[Any, str, list[str]], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,12 @@ class RefreshRun:
                                    refresh.batch)
             if not keys:
                 return self.totals
+            sent = refresh.body(self.seller, market, keys) if refresh.body else None
             body = (await self.client.call(auth, refresh.operation,
-                                           query=refresh.query(self.seller, market, keys))).body
-            rows = refresh.rows(market, keys, paging.records(body, refresh.records,
-                                                              refresh.operation))
+                                           query=refresh.query(self.seller, market, keys) or None,
+                                           body=sent)).body
+            rows = refresh.rows(self.seller, market, keys,
+                                paging.records(body, refresh.records, refresh.operation))
             with self.conn.begin():
                 written = refresh.write(self.conn, self.seller.id, rows)
                 state.add_to_run(self.conn, self.run_id, pages=1, rows_written=written.rows,

@@ -25,6 +25,7 @@ from . import (
     orders_2026,
     orders_v0,
     reports_api,
+    returns,
     sellers_api,
     settlement_book,
     writes,
@@ -83,6 +84,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
     finances_api.add_routes(app, sim)  # /_sim/truth/finances
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
+    returns.add_routes(app, sim)  # /_sim/truth/returns
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

@@ -33,6 +33,7 @@ from sqlalchemy import Connection
 
 from worker.db.models import FbaReimbursement, FbaReturn, MfnReturn
 from worker.db.upsert import upsert_newer
+from worker.spapi.errors import MalformedResponseError
 from worker.sync.fields import bad
 from worker.sync.report_types import decimal_cell, int_cell, report_time
 
@@ -121,10 +122,13 @@ def _signed(row: dict[str, str], key: str, what: str) -> int | None:
     """An integer that may be negative (a reversal's quantities)."""
     value = row.get(key, "").strip()
     negative = value.startswith("-")
-    magnitude = int_cell({key: value[1:] if negative else value}, key, what)
+    try:
+        magnitude = int_cell({key: value[1:] if negative else value}, key, what)
+    except MalformedResponseError:
+        magnitude, negative = None, True
     if magnitude is None:
         if negative:
-            raise bad(f"{what}.{key} is not an integer")
+            raise bad(f"{what}.{key} is not an integer (up to 2^31 - 1 either way)")
         return None
     return -magnitude if negative else magnitude
 

@@ -6,14 +6,15 @@ previous run, recorded after it) are picked up by the look-back, and status coun
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from worker.db import sellers
 from worker.status import collect
-from worker.sync import registry, returns
+from worker.sync import backfill, registry, returns
 from worker.sync.service import run_stream
 
 from .helpers import SimClock, register, table
@@ -119,3 +120,25 @@ def _count(rt: Any, seller_id: int) -> int:
     """Reports asked for."""
     ((n,),) = table(rt, "SELECT count(*) FROM reports WHERE seller_id = :s", s=seller_id)
     return int(n)
+
+
+def test_a_backfill_fills_the_history_before_the_first_sync(start_sim, runtime_for):
+    """``backfill --stream returns`` reads the same report type in 30-day windows per
+    marketplace into the same typed table: every line of the history, each marketplace's."""
+    sim = start_sim(sellers=1, orders_per_seller=2500, time_scale=1000, seed=73,
+                    history_days=60, report_delay_seconds=30)
+    rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05)
+    (spid, seller_id), = register(rt, sim).items()
+    with rt.engine.begin() as conn:
+        seller = sellers.get_seller(conn, seller_id, rt.keyring)
+    until = datetime.now(UTC) - timedelta(minutes=5)
+    since = until - timedelta(days=75)
+    progress = asyncio.run(backfill.backfill_seller(rt, seller, "returns", since, until))
+    assert not progress.failures and progress.done == progress.total
+    assert progress.total == 3 * len(seller.marketplace_ids)  # 30-day windows, per market
+    kind = registry.RETURNS
+    for market in seller.marketplace_ids:
+        expected, _ = _expected(sim, spid, "returns", market, since, until)
+        _same(kind, _stored(rt, kind, seller_id, market), expected)
+    assert table(rt, "SELECT count(*) FROM fba_returns WHERE seller_id = :s",
+                 s=seller_id)[0][0] > 0

@@ -152,3 +152,13 @@ def test_the_sink_keeps_good_lines_and_rejects_bad_ones_with_their_reason(report
     assert [(r["line"], r["error"] is not None) for r in sink.rejected] == [(3, True),
                                                                              (4, True)]
     assert "is empty" in sink.rejected[0]["error"]
+
+
+def test_a_configured_report_stream_of_a_typed_type_is_not_synced_twice(monkeypatch):
+    from worker.sync import registry
+
+    monkeypatch.setenv("SPSYNC_REPORT_STREAMS",
+                       f"{returns.REIMBURSEMENTS}:12:7,GET_FBA_STORAGE_FEE_CHARGES_DATA")
+    assert [k.name for k in registry._configured_kinds()] == [
+        "report-fba-storage-fee-charges-data"]
+    assert registry.kind("reimbursements").table == "fba_reimbursements"

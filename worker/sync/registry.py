@@ -261,7 +261,10 @@ def _configured_kinds() -> tuple[StreamKind, ...]:
         reports = report_streams(os.environ.get("SPSYNC_REPORT_STREAMS", ""))
     except ConfigError:  # Settings() refuses the value at start-up, in one line
         return ()
-    return tuple(configured(r) for r in reports)
+    # A type a built-in kind already reads into its typed table is not synced twice (its rows
+    # would go to that table through the type's sink, not to report_rows).
+    typed = {k.report.report_type for k in BUILT_IN if k.report is not None}
+    return tuple(configured(r) for r in reports if r.report_type not in typed)
 
 
 KINDS: tuple[StreamKind, ...] = BUILT_IN + _configured_kinds()

@@ -27,6 +27,7 @@ from . import (
     orders_v0,
     pricing_api,
     reports_api,
+    returns,
     sellers_api,
     settlement_book,
     writes,
@@ -89,6 +90,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     catalog_api.add_routes(app, sim)  # /_sim/truth/catalog
     pricing_api.add_routes(app, sim)  # /_sim/truth/prices
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
+    returns.add_routes(app, sim)  # /_sim/truth/returns
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

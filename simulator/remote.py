@@ -119,6 +119,15 @@ class SimulatorClient:
             "GET", f"/_sim/truth/settlements?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_returns(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"returns": [...], "returns_mfn": [...], "reimbursements": [...]}``: every FBA
+        return, MFN return and reimbursement line recorded by now (what the reports asked for
+        now would hold, over all dates), oldest first, each ``{"marketplaceId", "event",
+        "recorded", "row": {column: cell}}`` (``event`` the date the line is dated by)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/returns?seller_id={quote(selling_partner_id)}")
+        return result
+
     def reissue_settlement(self, selling_partner_id: str, settlement_id: str) -> dict[str, Any]:
         """Amazon re-issues a settlement: a new report (new id and document, created now) for
         the same settlement id, with one more line and its total updated; the new issue, as

@@ -5,7 +5,8 @@ createReport checks its body against ``CreateReportSpecification`` (:mod:`bodies
 then: the report type must look like one (``GET_…``); every marketplace must be the
 seller's; ``dataStartTime``/``dataEndTime`` default to now, must not be in the future
 (60 s of clock skew tolerated) and must be in order; the orders flat files accept at
-most 30 days. The content is taken from the world at once (:mod:`report_content`);
+most 30 days. The content is taken from the world at once (:mod:`report_content`; returns
+and reimbursements from :mod:`returns`);
 a report with no data ends CANCELLED, as Amazon's do. getReports takes ``nextToken``
 as its only parameter, as the model says; pages run newest first.
 """
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import bodies, downloads, report_content, sales_traffic
+from . import bodies, downloads, report_content, returns, sales_traffic
 from .bigreport import GENERATED_TYPES, generated
 from .documents import JSON, TSV, stored, tsv_lines
 from .errors import invalid_input, not_found
@@ -60,7 +61,8 @@ def create_report(call: Call) -> dict[str, Any]:
     problem = sales_traffic.options_error(options) if report_type == SALES_AND_TRAFFIC else None
     if problem:
         raise invalid_input(problem)
-    outcome = _forced(call) or _outcome(call.seller, report_type, markets, start, end, options)
+    outcome = _forced(call) or _outcome(call.sim, call.seller, report_type, markets, start, end,
+                                        options, call.now)
     report = _store(call.sim, call.seller, report_type, markets, (start, end), options, outcome)
     return {"reportId": report.report_id}
 
@@ -89,8 +91,8 @@ def _fatal(reason: str) -> Outcome:
     return Outcome(FATAL, [json.dumps({"errorDetails": reason}) + "\n"], JSON)
 
 
-def _outcome(seller: Seller, report_type: str, markets: list[str], start: float, end: float,
-             options: dict[str, str]) -> Outcome:
+def _outcome(sim: Simulator, seller: Seller, report_type: str, markets: list[str], start: float,
+             end: float, options: dict[str, str], now: float) -> Outcome:
     first = next(m for m in seller.marketplaces if m.marketplace_id == markets[0])
     header: tuple[str, ...]
     if report_type in ORDER_TYPES:
@@ -102,6 +104,8 @@ def _outcome(seller: Seller, report_type: str, markets: list[str], start: float,
             return _fatal("GET_SALES_AND_TRAFFIC_REPORT supports only one marketplaceId.")
         body = sales_traffic.report(seller, first.marketplace_id, start, end, options)
         return Outcome(DONE, [json.dumps(body)], JSON)
+    elif report_type in returns.COLUMNS:  # lines recorded by now, dated in the window
+        header, rows = returns.report_rows(sim, seller, report_type, markets, start, end, now)
     elif report_type in report_content.SNAPSHOTS:
         header, build = report_content.SNAPSHOTS[report_type]
         rows = build(seller, first)

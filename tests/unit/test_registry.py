@@ -110,7 +110,9 @@ def test_kinds_are_unique_and_name_their_streams():
     assert len({k.name for k in registry.KINDS}) == len(registry.KINDS)
     assert registry.streams_for(["A", "B"]) == [
         "orders", "inventory:A", "inventory:B", "listings:A", "listings:B", "finances",
-        "payouts", "settlements", "catalog:A", "catalog:B", "prices:A", "prices:B"]
+        "payouts", "settlements", "catalog:A", "catalog:B", "prices:A", "prices:B",
+        "returns:A", "returns:B", "returns-mfn:A", "returns-mfn:B", "reimbursements:A",
+        "reimbursements:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
@@ -130,7 +132,10 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.fallback_version("finances", current) is None
     assert registry.label("listings:A") == "listings"
     assert [k.name for k in registry.backfilled()] == [
-        "orders", "inventory", "listings", "sales-traffic"]
+        "orders", "inventory", "listings", "sales-traffic", "returns", "returns-mfn",
+        "reimbursements"]
+    assert registry.kind_of("returns-mfn:A") is registry.RETURNS_MFN
+    assert registry.operation_of("reimbursements:A", current) == "createReport"
     assert not SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == []
 
 

@@ -694,3 +694,128 @@ class SettlementLine(Base):
     merchant_adjustment_item_id: Mapped[str | None] = mapped_column(Text)
     sku: Mapped[str | None] = mapped_column(Text)
     quantity_purchased: Mapped[int | None] = mapped_column(Integer)
+
+
+# Returns and reimbursements (worker/sync/returns.py): one row per line of Amazon's flat
+# files, keyed by what identifies a line in each layout. A key cell the file leaves empty is
+# stored as '' (a primary key takes no NULL).
+
+
+class FbaReturn(Base):
+    """One FBA customer return (``GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA``): a returned
+    unit (its license plate) processed at a fulfillment center."""
+
+    __tablename__ = "fba_returns"
+    __table_args__ = (
+        Index("fba_returns_seller_return_date_idx", "seller_id", "return_date"),
+        Index("fba_returns_seller_order_idx", "seller_id", "order_id"),
+        Index("fba_returns_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    order_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    return_date: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    license_plate_number: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str | None] = mapped_column(Text)
+    fnsku: Mapped[str | None] = mapped_column(Text)
+    product_name: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    fulfillment_center_id: Mapped[str | None] = mapped_column(Text)
+    detailed_disposition: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class MfnReturn(Base):
+    """One merchant-fulfilled return request line (``GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_
+    DATE``): an order's item the buyer asked to return, and what became of it."""
+
+    __tablename__ = "mfn_returns"
+    __table_args__ = (
+        Index("mfn_returns_seller_request_date_idx", "seller_id", "return_request_date"),
+        Index("mfn_returns_seller_order_idx", "seller_id", "order_id"),
+        Index("mfn_returns_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    order_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    return_request_date: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                          primary_key=True)
+    order_date: Mapped[datetime | None] = _ts()
+    return_request_status: Mapped[str | None] = mapped_column(Text)
+    amazon_rma_id: Mapped[str | None] = mapped_column(Text)
+    merchant_rma_id: Mapped[str | None] = mapped_column(Text)
+    label_type: Mapped[str | None] = mapped_column(Text)
+    label_cost: Mapped[Decimal | None] = _money()
+    currency: Mapped[str | None] = mapped_column(Text)
+    return_carrier: Mapped[str | None] = mapped_column(Text)
+    tracking_id: Mapped[str | None] = mapped_column(Text)
+    label_to_be_paid_by: Mapped[str | None] = mapped_column(Text)
+    a_to_z_claim: Mapped[bool | None] = mapped_column(Boolean)
+    is_prime: Mapped[bool | None] = mapped_column(Boolean)
+    item_name: Mapped[str | None] = mapped_column(Text)
+    return_quantity: Mapped[int | None] = mapped_column(Integer)
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    in_policy: Mapped[bool | None] = mapped_column(Boolean)
+    return_type: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    invoice_number: Mapped[str | None] = mapped_column(Text)
+    return_delivery_date: Mapped[datetime | None] = _ts()
+    order_amount: Mapped[Decimal | None] = _money()
+    order_quantity: Mapped[int | None] = mapped_column(Integer)
+    refunded_amount: Mapped[Decimal | None] = _money()
+    safet_action_reason: Mapped[str | None] = mapped_column(Text)
+    safet_claim_id: Mapped[str | None] = mapped_column(Text)
+    safet_claim_state: Mapped[str | None] = mapped_column(Text)
+    safet_claim_creation_time: Mapped[datetime | None] = _ts()
+    safet_claim_reimbursement_amount: Mapped[Decimal | None] = _money()
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class FbaReimbursement(Base):
+    """One line of an FBA reimbursement (``GET_FBA_REIMBURSEMENTS_DATA``): what Amazon paid
+    (cash) or put back (inventory) for one SKU of one reimbursement."""
+
+    __tablename__ = "fba_reimbursements"
+    __table_args__ = (
+        Index("fba_reimbursements_seller_approval_date_idx", "seller_id", "approval_date"),
+        Index("fba_reimbursements_seller_order_idx", "seller_id", "amazon_order_id"),
+        Index("fba_reimbursements_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    reimbursement_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    fnsku: Mapped[str] = mapped_column(Text, primary_key=True)
+    approval_date: Mapped[datetime | None] = _ts()
+    case_id: Mapped[str | None] = mapped_column(Text)
+    amazon_order_id: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    asin: Mapped[str | None] = mapped_column(Text)
+    product_name: Mapped[str | None] = mapped_column(Text)
+    condition: Mapped[str | None] = mapped_column(Text)
+    currency: Mapped[str | None] = mapped_column(Text)
+    amount_per_unit: Mapped[Decimal | None] = _money()
+    amount_total: Mapped[Decimal | None] = _money()
+    quantity_reimbursed_cash: Mapped[int | None] = mapped_column(Integer)
+    quantity_reimbursed_inventory: Mapped[int | None] = mapped_column(Integer)
+    quantity_reimbursed_total: Mapped[int | None] = mapped_column(Integer)
+    original_reimbursement_id: Mapped[str | None] = mapped_column(Text)
+    original_reimbursement_type: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())

@@ -27,6 +27,7 @@ from worker.sync import (
     orders,
     prices,
     report_types,
+    returns,
     settlements,
 )
 from worker.sync.declaration import (
@@ -209,6 +210,63 @@ SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
         options=(("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))),
 )
 
+# Returns and reimbursements: typed report streams (worker/sync/returns.py), one report a
+# marketplace each day (FBA reports are "daily" reports Amazon generates at most once every
+# four hours, https://developer-docs.amazon.com/sp-api/docs/fba-sales-reports-attributes),
+# each asking from the cursor minus the look-back. Amazon records these lines days to weeks
+# after the event they are dated by, so a later report holds lines dated inside a window an
+# earlier report already covered: the look-back re-reads them. A look-back plus the day
+# between runs stays under ``max_span`` (30 days), so a run asks for one report, not two.
+_RETURN_TUNABLE = ("interval_seconds", "overlap_seconds")
+
+
+def _daily(lookback: timedelta) -> Tuning:
+    return Tuning(interval=timedelta(days=1), overlap=lookback, page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30), initial=lookback,
+                  tunable=_RETURN_TUNABLE)
+
+
+# No history limit is stated for these report types; the order reports' two years assumed.
+RETURNS = StreamKind(
+    name="returns", table="fba_returns",
+    key=("seller_id", "marketplace_id", "order_id", "sku", "return_date",
+         "license_plate_number"),
+    per_marketplace=True, report=ReportStream(returns.FBA_RETURNS),
+    # return-date is when the fulfillment center processed the unit, and Amazon adds lines
+    # with an earlier return-date to later reports: buyers have 30 days to send an item
+    # back, and back-dated lines are seen up to about five weeks late (Openbridge re-reads
+    # 7 and 35 days back, https://docs.openbridge.com/en/articles/8135664-fba-customer-
+    # returns-report). 28 days catches the usual delay (days to two weeks) while a run stays
+    # one report; older stragglers need `backfill --stream returns`.
+    tuning=_daily(timedelta(days=28)),
+    backfill=Backfill(returns.FBA_RETURNS, window=timedelta(days=30), history=TWO_YEARS),
+)
+
+RETURNS_MFN = StreamKind(
+    name="returns-mfn", table="mfn_returns",
+    key=("seller_id", "marketplace_id", "order_id", "asin", "merchant_sku",
+         "return_request_date"),
+    per_marketplace=True, report=ReportStream(returns.MFN_RETURNS),
+    # Dated by the buyer's return request, and the request's line keeps changing (status,
+    # delivery, refund) until the item is back and refunded, which the buyer has about 30
+    # days to do: 28 days re-reads a request over the weeks it is still open, in one report.
+    tuning=_daily(timedelta(days=28)),
+    backfill=Backfill(returns.MFN_RETURNS, window=timedelta(days=30), history=TWO_YEARS),
+)
+
+REIMBURSEMENTS = StreamKind(
+    name="reimbursements", table="fba_reimbursements",
+    key=("seller_id", "marketplace_id", "reimbursement_id", "sku", "fnsku"),
+    per_marketplace=True, report=ReportStream(returns.REIMBURSEMENTS),
+    # Dated by approval-date. Amazon states no delay for this report; its data is refreshed
+    # daily and a line can reach it some days after its approval date (a reversal is a line
+    # of its own, dated when it is approved). 14 days allows a week's delay twice over, at
+    # half the download of the returns' look-back.
+    tuning=_daily(timedelta(days=14)),
+    backfill=Backfill(returns.REIMBURSEMENTS, window=timedelta(days=30), history=TWO_YEARS),
+)
+
+
 def configured(report: ConfiguredReport) -> StreamKind:
     """A report type a deployment syncs as a stream (``SPSYNC_REPORT_STREAMS``): one report a
     marketplace each interval, from the cursor minus the look-back, its rows into
@@ -223,7 +281,8 @@ def configured(report: ConfiguredReport) -> StreamKind:
 
 
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
-                                    SETTLEMENTS, CATALOG, PRICES, SALES_TRAFFIC)
+                                    SETTLEMENTS, CATALOG, PRICES, SALES_TRAFFIC, RETURNS,
+                                    RETURNS_MFN, REIMBURSEMENTS)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:
@@ -231,7 +290,10 @@ def _configured_kinds() -> tuple[StreamKind, ...]:
         reports = report_streams(os.environ.get("SPSYNC_REPORT_STREAMS", ""))
     except ConfigError:  # Settings() refuses the value at start-up, in one line
         return ()
-    return tuple(configured(r) for r in reports)
+    # A type a built-in kind already reads into its typed table is not synced twice (its rows
+    # would go to that table through the type's sink, not to report_rows).
+    typed = {k.report.report_type for k in BUILT_IN if k.report is not None}
+    return tuple(configured(r) for r in reports if r.report_type not in typed)
 
 
 KINDS: tuple[StreamKind, ...] = BUILT_IN + _configured_kinds()

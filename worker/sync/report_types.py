@@ -13,6 +13,9 @@ rest of the report still lands.
 - ``GET_MERCHANT_LISTINGS_ALL_DATA`` -> ``listings_items`` (report's first marketplace).
 - ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` -> ``inventory_summaries``.
 - ``GET_SALES_AND_TRAFFIC_REPORT`` (JSON) -> ``report_rows``, one per date and per ASIN.
+- ``GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA``, ``GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE``
+  and ``GET_FBA_REIMBURSEMENTS_DATA`` -> ``fba_returns``, ``mfn_returns`` and
+  ``fba_reimbursements`` (:mod:`worker.sync.returns`), the report's first marketplace.
 - any other type -> ``report_rows``, one per line as ``{column: value}`` (TSV or CSV), or
   one per element of a JSON document's first list.
 
@@ -82,6 +85,11 @@ def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
         return SettlementSink(report)
     if kind in (ORDERS_BY_UPDATE, ORDERS_BY_DATE):
         return OrdersSink(report, batch)
+    from worker.sync.returns import TYPED  # it imports the cell readers from here
+
+    if kind in TYPED:  # returns, MFN returns, reimbursements (one typed row a line)
+        table, mapper, writer = TYPED[kind]
+        return RowSink(report, batch, table, partial(mapper, report.marketplace_ids[0]), writer)
     if kind == LISTINGS_ALL:
         return RowSink(report, batch, "listings_items",
                        partial(_listing, report.marketplace_ids[0]),

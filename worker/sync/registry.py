@@ -17,6 +17,7 @@ from functools import partial
 
 from worker.config import STREAM_KNOBS, ConfigError, ConfiguredReport, report_streams
 from worker.sync import (
+    fba_reports,
     finances,
     finances_v0,
     inventory,
@@ -180,6 +181,49 @@ SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
         options=(("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))),
 )
 
+# FBA fees and the inventory ledger: a report a marketplace each run, typed into their tables
+# (worker/sync/fba_reports.py). Each run asks from its cursor minus the look-back (overlap).
+#
+# Fee estimates are a snapshot of every SKU with FBA offers that Amazon refreshes at least
+# every 72 hours; the window only satisfies the report's dates (its start three days back),
+# the rows are today's estimates. Once a day is plenty.
+FEE_ESTIMATES = StreamKind(
+    name="fee-estimates", table="fba_fee_estimates", key=fba_reports.FEE_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.FEE_ESTIMATES),
+    tuning=Tuning(interval=timedelta(hours=24), overlap=timedelta(days=3), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=3)),
+    backfill=Backfill(fba_reports.FEE_ESTIMATES, window=timedelta(days=30),
+                      history=timedelta(days=30)),  # a snapshot: no history to speak of
+)
+
+# Storage fees are charged for a past month: a month's fee appears in the report only in the
+# first half of the next month (around the 7th-15th). A daily run looking back 20 days still
+# overlaps the month just charged on the 15th, so it picks the month's rows up when they
+# appear; a later correction of that month within the look-back replaces them.
+STORAGE_FEES = StreamKind(
+    name="storage-fees", table="fba_storage_fees", key=fba_reports.STORAGE_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.STORAGE_FEES),
+    tuning=Tuning(interval=timedelta(hours=24), overlap=timedelta(days=20), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=30)),  # reaches into last month on any day
+    backfill=Backfill(fba_reports.STORAGE_FEES, window=timedelta(days=30), history=TWO_YEARS),
+)
+
+# The ledger is back-dated: Amazon records returns, adjustments and reconciliations days after
+# the event's date. Every six hours, looking back 14 days: a line recorded up to two weeks
+# after its date is still read; re-read days rewrite nothing (same lines, same occurrences).
+LEDGER = StreamKind(
+    name="ledger", table="inventory_ledger", key=fba_reports.LEDGER_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.LEDGER_DETAIL),
+    tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=14), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=30)),
+    backfill=Backfill(fba_reports.LEDGER_DETAIL, window=timedelta(days=30),
+                      history=timedelta(days=540)),  # the ledger keeps 18 months
+)
+
+
 def configured(report: ConfiguredReport) -> StreamKind:
     """A report type a deployment syncs as a stream (``SPSYNC_REPORT_STREAMS``): one report a
     marketplace each interval, from the cursor minus the look-back, its rows into
@@ -194,7 +238,8 @@ def configured(report: ConfiguredReport) -> StreamKind:
 
 
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
-                                    SETTLEMENTS, SALES_TRAFFIC)
+                                    SETTLEMENTS, SALES_TRAFFIC, FEE_ESTIMATES, STORAGE_FEES,
+                                    LEDGER)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:

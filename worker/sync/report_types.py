@@ -13,6 +13,9 @@ rest of the report still lands.
 - ``GET_MERCHANT_LISTINGS_ALL_DATA`` -> ``listings_items`` (report's first marketplace).
 - ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` -> ``inventory_summaries``.
 - ``GET_SALES_AND_TRAFFIC_REPORT`` (JSON) -> ``report_rows``, one per date and per ASIN.
+- ``GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA``, ``GET_FBA_STORAGE_FEE_CHARGES_DATA`` and
+  ``GET_LEDGER_DETAIL_VIEW_DATA`` -> ``fba_fee_estimates``, ``fba_storage_fees`` and
+  ``inventory_ledger`` (:mod:`worker.sync.fba_reports`).
 - any other type -> ``report_rows``, one per line as ``{column: value}`` (TSV or CSV), or
   one per element of a JSON document's first list.
 
@@ -90,7 +93,10 @@ def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
         return RowSink(report, batch, "inventory_summaries",
                        partial(map_myi_row, report.marketplace_ids[0]),
                        partial(mirror.upsert_inventory, from_report=True))
-    return RawSink(report, batch)
+    from worker.sync import fba_reports  # it imports BaseSink and Counts from here
+
+    typed = fba_reports.sink(report, batch)  # FBA fees and the inventory ledger
+    return typed if typed is not None else RawSink(report, batch)
 
 
 class BaseSink:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import (
     downloads,
+    fba_reports,
     finances_api,
     inventory,
     listings,
@@ -82,6 +83,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     merchant_stock.add_routes(app, sim)  # the merchant's warehouse: /_sim/merchant-stock
     writes.add_routes(app, sim)  # the outbox's write operations, with the write faults
     finances_api.add_routes(app, sim)  # /_sim/truth/finances
+    fba_reports.add_routes(app, sim)  # /_sim/truth/fees, /_sim/truth/ledger
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)

@@ -104,6 +104,22 @@ class SimulatorClient:
             "GET", f"/_sim/truth/settlements?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_fees(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"estimates": [...], "storage": [...]}``: every marketplace's FBA fee estimates
+        and every monthly storage fee row published by now, each ``{column: cell}`` (the flat
+        files' headers) plus ``marketplaceId``."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/fees?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def truth_ledger(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"ledger": [...]}``: every inventory ledger event recorded by now, each
+        ``{column: cell}`` (the ledger detail's headers) plus ``marketplaceId`` and
+        ``recorded`` (epoch seconds; later than the event's ``Date`` for back-dated ones)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/ledger?seller_id={quote(selling_partner_id)}")
+        return result
+
     def reissue_settlement(self, selling_partner_id: str, settlement_id: str) -> dict[str, Any]:
         """Amazon re-issues a settlement: a new report (new id and document, created now) for
         the same settlement id, with one more line and its total updated; the new issue, as

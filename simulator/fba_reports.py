@@ -19,6 +19,9 @@
   days per SKU, recorded the next midnight) and ``Adjustments`` (seeded damaged / misplaced
   units, some weeks, recorded 1-6 days after at midnight: back-dated; sometimes the same line
   twice, as two identical units).
+- ``GET_LEDGER_SUMMARY_VIEW_DATA``: those events summed per day, FNSKU, disposition and
+  fulfillment center (``aggregateByLocation=FC``, daily), with balances from a seeded opening
+  stock: a back-dated event changes its day's row and later days' balances once recorded.
 
 Layouts: Amazon's attribute lists (cited in ``worker/sync/fba_reports.py``). ``/_sim/truth/fees``
 and ``/_sim/truth/ledger`` serve what a perfect mirror holds now.
@@ -44,7 +47,8 @@ from .world import Seller, World
 FEE_ESTIMATES = "GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA"
 STORAGE_FEES = "GET_FBA_STORAGE_FEE_CHARGES_DATA"
 LEDGER_DETAIL = "GET_LEDGER_DETAIL_VIEW_DATA"
-TYPES = (FEE_ESTIMATES, STORAGE_FEES, LEDGER_DETAIL)
+LEDGER_SUMMARY = "GET_LEDGER_SUMMARY_VIEW_DATA"
+TYPES = (FEE_ESTIMATES, STORAGE_FEES, LEDGER_DETAIL, LEDGER_SUMMARY)
 
 FEE_COLUMNS = (
     "sku", "fnsku", "asin", "product-name", "product-group", "brand", "fulfilled-by",
@@ -66,6 +70,16 @@ LEDGER_COLUMNS = (
     "FulfillmentCenter", "Disposition", "Reason", "Country", "ReconciledQuantity",
     "UnreconciledQuantity",
 )
+
+SUMMARY_COLUMNS = (
+    "Date", "FNSKU", "ASIN", "MSKU", "Title", "Disposition", "StartingWarehouseBalance",
+    "InTransitBetweenWarehouses", "Receipts", "CustomerShipments", "CustomerReturns",
+    "VendorReturns", "WarehouseTransferIn/Out", "Found", "Lost", "Damaged", "Disposed",
+    "OtherEvents", "EndingWarehouseBalance", "UnknownEvents", "Location",
+)
+# A ledger event's summary column (an adjustment's by its reason).
+SUMMARY_OF = {"Receipts": "Receipts", "Shipments": "CustomerShipments",
+              "CustomerReturns": "CustomerReturns", "M": "Lost", "E": "Damaged"}
 
 DAY = 86_400
 HISTORY_DAYS = 180  # storage months, receipts and adjustments from this long before the start
@@ -271,6 +285,37 @@ def ledger_rows(world: World, seller: Seller, market: Marketplace, seed: int, st
             if low <= e.day <= high and e.recorded <= now]
 
 
+def summary_rows(world: World, seller: Seller, market: Marketplace, seed: int, start: float,
+                 end: float, now: float) -> Rows:
+    """The daily ledger summary by fulfillment center of the days from ``start``'s to
+    ``end``'s, from the events recorded by ``now``: a row per day, FNSKU, disposition and
+    location with an event that day; balances from a seeded opening stock at the history's
+    start (sellable units only) plus every recorded event before."""
+    low, high = _day(start), _day(end)
+    balance: dict[tuple[str, str, str], int] = {}
+    days: dict[tuple[date, str, str, str], tuple[tuple[str, ...], dict[str, int]]] = {}
+    for e in ledger_events(world, seller, market, seed):
+        if e.recorded > now or e.day > high:
+            continue
+        fnsku, kind, quantity, fc, disposition, reason = (e.row[1], e.row[5], int(e.row[7]),
+                                                          e.row[8], e.row[9], e.row[10])
+        key = (fnsku, disposition, fc)
+        if key not in balance:
+            opening = 100 + _draw(seed, "opening", seller.seller_id, fnsku, fc) % 100
+            balance[key] = opening if disposition == "SELLABLE" else 0
+        if e.day >= low:
+            _, sums = days.setdefault((e.day, *key), (e.row[2:5], {"start": balance[key]}))
+            column = SUMMARY_OF[reason or kind]
+            sums[column] = sums.get(column, 0) + quantity
+        balance[key] += quantity
+    rows = []
+    for (day, fnsku, disposition, fc), (names, sums) in sorted(days.items()):
+        moved = [sums.get(c, 0) for c in SUMMARY_COLUMNS[7:18]]
+        rows.append([day.isoformat(), fnsku, *names, disposition, str(sums["start"]),
+                     *map(str, moved), str(sums["start"] + sum(moved)), "0", fc])
+    return rows
+
+
 # ---------------------------------------------------------------- reports and truth
 
 
@@ -281,6 +326,8 @@ def rows_for(world: World, seller: Seller, report_type: str, market: Marketplace
         return FEE_COLUMNS, fee_rows(seller, market, seed)
     if report_type == STORAGE_FEES:
         return STORAGE_COLUMNS, storage_rows(world, seller, market, seed, start, end, now)
+    if report_type == LEDGER_SUMMARY:
+        return SUMMARY_COLUMNS, summary_rows(world, seller, market, seed, start, end, now)
     return LEDGER_COLUMNS, ledger_rows(world, seller, market, seed, start, end, now)
 
 
@@ -300,13 +347,19 @@ def fees_truth(world: World, seller: Seller, seed: int, now: float) -> dict[str,
 
 
 def ledger_truth(world: World, seller: Seller, seed: int, now: float) -> dict[str, Any]:
-    """``{"ledger": [...]}``: every event recorded by ``now`` (``{column: cell}`` plus
-    ``marketplaceId`` and ``recorded``, epoch seconds), in ledger order."""
+    """``{"ledger": [...], "summary": [...]}``: every event recorded by ``now``
+    (``{column: cell}`` plus ``marketplaceId`` and ``recorded``, epoch seconds), in ledger
+    order, and the daily summary of every day by ``now`` (plus ``marketplaceId``)."""
+    first = world.start - HISTORY_DAYS * DAY
     return {"ledger": [
         {"marketplaceId": market.marketplace_id, "recorded": e.recorded,
          **dict(zip(LEDGER_COLUMNS, e.row, strict=True))}
         for market in seller.marketplaces
-        for e in ledger_events(world, seller, market, seed) if e.recorded <= now]}
+        for e in ledger_events(world, seller, market, seed) if e.recorded <= now],
+        "summary": [
+        {"marketplaceId": market.marketplace_id, **dict(zip(SUMMARY_COLUMNS, r, strict=True))}
+        for market in seller.marketplaces
+        for r in summary_rows(world, seller, market, seed, first, now, now)]}
 
 
 def add_routes(app: web.Application, sim: Any) -> None:

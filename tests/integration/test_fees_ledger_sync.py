@@ -52,6 +52,25 @@ def _ledger_truth(sim: Any, spid: str, market: str, since: date) -> set[tuple[An
             for n in range(1, count + 1)}
 
 
+SUMMARY_KEY = ("Date", "FNSKU", "Disposition", "Location", "StartingWarehouseBalance",
+               "Receipts", "CustomerShipments", "CustomerReturns", "Lost", "Damaged",
+               "EndingWarehouseBalance")
+
+
+def _summary_mirror(rt: Any, seller_id: int, market: str) -> set[tuple[Any, ...]]:
+    return set(table(rt, "SELECT summary_date::text, fnsku, disposition, location, "
+                     "starting_warehouse_balance::text, receipts::text, "
+                     "customer_shipments::text, customer_returns::text, lost::text, "
+                     "damaged::text, ending_warehouse_balance::text "
+                     "FROM inventory_ledger_summary WHERE seller_id = :s AND "
+                     "marketplace_id = :m", s=seller_id, m=market))
+
+
+def _summary_truth(sim: Any, spid: str, market: str, since: date) -> set[tuple[Any, ...]]:
+    return {tuple(t[c] for c in SUMMARY_KEY) for t in sim.client.truth_ledger(spid)["summary"]
+            if t["marketplaceId"] == market and t["Date"] >= since.isoformat()}
+
+
 def test_the_ledger_equals_the_truth_and_picks_up_back_dated_lines(start_sim, runtime_for):
     sim, rt, spid, seller_id, market = _start(start_sim, runtime_for, seed=71)
     stream, clock = registry.LEDGER.stream(market), SimClock(sim)
@@ -65,6 +84,11 @@ def test_the_ledger_equals_the_truth_and_picks_up_back_dated_lines(start_sim, ru
     with rt.engine.begin() as conn:
         shown = {r["stream"]: r for r in collect(conn) if r["seller_id"] == seller_id}
     assert shown[stream]["rows"] == len(first)  # status counts the typed table
+    summary = registry.LEDGER_SUMMARY.stream(market)
+    assert asyncio.run(run_stream(rt, seller_id, summary, now=clock.now)).status == "succeeded"
+    ((summary_start, _),) = _windows(rt, seller_id, "ledger-summary")
+    days = _summary_mirror(rt, seller_id, market)
+    assert days and days == _summary_truth(sim, spid, market, summary_start.date())
 
     clock.advance(4 * 86_400)  # returns and adjustments of past days are recorded meanwhile
     assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == "succeeded"
@@ -79,6 +103,11 @@ def test_the_ledger_equals_the_truth_and_picks_up_back_dated_lines(start_sim, ru
                   and t["Date"] < first_end.date().isoformat()]
     assert back_dated  # dated before the first run, recorded after it: now in the mirror
     assert {tuple(t[c] for c in LEDGER_KEY) for t in back_dated} <= {r[:-1] for r in after}
+    # the summary's rows of those past days appeared or changed, and the mirror followed
+    assert asyncio.run(run_stream(rt, seller_id, summary, now=clock.now)).status == "succeeded"
+    later = _summary_mirror(rt, seller_id, market)
+    assert later == _summary_truth(sim, spid, market, summary_start.date())
+    assert {r for r in later - days if r[0] < first_end.date().isoformat()}
 
     clock.advance(3600)  # a re-read of the same days writes nothing new
     before = table(rt, "SELECT max(sync_version) FROM inventory_ledger WHERE seller_id = :s",

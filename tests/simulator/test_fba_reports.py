@@ -156,3 +156,41 @@ async def test_reports_and_truth_over_http(make_sim: MakeSim) -> None:
     assert {f["month-of-charge"] for f in fees["storage"]} >= {"2026-09", "2026-10"}
     status, answer, _ = await sim.get("/_sim/truth/fees?seller_id=nobody", token)
     assert status == 400 and "error" in answer
+
+
+def test_the_ledger_summary_sums_the_events_and_chains_its_balances() -> None:
+    sim = _sim()
+    seller = _seller_with_stock(sim)
+    market, seed, world = seller.marketplaces[0], sim.config.seed, sim.world
+    cols = fba_reports.SUMMARY_COLUMNS
+    # https://developer-docs.amazon.com/sp-api/docs/fba-inventory-reports-attributes
+    assert list(cols) == [
+        "Date", "FNSKU", "ASIN", "MSKU", "Title", "Disposition", "StartingWarehouseBalance",
+        "InTransitBetweenWarehouses", "Receipts", "CustomerShipments", "CustomerReturns",
+        "VendorReturns", "WarehouseTransferIn/Out", "Found", "Lost", "Damaged", "Disposed",
+        "OtherEvents", "EndingWarehouseBalance", "UnknownEvents", "Location"]
+    rows = fba_reports.summary_rows(world, seller, market, seed, START - 60 * DAY, START, START)
+    assert rows
+    last: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        cell = dict(zip(cols, row, strict=True))
+        moved = sum(int(cell[c]) for c in cols[7:18])
+        assert int(cell["EndingWarehouseBalance"]) == int(cell["StartingWarehouseBalance"]) \
+            + moved
+        key = (cell["FNSKU"], cell["Disposition"], cell["Location"])
+        if key in last:  # no event between two rows of a key: the balance carries over
+            assert int(cell["StartingWarehouseBalance"]) == last[key]
+        last[key] = int(cell["EndingWarehouseBalance"])
+    events = fba_reports.ledger_rows(world, seller, market, seed, START - 60 * DAY, START,
+                                     START)
+    shipped = sum(int(e[7]) for e in events if e[5] == "Shipments")
+    assert sum(int(r[cols.index("CustomerShipments")]) for r in rows) == shipped
+    # a back-dated adjustment changes its day's row once recorded
+    line = next(e for e in fba_reports.ledger_events(world, seller, market, seed)
+                if e.row[5] == "Adjustments" and START - 50 * DAY < e.recorded < START
+                and e.recorded > datetime.combine(e.day, datetime.min.time(), UTC).timestamp()
+                + DAY)
+    when = datetime.combine(line.day, datetime.min.time(), UTC).timestamp()
+    assert fba_reports.summary_rows(world, seller, market, seed, when, when,
+                                    line.recorded - 1) != fba_reports.summary_rows(
+        world, seller, market, seed, when, when, line.recorded)

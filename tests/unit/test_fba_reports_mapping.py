@@ -145,3 +145,32 @@ def test_the_sinks_number_identical_ledger_lines_and_reject_bad_ones():
     assert fees.tables == ("fba_fee_estimates", "report_rows")
     assert sink_for(_report(fba_reports.STORAGE_FEES)).tables == ("fba_storage_fees",
                                                                   "report_rows")
+
+
+def summary(**over: str) -> dict[str, str]:
+    row = {"Date": "11/02/2026", "FNSKU": "X00ABC", "ASIN": "B000000001", "MSKU": "SKU-1",
+           "Title": "Mug", "Disposition": "SELLABLE", "Starting Warehouse Balance": "120",
+           "In Transit Between Warehouses": "0", "Receipts": "10", "Customer Shipments": "-3",
+           "Customer Returns": "1", "Vendor Returns": "0", "Warehouse Transfer In/Out": "0",
+           "Found": "0", "Lost": "-1", "Damaged": "0", "Disposed": "0", "Other Events": "0",
+           "Ending Warehouse Balance": "127", "Unknown Events": "0", "Location": "PHX7"}
+    row.update(over)
+    return row
+
+
+def test_a_ledger_summary_row_is_typed():
+    row = fba_reports.map_ledger_summary(US, summary())
+    assert (row["summary_date"], row["fnsku"], row["disposition"], row["location"]) == (
+        date(2026, 11, 2), "X00ABC", "SELLABLE", "PHX7")
+    assert (row["starting_warehouse_balance"], row["customer_shipments"], row["lost"],
+            row["warehouse_transfer_in_out"], row["ending_warehouse_balance"]) == (
+        120, -3, -1, 0, 127)
+    assert fba_reports.map_ledger_summary(US, summary(Location=""))["location"] == ""
+    with pytest.raises(MalformedResponseError, match="Receipts is not an integer"):
+        fba_reports.map_ledger_summary(US, summary(Receipts="ten"))
+    with pytest.raises(MalformedResponseError, match="FNSKU is empty"):
+        fba_reports.map_ledger_summary(US, summary(FNSKU=""))
+    with pytest.raises(MalformedResponseError, match="is not a date"):
+        fba_reports.map_ledger_summary(US, summary(Date="13/45/2026"))
+    sink = sink_for(_report(fba_reports.LEDGER_SUMMARY))
+    assert sink.tables == ("inventory_ledger_summary", "report_rows")

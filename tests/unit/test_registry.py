@@ -109,7 +109,7 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.streams_for(["A", "B"]) == [
         "orders", "inventory:A", "inventory:B", "listings:A", "listings:B", "finances",
         "payouts", "settlements", "fee-estimates:A", "fee-estimates:B", "storage-fees:A",
-        "storage-fees:B", "ledger:A", "ledger:B"]
+        "storage-fees:B", "ledger:A", "ledger:B", "ledger-summary:A", "ledger-summary:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
@@ -130,7 +130,7 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.label("listings:A") == "listings"
     assert [k.name for k in registry.backfilled()] == [
         "orders", "inventory", "listings", "sales-traffic", "fee-estimates", "storage-fees",
-        "ledger"]
+        "ledger", "ledger-summary"]
     assert not SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == []
 
 

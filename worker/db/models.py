@@ -752,3 +752,41 @@ class InventoryLedger(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class InventoryLedgerSummary(Base):
+    """One day of one FNSKU's inventory in one disposition and location
+    (``GET_LEDGER_SUMMARY_VIEW_DATA``, daily, by fulfillment center): the latest report's row."""
+
+    __tablename__ = "inventory_ledger_summary"
+    __table_args__ = (
+        Index("inventory_ledger_summary_seller_date_idx", "seller_id", "summary_date"),
+        Index("inventory_ledger_summary_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    summary_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    fnsku: Mapped[str] = mapped_column(Text, primary_key=True)
+    disposition: Mapped[str] = mapped_column(Text, primary_key=True)
+    location: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str | None] = _txt()
+    msku: Mapped[str | None] = _txt()
+    starting_warehouse_balance: Mapped[int | None] = mapped_column(Integer)
+    in_transit_between_warehouses: Mapped[int | None] = mapped_column(Integer)
+    receipts: Mapped[int | None] = mapped_column(Integer)
+    customer_shipments: Mapped[int | None] = mapped_column(Integer)
+    customer_returns: Mapped[int | None] = mapped_column(Integer)
+    vendor_returns: Mapped[int | None] = mapped_column(Integer)
+    warehouse_transfer_in_out: Mapped[int | None] = mapped_column(Integer)
+    found: Mapped[int | None] = mapped_column(Integer)
+    lost: Mapped[int | None] = mapped_column(Integer)
+    damaged: Mapped[int | None] = mapped_column(Integer)
+    disposed: Mapped[int | None] = mapped_column(Integer)
+    other_events: Mapped[int | None] = mapped_column(Integer)
+    ending_warehouse_balance: Mapped[int | None] = mapped_column(Integer)
+    unknown_events: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())

@@ -15,6 +15,9 @@ sinks that write them (``report_types.sink_for`` picks them by report type).
   report covers whole days, so two reports of the same days give identical lines the same
   numbers: re-reading a day rewrites nothing, and a back-dated line identical to one stored
   lands as the next occurrence.
+- ``GET_LEDGER_SUMMARY_VIEW_DATA`` (daily, by fulfillment center) -> ``inventory_ledger_summary``:
+  one row per day, FNSKU, disposition and location (its key); a back-dated event changes the
+  day's row and later days' balances, and the next report within the look-back replaces them.
 
 Header cells are matched loosely (case, ``-``, ``_`` and spaces ignored): Amazon documents
 the storage report's columns with hyphens but delivers them with underscores, and the
@@ -32,7 +35,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from worker.db.models import FbaFeeEstimate, FbaStorageFee, InventoryLedger
+from worker.db.models import (
+    FbaFeeEstimate,
+    FbaStorageFee,
+    InventoryLedger,
+    InventoryLedgerSummary,
+)
 from worker.db.reports import ReportRecord
 from worker.db.upsert import upsert_newer
 from worker.spapi.errors import MalformedResponseError
@@ -43,6 +51,7 @@ from worker.sync.report_types import BaseSink, Counts, report_time
 FEE_ESTIMATES = "GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA"
 STORAGE_FEES = "GET_FBA_STORAGE_FEE_CHARGES_DATA"
 LEDGER_DETAIL = "GET_LEDGER_DETAIL_VIEW_DATA"
+LEDGER_SUMMARY = "GET_LEDGER_SUMMARY_VIEW_DATA"
 
 # https://developer-docs.amazon.com/sp-api/docs/fba-payments-reports-attributes
 # (GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA): sku, fnsku, asin, product-name, product-group, brand,
@@ -96,6 +105,23 @@ LEDGER_KEY_TEXT = {"eventtype": "event_type", "referenceid": "reference_id",
                    "fulfillmentcenter": "fulfillment_center", "disposition": "disposition",
                    "reason": "reason"}
 LEDGER_TEXT = {"asin": "asin", "msku": "msku", "country": "country"}
+
+# https://developer-docs.amazon.com/sp-api/docs/fba-inventory-reports-attributes
+# (GET_LEDGER_SUMMARY_VIEW_DATA): Date, FNSKU, ASIN, MSKU, Title, Disposition,
+# StartingWarehouseBalance, InTransitBetweenWarehouses, Receipts, CustomerShipments,
+# CustomerReturns, VendorReturns, WarehouseTransferIn/Out, Found, Lost, Damaged, Disposed,
+# OtherEvents, EndingWarehouseBalance, UnknownEvents, Location.
+SUMMARY_COUNTS = {
+    "StartingWarehouseBalance": "starting_warehouse_balance",
+    "InTransitBetweenWarehouses": "in_transit_between_warehouses", "Receipts": "receipts",
+    "CustomerShipments": "customer_shipments", "CustomerReturns": "customer_returns",
+    "VendorReturns": "vendor_returns", "WarehouseTransferIn/Out": "warehouse_transfer_in_out",
+    "Found": "found", "Lost": "lost", "Damaged": "damaged", "Disposed": "disposed",
+    "OtherEvents": "other_events", "EndingWarehouseBalance": "ending_warehouse_balance",
+    "UnknownEvents": "unknown_events"}
+
+# reportOptions: one row per day and fulfillment center (Amazon's defaults are per country).
+SUMMARY_OPTIONS = (("aggregateByLocation", "FC"), ("aggregatedByTimePeriod", "DAILY"))
 
 _LOOSE = re.compile(r"[^a-z0-9]")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-\d{2})?$", re.ASCII)
@@ -232,11 +258,28 @@ def map_ledger_line(marketplace_id: str, values: dict[str, str]) -> dict[str, An
     return out
 
 
+def map_ledger_summary(marketplace_id: str, values: dict[str, str]) -> dict[str, Any]:
+    """A ledger summary row (one day, FNSKU, disposition and location) -> an
+    ``inventory_ledger_summary`` row (without the seller). Pure."""
+    row = loose(values)
+    fnsku = _req(row, "FNSKU", "ledger summary")
+    what = f"ledger summary {fnsku[:40]}"
+    return {"marketplace_id": marketplace_id,
+            "summary_date": day_of(_req(row, "Date", what), f"{what}.Date"),
+            "fnsku": fnsku, "disposition": _get(row, "Disposition"),
+            "location": _get(row, "Location"), "asin": _get(row, "ASIN") or None,
+            "msku": _get(row, "MSKU") or None,
+            **{name: signed(row, column, what) for column, name in SUMMARY_COUNTS.items()},
+            "raw": values}
+
+
 LEDGER_KEY = ("seller_id", "marketplace_id", "event_date", "fnsku", "event_type",
               "reference_id", "fulfillment_center", "disposition", "reason", "quantity",
               "occurrence")
 FEE_KEY = ("seller_id", "marketplace_id", "sku")
 STORAGE_KEY = ("seller_id", "marketplace_id", "month_of_charge", "fnsku", "fulfillment_center")
+SUMMARY_KEY = ("seller_id", "marketplace_id", "summary_date", "fnsku", "disposition",
+               "location")
 
 
 # ---------------------------------------------------------------- sinks
@@ -304,4 +347,6 @@ def sink(report: ReportRecord, batch: int) -> TypedSink | None:
         return TypedSink(report, batch, FbaStorageFee, STORAGE_KEY, map_storage_fee)
     if kind == LEDGER_DETAIL:
         return LedgerSink(report, batch, InventoryLedger)
+    if kind == LEDGER_SUMMARY:
+        return TypedSink(report, batch, InventoryLedgerSummary, SUMMARY_KEY, map_ledger_summary)
     return None

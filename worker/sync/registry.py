@@ -224,6 +224,21 @@ LEDGER = StreamKind(
 )
 
 
+# The ledger's daily summary per FNSKU, disposition and fulfillment center: a back-dated event
+# changes its day's row and every later day's balances, so the same 14-day look-back; the
+# summary of a day settles once that day's events are recorded, twice a day is enough.
+LEDGER_SUMMARY = StreamKind(
+    name="ledger-summary", table="inventory_ledger_summary", key=fba_reports.SUMMARY_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.LEDGER_SUMMARY,
+                                              options=fba_reports.SUMMARY_OPTIONS),
+    tuning=Tuning(interval=timedelta(hours=12), overlap=timedelta(days=14), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=30)),
+    backfill=Backfill(fba_reports.LEDGER_SUMMARY, window=timedelta(days=30),
+                      options=fba_reports.SUMMARY_OPTIONS, history=timedelta(days=540)),
+)
+
+
 def configured(report: ConfiguredReport) -> StreamKind:
     """A report type a deployment syncs as a stream (``SPSYNC_REPORT_STREAMS``): one report a
     marketplace each interval, from the cursor minus the look-back, its rows into
@@ -239,7 +254,7 @@ def configured(report: ConfiguredReport) -> StreamKind:
 
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
                                     SETTLEMENTS, SALES_TRAFFIC, FEE_ESTIMATES, STORAGE_FEES,
-                                    LEDGER)
+                                    LEDGER, LEDGER_SUMMARY)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:

@@ -1,6 +1,7 @@
-"""FBA fees and the inventory ledger: ``fba_fee_estimates``, ``fba_storage_fees`` and
-``inventory_ledger``, filled by the report streams ``fee-estimates``, ``storage-fees`` and
-``ledger`` (``worker/sync/fba_reports.py``)
+"""FBA fees and the inventory ledger: ``fba_fee_estimates``, ``fba_storage_fees``,
+``inventory_ledger`` and ``inventory_ledger_summary``, filled by the report streams
+``fee-estimates``, ``storage-fees``, ``ledger`` and ``ledger-summary``
+(``worker/sync/fba_reports.py``)
 
 Revision ID: 0016
 Revises: 0014
@@ -33,7 +34,13 @@ FED = {
     "inventory_ledger": ("marketplace_id", "event_date", "fnsku", "event_type", "reference_id",
                          "fulfillment_center", "disposition", "reason", "quantity",
                          "occurrence"),
+    "inventory_ledger_summary": ("marketplace_id", "summary_date", "fnsku", "disposition",
+                                 "location"),
 }
+SUMMARY_COUNTS = ("starting_warehouse_balance", "in_transit_between_warehouses", "receipts",
+                  "customer_shipments", "customer_returns", "vendor_returns",
+                  "warehouse_transfer_in_out", "found", "lost", "damaged", "disposed",
+                  "other_events", "ending_warehouse_balance", "unknown_events")
 
 
 def _money(name: str) -> sa.Column[object]:
@@ -107,6 +114,17 @@ def upgrade() -> None:
                     ["seller_id", "event_date"])
     op.create_index("inventory_ledger_seller_fnsku_idx", "inventory_ledger",
                     ["seller_id", "fnsku"])
+    op.create_table(
+        "inventory_ledger_summary",
+        _key("seller_id", sa.BigInteger()), _key("marketplace_id"),
+        _key("summary_date", sa.Date()), _key("fnsku"), _key("disposition"), _key("location"),
+        _text("asin"), _text("msku"),
+        *(sa.Column(name, sa.Integer(), nullable=True) for name in SUMMARY_COUNTS),
+        *_mirrored(),
+        sa.PrimaryKeyConstraint(*("seller_id", *FED["inventory_ledger_summary"])),
+    )
+    op.create_index("inventory_ledger_summary_seller_date_idx", "inventory_ledger_summary",
+                    ["seller_id", "summary_date"])
     for table, keys in FED.items():
         op.create_index(f"{table}_sync_version_idx", table, ["sync_version"])
         op.execute(_feed._record_function(table, keys))
@@ -115,7 +133,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in FED:
+    for table in reversed(FED):
         for event in _feed.EVENTS:
             op.execute(f"DROP TRIGGER spsync_feed_{table}_{event} ON {table}")
         op.execute(f"DROP FUNCTION spsync_feed_{table}()")

@@ -178,7 +178,9 @@ def test_migrate_gives_existing_sellers_the_streams_they_lack(env):
     assert celery("migrate", env=env).returncode == 0
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state")}
     assert streams == {"orders", "inventory:ATVPDKIKX0DER", "listings:ATVPDKIKX0DER",
-                       "finances", "payouts", "settlements"}
+                       "finances", "payouts", "settlements",
+                       *(f"{kind}:ATVPDKIKX0DER" for kind in (
+                           "fee-estimates", "storage-fees", "ledger", "ledger-summary"))}
 
 
 def _runtime(env):

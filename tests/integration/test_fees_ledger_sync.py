@@ -142,9 +142,8 @@ def _storage_truth(sim: Any, spid: str, market: str, since: str) -> set[tuple[An
 def test_fees_equal_the_truth_and_a_charged_month_arrives_later(start_sim, runtime_for):
     sim, rt, spid, seller_id, market = _start(start_sim, runtime_for, seed=73)
     clock = SimClock(sim)
-    now = clock.now()
-    if now.day < 16:  # last month's storage fees are charged by the 15th
-        clock.advance((_month_day(now, 0, 16) - now).total_seconds())
+    now = clock.now()  # to a 16th: last month's storage fees are charged by the 15th
+    clock.advance((_month_day(now, 0 if now.day < 16 else 1, 16) - now).total_seconds())
 
     estimates = registry.FEE_ESTIMATES.stream(market)
     assert asyncio.run(run_stream(rt, seller_id, estimates, now=clock.now)).status == \
@@ -163,12 +162,12 @@ def test_fees_equal_the_truth_and_a_charged_month_arrives_later(start_sim, runti
 
     storage = registry.STORAGE_FEES.stream(market)
     assert asyncio.run(run_stream(rt, seller_id, storage, now=clock.now)).status == "succeeded"
-    ((start, _),) = _windows(rt, seller_id, "storage-fees")
+    start = _windows(rt, seller_id, "storage-fees")[0][0]  # a first sync: 45 days back
     since = start.strftime("%Y-%m")
     first = _storage_mirror(rt, seller_id, market)
     charged = (clock.now().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     assert first == _storage_truth(sim, spid, market, since)
-    assert {row[0] for row in first} == {charged}  # last month's; this month's not yet
+    assert charged == max(row[0] for row in first)  # last month's; this month's not yet
 
     now = clock.now()
     clock.advance((_month_day(now, 1, 16) - now).total_seconds())  # a month on
@@ -176,4 +175,4 @@ def test_fees_equal_the_truth_and_a_charged_month_arrives_later(start_sim, runti
     after = _storage_mirror(rt, seller_id, market)
     assert after == _storage_truth(sim, spid, market, since)
     assert first < after
-    assert {row[0] for row in after} == {charged, now.strftime("%Y-%m")}
+    assert max(row[0] for row in after) == now.strftime("%Y-%m")  # charged by the 15th

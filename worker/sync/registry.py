@@ -206,7 +206,7 @@ STORAGE_FEES = StreamKind(
     per_marketplace=True, report=ReportStream(fba_reports.STORAGE_FEES),
     tuning=Tuning(interval=timedelta(hours=24), overlap=timedelta(days=20), page_size=0,
                   lag=timedelta(minutes=2), max_span=timedelta(days=30),
-                  initial=timedelta(days=30)),  # reaches into last month on any day
+                  initial=timedelta(days=45)),  # last month whole, whatever the day
     backfill=Backfill(fba_reports.STORAGE_FEES, window=timedelta(days=30), history=TWO_YEARS),
 )
 

@@ -18,6 +18,7 @@ from aiohttp import web
 from . import (
     catalog_api,
     downloads,
+    fba_reports,
     finances_api,
     inventory,
     listings,
@@ -89,6 +90,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     finances_api.add_routes(app, sim)  # /_sim/truth/finances
     catalog_api.add_routes(app, sim)  # /_sim/truth/catalog
     pricing_api.add_routes(app, sim)  # /_sim/truth/prices
+    fba_reports.add_routes(app, sim)  # /_sim/truth/fees, /_sim/truth/ledger
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     returns.add_routes(app, sim)  # /_sim/truth/returns
     app.cleanup_ctx.append(_change_loop)

@@ -119,6 +119,22 @@ class SimulatorClient:
             "GET", f"/_sim/truth/settlements?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_fees(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"estimates": [...], "storage": [...]}``: every marketplace's FBA fee estimates
+        and every monthly storage fee row published by now, each ``{column: cell}`` (the flat
+        files' headers) plus ``marketplaceId``."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/fees?seller_id={quote(selling_partner_id)}")
+        return result
+
+    def truth_ledger(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"ledger": [...]}``: every inventory ledger event recorded by now, each
+        ``{column: cell}`` (the ledger detail's headers) plus ``marketplaceId`` and
+        ``recorded`` (epoch seconds; later than the event's ``Date`` for back-dated ones)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/ledger?seller_id={quote(selling_partner_id)}")
+        return result
+
     def truth_returns(self, selling_partner_id: str) -> dict[str, Any]:
         """``{"returns": [...], "returns_mfn": [...], "reimbursements": [...]}``: every FBA
         return, MFN return and reimbursement line recorded by now (what the reports asked for

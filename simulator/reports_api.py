@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import bodies, downloads, report_content, returns, sales_traffic
+from . import bodies, downloads, fba_reports, report_content, returns, sales_traffic
 from .bigreport import GENERATED_TYPES, generated
 from .documents import JSON, TSV, stored, tsv_lines
 from .errors import invalid_input, not_found
@@ -61,8 +61,10 @@ def create_report(call: Call) -> dict[str, Any]:
     problem = sales_traffic.options_error(options) if report_type == SALES_AND_TRAFFIC else None
     if problem:
         raise invalid_input(problem)
-    outcome = _forced(call) or _outcome(call.sim, call.seller, report_type, markets, start, end,
-                                        options, call.now)
+    outcome = _forced(call) or (
+        _fba(call, report_type, markets, start, end) if report_type in fba_reports.TYPES
+        else _outcome(call.sim, call.seller, report_type, markets, start, end, options,
+                      call.now))
     report = _store(call.sim, call.seller, report_type, markets, (start, end), options, outcome)
     return {"reportId": report.report_id}
 
@@ -89,6 +91,16 @@ def _forced(call: Call) -> Outcome | None:
 
 def _fatal(reason: str) -> Outcome:
     return Outcome(FATAL, [json.dumps({"errorDetails": reason}) + "\n"], JSON)
+
+
+def _fba(call: Call, report_type: str, markets: list[str], start: float,
+         end: float) -> Outcome:
+    """FBA fees and the inventory ledger (:mod:`fba_reports`): of the first marketplace, as
+    recorded by now."""
+    market = next(m for m in call.seller.marketplaces if m.marketplace_id == markets[0])
+    header, rows = fba_reports.rows_for(call.sim.world, call.seller, report_type, market,
+                                        call.sim.config.seed, start, end, call.now)
+    return Outcome(DONE, tsv_lines(header, rows)) if rows else Outcome(CANCELLED, [])
 
 
 def _outcome(sim: Simulator, seller: Seller, report_type: str, markets: list[str], start: float,

@@ -58,7 +58,8 @@ _REPORT_TYPE = re.compile(r"GET_[A-Z0-9_]{1,120}")
 
 def report_streams(value: str) -> tuple[ConfiguredReport, ...]:
     """``SPSYNC_REPORT_STREAMS``: comma-separated ``TYPE[:INTERVAL_HOURS[:LOOKBACK_DAYS]]``
-    (defaults 24 hours and 30 days), e.g. ``GET_FBA_STORAGE_FEE_CHARGES_DATA:24:60``."""
+    (defaults 24 hours and 30 days), e.g.
+    ``GET_FBA_FULFILLMENT_LONGTERM_STORAGE_FEE_CHARGES_DATA:24:60``."""
     found: dict[str, ConfiguredReport] = {}
     for entry in filter(None, (e.strip() for e in value.split(","))):
         parts = entry.split(":")

@@ -21,7 +21,8 @@ from worker.sync.service import run_stream
 from .helpers import SimClock, register, table
 
 pytestmark = pytest.mark.integration
-STORAGE = "GET_FBA_STORAGE_FEE_CHARGES_DATA"
+# A type no built-in kind reads (GET_FBA_STORAGE_FEE_CHARGES_DATA is the storage-fees kind's)
+STORAGE = "GET_FBA_FULFILLMENT_LONGTERM_STORAGE_FEE_CHARGES_DATA"
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def _creates(sim: Any) -> int:
 
 
 def test_a_configured_report_type_is_synced_as_a_stream(start_sim, runtime_for, storage_kind):
-    assert storage_kind.name == "report-fba-storage-fee-charges-data"
+    assert storage_kind.name == "report-fba-fulfillment-longterm-storage-fee-charges-data"
     sim = start_sim(sellers=1, orders_per_seller=20, time_scale=1000, seed=53,
                     report_delay_seconds=30)
     rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05)

@@ -174,7 +174,7 @@ async def test_other_types_small_tsv_and_empty_windows_are_cancelled(make_sim: M
     sim = await make_sim(orders_per_seller=5)
     seller = await sim.seller()
     token = await sim.access_token()
-    body = {"reportType": "GET_FBA_STORAGE_FEE_CHARGES_DATA",  # no content of its own
+    body = {"reportType": "GET_FBA_FULFILLMENT_LONGTERM_STORAGE_FEE_CHARGES_DATA",  # no content
             "marketplaceIds": seller["marketplace_ids"]}
     info, text = await report_text(sim, token, body)
     assert "compressionAlgorithm" not in info

@@ -112,7 +112,8 @@ def test_kinds_are_unique_and_name_their_streams():
         "orders", "inventory:A", "inventory:B", "listings:A", "listings:B", "finances",
         "payouts", "settlements", "catalog:A", "catalog:B", "prices:A", "prices:B",
         "returns:A", "returns:B", "returns-mfn:A", "returns-mfn:B", "reimbursements:A",
-        "reimbursements:B"]
+        "reimbursements:B", "fee-estimates:A", "fee-estimates:B", "storage-fees:A",
+        "storage-fees:B", "ledger:A", "ledger:B", "ledger-summary:A", "ledger-summary:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
@@ -133,7 +134,7 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.label("listings:A") == "listings"
     assert [k.name for k in registry.backfilled()] == [
         "orders", "inventory", "listings", "sales-traffic", "returns", "returns-mfn",
-        "reimbursements"]
+        "reimbursements", "fee-estimates", "storage-fees", "ledger", "ledger-summary"]
     assert registry.kind_of("returns-mfn:A") is registry.RETURNS_MFN
     assert registry.operation_of("reimbursements:A", current) == "createReport"
     assert not SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == []

@@ -158,7 +158,8 @@ def test_a_configured_report_stream_of_a_typed_type_is_not_synced_twice(monkeypa
     from worker.sync import registry
 
     monkeypatch.setenv("SPSYNC_REPORT_STREAMS",
-                       f"{returns.REIMBURSEMENTS}:12:7,GET_FBA_STORAGE_FEE_CHARGES_DATA")
-    assert [k.name for k in registry._configured_kinds()] == [
-        "report-fba-storage-fee-charges-data"]
+                       f"{returns.REIMBURSEMENTS}:12:7,GET_FBA_STORAGE_FEE_CHARGES_DATA,"
+                       "GET_FBA_FULFILLMENT_LONGTERM_STORAGE_FEE_CHARGES_DATA")
+    assert [k.name for k in registry._configured_kinds()] == [  # storage fees are typed too
+        "report-fba-fulfillment-longterm-storage-fee-charges-data"]
     assert registry.kind("reimbursements").table == "fba_reimbursements"

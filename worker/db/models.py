@@ -819,3 +819,157 @@ class FbaReimbursement(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+def _txt() -> Mapped[str | None]:
+    return mapped_column(Text)
+
+
+class FbaFeeEstimate(Base):
+    """One SKU's estimated FBA fees in one marketplace (``GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA``,
+    a snapshot: the latest report's row)."""
+
+    __tablename__ = "fba_fee_estimates"
+    __table_args__ = (
+        Index("fba_fee_estimates_seller_asin_idx", "seller_id", "asin"),
+        Index("fba_fee_estimates_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    fnsku: Mapped[str | None] = _txt()
+    asin: Mapped[str | None] = _txt()
+    product_group: Mapped[str | None] = _txt()
+    brand: Mapped[str | None] = _txt()
+    fulfilled_by: Mapped[str | None] = _txt()
+    has_local_inventory: Mapped[str | None] = _txt()
+    your_price: Mapped[Decimal | None] = _money()
+    sales_price: Mapped[Decimal | None] = _money()
+    longest_side: Mapped[Decimal | None] = _money()
+    median_side: Mapped[Decimal | None] = _money()
+    shortest_side: Mapped[Decimal | None] = _money()
+    length_and_girth: Mapped[Decimal | None] = _money()
+    unit_of_dimension: Mapped[str | None] = _txt()
+    item_package_weight: Mapped[Decimal | None] = _money()
+    unit_of_weight: Mapped[str | None] = _txt()
+    product_size_weight_band: Mapped[str | None] = _txt()
+    currency: Mapped[str | None] = _txt()
+    estimated_fee_total: Mapped[Decimal | None] = _money()
+    estimated_referral_fee_per_unit: Mapped[Decimal | None] = _money()
+    estimated_variable_closing_fee: Mapped[Decimal | None] = _money()
+    expected_fulfillment_fee_per_unit: Mapped[Decimal | None] = _money()
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class FbaStorageFee(Base):
+    """One FNSKU's monthly storage fee in one fulfillment center and month of charge
+    (``GET_FBA_STORAGE_FEE_CHARGES_DATA``)."""
+
+    __tablename__ = "fba_storage_fees"
+    __table_args__ = (
+        Index("fba_storage_fees_seller_month_idx", "seller_id", "month_of_charge"),
+        Index("fba_storage_fees_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    month_of_charge: Mapped[date] = mapped_column(Date, primary_key=True)
+    fnsku: Mapped[str] = mapped_column(Text, primary_key=True)
+    fulfillment_center: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str | None] = _txt()
+    country_code: Mapped[str | None] = _txt()
+    longest_side: Mapped[Decimal | None] = _money()
+    median_side: Mapped[Decimal | None] = _money()
+    shortest_side: Mapped[Decimal | None] = _money()
+    measurement_units: Mapped[str | None] = _txt()
+    weight: Mapped[Decimal | None] = _money()
+    weight_units: Mapped[str | None] = _txt()
+    item_volume: Mapped[Decimal | None] = _money()
+    volume_units: Mapped[str | None] = _txt()
+    product_size_tier: Mapped[str | None] = _txt()
+    average_quantity_on_hand: Mapped[Decimal | None] = _money()
+    average_quantity_pending_removal: Mapped[Decimal | None] = _money()
+    estimated_total_item_volume: Mapped[Decimal | None] = _money()
+    storage_rate: Mapped[Decimal | None] = _money()
+    currency: Mapped[str | None] = _txt()
+    estimated_monthly_storage_fee: Mapped[Decimal | None] = _money()
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class InventoryLedger(Base):
+    """One inventory ledger event (``GET_LEDGER_DETAIL_VIEW_DATA``). The ledger has no unique
+    column: identical lines of one day are told apart by ``occurrence`` (1, 2, ...); key
+    cells Amazon leaves empty are ``''``."""
+
+    __tablename__ = "inventory_ledger"
+    __table_args__ = (
+        Index("inventory_ledger_seller_date_idx", "seller_id", "event_date"),
+        Index("inventory_ledger_seller_fnsku_idx", "seller_id", "fnsku"),
+        Index("inventory_ledger_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    fnsku: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_type: Mapped[str] = mapped_column(Text, primary_key=True)
+    reference_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    fulfillment_center: Mapped[str] = mapped_column(Text, primary_key=True)
+    disposition: Mapped[str] = mapped_column(Text, primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurrence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asin: Mapped[str | None] = _txt()
+    msku: Mapped[str | None] = _txt()
+    country: Mapped[str | None] = _txt()
+    reconciled_quantity: Mapped[int | None] = mapped_column(Integer)
+    unreconciled_quantity: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class InventoryLedgerSummary(Base):
+    """One day of one FNSKU's inventory in one disposition and location
+    (``GET_LEDGER_SUMMARY_VIEW_DATA``, daily, by fulfillment center): the latest report's row."""
+
+    __tablename__ = "inventory_ledger_summary"
+    __table_args__ = (
+        Index("inventory_ledger_summary_seller_date_idx", "seller_id", "summary_date"),
+        Index("inventory_ledger_summary_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    summary_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    fnsku: Mapped[str] = mapped_column(Text, primary_key=True)
+    disposition: Mapped[str] = mapped_column(Text, primary_key=True)
+    location: Mapped[str] = mapped_column(Text, primary_key=True)
+    asin: Mapped[str | None] = _txt()
+    msku: Mapped[str | None] = _txt()
+    starting_warehouse_balance: Mapped[int | None] = mapped_column(Integer)
+    in_transit_between_warehouses: Mapped[int | None] = mapped_column(Integer)
+    receipts: Mapped[int | None] = mapped_column(Integer)
+    customer_shipments: Mapped[int | None] = mapped_column(Integer)
+    customer_returns: Mapped[int | None] = mapped_column(Integer)
+    vendor_returns: Mapped[int | None] = mapped_column(Integer)
+    warehouse_transfer_in_out: Mapped[int | None] = mapped_column(Integer)
+    found: Mapped[int | None] = mapped_column(Integer)
+    lost: Mapped[int | None] = mapped_column(Integer)
+    damaged: Mapped[int | None] = mapped_column(Integer)
+    disposed: Mapped[int | None] = mapped_column(Integer)
+    other_events: Mapped[int | None] = mapped_column(Integer)
+    ending_warehouse_balance: Mapped[int | None] = mapped_column(Integer)
+    unknown_events: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())

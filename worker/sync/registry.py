@@ -20,6 +20,7 @@ from worker.db import catalog_items as catalog_store
 from worker.db import prices as price_store
 from worker.sync import (
     catalog_items,
+    fba_reports,
     finances,
     finances_v0,
     inventory,
@@ -267,6 +268,64 @@ REIMBURSEMENTS = StreamKind(
 )
 
 
+# FBA fees and the inventory ledger: a report a marketplace each run, typed into their tables
+# (worker/sync/fba_reports.py). Each run asks from its cursor minus the look-back (overlap).
+#
+# Fee estimates are a snapshot of every SKU with FBA offers that Amazon refreshes at least
+# every 72 hours; the window only satisfies the report's dates (its start three days back),
+# the rows are today's estimates. Once a day is plenty.
+FEE_ESTIMATES = StreamKind(
+    name="fee-estimates", table="fba_fee_estimates", key=fba_reports.FEE_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.FEE_ESTIMATES),
+    tuning=Tuning(interval=timedelta(hours=24), overlap=timedelta(days=3), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=3)),
+    backfill=Backfill(fba_reports.FEE_ESTIMATES, window=timedelta(days=30),
+                      history=timedelta(days=30)),  # a snapshot: no history to speak of
+)
+
+# Storage fees are charged for a past month: a month's fee appears in the report only in the
+# first half of the next month (around the 7th-15th). A daily run looking back 20 days still
+# overlaps the month just charged on the 15th, so it picks the month's rows up when they
+# appear; a later correction of that month within the look-back replaces them.
+STORAGE_FEES = StreamKind(
+    name="storage-fees", table="fba_storage_fees", key=fba_reports.STORAGE_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.STORAGE_FEES),
+    tuning=Tuning(interval=timedelta(hours=24), overlap=timedelta(days=20), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=45)),  # last month whole, whatever the day
+    backfill=Backfill(fba_reports.STORAGE_FEES, window=timedelta(days=30), history=TWO_YEARS),
+)
+
+# The ledger is back-dated: Amazon records returns, adjustments and reconciliations days after
+# the event's date. Every six hours, looking back 14 days: a line recorded up to two weeks
+# after its date is still read; re-read days rewrite nothing (same lines, same occurrences).
+LEDGER = StreamKind(
+    name="ledger", table="inventory_ledger", key=fba_reports.LEDGER_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.LEDGER_DETAIL),
+    tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=14), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=30)),
+    backfill=Backfill(fba_reports.LEDGER_DETAIL, window=timedelta(days=30),
+                      history=timedelta(days=540)),  # the ledger keeps 18 months
+)
+
+
+# The ledger's daily summary per FNSKU, disposition and fulfillment center: a back-dated event
+# changes its day's row and every later day's balances, so the same 14-day look-back; the
+# summary of a day settles once that day's events are recorded, twice a day is enough.
+LEDGER_SUMMARY = StreamKind(
+    name="ledger-summary", table="inventory_ledger_summary", key=fba_reports.SUMMARY_KEY,
+    per_marketplace=True, report=ReportStream(fba_reports.LEDGER_SUMMARY,
+                                              options=fba_reports.SUMMARY_OPTIONS),
+    tuning=Tuning(interval=timedelta(hours=12), overlap=timedelta(days=14), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=30)),
+    backfill=Backfill(fba_reports.LEDGER_SUMMARY, window=timedelta(days=30),
+                      options=fba_reports.SUMMARY_OPTIONS, history=timedelta(days=540)),
+)
+
+
 def configured(report: ConfiguredReport) -> StreamKind:
     """A report type a deployment syncs as a stream (``SPSYNC_REPORT_STREAMS``): one report a
     marketplace each interval, from the cursor minus the look-back, its rows into
@@ -282,7 +341,8 @@ def configured(report: ConfiguredReport) -> StreamKind:
 
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
                                     SETTLEMENTS, CATALOG, PRICES, SALES_TRAFFIC, RETURNS,
-                                    RETURNS_MFN, REIMBURSEMENTS)
+                                    RETURNS_MFN, REIMBURSEMENTS, FEE_ESTIMATES, STORAGE_FEES,
+                                    LEDGER, LEDGER_SUMMARY)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:

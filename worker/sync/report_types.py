@@ -16,6 +16,10 @@ rest of the report still lands.
 - ``GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA``, ``GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE``
   and ``GET_FBA_REIMBURSEMENTS_DATA`` -> ``fba_returns``, ``mfn_returns`` and
   ``fba_reimbursements`` (:mod:`worker.sync.returns`), the report's first marketplace.
+- ``GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA``, ``GET_FBA_STORAGE_FEE_CHARGES_DATA``,
+  ``GET_LEDGER_DETAIL_VIEW_DATA`` and ``GET_LEDGER_SUMMARY_VIEW_DATA`` ->
+  ``fba_fee_estimates``, ``fba_storage_fees``, ``inventory_ledger`` and
+  ``inventory_ledger_summary`` (:mod:`worker.sync.fba_reports`).
 - any other type -> ``report_rows``, one per line as ``{column: value}`` (TSV or CSV), or
   one per element of a JSON document's first list.
 
@@ -98,7 +102,10 @@ def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
         return RowSink(report, batch, "inventory_summaries",
                        partial(map_myi_row, report.marketplace_ids[0]),
                        partial(mirror.upsert_inventory, from_report=True))
-    return RawSink(report, batch)
+    from worker.sync import fba_reports  # it imports BaseSink and Counts from here
+
+    typed = fba_reports.sink(report, batch)  # FBA fees and the inventory ledger
+    return typed if typed is not None else RawSink(report, batch)
 
 
 class BaseSink:

@@ -16,6 +16,7 @@ The view keeps its columns (dropped and created: some types gain a precision); i
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -35,30 +36,30 @@ TABLES = {"sales_traffic_by_date": ("marketplace_id", "date"),
           "order_metrics": ("marketplace_id", "granularity", "interval_start")}
 
 
-def _text(name: str) -> sa.Column[str]:
+def _text(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.Text(), nullable=True)
 
 
-def _amount(name: str) -> sa.Column[str]:
+def _amount(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.Numeric(18, 4), nullable=True)
 
 
-def _count(name: str) -> sa.Column[str]:
+def _count(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.Integer(), nullable=True)
 
 
-def _rate(name: str) -> sa.Column[str]:
+def _rate(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.Numeric(12, 4), nullable=True)
 
 
-def _head(*keys: str) -> list[sa.Column[str]]:
+def _head(*keys: str) -> list[sa.Column[Any]]:
     return [sa.Column("seller_id", sa.BigInteger(), nullable=False),
             sa.Column("marketplace_id", sa.Text(), nullable=False),
             sa.Column("date", sa.Date(), nullable=False),
             *(sa.Column(k, sa.Text(), nullable=False) for k in keys)]
 
 
-def _tail() -> list[sa.Column[str]]:
+def _tail() -> list[sa.Column[Any]]:
     return [sa.Column("report_id", sa.BigInteger(), nullable=False),
             sa.Column("raw", postgresql.JSONB(), nullable=False),
             sa.Column("sync_version", sa.BigInteger(), nullable=False),

@@ -60,7 +60,8 @@ def create_report(call: Call) -> dict[str, Any]:
     problem = sales_traffic.options_error(options) if report_type == SALES_AND_TRAFFIC else None
     if problem:
         raise invalid_input(problem)
-    outcome = _forced(call) or _outcome(call.seller, report_type, markets, start, end, options)
+    outcome = _forced(call) or _outcome(call.seller, report_type, markets, start, end, options,
+                                        call.now)
     report = _store(call.sim, call.seller, report_type, markets, (start, end), options, outcome)
     return {"reportId": report.report_id}
 
@@ -90,7 +91,7 @@ def _fatal(reason: str) -> Outcome:
 
 
 def _outcome(seller: Seller, report_type: str, markets: list[str], start: float, end: float,
-             options: dict[str, str]) -> Outcome:
+             options: dict[str, str], now: float | None = None) -> Outcome:
     first = next(m for m in seller.marketplaces if m.marketplace_id == markets[0])
     header: tuple[str, ...]
     if report_type in ORDER_TYPES:
@@ -100,7 +101,7 @@ def _outcome(seller: Seller, report_type: str, markets: list[str], start: float,
     elif report_type == SALES_AND_TRAFFIC:
         if len(markets) > 1:
             return _fatal("GET_SALES_AND_TRAFFIC_REPORT supports only one marketplaceId.")
-        body = sales_traffic.report(seller, first.marketplace_id, start, end, options)
+        body = sales_traffic.report(seller, first.marketplace_id, start, end, options, now)
         return Outcome(DONE, [json.dumps(body)], JSON)
     elif report_type in report_content.SNAPSHOTS:
         header, build = report_content.SNAPSHOTS[report_type]

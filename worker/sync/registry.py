@@ -173,11 +173,28 @@ SETTLEMENTS = StreamKind(
     api_backfill=ApiBackfill(history=timedelta(days=90)),
 )
 
-SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
-    name="sales-traffic", table="report_rows", key=("report_id", "line"),
+# Sales and traffic (Business Reports): one report a UTC day and marketplace, each run
+# re-asking the last 3 days. Amazon revises recent days: orders placed on a day are priced,
+# cancelled and refunded over the following days, and the report counts them on the day
+# ordered, so a day's figures settle a few days later (the simulator revises them for up to
+# 3 days, see simulator/sales_traffic.py); older changes are left to a backfill. Each day is
+# its own report because salesAndTrafficByAsin adds up the whole requested range.
+SALES_TRAFFIC_OPTIONS = (("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))
+SALES_TRAFFIC = StreamKind(
+    name="sales-traffic", table="sales_traffic_by_date",
+    key=("seller_id", "marketplace_id", "date"), per_marketplace=True,
+    children=Children("sales_traffic_by_asin", "asins"),
+    report=ReportStream(report_types.SALES_AND_TRAFFIC, options=SALES_TRAFFIC_OPTIONS,
+                        daily=True),
+    tuning=Tuning(interval=timedelta(days=1), overlap=timedelta(days=3), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=7),  # a longer history: backfill
+                  tunable=("interval_seconds", "overlap_seconds")),
+    # 30-day reports: their days land in sales_traffic_by_date, their per-ASIN totals (of
+    # 30 days, no day) stay in report_rows.
     backfill=Backfill(
         report_types.SALES_AND_TRAFFIC, window=timedelta(days=30), history=TWO_YEARS,
-        options=(("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))),
+        options=SALES_TRAFFIC_OPTIONS),
 )
 
 def configured(report: ConfiguredReport) -> StreamKind:

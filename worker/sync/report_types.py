@@ -12,7 +12,8 @@ rest of the report still lands.
   its rows were read (they are consecutive in the file), never half.
 - ``GET_MERCHANT_LISTINGS_ALL_DATA`` -> ``listings_items`` (report's first marketplace).
 - ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` -> ``inventory_summaries``.
-- ``GET_SALES_AND_TRAFFIC_REPORT`` (JSON) -> ``report_rows``, one per date and per ASIN.
+- ``GET_SALES_AND_TRAFFIC_REPORT`` (JSON) -> ``sales_traffic_by_date`` and
+  ``sales_traffic_by_asin`` (:mod:`worker.sync.sales_traffic`, called by ``reports._load_json``).
 - any other type -> ``report_rows``, one per line as ``{column: value}`` (TSV or CSV), or
   one per element of a JSON document's first list.
 

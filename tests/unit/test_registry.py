@@ -94,6 +94,9 @@ def test_the_declarations_shown_in_adding_a_stream_are_the_real_ones():
 
 def test_declared_operations_are_in_the_operation_table():
     for kind in registry.synced():
+        if kind.report is not None:  # read through a report each run
+            operation("createReport")
+            continue
         for endpoint in (kind.endpoint, *kind.by_api_version.values()):
             assert endpoint is not None
             operation(endpoint.operation)  # raises for an operation spsync has no quota of
@@ -105,7 +108,7 @@ def test_kinds_are_unique_and_name_their_streams():
     assert len({k.name for k in registry.KINDS}) == len(registry.KINDS)
     assert registry.streams_for(["A", "B"]) == [
         "orders", "inventory:A", "inventory:B", "listings:A", "listings:B", "finances",
-        "payouts", "settlements"]
+        "payouts", "settlements", "sales-traffic:A", "sales-traffic:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
@@ -126,7 +129,8 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.label("listings:A") == "listings"
     assert [k.name for k in registry.backfilled()] == [
         "orders", "inventory", "listings", "sales-traffic"]
-    assert not SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == []
+    assert SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == ["sales-traffic:A"]
+    assert registry.operation_of("sales-traffic:A", current) == "createReport"
 
 
 def test_every_knob_has_a_unit():

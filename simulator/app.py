@@ -22,6 +22,7 @@ from . import (
     listings,
     merchant_stock,
     notifications_api,
+    order_metrics,
     orders_2026,
     orders_v0,
     reports_api,
@@ -64,6 +65,7 @@ HANDLERS: dict[str, OperationHandler] = {
     "listTransactions": finances_api.list_transactions,
     "listFinancialEventGroups": finances_api.list_financial_event_groups,
     "listFinancialEvents": finances_api.list_financial_events,
+    "getOrderMetrics": order_metrics.get_order_metrics,
 }
 
 

@@ -108,7 +108,8 @@ def test_kinds_are_unique_and_name_their_streams():
     assert len({k.name for k in registry.KINDS}) == len(registry.KINDS)
     assert registry.streams_for(["A", "B"]) == [
         "orders", "inventory:A", "inventory:B", "listings:A", "listings:B", "finances",
-        "payouts", "settlements", "sales-traffic:A", "sales-traffic:B"]
+        "payouts", "settlements", "sales-traffic:A", "sales-traffic:B", "order-metrics:A",
+        "order-metrics:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
@@ -131,6 +132,7 @@ def test_kinds_are_unique_and_name_their_streams():
         "orders", "inventory", "listings", "sales-traffic"]
     assert SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == ["sales-traffic:A"]
     assert registry.operation_of("sales-traffic:A", current) == "createReport"
+    assert registry.operation_of("order-metrics:A", current) == "getOrderMetrics"
 
 
 def test_every_knob_has_a_unit():

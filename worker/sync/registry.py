@@ -21,6 +21,7 @@ from worker.sync import (
     finances_v0,
     inventory,
     listings,
+    order_metrics,
     orders,
     report_types,
     settlements,
@@ -35,7 +36,7 @@ from worker.sync.declaration import (
     UnknownStreamError,
 )
 from worker.sync.endpoint import Endpoint, Lookup, each
-from worker.sync.paging import LoneTokenPaginator, TokenPaginator
+from worker.sync.paging import LoneTokenPaginator, SinglePage, TokenPaginator
 from worker.sync.windows import Bounds
 
 # How far back Amazon has report data: "Order reports only support orders that are less
@@ -197,6 +198,24 @@ SALES_TRAFFIC = StreamKind(
         options=SALES_TRAFFIC_OPTIONS),
 )
 
+# Order metrics (Sales API): a marketplace's orders, units and sales per UTC day, each run
+# re-reading the last 3 days (orders are priced, cancelled and completed after the day they
+# were placed on); hourly, so today's figures stay current. One answer, no pages.
+ORDER_METRICS = StreamKind(
+    name="order-metrics", table="order_metrics",
+    key=("seller_id", "marketplace_id", "granularity", "interval_start"), per_marketplace=True,
+    endpoint=Endpoint(
+        operation="getOrderMetrics", paginator=lambda token: SinglePage(),
+        records=("payload",), query=order_metrics.query, bounds=None,
+        window_query=order_metrics.interval,
+        rows=each(order_metrics.map_metric), write=order_metrics.write),
+    tuning=Tuning(interval=timedelta(hours=1), overlap=timedelta(days=3), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=30),  # Day granularity reaches two years back
+                  tunable=("interval_seconds", "overlap_seconds", "initial_days")),
+)
+
+
 def configured(report: ConfiguredReport) -> StreamKind:
     """A report type a deployment syncs as a stream (``SPSYNC_REPORT_STREAMS``): one report a
     marketplace each interval, from the cursor minus the look-back, its rows into
@@ -211,7 +230,7 @@ def configured(report: ConfiguredReport) -> StreamKind:
 
 
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
-                                    SETTLEMENTS, SALES_TRAFFIC)
+                                    SETTLEMENTS, SALES_TRAFFIC, ORDER_METRICS)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:

@@ -178,7 +178,8 @@ def test_migrate_gives_existing_sellers_the_streams_they_lack(env):
     assert celery("migrate", env=env).returncode == 0
     streams = {r[0] for r in table(rt, "SELECT stream FROM sync_state")}
     assert streams == {"orders", "inventory:ATVPDKIKX0DER", "listings:ATVPDKIKX0DER",
-                       "finances", "payouts", "settlements"}
+                       "finances", "payouts", "settlements", "sales-traffic:ATVPDKIKX0DER",
+                       "order-metrics:ATVPDKIKX0DER"}
 
 
 def _runtime(env):

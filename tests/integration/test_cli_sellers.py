@@ -372,7 +372,8 @@ def test_status_shows_bucket_fill_per_stream_and_the_queue_depth(rt, env, rds):
         ("A1LEGACY", f"inventory:{US}"): 0.0,
         ("A1LEGACY", f"listings:{US}"): 0.0,
         **{(seller, stream): 0.0 for seller in ("A1FILL", "A1LEGACY")
-           for stream in ("finances", "payouts", "settlements")},  # no bucket yet
+           for stream in ("finances", "payouts", "settlements", f"sales-traffic:{US}",
+                          f"order-metrics:{US}")},  # no bucket yet
     }, abs=1e-3)
 
     shown = celery("status", env=env)

@@ -24,6 +24,7 @@ from . import (
     listings,
     merchant_stock,
     notifications_api,
+    order_metrics,
     orders_2026,
     orders_v0,
     pricing_api,
@@ -70,6 +71,7 @@ HANDLERS: dict[str, OperationHandler] = {
     "listFinancialEvents": finances_api.list_financial_events,
     "searchCatalogItems": catalog_api.search_catalog_items,
     "getCompetitiveSummary": pricing_api.get_competitive_summary,
+    "getOrderMetrics": order_metrics.get_order_metrics,
 }
 
 

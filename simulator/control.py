@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from . import sales_traffic
 from .bigreport import GENERATED_TYPES
 from .clock import iso
 from .faults import DELAYED, FAULT_OPERATIONS, KINDS, WRITE_FAULTS, FaultRule
@@ -45,6 +47,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
         ("GET", "/_sim/truth/inventory", _truth_inventory),
         ("GET", "/_sim/truth/listings", _truth_listings),
         ("GET", "/_sim/truth/inbound", _truth_inbound),
+        ("GET", "/_sim/truth/sales-traffic", _truth_sales_traffic),
         ("POST", "/_sim/reports/generate", _generate_report),
         ("POST", "/_sim/sellers/{selling_partner_id}/revoke", _revoke),
         ("POST", "/_sim/auth-codes", _auth_code),
@@ -175,6 +178,22 @@ async def _mutate(sim: Simulator, request: web.Request) -> dict[str, Any]:
 async def _truth_inventory(sim: Simulator, request: web.Request) -> dict[str, Any]:
     seller = _seller(sim, request.query.get("seller_id"))
     return {"inventory": inventory_truth(seller)}
+
+
+async def _truth_sales_traffic(sim: Simulator, request: web.Request) -> dict[str, Any]:
+    """One UTC day's GET_SALES_AND_TRAFFIC_REPORT (DAY, CHILD) as a report asked now shows it."""
+    seller = _seller(sim, request.query.get("seller_id"))
+    market = request.query.get("marketplace_id", "")
+    if market not in seller.marketplace_ids:
+        raise BadRequest("marketplace_id must be one of the seller's")
+    try:
+        day = datetime.fromisoformat(request.query.get("date", "")).replace(tzinfo=UTC)
+    except ValueError:
+        raise BadRequest("date must be YYYY-MM-DD") from None
+    start = day.timestamp()
+    return sales_traffic.report(seller, market, start, start + 86399,
+                                {"dateGranularity": "DAY", "asinGranularity": "CHILD"},
+                                sim.clock.now())
 
 
 async def _truth_listings(sim: Simulator, request: web.Request) -> dict[str, Any]:

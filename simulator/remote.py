@@ -59,6 +59,14 @@ class SimulatorClient:
             "GET", f"/_sim/truth/inventory?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_sales_traffic(self, selling_partner_id: str, marketplace_id: str,
+                            day: str) -> dict[str, Any]:
+        """One UTC day's sales and traffic document (DAY, CHILD) as a report asked now."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/sales-traffic?seller_id={quote(selling_partner_id)}"
+                   f"&marketplace_id={quote(marketplace_id)}&date={quote(day)}")
+        return result
+
     def truth_listings(self, selling_partner_id: str) -> dict[str, Any]:
         """``{"listings": [{"sku", "marketplaceId", "status", "asin", "issues", "price",
         "quantity", "onHand", "oversold"}]}``; the last three are None for FBA listings."""

@@ -114,7 +114,7 @@ def _outcome(sim: Simulator, seller: Seller, report_type: str, markets: list[str
     elif report_type == SALES_AND_TRAFFIC:
         if len(markets) > 1:
             return _fatal("GET_SALES_AND_TRAFFIC_REPORT supports only one marketplaceId.")
-        body = sales_traffic.report(seller, first.marketplace_id, start, end, options)
+        body = sales_traffic.report(seller, first.marketplace_id, start, end, options, now)
         return Outcome(DONE, [json.dumps(body)], JSON)
     elif report_type in returns.COLUMNS:  # lines recorded by now, dated in the window
         header, rows = returns.report_rows(sim, seller, report_type, markets, start, end, now)

@@ -92,6 +92,10 @@ PRICING = "productPricing_2022-05-01"
 CATALOG_ITEMS_SERVED: tuple[tuple[str, str], ...] = ((CATALOG_ITEMS, "searchCatalogItems"),
                                                      (PRICING, "getCompetitiveSummary"))
 
+# Sales: order metrics per interval, derived from the orders.
+SALES = "salesV1"
+SALES_SERVED: tuple[tuple[str, str], ...] = ((SALES, "getOrderMetrics"),)
+
 # The LWA scope a grantless operation's token must carry, per model. A model whose
 # description calls an operation grantless but is missing here fails loudly in _operation.
 GRANTLESS_SCOPES: dict[str, str] = {NOTIFICATIONS: "sellingpartnerapi::notifications"}
@@ -217,7 +221,7 @@ def served_operations() -> dict[str, Operation]:
 def all_operations() -> dict[str, Operation]:
     """operationId → Operation for everything the simulator answers."""
     served = (*CATALOG_SERVED, *ACCOUNT_SERVED, *NOTIFICATIONS_SERVED, *WRITE_SERVED,
-              *FINANCES_SERVED, *CATALOG_ITEMS_SERVED)
+              *FINANCES_SERVED, *CATALOG_ITEMS_SERVED, *SALES_SERVED)
     more = {op_id: _find(model, op_id) for model, op_id in served}
     return {**served_operations(), **more}
 

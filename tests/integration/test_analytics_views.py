@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -234,20 +234,24 @@ def test_two_currencies_are_never_summed_and_cancelled_orders_count_apart(world)
 
 
 def test_sales_and_traffic_take_the_newest_report_per_day(world):
+    """The view reads sales_traffic_by_date (migration 0017), where a later report of a day
+    replaced the earlier one: each day's row is from the newest report covering it."""
     rt = world["rt"]
     _, (reports, rows, view) = read(
-        rt, "SELECT * FROM reports", f"SELECT * FROM report_rows WHERE report_type = "
-        f"'{SALES_TRAFFIC}'", "SELECT * FROM analytics_daily_sales_traffic")
-    marketplace = {r["id"]: r["marketplace_ids"][0] for r in reports}
-    newest: dict[tuple, dict[str, Any]] = {}
-    for r in sorted(rows, key=lambda r: r["report_id"]):
-        if r["error"] is None and (r["record_key"] or "").startswith("date:"):
-            newest[(r["seller_id"], marketplace[r["report_id"]], r["record_key"][5:])] = r
-    expected = {k: (r["data"]["salesByDate"]["orderedProductSales"]["currencyCode"],
-                    Decimal(str(r["data"]["salesByDate"]["orderedProductSales"]["amount"])),
-                    r["data"]["salesByDate"]["unitsOrdered"],
-                    r["data"]["trafficByDate"]["sessions"], r["report_id"])
-                for k, r in newest.items()}
+        rt, f"SELECT * FROM reports WHERE report_type = '{SALES_TRAFFIC}'",
+        "SELECT * FROM sales_traffic_by_date", "SELECT * FROM analytics_daily_sales_traffic")
+    newest: dict[tuple, int] = {}
+    for r in reports:
+        day, last = r["data_start_time"].date(), r["data_end_time"].date()
+        while day <= last:
+            key = (r["seller_id"], r["marketplace_ids"][0], day)
+            newest[key] = max(newest.get(key, 0), r["id"])
+            day += timedelta(days=1)
+    expected = {(r["seller_id"], r["marketplace_id"], r["date"].isoformat()):
+                (r["ordered_product_sales_currency"], r["ordered_product_sales"],
+                 r["units_ordered"], r["sessions"], r["report_id"]) for r in rows}
+    assert all(v[4] == newest[(k[0], k[1], date.fromisoformat(k[2]))]
+               for k, v in expected.items())
     got = {(r["seller_id"], r["marketplace_id"], r["day"].isoformat()):
            (r["currency"], r["ordered_product_sales"], r["units_ordered"], r["sessions"],
             r["report_id"]) for r in view}

@@ -209,14 +209,20 @@ def test_inventory_and_listings_snapshots_land_and_api_rows_win(one_seller):
                      "AND marketplace_id = :m", v=version, m=market) == [(0,)]
 
 
-def test_sales_and_traffic_lands_in_report_rows_by_date_and_asin(one_seller):
+def test_sales_and_traffic_backfill_lands_days_typed_and_asin_totals_in_report_rows(one_seller):
+    """A backfill's multi-day report: each day a sales_traffic_by_date row; its per-ASIN
+    totals (of the whole range, no day) stay in report_rows as read."""
     _sim, rt, _spid, seller_id = one_seller()
     since = datetime.now(UTC) - timedelta(days=10)
     progress = run_backfill(rt, seller_id, "sales-traffic", since=since)
     assert not progress.failures and progress.rows > 0
+    days = table(rt, "SELECT count(DISTINCT date) FROM sales_traffic_by_date "
+                     "WHERE seller_id = :s", s=seller_id)
+    assert days[0][0] >= 10
     keys = [r[0] for r in table(rt, "SELECT record_key FROM report_rows WHERE report_type = :t",
                                 t=report_types.SALES_AND_TRAFFIC)]
-    assert any(k.startswith("date:") for k in keys) and any(k.startswith("asin:") for k in keys)
+    assert keys and all(k.startswith("asin:") for k in keys)
+    assert table(rt, "SELECT count(*) FROM sales_traffic_by_asin") == [(0,)]
 
 
 def test_dry_run_says_what_would_happen_without_calling_amazon(one_seller):

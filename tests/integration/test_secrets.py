@@ -189,8 +189,9 @@ def test_a_redis_dump_after_a_sync_holds_no_access_token(start_sim, runtime_for,
 
 def test_a_fully_logged_sync_leaks_no_secret_and_no_buyer_pii(start_sim, runtime_for,
                                                               granted):
-    sim = start_sim(sellers=2, orders_per_seller=30)
-    rt = runtime_for(sim)
+    # time scale 100: the prices stream's 0.033 calls/s would otherwise wait 30 s a batch
+    sim = start_sim(sellers=2, orders_per_seller=30, time_scale=100)
+    rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05)
     logs = io.StringIO()
     configure_logging(Settings(log_format="json", log_level="DEBUG"), stream=logs)
     ids = register(rt, sim)

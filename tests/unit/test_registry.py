@@ -111,9 +111,11 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.streams_for(["A", "B"]) == [
         "orders", "inventory:A", "inventory:B", "listings:A", "listings:B", "finances",
         "payouts", "settlements", "catalog:A", "catalog:B", "prices:A", "prices:B",
-        "returns:A", "returns:B", "returns-mfn:A", "returns-mfn:B", "reimbursements:A",
+        "sales-traffic:A", "sales-traffic:B", "returns:A", "returns:B", "returns-mfn:A",
+        "returns-mfn:B", "reimbursements:A",
         "reimbursements:B", "fee-estimates:A", "fee-estimates:B", "storage-fees:A",
-        "storage-fees:B", "ledger:A", "ledger:B", "ledger-summary:A", "ledger-summary:B"]
+        "storage-fees:B", "ledger:A", "ledger:B", "ledger-summary:A", "ledger-summary:B",
+        "order-metrics:A", "order-metrics:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
@@ -137,7 +139,9 @@ def test_kinds_are_unique_and_name_their_streams():
         "reimbursements", "fee-estimates", "storage-fees", "ledger", "ledger-summary"]
     assert registry.kind_of("returns-mfn:A") is registry.RETURNS_MFN
     assert registry.operation_of("reimbursements:A", current) == "createReport"
-    assert not SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == []
+    assert SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == ["sales-traffic:A"]
+    assert registry.operation_of("sales-traffic:A", current) == "createReport"
+    assert registry.operation_of("order-metrics:A", current) == "getOrderMetrics"
 
 
 def test_every_knob_has_a_unit():

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -23,11 +24,14 @@ from sqlalchemy import (
     LargeBinary,
     Numeric,
     Sequence,
+    Table,
     Text,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from worker.db import sales_traffic_fields as st_fields
 
 
 class Base(DeclarativeBase):
@@ -970,6 +974,86 @@ class InventoryLedgerSummary(Base):
     other_events: Mapped[int | None] = mapped_column(Integer)
     ending_warehouse_balance: Mapped[int | None] = mapped_column(Integer)
     unknown_events: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+# Sales & traffic (GET_SALES_AND_TRAFFIC_REPORT): typed columns from
+# worker/db/sales_traffic_fields.py, one per field of Amazon's schema.
+_ST_TYPES: dict[str, Any] = {"amount": lambda: Numeric(18, 4), "currency": Text,
+                             "count": Integer, "rate": lambda: Numeric(12, 4)}
+
+
+def _st_columns(sections: Any) -> list[Column[Any]]:
+    return [Column(name, _ST_TYPES[kind]()) for name, kind in st_fields.columns(sections)]
+
+
+def _st_tail() -> list[Column[Any]]:
+    return [Column("report_id", BigInteger, nullable=False),  # reports.id: the newer wins
+            Column("raw", JSONB, nullable=False),
+            Column("sync_version", BigInteger, nullable=False),
+            Column("synced_at", DateTime(timezone=True), server_default=func.now(),
+                   nullable=False)]
+
+
+class SalesTrafficByDate(Base):
+    """One day of a marketplace's sales and traffic (the report's ``salesAndTrafficByDate``)."""
+
+    __table__ = Table(
+        "sales_traffic_by_date", Base.metadata,
+        Column("seller_id", BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("marketplace_id", Text, primary_key=True),
+        Column("date", Date, primary_key=True),
+        *_st_columns(st_fields.BY_DATE), *_st_tail(),
+        Index("sales_traffic_by_date_seller_date_idx", "seller_id", "date"),
+        Index("sales_traffic_by_date_sync_version_idx", "sync_version"),
+    )
+
+
+class SalesTrafficByAsin(Base):
+    """One ASIN's (SKU's) sales and traffic of one day (a one-day report's
+    ``salesAndTrafficByAsin``); ``child_asin`` and ``sku`` are '' when the report has none."""
+
+    __table__ = Table(
+        "sales_traffic_by_asin", Base.metadata,
+        Column("seller_id", BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("marketplace_id", Text, primary_key=True),
+        Column("date", Date, primary_key=True),
+        Column("parent_asin", Text, primary_key=True),
+        Column("child_asin", Text, primary_key=True),
+        Column("sku", Text, primary_key=True),
+        *_st_columns(st_fields.BY_ASIN), *_st_tail(),
+        Index("sales_traffic_by_asin_seller_date_idx", "seller_id", "date"),
+        Index("sales_traffic_by_asin_sync_version_idx", "sync_version"),
+    )
+
+
+class OrderMetric(Base):
+    """One interval of ``getOrderMetrics`` (Sales API v1) for a marketplace: order counts and
+    sales, all buyers, all fulfillment networks."""
+
+    __tablename__ = "order_metrics"
+    __table_args__ = (
+        Index("order_metrics_seller_start_idx", "seller_id", "interval_start"),
+        Index("order_metrics_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    marketplace_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    granularity: Mapped[str] = mapped_column(Text, primary_key=True)
+    interval_start: Mapped[datetime] = _ts(primary_key=True)
+    interval_end: Mapped[datetime] = _ts()
+    unit_count: Mapped[int] = mapped_column(Integer)
+    order_item_count: Mapped[int] = mapped_column(Integer)
+    order_count: Mapped[int] = mapped_column(Integer)
+    average_unit_price: Mapped[Decimal | None] = _money()
+    average_unit_price_currency: Mapped[str | None] = mapped_column(Text)
+    total_sales: Mapped[Decimal | None] = _money()
+    total_sales_currency: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())

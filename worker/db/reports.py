@@ -53,7 +53,8 @@ class ReportRecord:
 
 
 def reusable(conn: Connection, seller_id: int, req: ReportRequest) -> ReportRecord | None:
-    """The newest report for this exact request that did not fail (done or in progress)."""
+    """The newest report for this exact request, asked for the same purpose, that did not
+    fail (done or in progress)."""
     row = conn.execute(
         select(*Report.__table__.c).where(
             Report.seller_id == seller_id,
@@ -62,6 +63,7 @@ def reusable(conn: Connection, seller_id: int, req: ReportRequest) -> ReportReco
             Report.data_start_time.is_not_distinct_from(req.start),
             Report.data_end_time.is_not_distinct_from(req.end),
             Report.report_options == dict(req.options),
+            Report.purpose == req.purpose,
             Report.ingest_status != "failed",
         ).order_by(Report.id.desc()).limit(1)
     ).first()

@@ -57,6 +57,7 @@ _OPERATIONS = (
               "reports_2021-06-30"),
     Operation("getReportDocument", "GET", "/reports/2021-06-30/documents/{reportDocumentId}",
               0.0167, 15, "reports_2021-06-30"),
+    Operation("getOrderMetrics", "GET", "/sales/v1/orderMetrics", 0.5, 15, "salesV1"),
     Operation("getMarketplaceParticipations", "GET", "/sellers/v1/marketplaceParticipations",
               0.016, 15, "sellersV1"),
     # Money: transactions (2024-06-19; v0 events for sellers refused it) and payouts (v0

@@ -107,6 +107,9 @@ class ReportStream:
     report_type: str
     options: tuple[tuple[str, str], ...] = ()  # reportOptions
     windowed: bool = True  # dataStartTime/dataEndTime from the window; False: a snapshot
+    # One report per UTC day the window touches (sales and traffic: a report's per-ASIN
+    # figures add up its whole date range, so only a one-day report gives them a day).
+    daily: bool = False
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ class Endpoint(Generic[Rows]):
     # the page (v0 listFinancialEvents: one object of event lists).
     records: tuple[str, ...] | Callable[[Any], list[Any]]
     query: Callable[[SellerRecord, str | None, int], Query]  # (seller, marketplace, page size)
-    bounds: Bounds  # how a window is asked for
+    bounds: Bounds | None  # how a window is asked for (None: ``window_query`` does it)
     rows: Callable[[Scope, list[Any]], Awaitable[Rows]]  # the mapper
     write: Callable[[Connection, int, Rows], Written]
     # Path parameters, for operations whose path names the seller (e.g. searchListingsItems).
@@ -87,6 +87,9 @@ class Endpoint(Generic[Rows]):
     # A quirk: look at each page and its next token (raise, or warn) before it is mapped.
     check: Callable[[Any, str | None], None] | None = None
     lookup: Lookup | None = None  # reading one record again; None: make the stream due
+    # The window's query parameters when two ``Bounds`` parameters cannot say it (Sales
+    # getOrderMetrics: one ``interval`` parameter, "<start>--<end>").
+    window_query: Callable[[Window], Query] | None = None
 
 
 def each(map_one: Callable[[str, Any], Row]) -> Callable[[Scope, list[Any]], Awaitable[list[Row]]]:
@@ -113,8 +116,10 @@ class StreamSpec(Generic[Rows]):
 
     def query(self, window: Window, seller: SellerRecord, size: int) -> Query:
         """The first request of ``window`` (before any token)."""
-        return self.endpoint.query(seller, self.marketplace_id, size) | self.endpoint.bounds.query(
-            window)
+        ep = self.endpoint
+        bounds = ep.window_query(window) if ep.window_query is not None else (
+            ep.bounds.query(window) if ep.bounds is not None else {})
+        return ep.query(seller, self.marketplace_id, size) | bounds
 
     def path(self, seller: SellerRecord) -> dict[str, str] | None:
         return self.endpoint.path(seller) if self.endpoint.path else None

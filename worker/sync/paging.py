@@ -62,6 +62,22 @@ class LoneTokenPaginator(TokenPaginator):
         return query if self.token is None else {self.param: self.token}
 
 
+@dataclass
+class SinglePage:
+    """An operation that does not page (Sales ``getOrderMetrics``): its one answer is the
+    window's last page."""
+
+    token: str | None = None
+    done: bool = False
+
+    def first(self, query: Query) -> Query:
+        return query
+
+    def next(self, query: Query, page: Any) -> Query:
+        self.done = True
+        return query
+
+
 async def pages(fetch: Callable[[Query], Awaitable[Any]], query: Query, paginator: Paginator,
                 *, limit: int | None = None) -> AsyncIterator[Any]:
     """Every page of ``query`` in order (at most ``limit``): the loop for callers that read a

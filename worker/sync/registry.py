@@ -25,6 +25,7 @@ from worker.sync import (
     finances_v0,
     inventory,
     listings,
+    order_metrics,
     orders,
     prices,
     report_types,
@@ -42,7 +43,7 @@ from worker.sync.declaration import (
     UnknownStreamError,
 )
 from worker.sync.endpoint import Endpoint, Lookup, each
-from worker.sync.paging import LoneTokenPaginator, TokenPaginator
+from worker.sync.paging import LoneTokenPaginator, SinglePage, TokenPaginator
 from worker.sync.windows import Bounds
 
 # How far back Amazon has report data: "Order reports only support orders that are less
@@ -204,11 +205,45 @@ PRICES = StreamKind(
                   page_size=0),
 )
 
-SALES_TRAFFIC = StreamKind(  # report-only: no incremental sync
-    name="sales-traffic", table="report_rows", key=("report_id", "line"),
+# Sales and traffic (Business Reports): one report a UTC day and marketplace, each run
+# re-asking the last 3 days. Amazon revises recent days: orders placed on a day are priced,
+# cancelled and refunded over the following days, and the report counts them on the day
+# ordered, so a day's figures settle a few days later (the simulator revises them for up to
+# 3 days, see simulator/sales_traffic.py); older changes are left to a backfill. Each day is
+# its own report because salesAndTrafficByAsin adds up the whole requested range.
+SALES_TRAFFIC_OPTIONS = (("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))
+SALES_TRAFFIC = StreamKind(
+    name="sales-traffic", table="sales_traffic_by_date",
+    key=("seller_id", "marketplace_id", "date"), per_marketplace=True,
+    children=Children("sales_traffic_by_asin", "asins"),
+    report=ReportStream(report_types.SALES_AND_TRAFFIC, options=SALES_TRAFFIC_OPTIONS,
+                        daily=True),
+    tuning=Tuning(interval=timedelta(days=1), overlap=timedelta(days=3), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=7),  # a longer history: backfill
+                  tunable=("interval_seconds", "overlap_seconds")),
+    # 30-day reports: their days land in sales_traffic_by_date, their per-ASIN totals (of
+    # 30 days, no day) stay in report_rows.
     backfill=Backfill(
         report_types.SALES_AND_TRAFFIC, window=timedelta(days=30), history=TWO_YEARS,
-        options=(("asinGranularity", "CHILD"), ("dateGranularity", "DAY"))),
+        options=SALES_TRAFFIC_OPTIONS),
+)
+
+# Order metrics (Sales API): a marketplace's orders, units and sales per UTC day, each run
+# re-reading the last 3 days (orders are priced, cancelled and completed after the day they
+# were placed on); hourly, so today's figures stay current. One answer, no pages.
+ORDER_METRICS = StreamKind(
+    name="order-metrics", table="order_metrics",
+    key=("seller_id", "marketplace_id", "granularity", "interval_start"), per_marketplace=True,
+    endpoint=Endpoint(
+        operation="getOrderMetrics", paginator=lambda token: SinglePage(),
+        records=("payload",), query=order_metrics.query, bounds=None,
+        window_query=order_metrics.interval,
+        rows=each(order_metrics.map_metric), write=order_metrics.write),
+    tuning=Tuning(interval=timedelta(hours=1), overlap=timedelta(days=3), page_size=0,
+                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
+                  initial=timedelta(days=30),  # Day granularity reaches two years back
+                  tunable=("interval_seconds", "overlap_seconds", "initial_days")),
 )
 
 # Returns and reimbursements: typed report streams (worker/sync/returns.py), one report a
@@ -342,7 +377,7 @@ def configured(report: ConfiguredReport) -> StreamKind:
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
                                     SETTLEMENTS, CATALOG, PRICES, SALES_TRAFFIC, RETURNS,
                                     RETURNS_MFN, REIMBURSEMENTS, FEE_ESTIMATES, STORAGE_FEES,
-                                    LEDGER, LEDGER_SUMMARY)
+                                    LEDGER, LEDGER_SUMMARY, ORDER_METRICS)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:

@@ -10,7 +10,8 @@ the report is asked for, and the report's id to ``reports`` as soon as Amazon re
 worker killed while Amazon works on the report (or while it is being read) leaves a run that
 resumes the same report, never asks for a second. Each finished window moves the cursor, in
 the same transaction as the run's counters. A window that would move the cursor less than
-:data:`MIN_STEP` is not asked for: reports are slow and their quota small.
+:data:`MIN_STEP` is not asked for: reports are slow and their quota small. A ``daily`` kind
+(sales and traffic) asks one report per UTC day of the window (:func:`requests_for`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from worker.spapi.client import SpApiClient
 from worker.sync.declaration import ReportStream, StreamKind
 from worker.sync.reports import PollPolicy, ReportJob, run_report
 from worker.sync.runner import Totals
-from worker.sync.windows import Window, WindowPolicy, next_window
+from worker.sync.windows import Window, WindowPolicy, iso, next_window
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,32 @@ def request_for(kind: StreamKind, report: ReportStream, marketplace_ids: tuple[s
     start, end = (window.start, window.end) if report.windowed else (None, None)
     return ReportRequest(report.report_type, marketplace_ids, start, end, report.options,
                          purpose=f"stream:{kind.name}")
+
+
+def requests_for(kind: StreamKind, report: ReportStream, marketplace_ids: tuple[str, ...],
+                 window: Window) -> list[ReportRequest]:
+    """The reports of one window: one, or one per UTC day it touches for a ``daily`` kind.
+
+    A whole day inside two runs' windows would be the same request both times, and a
+    finished request is not asked again (:func:`worker.db.reports.reusable`): the purpose
+    names the window's end, so each run asks again for the days of its look-back while a
+    resumed run finds the reports it already asked for."""
+    if not report.daily:
+        return [request_for(kind, report, marketplace_ids, window)]
+    purpose = f"stream:{kind.name}@{iso(window.end)}"
+    return [ReportRequest(report.report_type, marketplace_ids, d.start, d.end, report.options,
+                          purpose=purpose) for d in days(window)]
+
+
+def days(window: Window) -> list[Window]:
+    """The UTC days ``window`` touches, each clipped to it (a day ends a second before the
+    next midnight: Amazon reads dataEndTime's date, time ignored)."""
+    out, start = [], window.start
+    while start < window.end:
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        out.append(Window(start, min(window.end, midnight - timedelta(seconds=1))))
+        start = midnight
+    return out
 
 
 @dataclass
@@ -82,13 +109,17 @@ class ReportStreamRun:
                     state.save_checkpoint(self.conn, self.seller.id, self.stream, cp)
                 self.totals.windows += 1
             window = Window(cp.window_start, cp.window_end)  # type: ignore[arg-type]
-            done = await run_report(job, request_for(self.kind, report, markets, window))
-            cp = Checkpoint(window.end, None, None, None)
-            with self.conn.begin():
-                state.save_checkpoint(self.conn, self.seller.id, self.stream, cp)
-                state.add_to_run(self.conn, self.run_id, pages=1, rows_written=done.rows_written)
-            self.totals.pages += 1
-            self.totals.rows += done.rows_written
-            log.info("sync.report", report_id=done.report_id, rows=done.rows_read,
-                     written=done.rows_written, rejected=done.rows_rejected,
-                     status=done.ingest_status)
+            requests = requests_for(self.kind, report, markets, window)
+            for n, req in enumerate(requests, start=1):
+                done = await run_report(job, req)
+                with self.conn.begin():
+                    if n == len(requests):  # the window's last report moves the cursor
+                        cp = Checkpoint(window.end, None, None, None)
+                        state.save_checkpoint(self.conn, self.seller.id, self.stream, cp)
+                    state.add_to_run(self.conn, self.run_id, pages=1,
+                                     rows_written=done.rows_written)
+                self.totals.pages += 1
+                self.totals.rows += done.rows_written
+                log.info("sync.report", report_id=done.report_id, rows=done.rows_read,
+                         written=done.rows_written, rejected=done.rows_rejected,
+                         status=done.ingest_status)

@@ -12,7 +12,8 @@ rest of the report still lands.
   its rows were read (they are consecutive in the file), never half.
 - ``GET_MERCHANT_LISTINGS_ALL_DATA`` -> ``listings_items`` (report's first marketplace).
 - ``GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA`` -> ``inventory_summaries``.
-- ``GET_SALES_AND_TRAFFIC_REPORT`` (JSON) -> ``report_rows``, one per date and per ASIN.
+- ``GET_SALES_AND_TRAFFIC_REPORT`` (JSON) -> ``sales_traffic_by_date`` and
+  ``sales_traffic_by_asin`` (:mod:`worker.sync.sales_traffic`, called by ``reports._load_json``).
 - ``GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA``, ``GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE``
   and ``GET_FBA_REIMBURSEMENTS_DATA`` -> ``fba_returns``, ``mfn_returns`` and
   ``fba_reimbursements`` (:mod:`worker.sync.returns`), the report's first marketplace.

@@ -45,9 +45,9 @@ from worker.sync.report_types import (
     SALES_AND_TRAFFIC,
     Counts,
     json_rows,
-    sales_and_traffic_rows,
     sink_for,
 )
+from worker.sync.sales_traffic import write_document
 from worker.sync.windows import iso
 
 log = structlog.get_logger(__name__)
@@ -271,8 +271,10 @@ async def _load_json(job: ReportJob, report: ReportRecord, source: AsyncIterable
         doc = json.loads("\n".join(parts))
     except json.JSONDecodeError:
         raise MalformedResponseError("JSON report document does not parse") from None
-    rows = (sales_and_traffic_rows(doc) if report.report_type == SALES_AND_TRAFFIC
-            else json_rows(doc))
+    if report.report_type == SALES_AND_TRAFFIC:  # typed tables (worker/sync/sales_traffic.py)
+        _commit(job, report, lambda conn: write_document(conn, report, doc))
+        return
+    rows = json_rows(doc)
 
     def write(conn: Connection) -> Counts:
         rejected = sum(1 for r in rows if r["error"])

@@ -2,7 +2,7 @@
 lists or sold, per marketplace, refreshed in batches (the ``catalog`` stream)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 
 Not in the change feed: every refresh touches ``refreshed_at`` of every row it reads, which
 would flood the feed with rows that did not change. ``sync_version`` moves only when an
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -216,9 +216,11 @@ def sim_runtime(database_url: str, redis_url: str, sim_url: str, **overrides: An
 def child_env(rt: Any, **settings: str) -> dict[str, str]:
     """The environment of a ``celery -A worker`` child pointed where ``rt`` is (database,
     Redis, the simulator and its LWA application, the token keys), quiet JSON logs, plus
-    ``settings`` (``SPSYNC_*`` names)."""
+    ``settings`` (``SPSYNC_*`` names). Reports are polled every 50 ms (the simulator finishes
+    them in a fraction of a second), so the report streams' first runs do not hold the pool."""
     s = rt.settings
-    return {**os.environ, "DATABASE_URL": rt.services.database_url,
+    return {**os.environ, "SPSYNC_REPORT_POLL_SECONDS": "0.05",
+            "SPSYNC_REPORT_POLL_MAX_SECONDS": "0.5", "DATABASE_URL": rt.services.database_url,
             "REDIS_URL": rt.services.redis_url, "SPSYNC_SPAPI_URL": str(s.spapi_url),
             "SPSYNC_LWA_TOKEN_URL": str(s.lwa_token_url),
             "SPSYNC_LWA_CLIENT_ID": str(s.lwa_client_id),

@@ -37,6 +37,8 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
            for kind, knobs in settings.streams.items()
            for knob, value in knobs.model_dump(exclude_none=True).items()},
         "SPSYNC_ORDERS_INTERVAL_SECONDS": "3600",
+        # the simulator finishes a report in a fraction of a second: poll it that often
+        "SPSYNC_REPORT_POLL_SECONDS": "0.05", "SPSYNC_REPORT_POLL_MAX_SECONDS": "0.5",
         "SPSYNC_DISPATCH_INTERVAL_SECONDS": "1",
         "SPSYNC_DISPATCH_CLAIM_SECONDS": "3",
         "SPSYNC_LOG_FORMAT": "json",

@@ -173,3 +173,11 @@ async def test_a_body_that_is_not_json_is_a_malformed_response_not_a_crash() -> 
     client, _ = _client(session)
     with pytest.raises(MalformedResponseError):
         await client.call(SELLER, "searchOrders", query={"marketplaceIds": [US]})
+
+
+def test_an_operation_with_a_burst_of_one_is_paced_below_its_rate():
+    from worker.spapi.client import paced, usable_burst
+
+    # no token to keep in reserve at a burst of 1: the calls are spaced wider instead
+    assert usable_burst(1) == 1 and paced(0.033, 1) == pytest.approx(0.033 * 0.9)
+    assert usable_burst(30) == 29 and paced(0.5, 30) == 0.5

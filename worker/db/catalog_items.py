@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import Connection, func, text, tuple_, update
+from sqlalchemy import Connection, TextClause, func, text, tuple_, update
 
 from worker.db.models import CatalogItem
 from worker.db.rows import CatalogItemRow, with_seller
@@ -32,7 +32,13 @@ LIMIT :limit
 
 def due_asins(conn: Connection, seller_id: int, marketplace_id: str, max_age: timedelta,
               limit: int) -> list[str]:
-    return [str(a) for (a,) in conn.execute(_DUE, {
+    return keys_due(conn, _DUE, seller_id, marketplace_id, max_age, limit)
+
+
+def keys_due(conn: Connection, query: TextClause, seller_id: int, marketplace_id: str,
+             max_age: timedelta, limit: int) -> list[str]:
+    """The keys a refresh query names (binds ``seller``, ``market``, ``age``, ``limit``)."""
+    return [str(a) for (a,) in conn.execute(query, {
         "seller": seller_id, "market": marketplace_id, "age": max_age.total_seconds(),
         "limit": limit})]
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, func, insert, text
 
+from worker.db.catalog_items import keys_due
 from worker.db.models import SYNC_VERSION, PriceSnapshot
 from worker.db.rows import PriceSnapshotRow
 
@@ -30,9 +31,7 @@ LIMIT :limit
 
 def due_asins(conn: Connection, seller_id: int, marketplace_id: str, max_age: timedelta,
               limit: int) -> list[str]:
-    return [str(a) for (a,) in conn.execute(_DUE, {
-        "seller": seller_id, "market": marketplace_id, "age": max_age.total_seconds(),
-        "limit": limit})]
+    return keys_due(conn, _DUE, seller_id, marketplace_id, max_age, limit)
 
 
 def add(conn: Connection, seller_id: int, rows: Sequence[PriceSnapshotRow]) -> int:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
@@ -44,9 +44,9 @@ from worker.db.models import (
 from worker.db.reports import ReportRecord
 from worker.db.upsert import upsert_newer
 from worker.spapi.errors import MalformedResponseError
-from worker.sync.fields import MAX_INT, bad, fits_money
+from worker.sync.fields import MAX_INT, bad
 from worker.sync.report_parse import ParsedRow
-from worker.sync.report_types import BaseSink, Counts, report_time
+from worker.sync.report_types import BaseSink, Counts, decimal_text, report_time
 
 FEE_ESTIMATES = "GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA"
 STORAGE_FEES = "GET_FBA_STORAGE_FEE_CHARGES_DATA"
@@ -148,17 +148,9 @@ def _req(row: dict[str, str], column: str, what: str) -> str:
 def number(row: dict[str, str], column: str, what: str) -> Decimal | None:
     """A decimal cell (``1,5`` read as 1.5); None when empty."""
     value = _get(row, column)
-    if not value:
-        return None
     if "," in value and "." not in value:
         value = value.replace(",", ".")
-    try:
-        parsed = Decimal(value)
-    except InvalidOperation:
-        raise bad(f"{what}.{column} is not a decimal") from None
-    if not parsed.is_finite():
-        raise bad(f"{what}.{column} is not a decimal")
-    return fits_money(parsed, f"{what}.{column}")
+    return decimal_text(value, f"{what}.{column}")
 
 
 def signed(row: dict[str, str], column: str, what: str) -> int | None:

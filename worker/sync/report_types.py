@@ -442,16 +442,20 @@ def int_cell(row: dict[str, str], key: str, what: str) -> int | None:
 
 
 def decimal_cell(row: dict[str, str], key: str, what: str) -> Decimal | None:
-    value = row.get(key, "").strip()
+    return decimal_text(row.get(key, "").strip(), f"{what}.{key}")
+
+
+def decimal_text(value: str, what: str) -> Decimal | None:
+    """A cell's decimal (None when empty), refused when not finite or too large to store."""
     if not value:
         return None
     try:
         parsed = Decimal(value)
     except InvalidOperation:
-        raise bad(f"{what}.{key} is not a decimal") from None
+        raise bad(f"{what} is not a decimal") from None
     if not parsed.is_finite():
-        raise bad(f"{what}.{key} is not a decimal")
-    return fits_money(parsed, f"{what}.{key}")
+        raise bad(f"{what} is not a decimal")
+    return fits_money(parsed, what)
 
 
 # Flat files write local times with a zone abbreviation ("2024-03-01 10:00:00 PST").

@@ -156,6 +156,7 @@ def test_transactions_and_payouts_equal_the_truth_and_follow_late_changes(start_
                   "WHERE seller_id = :s", s=seller_id)
     assert daily[0] == (sum(v[3] for v in profit.values()), len(profit))
 
+    settled(rt.engine)  # the latest change is readable only once older transactions end
     with rt.engine.begin() as conn:
         position = feed.latest(conn, 1)[0].position
     clock.advance(8 * 86400)  # a week on: those sales are released, late refunds and fees

@@ -80,6 +80,7 @@ def test_settlements_land_once_each_and_a_reissue_replaces_its_lines(start_sim, 
 
     _sync(rt, seller_id)  # listed again: nothing downloaded twice, nothing rewritten
     assert _downloads(sim) == downloads
+    settled(rt.engine)  # the latest change is readable only once older transactions end
     with rt.engine.begin() as conn:
         position = feed.latest(conn, 1)[0].position
     settlement_id = next(iter(truth))

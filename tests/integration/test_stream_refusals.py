@@ -15,6 +15,7 @@ from worker.db.sellers import enable_seller
 from worker.status import collect, render
 from worker.sync.registry import FINANCES
 from worker.sync.service import run_stream
+from worker.web.scrape import MirrorCollector
 
 from .helpers import register, table
 
@@ -50,6 +51,10 @@ def test_a_refused_stream_is_disabled_alone_and_enable_tries_it_again(start_sim,
     line = next(x for x in shown.splitlines() if inventory in x)
     assert "STREAM DISABLED" in line
     assert not any("DISABLED" in x for x in shown.splitlines() if " orders " in x)
+    gauge = {tuple(sample.labels.values()): sample.value for metric in MirrorCollector(
+        rt.engine, rt.settings, rt.services.redis_url, {}).collect()
+        if metric.name == "spsync_stream_disabled" for sample in metric.samples}
+    assert gauge[(spid, inventory)] == 1.0 and gauge[(spid, "orders")] == 0.0  # what alerts
 
     sim.client.clear_faults()  # the seller was granted the role
     with rt.engine.begin() as conn:

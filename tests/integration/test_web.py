@@ -232,6 +232,7 @@ METRICS = (  # with samples after one sync
     "spsync_spapi_calls_total", "spsync_quota_wait_seconds", "spsync_bucket_fill_ratio",
     "spsync_rows_upserted_total", "spsync_sync_runs_total", "spsync_sync_lag_seconds",
     "spsync_sync_interval_seconds", "spsync_sync_last_success_timestamp_seconds",
+    "spsync_stream_disabled",
     "spsync_queue_depth", "spsync_sellers", "spsync_health_check", "spsync_clock_skew_seconds",
     "spsync_inbox_open", "spsync_outbox_open",
 )

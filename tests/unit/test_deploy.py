@@ -81,6 +81,7 @@ WEB_METRICS: dict[str, frozenset[str]] = {
     "spsync_sync_lag_seconds": frozenset({"seller", "stream"}),
     "spsync_sync_interval_seconds": frozenset({"seller", "stream"}),
     "spsync_sync_last_success_timestamp_seconds": frozenset({"seller", "stream"}),
+    "spsync_stream_disabled": frozenset({"seller", "stream"}),
     "spsync_queue_depth": frozenset({"queue"}),
     "spsync_sellers": frozenset({"state"}),
     "spsync_health_check": frozenset({"check"}),

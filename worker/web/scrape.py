@@ -25,7 +25,8 @@ from worker.web.health import Check
 QUEUES = ("spsync",)
 
 _STREAMS_SQL = text("""
-SELECT s.selling_partner_id AS seller, st.stream, st.cursor, st.last_success_at
+SELECT s.selling_partner_id AS seller, st.stream, st.cursor, st.last_success_at,
+       st.disabled_reason IS NOT NULL AS disabled
 FROM sync_state st JOIN sellers s ON s.id = st.seller_id
 WHERE s.enabled
 ORDER BY s.id, st.stream
@@ -55,6 +56,10 @@ class MirrorCollector(Collector):
         success = GaugeMetricFamily("spsync_sync_last_success_timestamp_seconds",
                                     "Unix time of the stream's last successful sync",
                                     labels=["seller", "stream"])
+        disabled = GaugeMetricFamily("spsync_stream_disabled",
+                                     "1 when Amazon refused the seller this stream (403): it is "
+                                     "not scheduled until `sellers enable`",
+                                     labels=["seller", "stream"])
         sellers = GaugeMetricFamily("spsync_sellers", "Registered sellers", labels=["state"])
         with self._engine.connect() as conn:
             for row in conn.execute(_STREAMS_SQL):
@@ -66,11 +71,12 @@ class MirrorCollector(Collector):
                     lag.add_metric(labels, (now - row.cursor).total_seconds())
                 if row.last_success_at is not None:
                     success.add_metric(labels, row.last_success_at.timestamp())
+                disabled.add_metric(labels, 1.0 if row.disabled else 0.0)
             counts = {bool(enabled): int(n) for enabled, n in conn.execute(_SELLERS_SQL)}
             open_rows = backlog(conn)
         sellers.add_metric(["enabled"], counts.get(True, 0))
         sellers.add_metric(["disabled"], counts.get(False, 0))
-        yield from (lag, interval, success, sellers)
+        yield from (lag, interval, success, disabled, sellers)
         for name, table, what in (("spsync_inbox_open", "inbox", "Notifications"),
                                   ("spsync_outbox_open", "outbox", "Write-back commands")):
             gauge = GaugeMetricFamily(name, f"{what} still open, by status", labels=["status"])

@@ -21,6 +21,7 @@ from worker.db.rows import CatalogItemRow
 from worker.db.sellers import SellerRecord
 from worker.sync.endpoint import Written
 from worker.sync.fields import bad, obj, opt_str, req_str, storable
+from worker.sync.finances import array
 
 BATCH = 20  # identifiers: "Max count: 20" (model)
 INCLUDED = ("summaries", "classifications", "dimensions", "identifiers", "images",
@@ -36,12 +37,7 @@ def query(seller: SellerRecord, marketplace_id: str, asins: list[str]) -> dict[s
 def _for_market(doc: dict[str, Any], key: str, marketplace_id: str,
                 what: str) -> dict[str, Any] | None:
     """The entry of ``doc[key]`` (a per-marketplace array) for ``marketplace_id``."""
-    value = doc.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise bad(f"{what}.{key} is not an array")
-    for entry in value:
+    for entry in array(doc, key, what):
         entry = obj(entry, f"{what}.{key}[]")
         if entry.get("marketplaceId") == marketplace_id:
             return entry

@@ -44,9 +44,9 @@ from worker.db.models import (
 from worker.db.reports import ReportRecord
 from worker.db.upsert import upsert_newer
 from worker.spapi.errors import MalformedResponseError
-from worker.sync.fields import MAX_INT, bad
+from worker.sync.fields import bad
 from worker.sync.report_parse import ParsedRow
-from worker.sync.report_types import BaseSink, Counts, decimal_text, report_time
+from worker.sync.report_types import BaseSink, Counts, decimal_text, report_time, signed_text
 
 FEE_ESTIMATES = "GET_FBA_ESTIMATED_FBA_FEES_TXT_DATA"
 STORAGE_FEES = "GET_FBA_STORAGE_FEE_CHARGES_DATA"
@@ -126,7 +126,6 @@ SUMMARY_OPTIONS = (("aggregateByLocation", "FC"), ("aggregatedByTimePeriod", "DA
 _LOOSE = re.compile(r"[^a-z0-9]")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-\d{2})?$", re.ASCII)
 _US_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$", re.ASCII)
-_SIGNED = re.compile(r"^[+-]?\d{1,10}$", re.ASCII)
 
 
 def loose(values: dict[str, str]) -> dict[str, str]:
@@ -155,12 +154,7 @@ def number(row: dict[str, str], column: str, what: str) -> Decimal | None:
 
 def signed(row: dict[str, str], column: str, what: str) -> int | None:
     """An integer cell that may be negative (the ledger's quantities); None when empty."""
-    value = _get(row, column)
-    if not value:
-        return None
-    if not _SIGNED.match(value) or abs(int(value)) > MAX_INT:
-        raise bad(f"{what}.{column} is not an integer (up to 2^31 - 1 either way)")
-    return int(value)
+    return signed_text(_get(row, column), f"{what}.{column}")
 
 
 def _text(row: dict[str, str], columns: dict[str, str]) -> dict[str, str | None]:

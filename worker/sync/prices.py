@@ -25,6 +25,7 @@ from worker.db.rows import PriceSnapshotRow
 from worker.db.sellers import SellerRecord
 from worker.sync.endpoint import Written
 from worker.sync.fields import bad, money, obj, opt_str, storable
+from worker.sync.finances import array
 
 BATCH = 20  # CompetitiveSummaryRequestList: maxItems 20 (model)
 URI = "/products/pricing/2022-05-01/items/competitiveSummary"
@@ -50,12 +51,8 @@ def _price(doc: dict[str, Any], key: str, what: str) -> tuple[Decimal | None, st
 
 
 def _list(doc: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
-    value = doc.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise bad(f"{what}.{key} is not an array")
-    return [obj(v, f"{what}.{key}[]") for v in value]
+    """An optional array of objects (absent: empty)."""
+    return [obj(v, f"{what}.{key}[]") for v in array(doc, key, what)]
 
 
 def map_response(seller_id: str, marketplace_id: str, doc: Any) -> PriceSnapshotRow:

@@ -205,6 +205,16 @@ PRICES = StreamKind(
                   page_size=0),
 )
 
+def report_tuning(interval: timedelta, lookback: timedelta, initial: timedelta,
+                  tunable: tuple[str, ...] = ("interval_seconds", "overlap_seconds")) -> Tuning:
+    """What a report kind runs by: a report each ``interval``, from the cursor minus
+    ``lookback`` (Amazon back-dates these rows), in windows of at most 30 days (what the
+    report types take), ending two minutes before the run; a first run reaches ``initial``
+    back."""
+    return Tuning(interval=interval, overlap=lookback, page_size=0, lag=timedelta(minutes=2),
+                  max_span=timedelta(days=30), initial=initial, tunable=tunable)
+
+
 # Sales and traffic (Business Reports): one report a UTC day and marketplace, each run
 # re-asking the last 3 days. Amazon revises recent days: orders placed on a day are priced,
 # cancelled and refunded over the following days, and the report counts them on the day
@@ -218,10 +228,8 @@ SALES_TRAFFIC = StreamKind(
     children=Children("sales_traffic_by_asin", "asins"),
     report=ReportStream(report_types.SALES_AND_TRAFFIC, options=SALES_TRAFFIC_OPTIONS,
                         daily=True),
-    tuning=Tuning(interval=timedelta(days=1), overlap=timedelta(days=3), page_size=0,
-                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
-                  initial=timedelta(days=7),  # a longer history: backfill
-                  tunable=("interval_seconds", "overlap_seconds")),
+    tuning=report_tuning(timedelta(days=1), timedelta(days=3),
+                         timedelta(days=7)),  # a longer history: backfill
     # 30-day reports: their days land in sales_traffic_by_date, their per-ASIN totals (of
     # 30 days, no day) stay in report_rows.
     backfill=Backfill(
@@ -253,13 +261,8 @@ ORDER_METRICS = StreamKind(
 # after the event they are dated by, so a later report holds lines dated inside a window an
 # earlier report already covered: the look-back re-reads them. A look-back plus the day
 # between runs stays under ``max_span`` (30 days), so a run asks for one report, not two.
-_RETURN_TUNABLE = ("interval_seconds", "overlap_seconds")
-
-
 def _daily(lookback: timedelta) -> Tuning:
-    return Tuning(interval=timedelta(days=1), overlap=lookback, page_size=0,
-                  lag=timedelta(minutes=2), max_span=timedelta(days=30), initial=lookback,
-                  tunable=_RETURN_TUNABLE)
+    return report_tuning(timedelta(days=1), lookback, lookback)
 
 
 # No history limit is stated for these report types; the order reports' two years assumed.
@@ -312,9 +315,7 @@ REIMBURSEMENTS = StreamKind(
 FEE_ESTIMATES = StreamKind(
     name="fee-estimates", table="fba_fee_estimates", key=fba_reports.FEE_KEY,
     per_marketplace=True, report=ReportStream(fba_reports.FEE_ESTIMATES),
-    tuning=Tuning(interval=timedelta(hours=24), overlap=timedelta(days=3), page_size=0,
-                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
-                  initial=timedelta(days=3)),
+    tuning=report_tuning(timedelta(hours=24), timedelta(days=3), timedelta(days=3)),
     backfill=Backfill(fba_reports.FEE_ESTIMATES, window=timedelta(days=30),
                       history=timedelta(days=30)),  # a snapshot: no history to speak of
 )
@@ -326,9 +327,8 @@ FEE_ESTIMATES = StreamKind(
 STORAGE_FEES = StreamKind(
     name="storage-fees", table="fba_storage_fees", key=fba_reports.STORAGE_KEY,
     per_marketplace=True, report=ReportStream(fba_reports.STORAGE_FEES),
-    tuning=Tuning(interval=timedelta(hours=24), overlap=timedelta(days=20), page_size=0,
-                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
-                  initial=timedelta(days=45)),  # last month whole, whatever the day
+    tuning=report_tuning(timedelta(hours=24), timedelta(days=20),
+                         timedelta(days=45)),  # last month whole, whatever the day
     backfill=Backfill(fba_reports.STORAGE_FEES, window=timedelta(days=30), history=TWO_YEARS),
 )
 
@@ -338,9 +338,7 @@ STORAGE_FEES = StreamKind(
 LEDGER = StreamKind(
     name="ledger", table="inventory_ledger", key=fba_reports.LEDGER_KEY,
     per_marketplace=True, report=ReportStream(fba_reports.LEDGER_DETAIL),
-    tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=14), page_size=0,
-                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
-                  initial=timedelta(days=30)),
+    tuning=report_tuning(timedelta(hours=6), timedelta(days=14), timedelta(days=30)),
     backfill=Backfill(fba_reports.LEDGER_DETAIL, window=timedelta(days=30),
                       history=timedelta(days=540)),  # the ledger keeps 18 months
 )
@@ -353,9 +351,7 @@ LEDGER_SUMMARY = StreamKind(
     name="ledger-summary", table="inventory_ledger_summary", key=fba_reports.SUMMARY_KEY,
     per_marketplace=True, report=ReportStream(fba_reports.LEDGER_SUMMARY,
                                               options=fba_reports.SUMMARY_OPTIONS),
-    tuning=Tuning(interval=timedelta(hours=12), overlap=timedelta(days=14), page_size=0,
-                  lag=timedelta(minutes=2), max_span=timedelta(days=30),
-                  initial=timedelta(days=30)),
+    tuning=report_tuning(timedelta(hours=12), timedelta(days=14), timedelta(days=30)),
     backfill=Backfill(fba_reports.LEDGER_SUMMARY, window=timedelta(days=30),
                       options=fba_reports.SUMMARY_OPTIONS, history=timedelta(days=540)),
 )
@@ -369,9 +365,8 @@ def configured(report: ConfiguredReport) -> StreamKind:
     return StreamKind(
         name=name.rstrip("-"), table="report_rows", key=("report_id", "line"),
         per_marketplace=True, report=ReportStream(report.report_type),
-        tuning=Tuning(interval=report.interval, overlap=report.lookback, page_size=0,
-                      lag=timedelta(minutes=2), max_span=timedelta(days=30),
-                      initial=max(report.lookback, timedelta(days=1)), tunable=()))
+        tuning=report_tuning(report.interval, report.lookback,
+                             max(report.lookback, timedelta(days=1)), tunable=()))
 
 
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,

@@ -441,6 +441,23 @@ def int_cell(row: dict[str, str], key: str, what: str) -> int | None:
     return int(digits)
 
 
+_SIGNED = re.compile(r"[+-]?\d{1,10}", re.ASCII)
+
+
+def signed_cell(row: dict[str, str], key: str, what: str) -> int | None:
+    return signed_text(row.get(key, "").strip(), f"{what}.{key}")
+
+
+def signed_text(value: str, what: str) -> int | None:
+    """An integer cell that may be negative (reversals, the ledger's quantities); None when
+    empty."""
+    if not value:
+        return None
+    if not _SIGNED.fullmatch(value) or abs(int(value)) > MAX_INT:
+        raise bad(f"{what} is not an integer (up to 2^31 - 1 either way)")
+    return int(value)
+
+
 def decimal_cell(row: dict[str, str], key: str, what: str) -> Decimal | None:
     return decimal_text(row.get(key, "").strip(), f"{what}.{key}")
 

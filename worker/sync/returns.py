@@ -33,9 +33,8 @@ from sqlalchemy import Connection
 
 from worker.db.models import FbaReimbursement, FbaReturn, MfnReturn
 from worker.db.upsert import upsert_newer
-from worker.spapi.errors import MalformedResponseError
 from worker.sync.fields import bad
-from worker.sync.report_types import decimal_cell, int_cell, report_time
+from worker.sync.report_types import decimal_cell, int_cell, report_time, signed_cell
 
 FBA_RETURNS = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 MFN_RETURNS = "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE"
@@ -116,21 +115,6 @@ def _flag(row: dict[str, str], key: str, what: str) -> bool | None:
     if value in _NO:
         return False
     raise bad(f"{what}.{key} is not Y or N")
-
-
-def _signed(row: dict[str, str], key: str, what: str) -> int | None:
-    """An integer that may be negative (a reversal's quantities)."""
-    value = row.get(key, "").strip()
-    negative = value.startswith("-")
-    try:
-        magnitude = int_cell({key: value[1:] if negative else value}, key, what)
-    except MalformedResponseError:
-        magnitude, negative = None, True
-    if magnitude is None:
-        if negative:
-            raise bad(f"{what}.{key} is not an integer (up to 2^31 - 1 either way)")
-        return None
-    return -magnitude if negative else magnitude
 
 
 def _raw(report_type: str, row: dict[str, str]) -> dict[str, Any]:
@@ -230,9 +214,9 @@ def map_reimbursement(marketplace_id: str, row: dict[str, str]) -> dict[str, Any
         "currency": _text(row, "currency-unit"),
         "amount_per_unit": decimal_cell(row, "amount-per-unit", what),
         "amount_total": decimal_cell(row, "amount-total", what),
-        "quantity_reimbursed_cash": _signed(row, "quantity-reimbursed-cash", what),
-        "quantity_reimbursed_inventory": _signed(row, "quantity-reimbursed-inventory", what),
-        "quantity_reimbursed_total": _signed(row, "quantity-reimbursed-total", what),
+        "quantity_reimbursed_cash": signed_cell(row, "quantity-reimbursed-cash", what),
+        "quantity_reimbursed_inventory": signed_cell(row, "quantity-reimbursed-inventory", what),
+        "quantity_reimbursed_total": signed_cell(row, "quantity-reimbursed-total", what),
         "original_reimbursement_id": _text(row, "original-reimbursement-id"),
         "original_reimbursement_type": _text(row, "original-reimbursement-type"),
         "raw": _raw(REIMBURSEMENTS, row),

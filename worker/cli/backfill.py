@@ -1,5 +1,6 @@
 """``celery -A worker`` backfill: history through the Reports API, or through the stream's
-own API for the kinds Amazon keeps no history report for (finances, payouts, settlements)."""
+own API for the kinds Amazon keeps no history report for (finances, payouts, settlements,
+order metrics)."""
 
 from __future__ import annotations
 
@@ -69,21 +70,23 @@ def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: date
 
 def _api_backfill(rt: Any, chosen: list[Any], stream: str, start: datetime | None,
                   end: datetime, dry_run: bool) -> None:
-    from worker.sync.api_backfill import backfill_api, describe, plan_window
+    from worker.sync.api_backfill import backfill_api, describe, plan_window, streams_of
 
     now = datetime.now(UTC)
     since, until = plan_window(rt, stream, start, end, now)  # bad dates fail before anything
+    # One unit per (seller, stream): a kind synced per marketplace has a stream for each.
+    units = [(seller, s) for seller in chosen for s in streams_of(stream, seller)]
     if dry_run:
-        for seller in chosen:
-            click.echo(f"{seller.selling_partner_id} {stream} {since:%Y-%m-%d %H:%M} .. "
+        for seller, s in units:
+            click.echo(f"{seller.selling_partner_id} {s} {since:%Y-%m-%d %H:%M} .. "
                        f"{until:%Y-%m-%d %H:%M}: read through the API (resumed if begun)")
         return
     results = _each_seller(
-        chosen, lambda seller, show: backfill_api(rt, seller, stream, since, until, show),
+        units, lambda unit, show: backfill_api(rt, unit[0], unit[1], since, until, show),
         describe, lambda p: False)
     failed = sum(1 for p in results if p.failures)
     if failed:
-        raise click.ClickException(f"{failed} seller(s) failed; see above. Re-run the same "
+        raise click.ClickException(f"{failed} stream(s) failed; see above. Re-run the same "
                                    "command to resume them.")
 
 
@@ -121,18 +124,20 @@ def _backfill_run(rt: Any, chosen: list[Any], stream: str, start: datetime | Non
 def _each_seller(chosen: list[Any], run_one: Callable[[Any, Callable[[Any], None]],
                                                       Awaitable[Any]],
                  describe: Callable[[Any], str], always: Callable[[Any], bool]) -> list[Any]:
-    """``run_one(seller, show)`` for every seller, four at a time (at most two connections
-    each: within the engine's pool of 10); ``show`` prints a seller's progress at most once a
-    second (and whenever ``always``); then each one's failures and its last line."""
+    """``run_one(seller, show)`` for every seller (or (seller, stream) pair), four at a time (at
+    most two connections each: within the engine's pool of 10); ``show`` prints a seller's
+    (stream's) progress at most once a second (and whenever ``always``); then each one's
+    failures and its last line."""
     import asyncio
     import time
 
-    last: dict[str, float] = {}
+    last: dict[tuple[str, str], float] = {}
 
     def show(p: Any) -> None:
         now = time.monotonic()
-        if now - last.get(p.seller, 0.0) >= 1.0 or always(p):
-            last[p.seller] = now
+        key = (p.seller, getattr(p, "stream", ""))
+        if now - last.get(key, 0.0) >= 1.0 or always(p):
+            last[key] = now
             click.echo(describe(p))
 
     async def run_all() -> list[Any]:

@@ -214,9 +214,10 @@ class SyncRun(Base):
 
 
 class ApiBackfill(Base):
-    """A ``backfill`` through a stream's own API (finances, payouts, settlements): its
-    checkpoint, as ``sync_state`` holds the incremental sync's. One per (seller, stream,
-    ``--since``), so the same command resumes it and a later ``--until`` extends it."""
+    """A ``backfill`` through a stream's own API (finances, payouts, settlements, order
+    metrics): its checkpoint, as ``sync_state`` holds the incremental sync's. One per
+    (seller, stream, ``--since``), so the same command resumes it and a later ``--until``
+    extends it."""
 
     __tablename__ = "api_backfills"
     __table_args__ = (

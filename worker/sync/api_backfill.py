@@ -1,5 +1,6 @@
 """Backfill through a stream's own API, for kinds Amazon keeps no history report for
-(finances, payouts, settlements; declared with :class:`~worker.sync.declaration.ApiBackfill`).
+(finances, payouts, settlements, order metrics; declared with
+:class:`~worker.sync.declaration.ApiBackfill`).
 
 It is the kind's incremental sync (:class:`~worker.sync.runner.StreamRun`, the same
 endpoint, mapper and newer-wins writes), run over ``[--since, --until]`` instead of up to
@@ -50,9 +51,17 @@ def kinds() -> list[StreamKind]:
     return [k for k in registry.KINDS if k.api_backfill is not None]
 
 
+def streams_of(kind_name: str, seller: SellerRecord) -> list[str]:
+    """The streams ``backfill --stream <kind_name>`` fills for ``seller``: the kind's one, or
+    one per marketplace of the seller (order metrics)."""
+    kind, _ = _fill_of(kind_name)
+    return kind.streams(list(seller.marketplace_ids))
+
+
 def _fill_of(stream: str) -> tuple[StreamKind, ApiBackfill]:
+    """The kind of ``stream``: a kind's name, or one of its streams (``kind:<marketplace>``)."""
     try:
-        k = registry.kind(stream)
+        k = registry.kind(stream.partition(":")[0])
     except UnknownStreamError:
         k = None
     if k is None or k.api_backfill is None:
@@ -131,9 +140,15 @@ async def backfill_api(rt: Runtime, seller: SellerRecord, stream: str, since: da
                        until: datetime, on_progress: Callable[[ApiProgress], None] | None = None,
                        *, now: Callable[[], datetime] = utc_now,
                        lock_wait: timedelta = LOCK_WAIT) -> ApiProgress:
-    """Backfill ``stream`` for one seller; a failure is listed in the result, not raised."""
+    """Backfill ``stream`` (a ``sync_state.stream`` of the seller: ``finances``,
+    ``order-metrics:<marketplace>``) for one seller; a failure is listed in the result, not
+    raised."""
     start, end = plan_window(rt, stream, since, until, now())
     kind, fill = _fill_of(stream)
+    if not kind.owns(stream) or stream not in kind.streams(list(seller.marketplace_ids)):
+        raise BackfillError(f"{stream!r} is not a stream of seller "
+                            f"{seller.selling_partner_id} (its streams of {kind.name}: "
+                            f"{', '.join(streams_of(kind.name, seller))})")
     notify = on_progress or (lambda p: None)
     progress = ApiProgress(seller.selling_partner_id, stream, start, end, start)
     worker = f"backfill@{worker_name()}"

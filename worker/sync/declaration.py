@@ -83,8 +83,9 @@ class Backfill:
 @dataclass(frozen=True)
 class ApiBackfill:
     """``backfill`` through the kind's own API, for a kind Amazon has no history report for
-    (finances, payouts, settlements): its incremental sync's windows from ``--since`` to
-    ``--until``, checkpointed in ``api_backfills`` (:mod:`worker.sync.api_backfill`)."""
+    (finances, payouts, settlements, order metrics): its incremental sync's windows from
+    ``--since`` to ``--until``, checkpointed in ``api_backfills``
+    (:mod:`worker.sync.api_backfill`)."""
 
     # How far back the API reaches (e.g. getReports: 90 days); None: the model states no limit.
     history: timedelta | None = None
@@ -181,10 +182,9 @@ class StreamKind:
         if self.fallback is not None and self.fallback not in self.by_api_version:
             raise ValueError(f"stream kind {self.name!r}: no endpoint for fallback "
                              f"{self.fallback!r}")
-        if self.api_backfill and (self.backfill or self.endpoint is None
-                                  or self.per_marketplace):
-            raise ValueError(f"stream kind {self.name!r}: an API backfill needs an endpoint, "
-                             "one stream a seller and no report backfill")
+        if self.api_backfill and (self.backfill or self.endpoint is None):
+            raise ValueError(f"stream kind {self.name!r}: an API backfill needs an endpoint "
+                             "and no report backfill")
 
     @property
     def synced(self) -> bool:

@@ -252,6 +252,10 @@ ORDER_METRICS = StreamKind(
                   lag=timedelta(minutes=2), max_span=timedelta(days=30),
                   initial=timedelta(days=30),  # Day granularity reaches two years back
                   tunable=("interval_seconds", "overlap_seconds", "initial_days")),
+    # "the interval specified must be less or equal to 2 years from now" for Day granularity
+    # (getOrderMetrics, salesV1 model): a month
+    # a call, one stream a marketplace
+    api_backfill=ApiBackfill(history=TWO_YEARS, window=timedelta(days=30)),
 )
 
 # Returns and reimbursements: typed report streams (worker/sync/returns.py), one report a

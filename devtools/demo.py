@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from sqlalchemy import delete, text
 
+from devtools import back_office
 from devtools.demo_notifications import (
     CREDENTIALS,
     consumer_args,
@@ -110,10 +111,12 @@ def _run_children(rt: Runtime, opts: DemoOptions, data_dir: Path, started: float
         out.line("worker and beat started; syncing ...")
         matched, stats = _watch(rt, sim, seller_ids, opts, started, out)
         seconds = time.monotonic() - started
+        office = back_office.wait(rt, set(seller_ids.values()),
+                                  started + max(opts.timeout, seconds + 10))
         warehouse = _order_to_warehouse(rt, sim, seller_ids, data_dir, sqs is not None, out) \
             if matched else None
-    _summary(rt, seller_ids, matched, stats, seconds, opts, out, warehouse)
-    return matched and warehouse is not None and warehouse["ok"]
+    _summary(rt, seller_ids, matched, stats, seconds, opts, out, warehouse, office)
+    return matched and warehouse is not None and warehouse["ok"] and back_office.settled(office)
 
 
 def _stop_embedded(rt: Runtime) -> None:
@@ -307,7 +310,7 @@ def _all_match(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int],
 
 def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict[str, Any],
              seconds: float, opts: DemoOptions, out: _Printer,
-             warehouse: dict[str, Any] | None) -> None:
+             warehouse: dict[str, Any] | None, office: dict[str, Any]) -> None:
     rows = _sellers(rt, seller_ids)
     calls = sum(b["calls"] for b in stats.get("buckets", []))
     throttled = sum(b["throttled"] for b in stats.get("buckets", []))
@@ -331,6 +334,7 @@ def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict
         "matches_truth": matched,
         "notifications": inbox_counts(rt, list(seller_ids.values())),
         "order_to_warehouse": warehouse,
+        "other_streams": office,
     }
     out.line(f"mirror {'matches' if matched else 'DOES NOT match'} the simulator: "
              f"{summary['orders']} orders, {summary['order_items']} items, "
@@ -339,6 +343,7 @@ def _summary(rt: Runtime, seller_ids: dict[str, int], matched: bool, stats: dict
     notes = summary["notifications"]
     out.line(f"notifications: {sum(notes.values())} received, {notes.get('done', 0)} refreshed, "
              f"{notes.get('parked', 0)} parked")
+    out.line(back_office.describe(office))
     if warehouse is not None:
         w = warehouse
         out.line(f"order to warehouse ({w['path']}): {w['received']}/{w['placed']} new orders "

@@ -31,6 +31,7 @@ def test_demo_syncs_every_seller_until_the_mirror_matches(clean, start_sim, tmp_
     assert summary["sellers"] == 3 and summary["orders"] == truth_orders
     assert summary["api_calls"] > 0 and summary["order_items"] >= summary["orders"]
     _warehouse_ran(summary, "polling")  # this simulator publishes no notifications
+    _back_office_synced(summary, result.stdout)
     assert "Atzr|" not in result.stdout + result.stderr  # no refresh token is ever printed
 
 
@@ -50,6 +51,7 @@ def test_demo_with_its_own_simulator_also_delivers_notifications(clean, tmp_path
     assert notes.get("done", 0) > 0 and notes.get("parked", 0) == 0  # changes were pushed
     assert "notifications: sellers subscribed" in result.stdout
     _warehouse_ran(summary, "notifications")
+    _back_office_synced(summary, result.stdout)
     assert "Atzr|" not in result.stdout + result.stderr
 
 
@@ -60,3 +62,16 @@ def _warehouse_ran(summary: dict, path: str) -> None:
     assert w["path"] == path and w["placed"] == 6
     assert (w["received"], w["missed"], w["duplicates"]) == (6, 0, 0)
     assert w["shipped_back"] == 6 and w["p95_s"] is not None
+
+
+def _back_office_synced(summary: dict, stdout: str) -> None:
+    """Returns, fees, sales and traffic and catalog synced for every seller, and the summary
+    says so (every other kind is listed too). Returns are 5 % of shipped orders, refunded
+    days after shipping: a demo-sized world may have none inside the look-back yet."""
+    kinds = summary["other_streams"]
+    for kind in ("returns", "fee-estimates", "sales-traffic", "catalog"):
+        k = kinds[kind]
+        assert k["synced"] == k["streams"] >= 3, (kind, k)
+        assert k["rows"] > 0 or kind == "returns", (kind, k)
+    assert {"finances", "ledger", "order-metrics", "prices"} <= set(kinds)
+    assert "other streams: " in stdout and "returns " in stdout

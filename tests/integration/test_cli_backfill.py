@@ -50,6 +50,9 @@ def _sim_env(start_sim, clean, **knobs):
       "2025-06-01"], "--since must be before --until"),
     (["--all-sellers", "--stream", "settlements", "--since", "2000-01-01"],
      "older than Amazon keeps settlements data (90 days)"),
+    (["--all-sellers", "--stream", "prices"], "Amazon keeps no history of it"),
+    (["--all-sellers", "--stream", "catalog", "--since", "2026-01-01"],
+     "catalog cannot be backfilled: searchCatalogItems answers what is true now"),
 ])
 def test_bad_arguments_fail_with_one_clear_line_and_call_nothing(sim_env, args, needle):
     sim, rt, _, env = sim_env

@@ -11,7 +11,8 @@ from typing import Any
 import click
 
 from worker.cli.common import cli_runtime, operator_command
-from worker.sync.registry import KINDS, backfilled
+from worker.sync.declaration import StreamKind
+from worker.sync.registry import KINDS, backfilled, synced
 
 _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
 
@@ -20,6 +21,18 @@ _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
 _HISTORY = [k.name for k in backfilled() if k.backfill and k.backfill.window]
 _SNAPSHOTS = [k.name for k in backfilled() if k.backfill and not k.backfill.window]
 _API = [k.name for k in KINDS if k.api_backfill]  # worker.sync.api_backfill.kinds()
+_NONE = [k.name for k in synced() if not k.backfill and not k.api_backfill]
+
+
+def no_history(kind: StreamKind) -> str:
+    """Why ``backfill --stream <kind>`` has nothing to read (a kind with neither backfill)."""
+    if kind.refresh is not None and kind.tuning is not None:
+        age = kind.tuning.overlap.total_seconds() / 3600
+        return (f"{kind.name} cannot be backfilled: {kind.refresh.operation} answers what is "
+                f"true now, Amazon keeps no history of it. The {kind.name} stream already "
+                f"reads every key missing from {kind.table} or read more than {age:g} h ago "
+                "on each run; its history in the mirror starts with the stream.")
+    return f"{kind.name} cannot be backfilled: Amazon offers no history for it"
 
 
 @click.command(help="Backfill history (UTC dates), resumably.\n\n"
@@ -34,7 +47,7 @@ _API = [k.name for k in KINDS if k.api_backfill]  # worker.sync.api_backfill.kin
 @click.option("--seller", "seller_ref", help="Selling partner id (or spsync id).")
 @click.option("--all-sellers", is_flag=True, help="Every enabled seller.")
 @click.option("--stream", default="orders", show_default=True,
-              type=click.Choice([k.name for k in backfilled()] + _API))
+              type=click.Choice([k.name for k in backfilled()] + _API + _NONE))
 @click.option("--since", type=_DATE,
               help=f"Start of history ({', '.join(_HISTORY + _API)}).")
 @click.option("--until", type=_DATE, help="End of history (default: now).")
@@ -47,6 +60,8 @@ def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: date
 
     if bool(seller_ref) == all_sellers:
         raise click.UsageError("give exactly one of --seller ID or --all-sellers")
+    if stream in _NONE:
+        raise click.UsageError(no_history(next(k for k in KINDS if k.name == stream)))
     now = datetime.now(UTC)
     start = since.replace(tzinfo=UTC) if since else None
     end = until.replace(tzinfo=UTC) if until else now

@@ -488,7 +488,7 @@ def _doc_backfill(k: StreamKind) -> str:
         reach = f", at most {api.history.days} days back" if api.history else ""
         return f"its own API (`{k.endpoint.operation}`) from `--since`{reach}"
     if b is None:
-        return "-"
+        return "none: Amazon answers only what is true now" if k.refresh else "-"
     shape = (f"{b.window.days}-day windows" if b.window else "one snapshot") + (
         " per marketplace" if b.per_marketplace else "")
     return f"`{b.report_type}`, {shape}"

@@ -17,7 +17,7 @@ from worker.sync.catalog_items import map_item
 from worker.sync.registry import CATALOG, LISTINGS
 from worker.sync.service import run_stream
 
-from .helpers import register, table
+from .helpers import SimClock, register, table
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +68,12 @@ def test_the_catalog_of_listed_and_sold_asins_equals_the_truth(start_sim, runtim
 
     versions = dict(table(rt, "SELECT asin, sync_version FROM catalog_items WHERE "
                           "seller_id = :s", s=seller_id))
-    with rt.engine.begin() as conn:  # eight days on (as the refresh sees it)
-        conn.execute(text("UPDATE catalog_items SET refreshed_at = refreshed_at - "
-                          "interval '8 days' WHERE seller_id = :s"), {"s": seller_id})
-    sim.client.advance_clock(2 * 86400)  # the sales ranks moved meanwhile
-    assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
+    clock = SimClock(sim)  # the run's clock and Amazon's: the sales ranks move meanwhile
+    clock.advance(6 * 86400)
+    assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == "succeeded"
+    assert _calls(sim) == calls  # six days on: still younger than the maximum age (7 days)
+    clock.advance(2 * 86400)
+    assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == "succeeded"
     assert _calls(sim) == 2 * calls
     after = dict(table(rt, "SELECT asin, sync_version FROM catalog_items WHERE "
                        "seller_id = :s", s=seller_id))

@@ -11,12 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from worker.sync.registry import LISTINGS, PRICES
 from worker.sync.service import run_stream
 
-from .helpers import register, table
+from .helpers import SimClock, register, table
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +67,9 @@ def test_snapshots_of_listed_asins_equal_the_offers_and_grow_into_a_history(star
     assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
     assert _calls(sim) == calls  # every snapshot is younger than the maximum age
 
-    with rt.engine.begin() as conn:  # two hours on, as the stream sees it
-        conn.execute(text("UPDATE price_snapshots SET taken_at = taken_at - interval '2 hours' "
-                          "WHERE seller_id = :s"), {"s": seller_id})
-    sim.client.advance_clock(3 * 3600)
-    assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
+    clock = SimClock(sim)  # the run's clock and Amazon's, two hours on: prices moved
+    clock.advance(2 * 3600)
+    assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == "succeeded"
     ((count,),) = table(rt, "SELECT count(*) FROM price_snapshots WHERE seller_id = :s",
                         s=seller_id)
     assert count == 2 * len(asins)  # a history, not just the latest

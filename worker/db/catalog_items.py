@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime
 
-from sqlalchemy import Connection, TextClause, func, text, tuple_, update
+from sqlalchemy import Connection, TextClause, text, tuple_, update
 
 from worker.db.models import CatalogItem
 from worker.db.rows import CatalogItemRow, with_seller
@@ -24,28 +24,29 @@ SELECT wanted.asin FROM (
 ) wanted
 LEFT JOIN catalog_items c
     ON c.seller_id = :seller AND c.marketplace_id = :market AND c.asin = wanted.asin
-WHERE c.asin IS NULL OR c.refreshed_at < now() - make_interval(secs => :age)
+WHERE c.asin IS NULL OR c.refreshed_at < :before
 ORDER BY c.refreshed_at NULLS FIRST, wanted.asin
 LIMIT :limit
 """)
 
 
-def due_asins(conn: Connection, seller_id: int, marketplace_id: str, max_age: timedelta,
+def due_asins(conn: Connection, seller_id: int, marketplace_id: str, before: datetime,
               limit: int) -> list[str]:
-    return keys_due(conn, _DUE, seller_id, marketplace_id, max_age, limit)
+    return keys_due(conn, _DUE, seller_id, marketplace_id, before, limit)
 
 
 def keys_due(conn: Connection, query: TextClause, seller_id: int, marketplace_id: str,
-             max_age: timedelta, limit: int) -> list[str]:
-    """The keys a refresh query names (binds ``seller``, ``market``, ``age``, ``limit``)."""
+             before: datetime, limit: int) -> list[str]:
+    """The keys a refresh query names (binds ``seller``, ``market``, ``before``: keys last
+    read before it are due, and ``limit``)."""
     return [str(a) for (a,) in conn.execute(query, {
-        "seller": seller_id, "market": marketplace_id, "age": max_age.total_seconds(),
-        "limit": limit})]
+        "seller": seller_id, "market": marketplace_id, "before": before, "limit": limit})]
 
 
-def upsert(conn: Connection, seller_id: int, rows: Sequence[CatalogItemRow]) -> int:
+def upsert(conn: Connection, seller_id: int, rows: Sequence[CatalogItemRow],
+           at: datetime) -> int:
     """Write the entries read (a changed one gets a new ``sync_version``) and mark every one
-    of them read now; how many were new or changed."""
+    of them read ``at`` (the run's clock); how many were new or changed."""
     if not rows:
         return 0
     written = upsert_newer(conn, CatalogItem, [with_seller(r, seller_id) for r in rows],
@@ -53,5 +54,5 @@ def upsert(conn: Connection, seller_id: int, rows: Sequence[CatalogItemRow]) -> 
     conn.execute(update(CatalogItem).where(
         CatalogItem.seller_id == seller_id,
         tuple_(CatalogItem.marketplace_id, CatalogItem.asin).in_(
-            [(r.marketplace_id, r.asin) for r in rows])).values(refreshed_at=func.now()))
+            [(r.marketplace_id, r.asin) for r in rows])).values(refreshed_at=at))
     return len(written)

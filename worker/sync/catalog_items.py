@@ -12,6 +12,7 @@ classification sales rank; everything asked for is in ``raw``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -91,5 +92,6 @@ def rows(seller: SellerRecord, marketplace_id: str, asins: list[str],
     return [found.get(a) or missing(marketplace_id, a) for a in asins]
 
 
-def write(conn: Connection, seller_id: int, page: list[CatalogItemRow]) -> Written:
-    return Written(store.upsert(conn, seller_id, page))
+def write(conn: Connection, seller_id: int, page: list[CatalogItemRow],
+          at: datetime) -> Written:
+    return Written(store.upsert(conn, seller_id, page, at))

@@ -118,15 +118,16 @@ class Refresh:
     """A kind kept fresh by reading known keys again in batches, not by windows (catalog items
     of the ASINs a seller lists or sold): ``worker/sync/refresh_run.py``. Each run reads, in
     batches of ``batch``, the keys ``due`` names (missing, or read longer than the kind's
-    ``tuning.overlap`` ago: its maximum age), until none is left."""
+    ``tuning.overlap`` ago: its maximum age), until none is left. Ages are measured on the
+    run's clock, and ``write`` records each key read at it."""
 
     operation: str
-    # (conn, seller id, marketplace, max age, limit) -> keys to read now
-    due: Callable[[Any, int, str, timedelta, int], list[str]]
+    # (conn, seller id, marketplace, read before, limit) -> keys to read now
+    due: Callable[[Any, int, str, datetime, int], list[str]]
     query: Callable[[Any, str, list[str]], dict[str, Any]]  # (seller, marketplace, keys)
     records: tuple[str, ...]
     rows: Callable[[Any, str, list[str], list[Any]], Any]  # (seller, market, keys, records)
-    write: Callable[[Any, int, Any], Any]  # (conn, seller id, rows) -> Written
+    write: Callable[[Any, int, Any, datetime], Any]  # (conn, seller id, rows, at) -> Written
     batch: int
     # A batch operation sent as a POST takes its keys in a body (seller, marketplace, keys);
     # ``query`` then gives the query string (usually none).

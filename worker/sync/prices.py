@@ -15,6 +15,7 @@ before the maximum age; everything Amazon sent is in ``raw``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -113,5 +114,6 @@ def rows(seller: SellerRecord, marketplace_id: str, asins: list[str],
     return list(seen.values())
 
 
-def write(conn: Connection, seller_id: int, page: list[PriceSnapshotRow]) -> Written:
-    return Written(store.add(conn, seller_id, page))
+def write(conn: Connection, seller_id: int, page: list[PriceSnapshotRow],
+          at: datetime) -> Written:
+    return Written(store.add(conn, seller_id, page, at))

@@ -49,10 +49,10 @@ class RefreshRun:
             raise ValueError(f"stream kind {self.kind.name!r} is not a per-marketplace refresh")
         auth = SellerAuth(self.seller.selling_partner_id, self.seller.region,
                           self.seller.refresh_token or "")
+        before = self.now() - self.max_age  # keys read in this run are newer: it ends
         while True:
             with self.conn.begin():
-                keys = refresh.due(self.conn, self.seller.id, market, self.max_age,
-                                   refresh.batch)
+                keys = refresh.due(self.conn, self.seller.id, market, before, refresh.batch)
             if not keys:
                 return self.totals
             sent = refresh.body(self.seller, market, keys) if refresh.body else None
@@ -62,7 +62,7 @@ class RefreshRun:
             rows = refresh.rows(self.seller, market, keys,
                                 paging.records(body, refresh.records, refresh.operation))
             with self.conn.begin():
-                written = refresh.write(self.conn, self.seller.id, rows)
+                written = refresh.write(self.conn, self.seller.id, rows, self.now())
                 state.add_to_run(self.conn, self.run_id, pages=1, rows_written=written.rows,
                                  api_calls=self.client.stats.calls - self._counted)
             self._counted = self.client.stats.calls

@@ -471,8 +471,9 @@ def _doc_row(k: StreamKind) -> list[str]:
         reads = f"`{k.endpoint.operation}`" + "".join(
             f" ({version} sellers: `{e.operation}`)" for version, e in k.by_api_version.items())
     if k.refresh is not None and k.tuning is not None:
+        age = k.tuning.overlap.total_seconds() / 3600
         reads = (f"`{k.refresh.operation}`, {k.refresh.batch} a call, each read again after "
-                 f"{k.tuning.overlap.total_seconds() / 86400:g} days")
+                 + (f"{age / 24:g} days" if age >= 24 else f"{age:g} h"))
     if k.report is not None and k.tuning is not None:
         reads = (f"`{k.report.report_type}` reports, looking back "
                  f"{k.tuning.overlap.total_seconds() / 86400:g} days")

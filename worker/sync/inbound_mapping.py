@@ -6,7 +6,8 @@ No personal data reaches the mirror: an ``Address`` holds a person's ``name``,
 ``phoneNumber`` and ``email`` (and the street lines go with them), so a plan's
 ``sourceAddress`` and a shipment's ``source.address`` keep only ``city``, ``countryCode`` and
 ``postalCode``, in the columns and in ``raw``; a shipment's ``contactInformation`` (name,
-phone, email) is dropped. A shipment's destination is an Amazon warehouse: kept as it is.
+phone, email) is dropped. A shipment's destination is an Amazon warehouse: its address is
+kept without ``name``, ``phoneNumber`` and ``email`` (the model's example fills them in).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from worker.sync.fields import (
 )
 
 KEPT_ADDRESS = ("city", "countryCode", "postalCode")  # of a seller's address
+CONTACT = ("name", "phoneNumber", "email")  # dropped from a warehouse's address
 
 
 def plain_address(value: Any, what: str) -> dict[str, Any]:
@@ -71,9 +73,11 @@ def map_shipment(plan: InboundPlanRow, doc: Any) -> InboundShipmentRow:
     shipment = obj(doc, what)
     destination = opt_obj(shipment, "destination", what)
     address = destination.get("address")
-    if address is not None:
-        obj(address, f"{what}.destination.address")
     raw = {k: v for k, v in shipment.items() if k != "contactInformation"}
+    if address is not None:
+        address = {k: v for k, v in obj(address, f"{what}.destination.address").items()
+                   if k not in CONTACT}
+        raw["destination"] = {**destination, "address": address}
     source = opt_obj(shipment, "source", what)
     if source.get("address") is not None:
         raw["source"] = {**source, "address": plain_address(source["address"],

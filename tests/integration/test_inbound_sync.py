@@ -7,7 +7,7 @@ created through the outbox is mirrored; a 403 on the stream disables it alone.""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -141,3 +141,24 @@ def test_a_refused_inbound_stream_is_disabled_alone(start_sim, runtime_for):
     assert list(disabled) == ["inbound"] and "listInboundPlans" in disabled["inbound"]
     assert table(rt, "SELECT count(*) FROM inbound_plans WHERE seller_id = :s",
                  s=seller_id) == [(0,)]
+
+
+def test_backfill_reads_the_plans_updated_since_and_stops_there(start_sim, runtime_for):
+    from worker.db.sellers import get_seller
+    from worker.sync.api_backfill import backfill_api
+
+    sim = start_sim(sellers=1, orders_per_seller=40, time_scale=1000, seed=95)
+    rt = runtime_for(sim)
+    (spid, seller_id), = register(rt, sim).items()
+    with rt.engine.begin() as conn:
+        seller = get_seller(conn, seller_id, rt.keyring)
+    clock = SimClock(sim)
+    until = clock.now()
+    since = until - timedelta(days=10)
+    done = asyncio.run(backfill_api(rt, seller, INBOUND.stream(), since, until, now=clock.now))
+    assert not done.failures and done.fraction == 1
+    plans, shipments, items = _truth(sim, spid)
+    wanted = {pid for pid, p in plans.items() if p[7] >= since}
+    assert wanted and set(plans) - wanted  # some plans were last updated before --since
+    assert _mirror(rt, seller_id)[0] == {pid: plans[pid] for pid in wanted}
+    assert _calls(sim, spid, "getInboundPlan") == len(wanted)

@@ -160,5 +160,8 @@ def test_backfill_reads_the_plans_updated_since_and_stops_there(start_sim, runti
     plans, shipments, items = _truth(sim, spid)
     wanted = {pid for pid, p in plans.items() if p[7] >= since}
     assert wanted and set(plans) - wanted  # some plans were last updated before --since
-    assert _mirror(rt, seller_id)[0] == {pid: plans[pid] for pid in wanted}
+    mirrored = _mirror(rt, seller_id)
+    assert mirrored[0] == {pid: plans[pid] for pid in wanted}
+    assert mirrored[1] == {sid: s for sid, s in shipments.items() if s[0] in wanted}
+    assert mirrored[2] == {k: i for k, i in items.items() if k[0] in mirrored[1]}
     assert _calls(sim, spid, "getInboundPlan") == len(wanted)

@@ -20,6 +20,7 @@ from . import (
     downloads,
     fba_reports,
     finances_api,
+    inbound_plans,
     inventory,
     listings,
     merchant_stock,
@@ -72,6 +73,10 @@ HANDLERS: dict[str, OperationHandler] = {
     "searchCatalogItems": catalog_api.search_catalog_items,
     "getCompetitiveSummary": pricing_api.get_competitive_summary,
     "getOrderMetrics": order_metrics.get_order_metrics,
+    "listInboundPlans": inbound_plans.list_inbound_plans,
+    "getInboundPlan": inbound_plans.get_inbound_plan,
+    "getShipment": inbound_plans.get_shipment,
+    "listShipmentItems": inbound_plans.list_shipment_items,
 }
 
 
@@ -95,6 +100,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     fba_reports.add_routes(app, sim)  # /_sim/truth/fees, /_sim/truth/ledger
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     returns.add_routes(app, sim)  # /_sim/truth/returns
+    inbound_plans.add_routes(app, sim)  # /_sim/truth/inbound-plans
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

@@ -92,6 +92,12 @@ class SimulatorClient:
             "GET", f"/_sim/truth/inbound?seller_id={quote(selling_partner_id)}")
         return result
 
+    def truth_inbound_plans(self, selling_partner_id: str) -> dict[str, Any]:
+        """``{"plans", "shipments", "items"}``: the inbound reads' documents as they are now."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/_sim/truth/inbound-plans?seller_id={quote(selling_partner_id)}")
+        return result
+
     def truth_finances(self, selling_partner_id: str) -> dict[str, Any]:
         """``{"transactions": [...], "groups": [...], "v0_events": [...]}``: every transaction
         posted by now (as listTransactions renders it), every financial event group (as

@@ -64,6 +64,14 @@ WRITE_SERVED: tuple[tuple[str, str], ...] = (
     (INBOUND, "getInboundOperationStatus"),
 )
 
+# Inbound plans, read back: the plans, their shipments and items (the inbound stream).
+INBOUND_SERVED: tuple[tuple[str, str], ...] = (
+    (INBOUND, "listInboundPlans"),
+    (INBOUND, "getInboundPlan"),
+    (INBOUND, "getShipment"),
+    (INBOUND, "listShipmentItems"),
+)
+
 # Notifications: destinations (grantless) and each seller's subscriptions.
 NOTIFICATIONS_SERVED: tuple[tuple[str, str], ...] = (
     (NOTIFICATIONS, "getDestinations"),
@@ -221,7 +229,7 @@ def served_operations() -> dict[str, Operation]:
 def all_operations() -> dict[str, Operation]:
     """operationId → Operation for everything the simulator answers."""
     served = (*CATALOG_SERVED, *ACCOUNT_SERVED, *NOTIFICATIONS_SERVED, *WRITE_SERVED,
-              *FINANCES_SERVED, *CATALOG_ITEMS_SERVED, *SALES_SERVED)
+              *FINANCES_SERVED, *CATALOG_ITEMS_SERVED, *SALES_SERVED, *INBOUND_SERVED)
     more = {op_id: _find(model, op_id) for model, op_id in served}
     return {**served_operations(), **more}
 

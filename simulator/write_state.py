@@ -88,6 +88,9 @@ class InboundPlan:
 class InboundBook:
     plans: dict[str, InboundPlan] = field(default_factory=dict)  # by inboundPlanId
     operations: dict[str, str] = field(default_factory=dict)  # operationId -> inboundPlanId
+    # The plans each seller had before the simulator started (inbound_plans.existing), by
+    # seller id, made on first read.
+    existing: dict[str, list[Any]] = field(default_factory=dict)
 
     def add(self, plan: InboundPlan) -> None:
         self.plans[plan.plan_id] = plan

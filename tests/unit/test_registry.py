@@ -115,7 +115,7 @@ def test_kinds_are_unique_and_name_their_streams():
         "returns-mfn:B", "reimbursements:A",
         "reimbursements:B", "fee-estimates:A", "fee-estimates:B", "storage-fees:A",
         "storage-fees:B", "ledger:A", "ledger:B", "ledger-summary:A", "ledger-summary:B",
-        "order-metrics:A", "order-metrics:B"]
+        "order-metrics:A", "order-metrics:B", "inbound"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):

@@ -5,6 +5,7 @@ token restarting its window once."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from worker.db.state import Checkpoint
 from worker.spapi.errors import InputError
 from worker.sync import runner
 from worker.sync.endpoint import Endpoint, StreamSpec, Written
+from worker.sync.paging import NewestFirst
 from worker.sync.registry import tokens
 from worker.sync.runner import StreamRun
 from worker.sync.windows import Bounds, WindowPolicy, iso
@@ -68,9 +70,9 @@ def saved(monkeypatch: pytest.MonkeyPatch) -> list[Checkpoint]:
     return checkpoints
 
 
-def run(amazon: FakeAmazon, now: datetime) -> StreamRun[Any]:
+def run(amazon: FakeAmazon, now: datetime, endpoint: Endpoint[Any] = TOY) -> StreamRun[Any]:
     seller = SimpleNamespace(id=1, selling_partner_id="A1", region="NA", refresh_token="x")
-    job = StreamRun(StreamSpec("toys", TOY), SimpleNamespace(begin=nullcontext), amazon,
+    job = StreamRun(StreamSpec("toys", endpoint), SimpleNamespace(begin=nullcontext), amazon,
                     seller, 1, POLICY, 10, now=lambda: now)  # type: ignore[arg-type]
     asyncio.run(job.run())
     return job
@@ -111,3 +113,36 @@ def test_a_second_refusal_in_the_same_window_fails_the_run(saved):
     with pytest.raises(InputError):
         run(amazon, T)
     assert [q.get("next") for q in amazon.sent] == ["p2", None, "p2"]
+
+
+# A list without a date filter, newest first (Inbound listInboundPlans): no window parameters,
+# the window ends at the first record older than its start.
+NEWEST = dataclasses.replace(TOY, bounds=None, newest_first=NewestFirst(("at",)))
+
+
+def _toys(*minutes_ago: int) -> list[dict[str, str]]:
+    return [{"at": iso(T - timedelta(minutes=m))} for m in minutes_ago]
+
+
+def test_a_newest_first_list_ends_its_window_at_the_first_older_record(saved):
+    # the window: [cursor - overlap, now - lag] = [T - 61 min, T - 2 min]
+    amazon = FakeAmazon({None: {"items": _toys(1, 30), "next": "p2"},
+                         "p2": {"items": _toys(60, 62, 63), "next": "p3"},
+                         "p3": {"items": _toys(90)}})
+    job = run(amazon, T, NEWEST)
+    assert [q.get("next") for q in amazon.sent] == [None, "p2"]  # p3 is never asked
+    assert amazon.sent[0] == {"size": 10}
+    end = T - timedelta(minutes=2)
+    assert saved[1:] == [Checkpoint(T - timedelta(hours=1), T - timedelta(minutes=61), end,
+                                    "p2"),
+                         Checkpoint(end, None, None, None)]
+    assert job.totals.rows == 3  # the newer-than-the-window one too (newer wins)
+
+
+def test_a_killed_newest_first_run_resumes_at_its_saved_token(saved):
+    start, end = T - timedelta(minutes=61), T - timedelta(minutes=2)
+    saved[0] = Checkpoint(T - timedelta(hours=1), start, end, "p2")  # died after page one
+    amazon = FakeAmazon({"p2": {"items": _toys(60, 62), "next": "p3"}})
+    job = run(amazon, T, NEWEST)
+    assert [q.get("next") for q in amazon.sent] == ["p2"]
+    assert saved[-1] == Checkpoint(end, None, None, None) and job.totals.rows == 1

@@ -1058,3 +1058,83 @@ class OrderMetric(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class InboundPlan(Base):
+    """An FBA inbound plan (Fulfillment Inbound 2024-03-20 ``getInboundPlan``, the ``inbound``
+    stream); its ship-from address without the personal part (city, country, postal code)."""
+
+    __tablename__ = "inbound_plans"
+    __table_args__ = (
+        Index("inbound_plans_seller_updated_idx", "seller_id", "last_updated_at"),
+        Index("inbound_plans_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    inbound_plan_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    status: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    marketplace_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    source_city: Mapped[str | None] = mapped_column(Text)
+    source_country_code: Mapped[str | None] = mapped_column(Text)
+    source_postal_code: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
+    last_updated_at: Mapped[datetime] = _ts()
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class InboundShipment(Base):
+    """A shipment of an inbound plan (``getShipment``), as of the plan's ``lastUpdatedAt``."""
+
+    __tablename__ = "inbound_shipments"
+    __table_args__ = (
+        Index("inbound_shipments_seller_plan_idx", "seller_id", "inbound_plan_id"),
+        Index("inbound_shipments_sync_version_idx", "sync_version"),
+    )
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    shipment_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    inbound_plan_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    destination_type: Mapped[str | None] = mapped_column(Text)
+    warehouse_id: Mapped[str | None] = mapped_column(Text)
+    destination_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    placement_option_id: Mapped[str] = mapped_column(Text)
+    amazon_reference_id: Mapped[str | None] = mapped_column(Text)
+    shipment_confirmation_id: Mapped[str | None] = mapped_column(Text)
+    ready_to_ship_start: Mapped[datetime | None] = _ts()
+    ready_to_ship_end: Mapped[datetime | None] = _ts()
+    delivery_window_start: Mapped[datetime | None] = _ts()
+    delivery_window_end: Mapped[datetime | None] = _ts()
+    plan_last_updated_at: Mapped[datetime] = _ts()
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class InboundShipmentItem(Base):
+    """An MSKU of an inbound shipment (``listShipmentItems``); replaced with its shipment."""
+
+    __tablename__ = "inbound_shipment_items"
+    __table_args__ = (Index("inbound_shipment_items_sync_version_idx", "sync_version"),)
+
+    seller_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"), primary_key=True)
+    shipment_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    msku: Mapped[str] = mapped_column(Text, primary_key=True)
+    inbound_plan_id: Mapped[str] = mapped_column(Text)
+    fnsku: Mapped[str] = mapped_column(Text)
+    asin: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[int] = mapped_column(Integer)
+    label_owner: Mapped[str] = mapped_column(Text)
+    prep_owner: Mapped[str | None] = mapped_column(Text)
+    expiration: Mapped[date | None] = mapped_column(Date)
+    manufacturing_lot_code: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    sync_version: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = _ts(server_default=func.now())

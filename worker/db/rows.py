@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -172,4 +172,53 @@ class PriceSnapshotRow:
     competitive_price_amount: Decimal | None
     competitive_price_currency: str | None
     error: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InboundPlanRow:
+    inbound_plan_id: str
+    status: str
+    name: str
+    marketplace_ids: list[str]
+    source_city: str | None  # the ship-from address without its personal part
+    source_country_code: str | None
+    source_postal_code: str | None
+    created_at: datetime
+    last_updated_at: datetime
+    raw: dict[str, Any]  # sourceAddress reduced to city, country and postal code
+
+
+@dataclass(frozen=True)
+class InboundShipmentRow:
+    shipment_id: str
+    inbound_plan_id: str
+    status: str | None
+    name: str | None
+    destination_type: str | None
+    warehouse_id: str | None
+    destination_address: dict[str, Any] | None  # an Amazon warehouse's: no personal data
+    placement_option_id: str
+    amazon_reference_id: str | None
+    shipment_confirmation_id: str | None
+    ready_to_ship_start: datetime | None
+    ready_to_ship_end: datetime | None
+    delivery_window_start: datetime | None
+    delivery_window_end: datetime | None
+    plan_last_updated_at: datetime  # newer wins by the plan's lastUpdatedAt
+    raw: dict[str, Any]  # without contactInformation; source address reduced
+
+
+@dataclass(frozen=True)
+class InboundItemRow:
+    shipment_id: str
+    msku: str
+    inbound_plan_id: str
+    fnsku: str
+    asin: str
+    quantity: int
+    label_owner: str
+    prep_owner: str | None  # the prep instructions' owner(s), comma-separated
+    expiration: date | None
+    manufacturing_lot_code: str | None
     raw: dict[str, Any]

@@ -107,6 +107,17 @@ _OPERATIONS = (
     Operation("getInboundOperationStatus", "GET",
               "/inbound/fba/2024-03-20/operations/{operationId}", 2.0, 6,
               "fulfillmentInbound_2024-03-20"),
+    # Inbound plans read back (the inbound stream); usage plans from the model's descriptions
+    Operation("listInboundPlans", "GET", "/inbound/fba/2024-03-20/inboundPlans", 2.0, 6,
+              "fulfillmentInbound_2024-03-20"),
+    Operation("getInboundPlan", "GET", "/inbound/fba/2024-03-20/inboundPlans/{inboundPlanId}",
+              2.0, 6, "fulfillmentInbound_2024-03-20"),
+    Operation("getShipment", "GET",
+              "/inbound/fba/2024-03-20/inboundPlans/{inboundPlanId}/shipments/{shipmentId}",
+              2.0, 6, "fulfillmentInbound_2024-03-20"),
+    Operation("listShipmentItems", "GET",
+              "/inbound/fba/2024-03-20/inboundPlans/{inboundPlanId}/shipments/{shipmentId}/items",
+              2.0, 30, "fulfillmentInbound_2024-03-20"),
 )
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}

@@ -17,7 +17,7 @@ from worker.db.sellers import SellerRecord
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.errors import MalformedResponseError
 from worker.sync import paging
-from worker.sync.paging import Paginator, Query
+from worker.sync.paging import NewestFirst, Paginator, Query
 from worker.sync.windows import Bounds, Window
 
 Rows = TypeVar("Rows")
@@ -90,6 +90,9 @@ class Endpoint(Generic[Rows]):
     # The window's query parameters when two ``Bounds`` parameters cannot say it (Sales
     # getOrderMetrics: one ``interval`` parameter, "<start>--<end>").
     window_query: Callable[[Window], Query] | None = None
+    # A list with no date filter, newest first: a window ends at the first record older than
+    # its start, whatever the token says (``paging.NewestFirst``).
+    newest_first: NewestFirst | None = None
 
 
 def each(map_one: Callable[[str, Any], Row]) -> Callable[[Scope, list[Any]], Awaitable[list[Row]]]:
@@ -124,14 +127,20 @@ class StreamSpec(Generic[Rows]):
     def path(self, seller: SellerRecord) -> dict[str, str] | None:
         return self.endpoint.path(seller) if self.endpoint.path else None
 
-    def page(self, body: Any) -> tuple[list[Any], str | None]:
-        """A page's records and the next page's token (None: the window's last page)."""
+    def page(self, body: Any, window: Window | None = None) -> tuple[list[Any], str | None]:
+        """A page's records and the next page's token (None: the window's last page); a
+        newest-first list also ends at the first record older than ``window``'s start."""
         at = self.endpoint.records
         records = at(body) if callable(at) else paging.records(body, at, self.operation)
         paginator = self.endpoint.paginator(None)
         paginator.next({}, body)
         if self.endpoint.check is not None:
             self.endpoint.check(body, paginator.token)
+        newest = self.endpoint.newest_first
+        if newest is not None and window is not None:
+            records, past = newest.cut(records, window.start)
+            if past:
+                return records, None
         return records, paginator.token
 
     async def rows(self, scope: Scope, records: list[Any]) -> Rows:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from worker.spapi.errors import MalformedResponseError
+from worker.sync.fields import parse_time
 
 Query = dict[str, Any]
 
@@ -76,6 +78,24 @@ class SinglePage:
     def next(self, query: Query, page: Any) -> Query:
         self.done = True
         return query
+
+
+@dataclass(frozen=True)
+class NewestFirst:
+    """A list with no date filter, sorted by last update, newest first (Inbound
+    ``listInboundPlans`` with ``sortBy=LAST_UPDATED_TIME&sortOrder=DESC``): a window's pages
+    end at the first record last updated before the window's start, the record ``at`` naming
+    the time. Records newer than the window's end are kept (newer wins; the next window
+    reads them again)."""
+
+    at: tuple[str, ...]
+
+    def cut(self, records: list[Any], start: datetime) -> tuple[list[Any], bool]:
+        """The records of the window and whether the list went past its start."""
+        for n, record in enumerate(records):
+            if parse_time(dig(record, self.at), ".".join(self.at)) < start:
+                return records[:n], True
+        return records, False
 
 
 async def pages(fetch: Callable[[Query], Awaitable[Any]], query: Query, paginator: Paginator,

@@ -23,6 +23,7 @@ from worker.sync import (
     fba_reports,
     finances,
     finances_v0,
+    inbound,
     inventory,
     listings,
     order_metrics,
@@ -205,6 +206,25 @@ PRICES = StreamKind(
                   page_size=0),
 )
 
+# FBA inbound plans, their shipments and items (Fulfillment Inbound 2024-03-20). The list has
+# no date filter: newest first by last update, a window ends at the first plan older than its
+# start (worker/sync/inbound.py). Each listed plan costs getInboundPlan, then getShipment and
+# listShipmentItems per shipment (2 calls/s each, bursts 6, 6 and 30 in the model).
+INBOUND = StreamKind(
+    name="inbound", table="inbound_plans", key=("seller_id", "inbound_plan_id"),
+    children=Children("inbound_shipments", "shipments"),
+    endpoint=Endpoint(
+        operation="listInboundPlans",
+        paginator=tokens("paginationToken", "pagination", "nextToken"),
+        records=("inboundPlans",), query=inbound.query, bounds=None,
+        newest_first=inbound.NEWEST_FIRST, rows=inbound.plan_rows, write=inbound.write),
+    tuning=Tuning(interval=timedelta(minutes=30), overlap=timedelta(minutes=10),
+                  page_size=inbound.PAGE_SIZE, max_page_size=inbound.PAGE_SIZE),
+    # Every plan Amazon keeps is listed (no date filter): from --since, newest first.
+    api_backfill=ApiBackfill(),
+)
+
+
 def report_tuning(interval: timedelta, lookback: timedelta, initial: timedelta,
                   tunable: tuple[str, ...] = ("interval_seconds", "overlap_seconds")) -> Tuning:
     """What a report kind runs by: a report each ``interval``, from the cursor minus
@@ -376,7 +396,8 @@ def configured(report: ConfiguredReport) -> StreamKind:
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
                                     SETTLEMENTS, CATALOG, PRICES, SALES_TRAFFIC, RETURNS,
                                     RETURNS_MFN, REIMBURSEMENTS, FEE_ESTIMATES, STORAGE_FEES,
-                                    LEDGER, LEDGER_SUMMARY, ORDER_METRICS)
+                                    LEDGER, LEDGER_SUMMARY, ORDER_METRICS,
+                                    INBOUND)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:

@@ -132,7 +132,8 @@ class StreamRun(Generic[Rows]):
                                        query=query, priority=self.priority)).body
 
     async def _store_page(self, body: Any, cp: Checkpoint) -> Checkpoint:
-        records, token = self.spec.page(body)
+        records, token = self.spec.page(
+            body, Window(cp.window_start, cp.window_end))  # type: ignore[arg-type]
         rows = await self.spec.rows(self, records)
         done = token is None
         after = Checkpoint(

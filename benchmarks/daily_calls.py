@@ -86,21 +86,21 @@ def _run(args: Any, database_url: str, redis_url: str, sim_url: str) -> dict[str
     for stream in streams:
         _sync(rt, seller_id, stream, clock)
     before, runs_from = _calls(sim, spid), _last_run_id(rt)
-    last = {s: clock.now() for s in streams}
-    day_start, step = clock.now(), timedelta(minutes=args.step)
-    end = day_start + timedelta(hours=args.hours)
+    # The schedule counts simulated steps (the runs' own seconds would push it along).
+    step, steps = timedelta(minutes=args.step), round(args.hours * 60 / args.step)
+    last = dict.fromkeys(streams, 0)
     started, failed = time.monotonic(), []
-    while clock.now() + step <= end:
+    for n in range(1, steps + 1):
         clock.advance(step)
         if args.changes_per_hour:
             sim.mutate(spid, max(1, round(args.changes_per_hour * args.step / 60)))
         for stream in streams:
-            if clock.now() - last[stream] >= interval[stream]:
-                last[stream] = clock.now()
+            if (n - last[stream]) * step >= interval[stream]:
+                last[stream] = n
                 if _sync(rt, seller_id, stream, clock) != "succeeded":
                     failed.append(stream)
-        log(f"  {clock.now() - day_start} of {timedelta(hours=args.hours)}")
-    scale = DAY / (clock.now() - day_start)  # a shorter day counts as a whole one
+        log(f"  {n * step} of {steps * step}")
+    scale = DAY / (steps * step)  # a shorter day counts as a whole one
     return _figures(rt, sim, spid, runs_from, before, scale, args, failed,
                     time.monotonic() - started)
 

@@ -16,6 +16,7 @@ from contextlib import suppress
 from aiohttp import web
 
 from . import (
+    brand_analytics_api,
     catalog_api,
     downloads,
     fba_reports,
@@ -95,6 +96,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     fba_reports.add_routes(app, sim)  # /_sim/truth/fees, /_sim/truth/ledger
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     returns.add_routes(app, sim)  # /_sim/truth/returns
+    brand_analytics_api.add_routes(app, sim)  # /_sim/truth/search-terms, ..., brand registry
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from worker.db import state
+from worker.db.sellers import get_seller
+from worker.sync import backfill
 from worker.sync.registry import LISTINGS, SEARCH_QUERY_PERFORMANCE, SEARCH_TERMS
 from worker.sync.service import run_stream
 
@@ -207,3 +209,26 @@ def test_a_fatal_report_for_another_reason_fails_the_run_and_is_retried(start_si
     assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
     statuses = [r[3] for r in _reports(rt, seller_id, TERMS)]
     assert statuses == ["failed", *["ingested"] * 4]  # the failed week asked again
+
+
+def test_backfill_search_terms_fills_the_published_weeks_since(start_sim, runtime_for):
+    sim = start_sim(sellers=1, orders_per_seller=40, time_scale=1000, seed=85)
+    rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05)
+    (spid, seller_id), = register(rt, sim).items()
+    market = sim.world()["sellers"][0]["marketplace_ids"][0]
+    now = datetime.now().astimezone()
+    weeks = _published_weeks(now, 6)
+    since = datetime(weeks[0].year, weeks[0].month, weeks[0].day).astimezone() - \
+        timedelta(days=2)  # mid-week: that week is not whole, so not asked
+    with rt.engine.begin() as conn:
+        seller = get_seller(conn, seller_id, rt.keyring)
+    progress = asyncio.run(backfill.backfill_seller(rt, seller, "search-terms", since, now))
+    assert progress.failures == [] and progress.done == len(weeks) == 6
+    stored = _terms(rt, seller_id, market)
+    assert sorted(stored) == weeks
+    for week in (weeks[0], weeks[-1]):
+        assert stored[week] == _terms_truth(sim, spid, market, week)
+    # the incremental stream's first run reads its last 4 weeks into the same rows
+    assert asyncio.run(run_stream(rt, seller_id, SEARCH_TERMS.stream(market))).status == \
+        "succeeded"
+    assert sorted(_terms(rt, seller_id, market)) == weeks

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from worker.sync.periods import Period, due, following, period_of
+from worker.sync.periods import Period, due, following, period_of, within
 
 LAG = timedelta(days=3)
 
@@ -81,3 +81,15 @@ def test_a_cursor_inside_a_period_reads_that_period_whole():
     # the period setting changed from WEEK to MONTH after the week of 11-22 was read
     got = due("MONTH", _at(2026, 11, 29), _at(2027, 1, 10), LAG, 4)
     assert [p.first for p in got] == [date(2026, 11, 1), date(2026, 12, 1)]
+
+
+def test_a_backfill_asks_the_whole_periods_inside_its_range():
+    got = within("WEEK", _at(2026, 10, 28, 15), _at(2026, 11, 25))
+    assert [(p.first, p.last) for p in got] == [(date(2026, 11, 1), date(2026, 11, 7)),
+                                                (date(2026, 11, 8), date(2026, 11, 14)),
+                                                (date(2026, 11, 15), date(2026, 11, 21))]
+    assert [p.first for p in within("WEEK", _at(2026, 11, 1), _at(2026, 11, 21, 23))] == [
+        date(2026, 11, 1), date(2026, 11, 8)]  # the week ending on the 21st is not over
+    assert [p.first for p in within("WEEK", _at(2026, 11, 1), _at(2026, 11, 8))] == [
+        date(2026, 11, 1)]  # a Sunday --since: its week, ended exactly at --until
+    assert within("MONTH", _at(2026, 11, 2), _at(2026, 12, 31)) == []

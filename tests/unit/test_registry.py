@@ -137,7 +137,8 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.label("listings:A") == "listings"
     assert [k.name for k in registry.backfilled()] == [
         "orders", "inventory", "listings", "sales-traffic", "returns", "returns-mfn",
-        "reimbursements", "fee-estimates", "storage-fees", "ledger", "ledger-summary"]
+        "reimbursements", "fee-estimates", "storage-fees", "ledger", "ledger-summary",
+        "search-terms"]
     assert registry.kind_of("returns-mfn:A") is registry.RETURNS_MFN
     assert registry.operation_of("reimbursements:A", current) == "createReport"
     assert SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == ["sales-traffic:A"]

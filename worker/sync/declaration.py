@@ -81,6 +81,11 @@ class Backfill:
     older_markets: frozenset[str] = frozenset()
     older_start: datetime | None = None
     hands_over: bool = False  # a complete backfill moves the kind's API cursor up to its end
+    # Whole reporting periods instead of windows (Brand Analytics): one report per period of
+    # this ``reportPeriod`` that starts on or after --since and was published (``published``
+    # after its end) by --until.
+    period: str | None = None
+    published: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,16 @@ def due(name: str, cursor: datetime | None, now: datetime, publish_lag: timedelt
         out.append(p)
         p = preceding(p)
     return out[::-1]
+
+
+def within(name: str, since: datetime, until: datetime) -> list[Period]:
+    """The whole periods that start on or after ``since``'s day and end by ``until``, oldest
+    first (a backfill's)."""
+    p = period_of(name, since.astimezone(UTC).date())
+    if p.first < since.astimezone(UTC).date():
+        p = following(p)
+    out: list[Period] = []
+    while p.after <= until:
+        out.append(p)
+        p = following(p)
+    return out

@@ -394,9 +394,14 @@ SEARCH_TERMS = StreamKind(
                         periods=("DAY", "WEEK", "MONTH", "QUARTER"),
                         refusal=BRAND_ANALYTICS_REFUSAL),
     tuning=_periodic("WEEK"),
+    # `backfill --stream search-terms --since`: every whole week since then, same sink. No
+    # history limit is documented for Brand Analytics; the reports' usual two years assumed.
+    backfill=Backfill(brand_analytics.SEARCH_TERMS, window=timedelta(days=7), period="WEEK",
+                      published=BRAND_ANALYTICS_PUBLISHED, history=TWO_YEARS),
 )
 
-# One report per period and batch of 18 listed ASINs (the asin option's 200 characters).
+# One report per period and batch of 18 listed ASINs (the asin option's 200 characters). No
+# backfill: its requests need the seller's listed ASINs, which backfill planning does not read.
 SEARCH_QUERY_PERFORMANCE = StreamKind(
     name="search-query-performance", table="search_query_performance",
     key=brand_analytics.SQP_KEY, per_marketplace=True,
@@ -541,7 +546,8 @@ def _doc_backfill(k: StreamKind) -> str:
         return f"its own API (`{k.endpoint.operation}`) from `--since`{reach}"
     if b is None:
         return "-"
-    shape = (f"{b.window.days}-day windows" if b.window else "one snapshot") + (
+    shape = (f"whole {b.period} periods" if b.period else f"{b.window.days}-day windows"
+             if b.window else "one snapshot") + (
         " per marketplace" if b.per_marketplace else "")
     return f"`{b.report_type}`, {shape}"
 

@@ -13,9 +13,14 @@ from typing import Any
 
 import pytest
 
+from worker.db import reports as reports_db
 from worker.db import state
+from worker.db.reports import ReportRequest
 from worker.db.sellers import get_seller
+from worker.spapi.errors import RetriableError
 from worker.sync import backfill
+from worker.sync.brand_analytics import BrandAnalyticsSink
+from worker.sync.periods import period_of
 from worker.sync.registry import LISTINGS, SEARCH_QUERY_PERFORMANCE, SEARCH_TERMS
 from worker.sync.service import run_stream
 
@@ -159,6 +164,11 @@ def test_search_query_performance_asks_per_batch_of_listed_asins(start_sim, runt
     assert len(_reports(rt, seller_id, SQP)) == len(asked)  # a finished week: nothing asked
 
 
+def _creates(sim: Any) -> int:
+    return sum(b["calls"] for b in sim.client.stats()["buckets"]
+               if b["operation"] == "createReport")
+
+
 def _disabled(rt: Any, seller_id: int) -> dict[str, str]:
     return dict(table(rt, "SELECT stream, disabled_reason FROM sync_state WHERE seller_id = :s "
                           "AND disabled_reason IS NOT NULL", s=seller_id))
@@ -194,6 +204,9 @@ def test_a_seller_without_brand_registry_is_refused_once(start_sim, runtime_for,
     runs = table(rt, "SELECT status FROM sync_runs WHERE seller_id = :s AND stream = :t",
                  s=seller_id, t=stream)
     assert runs == [("failed",)]  # one run; the dispatcher never runs it again
+    # one report asked: the 403 is sent once more by the client with a fresh access token
+    # (worker/sync/service.py refused), never again by a later run
+    assert _creates(sim) == (2 if refusal == "refused" else 1)
 
 
 def test_a_fatal_report_for_another_reason_fails_the_run_and_is_retried(start_sim, runtime_for):
@@ -232,3 +245,58 @@ def test_backfill_search_terms_fills_the_published_weeks_since(start_sim, runtim
     assert asyncio.run(run_stream(rt, seller_id, SEARCH_TERMS.stream(market))).status == \
         "succeeded"
     assert sorted(_terms(rt, seller_id, market)) == weeks
+
+
+def test_a_run_that_gave_up_waiting_resumes_the_same_reports(start_sim, runtime_for):
+    sim = start_sim(sellers=1, orders_per_seller=20, time_scale=1000, seed=86,
+                    report_delay_seconds=600_000)  # 10 minutes of real time at this scale
+    rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05,
+                     report_wait_max_seconds=0.2)
+    (_, seller_id), = register(rt, sim).items()
+    market = sim.world()["sellers"][0]["marketplace_ids"][0]
+    stream = SEARCH_TERMS.stream(market)
+    clock = SimClock(sim)
+    with pytest.raises(RetriableError):  # killed, or gave up: the task retries it later
+        asyncio.run(run_stream(rt, seller_id, stream, now=clock.now))
+    (pending,) = _reports(rt, seller_id, TERMS)
+    assert pending[3] != "ingested"
+    window = table(rt, "SELECT window_start, window_end FROM sync_state WHERE seller_id = :s "
+                   "AND stream = :t", s=seller_id, t=stream)
+    assert window[0][0] == pending[0]  # the period waits for its report
+
+    for _ in range(4):  # each week's report: given up on, then resumed once Amazon is done
+        sim.client.advance_clock(700)
+        try:
+            assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == \
+                "succeeded"
+            break
+        except RetriableError:
+            continue
+    asked = _reports(rt, seller_id, TERMS)
+    assert {a[3] for a in asked} == {"ingested"}
+    assert asked[0][:3] == pending[:3] and len(asked) == 4 == _creates(sim)
+
+
+def test_an_entry_that_does_not_map_is_kept_with_its_reason(start_sim, runtime_for):
+    sim = start_sim(sellers=1, orders_per_seller=1, time_scale=1000, seed=87)
+    rt = runtime_for(sim)
+    (_, seller_id), = register(rt, sim).items()
+    week = period_of("WEEK", date(2021, 6, 6))
+    good = {"departmentName": "Beauty", "searchTerm": "lipstick", "searchFrequencyRank": 3,
+            "clickedAsin": "B123456789", "clickShareRank": 1, "clickShare": 0.25,
+            "conversionShare": 0.5}
+    with rt.engine.begin() as conn:
+        report = reports_db.record_request(conn, seller_id, ReportRequest(
+            TERMS, ("ATVPDKIKX0DER",), week.start, week.end, (("reportPeriod", "WEEK"),)), "R1")
+        sink = BrandAnalyticsSink(report, batch=2)
+        sink.accept_entry(1, good)
+        sink.accept_entry(2, {**good, "clickShareRank": 2, "clickedAsin": "nope"})
+        sink.accept_entry(3, {**good, "clickShareRank": 3, "clickedAsin": "B987654321"})
+        counts = sink.flush(conn, final=True)
+    assert (counts.read, counts.written, counts.rejected) == (3, 2, 1)
+    assert table(rt, "SELECT line, error FROM report_rows WHERE seller_id = :s", s=seller_id) \
+        == [(2, "unexpected payload: search term 'lipstick'.clickedAsin is not an ASIN")]
+    assert table(rt, "SELECT start_date, end_date, click_share_rank, clicked_asin FROM "
+                     "search_terms WHERE seller_id = :s ORDER BY 3", s=seller_id) == [
+        (date(2021, 6, 6), date(2021, 6, 12), 1, "B123456789"),
+        (date(2021, 6, 6), date(2021, 6, 12), 3, "B987654321")]

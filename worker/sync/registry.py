@@ -390,7 +390,7 @@ def _periodic(period: str) -> Tuning:
 SEARCH_TERMS = StreamKind(
     name="search-terms", table="search_terms", key=brand_analytics.TERMS_KEY,
     per_marketplace=True,
-    report=ReportStream(brand_analytics.SEARCH_TERMS, windowed=True,
+    report=ReportStream(brand_analytics.SEARCH_TERMS,
                         periods=("DAY", "WEEK", "MONTH", "QUARTER"),
                         refusal=BRAND_ANALYTICS_REFUSAL),
     tuning=_periodic("WEEK"),

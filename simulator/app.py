@@ -16,6 +16,7 @@ from contextlib import suppress
 from aiohttp import web
 
 from . import (
+    brand_analytics_api,
     catalog_api,
     downloads,
     fba_reports,
@@ -101,6 +102,7 @@ def create_app(config: SimConfig, *, clock: Clock | None = None) -> web.Applicat
     settlement_book.add_routes(app, sim.settlements, sim.world)  # settlements: truth, reissue
     returns.add_routes(app, sim)  # /_sim/truth/returns
     inbound_plans.add_routes(app, sim)  # /_sim/truth/inbound-plans
+    brand_analytics_api.add_routes(app, sim)  # /_sim/truth/search-terms, ..., brand registry
     app.cleanup_ctx.append(_change_loop)
     app.cleanup_ctx.append(_notifications)
     return app

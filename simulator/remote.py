@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 
 class SimulatorClient:
@@ -66,6 +66,21 @@ class SimulatorClient:
             "GET", f"/_sim/truth/sales-traffic?seller_id={quote(selling_partner_id)}"
                    f"&marketplace_id={quote(marketplace_id)}&date={quote(day)}")
         return result
+
+    def truth_brand_analytics(self, kind: str, selling_partner_id: str, marketplace_id: str,
+                              period: str, start: str,
+                              asins: list[str] | None = None) -> dict[str, Any]:
+        """The document a ``kind`` report (``search-terms`` or ``search-query-performance``)
+        of the period starting ``start`` shows now (no ``asins``: every listed ASIN)."""
+        query = urlencode({"seller_id": selling_partner_id, "marketplace_id": marketplace_id,
+                           "period": period, "start": start, "asins": ",".join(asins or [])})
+        result: dict[str, Any] = self._request("GET", f"/_sim/truth/{kind}?{query}")
+        return result
+
+    def brand_registry(self, selling_partner_id: str, status: str) -> None:
+        """``registered``, ``refused`` (403 on Brand Analytics reports) or ``refused-fatal``."""
+        self._request("POST", "/_sim/brand-registry",
+                      {"seller_id": selling_partner_id, "status": status})
 
     def truth_listings(self, selling_partner_id: str) -> dict[str, Any]:
         """``{"listings": [{"sku", "marketplaceId", "status", "asin", "issues", "price",

@@ -16,12 +16,21 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from . import bodies, downloads, fba_reports, report_content, returns, sales_traffic
+from . import (
+    bodies,
+    brand_analytics,
+    downloads,
+    fba_reports,
+    report_content,
+    returns,
+    sales_traffic,
+)
 from .bigreport import GENERATED_TYPES, generated
-from .documents import JSON, TSV, stored, tsv_lines
-from .errors import invalid_input, not_found
+from .documents import JSON, TSV, Document, stored, tsv_lines
+from .errors import invalid_input, not_found, unauthorized
 from .faults import DOCUMENT_EXPIRED, REPORT_CANCELLED, REPORT_FATAL, REPORT_OUTCOMES
 from .gateway import Call
 from .reports import CANCELLED, DONE, FATAL, IN_QUEUE, Report
@@ -61,7 +70,12 @@ def create_report(call: Call) -> dict[str, Any]:
     problem = sales_traffic.options_error(options) if report_type == SALES_AND_TRAFFIC else None
     if problem:
         raise invalid_input(problem)
+    if report_type in brand_analytics.TYPES and \
+            call.seller.brand_registry == brand_analytics.REFUSED:
+        raise unauthorized("")  # Amazon's plain 403: no Brand Registry or no role
     outcome = _forced(call) or (
+        _brand_analytics(call, report_type, markets, start, end, options)
+        if report_type in brand_analytics.TYPES else
         _fba(call, report_type, markets, start, end) if report_type in fba_reports.TYPES
         else _outcome(call.sim, call.seller, report_type, markets, start, end, options,
                       call.now))
@@ -91,6 +105,19 @@ def _forced(call: Call) -> Outcome | None:
 
 def _fatal(reason: str) -> Outcome:
     return Outcome(FATAL, [json.dumps({"errorDetails": reason}) + "\n"], JSON)
+
+
+def _brand_analytics(call: Call, report_type: str, markets: list[str], start: float,
+                     end: float, options: dict[str, str]) -> Outcome:
+    """Search terms and search query performance (:mod:`brand_analytics`): FATAL as Amazon
+    ends a request it refuses (not registered, not one whole period, not yet published)."""
+    if call.seller.brand_registry == brand_analytics.REFUSED_FATAL:
+        return _fatal(brand_analytics.NOT_REGISTERED)
+    problem = brand_analytics.request_error(report_type, markets, start, end, options, call.now)
+    if problem:
+        return _fatal(problem)
+    doc = brand_analytics.document(call.seller, report_type, markets[0], start, options)
+    return Outcome(DONE, brand_analytics.lines(doc), JSON)
 
 
 def _fba(call: Call, report_type: str, markets: list[str], start: float,
@@ -156,8 +183,11 @@ def generate_report(sim: Simulator, seller: Seller, report_type: str, rows: int,
                     prerender: bool = False) -> Report:
     """A DONE report whose document is ``rows`` synthetic order rows, made while streaming
     (or, with ``prerender``, compressed now into a temporary file and streamed from it)."""
-    if report_type not in GENERATED_TYPES:
-        raise ValueError(f"report_type must be one of {', '.join(GENERATED_TYPES)}")
+    if report_type not in (*GENERATED_TYPES, brand_analytics.SEARCH_TERMS):
+        raise ValueError(f"report_type must be one of {', '.join(GENERATED_TYPES)}, "
+                         f"{brand_analytics.SEARCH_TERMS}")
+    if report_type == brand_analytics.SEARCH_TERMS:
+        return _generate_search_terms(sim, seller, rows, prerender)
     book, now = sim.reports, sim.clock.now()
     document_id = book.new_document_id(seller.seller_id)
     report = Report(
@@ -177,6 +207,32 @@ def generate_report(sim: Simulator, seller: Seller, report_type: str, rows: int,
     sim.documents.add(downloads.prerender(document) if prerender else document)
     book.add(report)
     return report
+
+
+def _generate_search_terms(sim: Simulator, seller: Seller, rows: int,
+                           prerender: bool) -> Report:
+    """A DONE search terms report of ``rows`` entries, one line made while streaming."""
+    book = sim.reports
+    document_id = book.new_document_id(seller.seller_id)
+    market = seller.marketplace_ids[0]
+    first, last = brand_analytics.period_of("WEEK", brand_analytics.BIG_WEEK)
+    report = Report(
+        report_id=book.new_report_id(seller.seller_id), seller_id=seller.seller_id,
+        report_type=brand_analytics.SEARCH_TERMS, marketplace_ids=[market],
+        created=sim.clock.now(), data_start=_epoch(first), data_end=_epoch(last) + 86_399,
+        delay=0.0, outcome=str(DONE), document_id=document_id,
+        options={"reportPeriod": "WEEK"})
+    seed = f"{sim.config.seed}:generated:{document_id}"
+    document = Document(document_id, seller.seller_id, JSON,
+                        lambda: brand_analytics.big_search_terms(seller, market, rows, seed),
+                        rows + 2, rows * brand_analytics.BIG_ENTRY_BYTES)
+    sim.documents.add(downloads.prerender(document) if prerender else document)
+    book.add(report)
+    return report
+
+
+def _epoch(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
 def get_report(call: Call) -> dict[str, Any]:

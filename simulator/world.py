@@ -112,6 +112,8 @@ class Seller:
     patched: dict[tuple[str, str], dict[str, list[dict[str, Any]] | None]] = field(
         default_factory=dict)
     delisted: set[tuple[str, str]] = field(default_factory=set)  # (SKU, marketplace) deleted
+    # Brand Registry: registered | refused (403 on Brand Analytics reports) | refused-fatal
+    brand_registry: str = "registered"
 
     @property
     def marketplace_ids(self) -> list[str]:

@@ -35,7 +35,7 @@ REGIONS = ("NA", "EU", "FE")
 # What every stream kind may let a deployment tune, as SPSYNC_<KIND>_<KNOB>. Which kinds
 # exist, and which knobs each one takes, is declared in worker/sync/registry.py.
 STREAM_KNOBS = ("interval_seconds", "lag_seconds", "overlap_seconds", "max_window_hours",
-                "initial_days", "page_size")
+                "initial_days", "page_size", "period")
 _KNOB_NAME = re.compile(rf"([a-z][a-z0-9_]*?)_({'|'.join(STREAM_KNOBS)})")
 
 
@@ -93,6 +93,8 @@ class StreamSettings(BaseModel):
     max_window_hours: float | None = Field(default=None, gt=0)
     initial_days: float | None = Field(default=None, gt=0)
     page_size: int | None = Field(default=None, ge=1, le=100)  # SP-API pages hold 100 at most
+    # reportPeriod of a kind read in whole periods (Brand Analytics); the kind checks it takes it
+    period: Literal["DAY", "WEEK", "MONTH", "QUARTER"] | None = None
 
 
 _NO_KNOBS = StreamSettings()

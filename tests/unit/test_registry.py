@@ -115,7 +115,8 @@ def test_kinds_are_unique_and_name_their_streams():
         "returns-mfn:B", "reimbursements:A",
         "reimbursements:B", "fee-estimates:A", "fee-estimates:B", "storage-fees:A",
         "storage-fees:B", "ledger:A", "ledger:B", "ledger-summary:A", "ledger-summary:B",
-        "order-metrics:A", "order-metrics:B", "inbound"]
+        "order-metrics:A", "order-metrics:B", "inbound", "search-terms:A", "search-terms:B",
+        "search-query-performance:A", "search-query-performance:B"]
     assert registry.kind_of("listings:A") is LISTINGS and LISTINGS.marketplace_of("listings:A") \
         == "A"
     for stream in ("inventory:", "orders:A", "sales-traffic", "payments", "listings"):
@@ -136,12 +137,26 @@ def test_kinds_are_unique_and_name_their_streams():
     assert registry.label("listings:A") == "listings"
     assert [k.name for k in registry.backfilled()] == [
         "orders", "inventory", "listings", "sales-traffic", "returns", "returns-mfn",
-        "reimbursements", "fee-estimates", "storage-fees", "ledger", "ledger-summary"]
+        "reimbursements", "fee-estimates", "storage-fees", "ledger", "ledger-summary",
+        "search-terms"]
     assert registry.kind_of("returns-mfn:A") is registry.RETURNS_MFN
     assert registry.operation_of("reimbursements:A", current) == "createReport"
     assert SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == ["sales-traffic:A"]
     assert registry.operation_of("sales-traffic:A", current) == "createReport"
     assert registry.operation_of("order-metrics:A", current) == "getOrderMetrics"
+
+
+def test_a_periodic_kind_takes_only_its_report_periods():
+    settings = Settings(search_terms_period="MONTH", search_query_performance_period="QUARTER")
+    assert registry.SEARCH_TERMS.tuned(settings).policy.period == "MONTH"
+    assert registry.SEARCH_QUERY_PERFORMANCE.tuned(settings).policy.period == "QUARTER"
+    assert registry.SEARCH_TERMS.tuned(Settings()).policy.period == "WEEK"
+    assert registry.SEARCH_TERMS.setting_names() == [
+        "SPSYNC_SEARCH_TERMS_INTERVAL_SECONDS", "SPSYNC_SEARCH_TERMS_PERIOD"]
+    # the schema of search query performance has no DAY period
+    with pytest.raises(ConfigError, match="SPSYNC_SEARCH_QUERY_PERFORMANCE_PERIOD"):
+        registry.SEARCH_QUERY_PERFORMANCE.tuned(Settings(search_query_performance_period="DAY"))
+    assert "period" not in registry.ORDERS.tuning.tunable  # type: ignore[union-attr]
 
 
 def test_every_knob_has_a_unit():

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from worker.db import brand_analytics_fields as ba_fields
 from worker.db import sales_traffic_fields as st_fields
 
 
@@ -1138,3 +1139,54 @@ class InboundShipmentItem(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB)
     sync_version: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = _ts(server_default=func.now())
+# Brand Analytics (migration 0020): shares and rates keep six decimals (Amazon's are fractions
+# such as 0.0771; a rate per search can pass 1).
+_BA_TYPES: dict[str, Any] = {"amount": lambda: Numeric(18, 4), "currency": Text,
+                             "count": Integer, "rate": lambda: Numeric(14, 6)}
+
+
+def _ba_head() -> list[Column[Any]]:
+    return [Column("seller_id", BigInteger, ForeignKey("sellers.id", ondelete="CASCADE"),
+                   primary_key=True),
+            Column("marketplace_id", Text, primary_key=True),
+            Column("report_period", Text, primary_key=True),  # WEEK, MONTH...
+            Column("start_date", Date, primary_key=True),  # the period's first day
+            Column("end_date", Date, nullable=False)]
+
+
+class SearchTerm(Base):
+    """One of the top-3 clicked ASINs of a search term in a department and period (the
+    ``GET_BRAND_ANALYTICS_SEARCH_TERMS_REPORT``'s ``dataByDepartmentAndSearchTerm``)."""
+
+    __table__ = Table(
+        "search_terms", Base.metadata,
+        *_ba_head(),
+        Column("department_name", Text, primary_key=True),
+        Column("search_term", Text, primary_key=True),
+        Column("click_share_rank", Integer, primary_key=True),
+        Column("search_frequency_rank", Integer, nullable=False),
+        Column("clicked_asin", Text, nullable=False),
+        Column("click_share", Numeric(14, 6), nullable=False),
+        Column("conversion_share", Numeric(14, 6), nullable=False),
+        *_st_tail(),
+        Index("search_terms_seller_start_idx", "seller_id", "start_date"),
+        Index("search_terms_clicked_asin_idx", "clicked_asin"),
+        Index("search_terms_sync_version_idx", "sync_version"),
+    )
+
+
+class SearchQueryPerformance(Base):
+    """One search query of one of the seller's ASINs in a period (the
+    ``GET_BRAND_ANALYTICS_SEARCH_QUERY_PERFORMANCE_REPORT``'s ``dataByAsin``), every nested
+    field a column (:mod:`worker.db.brand_analytics_fields`)."""
+
+    __table__ = Table(
+        "search_query_performance", Base.metadata,
+        *_ba_head(),
+        Column("asin", Text, primary_key=True),
+        Column("search_query", Text, primary_key=True),
+        *[Column(name, _BA_TYPES[kind]()) for name, kind in ba_fields.columns()],
+        *_st_tail(),
+        Index("search_query_performance_seller_start_idx", "seller_id", "start_date"),
+        Index("search_query_performance_sync_version_idx", "sync_version"),
+    )

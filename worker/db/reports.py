@@ -8,7 +8,7 @@ read and rejected, cumulative for what was written (a re-download rewrites nothi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,10 @@ class ReportRecord:
     rows_written: int
     rows_rejected: int
     error: str | None
+    # what it was asked for (a sink keying rows by the request's period reads these)
+    data_start: datetime | None = None
+    data_end: datetime | None = None
+    options: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -146,4 +150,6 @@ def _record(row: Any) -> ReportRecord:
         processing_status=row.processing_status, document_id=row.document_id,
         ingest_status=row.ingest_status, rows_read=row.rows_read,
         rows_written=row.rows_written, rows_rejected=row.rows_rejected, error=row.error,
+        data_start=row.data_start_time, data_end=row.data_end_time,
+        options=dict(row.report_options or {}),
     )

@@ -35,6 +35,7 @@ from worker.runtime import Runtime
 from worker.spapi.errors import QuotaWaitTooLong, SpApiError
 from worker.sync import registry
 from worker.sync.declaration import Backfill, StreamKind, UnknownStreamError
+from worker.sync.periods import within
 from worker.sync.report_types import Counts
 from worker.sync.reports import PollPolicy, ReportJob, ingest, obtain, wait_processed
 
@@ -72,6 +73,10 @@ def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
         raise BackfillError(f"--since {since.date().isoformat()} is older than Amazon "
                             f"keeps {stream} data for these marketplaces: use --since "
                             f"{first.date().isoformat()} or later")
+    if fill.period is not None:
+        return [ReportRequest(fill.report_type, g, p.start, p.end,
+                              (*fill.options, ("reportPeriod", p.name)), purpose)
+                for g in groups for p in within(fill.period, since, until - fill.published)]
     return [ReportRequest(fill.report_type, g, start, end, fill.options, purpose)
             for g in groups for start, end in windows(since, until, fill.window)]
 

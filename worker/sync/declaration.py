@@ -26,6 +26,7 @@ UNITS: dict[str, tuple[str, str | None]] = {
     "interval_seconds": ("interval", "seconds"), "lag_seconds": ("lag", "seconds"),
     "overlap_seconds": ("overlap", "seconds"), "max_window_hours": ("max_span", "hours"),
     "initial_days": ("initial", "days"), "page_size": ("page_size", None),
+    "period": ("period", None),
 }
 
 
@@ -46,10 +47,12 @@ class Tuning:
     initial: timedelta = timedelta(days=3650)  # how far back a first sync reaches
     max_page_size: int | None = None  # what the operation accepts (checks a set page size)
     tunable: tuple[str, ...] = ("interval_seconds", "overlap_seconds")
+    # A kind read in whole reporting periods (``ReportStream.periods``): which one.
+    period: str | None = None
 
     @property
     def policy(self) -> WindowPolicy:
-        return WindowPolicy(self.lag, self.overlap, self.max_span, self.initial)
+        return WindowPolicy(self.lag, self.overlap, self.max_span, self.initial, self.period)
 
     def tuned(self, knobs: StreamSettings, env_prefix: str) -> Tuning:
         """These defaults with the deployment's settings for the tunable knobs."""
@@ -78,6 +81,11 @@ class Backfill:
     older_markets: frozenset[str] = frozenset()
     older_start: datetime | None = None
     hands_over: bool = False  # a complete backfill moves the kind's API cursor up to its end
+    # Whole reporting periods instead of windows (Brand Analytics): one report per period of
+    # this ``reportPeriod`` that starts on or after --since and was published (``published``
+    # after its end) by --until.
+    period: str | None = None
+    published: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,19 @@ class ReportStream:
     # One report per UTC day the window touches (sales and traffic: a report's per-ASIN
     # figures add up its whole date range, so only a one-day report gives them a day).
     daily: bool = False
+    # Whole reporting periods (Brand Analytics): the ``reportPeriod`` values the report type
+    # takes; the kind's ``tuning.period`` (``SPSYNC_<KIND>_PERIOD``) picks one. A run asks for
+    # each period that ended at least ``tuning.lag`` ago (Amazon publishes it then) after the
+    # cursor, a first run for the last ``first_reach`` (``worker/sync/periods.py``).
+    periods: tuple[str, ...] = ()
+    first_reach: int = 4
+    # Several reports a period, one per batch: (conn, seller id, marketplace) -> the extra
+    # reportOptions of each (search query performance: its ``asin`` lists).
+    batches: Callable[[Any, int, str], list[tuple[tuple[str, str], ...]]] | None = None
+    # A FATAL report whose error text matches this (re.search, case-insensitive) means Amazon
+    # refuses the seller the report type: the stream is disabled as for a 403 Unauthorized,
+    # not retried every run.
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +270,12 @@ class StreamKind:
         if self.tuning is None:
             raise UnknownStreamError(f"stream kind {self.name!r} is not synced incrementally")
         key = self.name.replace("-", "_")
-        return self.tuning.tuned(settings.stream(key), self.env_prefix)
+        tuned = self.tuning.tuned(settings.stream(key), self.env_prefix)
+        periods = self.report.periods if self.report is not None else ()
+        if tuned.period is not None and tuned.period not in periods:
+            raise ConfigError(f"invalid {self.env_prefix}PERIOD: one of "
+                              f"{', '.join(periods) or '(none: not a periodic kind)'}")
+        return tuned
 
     def setting_names(self) -> list[str]:
         """The ``SPSYNC_*`` variables that tune it."""

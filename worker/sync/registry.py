@@ -19,6 +19,7 @@ from worker.config import STREAM_KNOBS, ConfigError, ConfiguredReport, report_st
 from worker.db import catalog_items as catalog_store
 from worker.db import prices as price_store
 from worker.sync import (
+    brand_analytics,
     catalog_items,
     fba_reports,
     finances,
@@ -80,7 +81,7 @@ ORDERS = StreamKind(
         interval=timedelta(minutes=5), overlap=timedelta(minutes=1), page_size=100,
         lag=timedelta(minutes=2),  # Amazon: LastUpdatedBefore at least 2 minutes ago
         max_span=timedelta(days=7), initial=timedelta(days=30), max_page_size=100,
-        tunable=STREAM_KNOBS),
+        tunable=STREAM_KNOBS[:-1]),  # every knob but the report period
     backfill=Backfill(
         report_types.ORDERS_BY_UPDATE, window=timedelta(days=30),  # what the flat file takes
         per_marketplace=False, history=TWO_YEARS, older_markets=JP_AU_SG,
@@ -381,6 +382,61 @@ LEDGER_SUMMARY = StreamKind(
 )
 
 
+# Brand Analytics (Brand Registry sellers with the Brand Analytics role): whole reporting
+# periods, WEEK by default (SPSYNC_<KIND>_PERIOD=WEEK|MONTH|QUARTER), each asked once it has
+# been published: Amazon's weekly Brand Analytics data arrives up to 72 hours after the week
+# closes ("if the close period is Sat, the first availability would be Wed",
+# https://docs.openbridge.com/en/articles/6525724-amazon-vendor-central-retail-analytics; a
+# late week stayed FATAL until the Friday, github.com/amzn/selling-partner-api-models/issues/
+# 5351). A period asked too early ends FATAL ("The requested data is unavailable", issue 2444
+# of amzn/selling-partner-api-docs): a failed run, retried the next day from the same cursor.
+# A first run reads the last 4 periods (a month of weeks: trends need a few, each period is
+# one report per batch at createReport's 1 a minute); older ones stay unread. Daily runs ask
+# nothing until the next period is due.
+#
+# Without Brand Registry or the role, Amazon answers createReport with 403 Unauthorized
+# ("Access to the resource is forbidden": amzn/selling-partner-api-docs issue 1626,
+# amzn/selling-partner-api-models issues 2546 and 4652), which disables the stream once
+# (worker/sync/service.py). No FATAL text for it is documented; ``refusal`` names the words
+# such a report would carry, and never Amazon's generic "A client error occurred" (bad
+# parameters) or "The requested data is unavailable" (not yet published), which are retried.
+BRAND_ANALYTICS_PUBLISHED = timedelta(days=3)
+BRAND_ANALYTICS_REFUSAL = (r"brand registry|brand analytics role|not entitled|"
+                           r"not authori[sz]ed|access (is )?denied")
+
+
+def _periodic(period: str) -> Tuning:
+    return Tuning(interval=timedelta(days=1), overlap=timedelta(0), page_size=0,
+                  lag=BRAND_ANALYTICS_PUBLISHED, period=period,
+                  tunable=("interval_seconds", "period"))
+
+
+SEARCH_TERMS = StreamKind(
+    name="search-terms", table="search_terms", key=brand_analytics.TERMS_KEY,
+    per_marketplace=True,
+    report=ReportStream(brand_analytics.SEARCH_TERMS,
+                        periods=("DAY", "WEEK", "MONTH", "QUARTER"),
+                        refusal=BRAND_ANALYTICS_REFUSAL),
+    tuning=_periodic("WEEK"),
+    # `backfill --stream search-terms --since`: every whole week since then, same sink. No
+    # history limit is documented for Brand Analytics; the reports' usual two years assumed.
+    backfill=Backfill(brand_analytics.SEARCH_TERMS, window=timedelta(days=7), period="WEEK",
+                      published=BRAND_ANALYTICS_PUBLISHED, history=TWO_YEARS),
+)
+
+# One report per period and batch of 18 listed ASINs (the asin option's 200 characters). No
+# backfill: its requests need the seller's listed ASINs, which backfill planning does not read.
+SEARCH_QUERY_PERFORMANCE = StreamKind(
+    name="search-query-performance", table="search_query_performance",
+    key=brand_analytics.SQP_KEY, per_marketplace=True,
+    report=ReportStream(brand_analytics.SEARCH_QUERY_PERFORMANCE,
+                        periods=("WEEK", "MONTH", "QUARTER"),
+                        batches=brand_analytics.query_performance_batches,
+                        refusal=BRAND_ANALYTICS_REFUSAL),
+    tuning=_periodic("WEEK"),
+)
+
+
 def configured(report: ConfiguredReport) -> StreamKind:
     """A report type a deployment syncs as a stream (``SPSYNC_REPORT_STREAMS``): one report a
     marketplace each interval, from the cursor minus the look-back, its rows into
@@ -396,8 +452,8 @@ def configured(report: ConfiguredReport) -> StreamKind:
 BUILT_IN: tuple[StreamKind, ...] = (ORDERS, INVENTORY, LISTINGS, FINANCES, PAYOUTS,
                                     SETTLEMENTS, CATALOG, PRICES, SALES_TRAFFIC, RETURNS,
                                     RETURNS_MFN, REIMBURSEMENTS, FEE_ESTIMATES, STORAGE_FEES,
-                                    LEDGER, LEDGER_SUMMARY, ORDER_METRICS,
-                                    INBOUND)
+                                    LEDGER, LEDGER_SUMMARY, ORDER_METRICS, INBOUND,
+                                    SEARCH_TERMS, SEARCH_QUERY_PERFORMANCE)
 
 
 def _configured_kinds() -> tuple[StreamKind, ...]:
@@ -498,6 +554,10 @@ def _doc_row(k: StreamKind) -> list[str]:
     if k.report is not None and k.tuning is not None:
         reads = (f"`{k.report.report_type}` reports, looking back "
                  f"{k.tuning.overlap.total_seconds() / 86400:g} days")
+        if k.report.periods:
+            reads = (f"`{k.report.report_type}` reports of whole {k.tuning.period} periods, "
+                     f"{k.tuning.lag.total_seconds() / 86400:g} days after they end"
+                     + (", one per batch of ASINs" if k.report.batches else ""))
     into = f"`{k.table}` ({', '.join(k.key)})" + (f", `{k.children.table}`" if k.children
                                                    else "")
     settings = ", ".join(f"`{name}`" for name in k.setting_names()) or "-"
@@ -511,7 +571,8 @@ def _doc_backfill(k: StreamKind) -> str:
         return f"its own API (`{k.endpoint.operation}`) from `--since`{reach}"
     if b is None:
         return "none: Amazon answers only what is true now" if k.refresh else "-"
-    shape = (f"{b.window.days}-day windows" if b.window else "one snapshot") + (
+    shape = (f"whole {b.period} periods" if b.period else f"{b.window.days}-day windows"
+             if b.window else "one snapshot") + (
         " per marketplace" if b.per_marketplace else "")
     return f"`{b.report_type}`, {shape}"
 

@@ -11,11 +11,15 @@ worker killed while Amazon works on the report (or while it is being read) leave
 resumes the same report, never asks for a second. Each finished window moves the cursor, in
 the same transaction as the run's counters. A window that would move the cursor less than
 :data:`MIN_STEP` is not asked for: reports are slow and their quota small. A ``daily`` kind
-(sales and traffic) asks one report per UTC day of the window (:func:`requests_for`).
+(sales and traffic) asks one report per UTC day of the window (:func:`requests_for`). A
+kind with ``periods`` (Brand Analytics) asks for whole reporting periods instead, once each
+has been published (:meth:`ReportStreamRun._run_periods`), and may ask several reports of a
+period (``batches``: search query performance's ASIN lists).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,12 +28,19 @@ import structlog
 from sqlalchemy import Connection
 
 from worker.db import state
-from worker.db.reports import ReportRequest
+from worker.db.reports import ReportRecord, ReportRequest
 from worker.db.sellers import SellerRecord
 from worker.db.state import Checkpoint
 from worker.spapi.client import SpApiClient
 from worker.sync.declaration import ReportStream, StreamKind
-from worker.sync.reports import PollPolicy, ReportJob, run_report
+from worker.sync.periods import Period, due
+from worker.sync.reports import (
+    PollPolicy,
+    ReportFailedError,
+    ReportJob,
+    ReportRefusedError,
+    run_report,
+)
 from worker.sync.runner import Totals
 from worker.sync.windows import Window, WindowPolicy, iso, next_window
 
@@ -96,6 +107,8 @@ class ReportStreamRun:
         market = self.kind.marketplace_of(self.stream)
         markets = (market,) if market else tuple(self.seller.marketplace_ids)
         job = ReportJob(self.client, self.conn, self.seller, poll=self.poll)
+        if report.periods:
+            return await self._run_periods(job, report, markets)
         started = self.now()  # the cursor never passes the run's start: every run ends
         with self.conn.begin():
             cp = state.load_checkpoint(self.conn, self.seller.id, self.stream)
@@ -118,8 +131,65 @@ class ReportStreamRun:
                         state.save_checkpoint(self.conn, self.seller.id, self.stream, cp)
                     state.add_to_run(self.conn, self.run_id, pages=1,
                                      rows_written=done.rows_written)
-                self.totals.pages += 1
-                self.totals.rows += done.rows_written
-                log.info("sync.report", report_id=done.report_id, rows=done.rows_read,
-                         written=done.rows_written, rejected=done.rows_rejected,
-                         status=done.ingest_status)
+                self._count(done)
+
+    def _count(self, done: ReportRecord) -> None:
+        self.totals.pages += 1
+        self.totals.rows += done.rows_written
+        log.info("sync.report", report_id=done.report_id, rows=done.rows_read,
+                 written=done.rows_written, rejected=done.rows_rejected,
+                 status=done.ingest_status)
+
+    async def _run_periods(self, job: ReportJob, report: ReportStream,
+                           markets: tuple[str, ...]) -> Totals:
+        """Whole periods (Brand Analytics): each published period after the cursor, its
+        reports (one per batch of options), then the cursor at the period's end. The period
+        is committed as the window first, so a killed run resumes the same reports; a
+        finished period is never asked again (the cursor, and ``reports.reusable``)."""
+        name = self.policy.period or report.periods[0]
+        with self.conn.begin():
+            cp = state.load_checkpoint(self.conn, self.seller.id, self.stream)
+        # A killed run's period is the first after the cursor again: its requests are the
+        # same, so reports.reusable finds the reports it asked for.
+        for period in due(name, cp.cursor, self.now(), self.policy.lag, report.first_reach):
+            requests = self._period_requests(report, markets, period)
+            if not requests:  # nothing to ask yet (no ASINs listed): the cursor stays
+                return self.totals
+            with self.conn.begin():
+                state.save_checkpoint(self.conn, self.seller.id, self.stream,
+                                      Checkpoint(cp.cursor, period.start, period.after, None))
+            self.totals.windows += 1
+            for n, req in enumerate(requests, start=1):
+                done = await self._one(job, report, req)
+                with self.conn.begin():
+                    if n == len(requests):
+                        cp = Checkpoint(period.after, None, None, None)
+                        state.save_checkpoint(self.conn, self.seller.id, self.stream, cp)
+                    state.add_to_run(self.conn, self.run_id, pages=1,
+                                     rows_written=done.rows_written)
+                self._count(done)
+        return self.totals
+
+    def _period_requests(self, report: ReportStream, markets: tuple[str, ...],
+                         period: Period) -> list[ReportRequest]:
+        options = (*report.options, ("reportPeriod", period.name))
+        if report.batches is None:
+            batches: list[tuple[tuple[str, str], ...]] = [()]
+        else:
+            with self.conn.begin():
+                batches = report.batches(self.conn, self.seller.id, markets[0])
+        return [ReportRequest(report.report_type, markets, period.start, period.end,
+                              (*options, *extra), purpose=f"stream:{self.kind.name}")
+                for extra in batches]
+
+    async def _one(self, job: ReportJob, report: ReportStream,
+                   req: ReportRequest) -> ReportRecord:
+        try:
+            return await run_report(job, req)
+        except ReportFailedError as exc:
+            if report.refusal and exc.fatal and re.search(report.refusal, exc.fatal,
+                                                          re.IGNORECASE):
+                raise ReportRefusedError(
+                    f"Amazon refused {req.report_type}: {exc.fatal.strip()[:300]}",
+                    operation="createReport", code="FATAL") from exc
+            raise

@@ -38,6 +38,7 @@ from worker.ratelimit.bucket import Priority
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.documents import DocumentUrlExpiredError
 from worker.spapi.errors import MalformedResponseError, RetriableError, ServerError, SpApiError
+from worker.sync import brand_analytics, json_stream
 from worker.sync.fields import parse_time
 from worker.sync.report_parse import TruncatedDocumentError, lines, table_rows
 from worker.sync.report_types import (
@@ -60,7 +61,16 @@ ANALYZE_EVERY = 100  # batches (of 1,000 rows) between statistics refreshes
 
 
 class ReportFailedError(SpApiError):
-    """A report ended FATAL, or its document could not be read: the report row says why."""
+    """A report ended FATAL, or its document could not be read: the report row says why
+    (``fatal``: a FATAL report's error document, as text)."""
+
+    fatal: str | None = None
+
+
+class ReportRefusedError(SpApiError):
+    """Amazon refused the seller a report type through a FATAL report whose error says the
+    seller is not entitled to it (a kind's ``ReportStream.refusal``): the stream is disabled
+    as for a 403 ``Unauthorized`` (:func:`worker.sync.service.refused`)."""
 
 
 class ReportStillProcessingError(RetriableError):
@@ -183,8 +193,10 @@ async def ingest(job: ReportJob, report: ReportRecord) -> ReportRecord:
     if status == "FATAL":
         text = await _error_text(job, report) if report.document_id else "no error document"
         _finish(job, report, "failed", f"FATAL: {text}")
-        raise ReportFailedError(f"report {report.report_id} ended FATAL",
-                                operation="getReport")
+        failed = ReportFailedError(f"report {report.report_id} ended FATAL",
+                                   operation="getReport")
+        failed.fatal = text
+        raise failed
     if status != "DONE" or not report.document_id:
         raise MalformedResponseError(f"report is {status} without a document",
                                      operation="getReport")
@@ -226,6 +238,9 @@ async def _document(job: ReportJob, document_id: str) -> tuple[str, bool]:
 
 
 async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> None:
+    if report.report_type in brand_analytics.TYPES:  # hundreds of MB: streamed, not joined
+        await _load_streamed(job, report, job.client.download(url), gzip)
+        return
     document = lines(job.client.download(url), gzip=gzip)
     first = await anext(document, None)
     if first is None:
@@ -282,6 +297,28 @@ async def _load_json(job: ReportJob, report: ReportRecord, source: AsyncIterable
                       rejected=rejected)
 
     _commit(job, report, write)
+
+
+async def _load_streamed(job: ReportJob, report: ReportRecord, chunks: AsyncIterable[bytes],
+                         gzip: bool) -> None:
+    """A large JSON report parsed as it arrives (:mod:`json_stream`), its entries written in
+    batches by its sink: memory stays flat whatever the document's size."""
+    sink = brand_analytics.BrandAnalyticsSink(report)
+    parser = json_stream.JsonEntries(sink.section)
+    batches, line = 0, 0
+    async with aclosing(json_stream.entries(chunks, gzip=gzip, parser=parser)) as entries:
+        async for entry in entries:
+            line += 1
+            sink.accept_entry(line, entry)
+            if sink.ready():
+                _commit(job, report, lambda conn: sink.flush(conn, final=False))
+                batches += 1
+                if batches % ANALYZE_EVERY == 0:
+                    _analyze(job.conn, sink.tables)
+    _commit(job, report, lambda conn: sink.flush(conn, final=True))
+    sink.check(parser.specification)
+    if batches >= ANALYZE_EVERY // 10:
+        _analyze(job.conn, sink.tables)
 
 
 def _commit(job: ReportJob, report: ReportRecord, write: Callable[[Connection], Counts]) -> None:

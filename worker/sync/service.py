@@ -31,7 +31,7 @@ from worker.sync import calls
 from worker.sync.catalog import Plan, plan
 from worker.sync.refresh_run import RefreshRun
 from worker.sync.report_stream import ReportStreamRun
-from worker.sync.reports import PollPolicy
+from worker.sync.reports import PollPolicy, ReportRefusedError
 from worker.sync.runner import StreamRun, Totals
 from worker.sync.windows import utc_now
 
@@ -163,12 +163,16 @@ def refused(exc: SpApiError) -> bool:
     """Amazon refuses the seller this operation for good: 403 ``Unauthorized`` after a fresh
     access token (the client retried once with one), i.e. a role, a registration (brand
     registry) or an API the seller's authorization lacks."""
+    if isinstance(exc, ReportRefusedError):  # a FATAL report saying so (ReportStream.refusal)
+        return True
     return (isinstance(exc, AuthError) and not isinstance(exc, InvalidGrantError)
             and exc.code == "Unauthorized")
 
 
 def refusal(exc: SpApiError) -> str:
     """What ``status`` shows for a stream disabled by :func:`refused`."""
+    if isinstance(exc, ReportRefusedError):
+        return (f"{exc.detail}; `sellers enable` or a new authorization tries again")
     return (f"Amazon refused {exc.operation or 'the call'} ({exc.status} {exc.code}): the "
             "seller's authorization lacks a role or access it needs; `sellers enable` or a "
             "new authorization tries again")

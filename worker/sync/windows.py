@@ -19,6 +19,7 @@ class WindowPolicy:
     overlap: timedelta
     max_span: timedelta
     initial: timedelta
+    period: str | None = None  # a kind read in whole reporting periods (worker/sync/periods.py)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 Inbound 2024-03-20 getInboundPlan, getShipment, listShipmentItems; the ``inbound`` stream)
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 
 No personal data: a plan keeps its ship-from city, country and postal code only (the
 address's name, phone and email stay out, in ``raw`` too). All three tables are in the
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

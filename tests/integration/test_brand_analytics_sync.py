@@ -7,7 +7,7 @@ refuses has the stream disabled once while its other streams sync."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -300,3 +300,43 @@ def test_an_entry_that_does_not_map_is_kept_with_its_reason(start_sim, runtime_f
                      "search_terms WHERE seller_id = :s ORDER BY 3", s=seller_id) == [
         (date(2021, 6, 6), date(2021, 6, 12), 1, "B123456789"),
         (date(2021, 6, 6), date(2021, 6, 12), 3, "B987654321")]
+
+
+def test_a_week_amazon_publishes_late_is_asked_again_without_failing(start_sim, runtime_for):
+    """The stream expects a week 3 days after it ends; when Amazon is later ("The requested
+    data is unavailable"), the run still succeeds with the weeks before it, and the next run
+    asks for that week again."""
+    sim = start_sim(sellers=1, orders_per_seller=40, time_scale=1000, seed=85)
+    rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05)
+    (spid, seller_id), = register(rt, sim).items()
+    market = sim.world()["sellers"][0]["marketplace_ids"][0]
+    stream = SEARCH_TERMS.stream(market)
+    clock = SimClock(sim)
+    sim_now = datetime.fromtimestamp(sim.client.advance_clock(0), UTC)
+    # A day after the next week ends: the simulator publishes it 2 days later (3 after its
+    # end). _published_weeks(now + 3 days) is the week that ended by now: one more week on.
+    end = datetime.combine(_published_weeks(sim_now + timedelta(days=3), 1)[0]
+                           + timedelta(weeks=2), datetime.min.time(), UTC)
+    clock.advance((end + timedelta(days=1) - sim_now).total_seconds())
+    ahead = timedelta(days=2, hours=1)  # the stream believes the week is published
+
+    def early() -> datetime:
+        return clock.now() + ahead
+
+    assert asyncio.run(run_stream(rt, seller_id, stream, now=early)).status == "succeeded"
+    late_week = (end - timedelta(weeks=1)).date()
+    asked = _reports(rt, seller_id, TERMS)
+    assert [r[3] for r in asked] == ["ingested"] * 3 + ["failed"]
+    assert asked[-1][0].date() == late_week
+    assert sorted(_terms(rt, seller_id, market)) == [late_week - timedelta(weeks=k)
+                                                     for k in (3, 2, 1)]
+    with rt.engine.begin() as conn:
+        cursor = state.load_checkpoint(conn, seller_id, stream).cursor
+    assert cursor is not None and cursor.date() == late_week
+
+    clock.advance(ahead.total_seconds())  # Amazon catches up: the week is asked again, read
+    assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == "succeeded"
+    stored = _terms(rt, seller_id, market)
+    assert late_week in stored
+    assert stored[late_week] == _terms_truth(sim, spid, market, late_week)
+    assert [r[3] for r in _reports(rt, seller_id, TERMS)][-1] == "ingested"

@@ -132,6 +132,10 @@ class ReportStream:
     # refuses the seller the report type: the stream is disabled as for a 403 Unauthorized,
     # not retried every run.
     refusal: str | None = None
+    # A FATAL report whose error text matches this says the period is not published yet
+    # (Amazon was later than ``tuning.lag``): the run ends there, succeeded (the report's row
+    # keeps Amazon's answer), and the next run asks for the period again.
+    unpublished: str | None = None
 
 
 @dataclass(frozen=True)

@@ -389,7 +389,8 @@ LEDGER_SUMMARY = StreamKind(
 # https://docs.openbridge.com/en/articles/6525724-amazon-vendor-central-retail-analytics; a
 # late week stayed FATAL until the Friday, github.com/amzn/selling-partner-api-models/issues/
 # 5351). A period asked too early ends FATAL ("The requested data is unavailable", issue 2444
-# of amzn/selling-partner-api-docs): a failed run, retried the next day from the same cursor.
+# of amzn/selling-partner-api-docs): the run ends there, as a success that read nothing, and
+# the next day's run asks again from the same cursor (a late week is no failure).
 # A first run reads the last 4 periods (a month of weeks: trends need a few, each period is
 # one report per batch at createReport's 1 a minute); older ones stay unread. Daily runs ask
 # nothing until the next period is due.
@@ -403,6 +404,7 @@ LEDGER_SUMMARY = StreamKind(
 BRAND_ANALYTICS_PUBLISHED = timedelta(days=3)
 BRAND_ANALYTICS_REFUSAL = (r"brand registry|brand analytics role|not entitled|"
                            r"not authori[sz]ed|access (is )?denied")
+BRAND_ANALYTICS_UNPUBLISHED = r"requested data is unavailable"
 
 
 def _periodic(period: str) -> Tuning:
@@ -416,7 +418,8 @@ SEARCH_TERMS = StreamKind(
     per_marketplace=True,
     report=ReportStream(brand_analytics.SEARCH_TERMS,
                         periods=("DAY", "WEEK", "MONTH", "QUARTER"),
-                        refusal=BRAND_ANALYTICS_REFUSAL),
+                        refusal=BRAND_ANALYTICS_REFUSAL,
+                        unpublished=BRAND_ANALYTICS_UNPUBLISHED),
     tuning=_periodic("WEEK"),
     # `backfill --stream search-terms --since`: every whole week since then, same sink. No
     # history limit is documented for Brand Analytics; the reports' usual two years assumed.
@@ -432,7 +435,8 @@ SEARCH_QUERY_PERFORMANCE = StreamKind(
     report=ReportStream(brand_analytics.SEARCH_QUERY_PERFORMANCE,
                         periods=("WEEK", "MONTH", "QUARTER"),
                         batches=brand_analytics.query_performance_batches,
-                        refusal=BRAND_ANALYTICS_REFUSAL),
+                        refusal=BRAND_ANALYTICS_REFUSAL,
+                        unpublished=BRAND_ANALYTICS_UNPUBLISHED),
     tuning=_periodic("WEEK"),
 )
 

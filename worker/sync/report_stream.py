@@ -161,6 +161,8 @@ class ReportStreamRun:
             self.totals.windows += 1
             for n, req in enumerate(requests, start=1):
                 done = await self._one(job, report, req)
+                if done is None:  # not published yet: the next run asks again
+                    return self.totals
                 with self.conn.begin():
                     if n == len(requests):
                         cp = Checkpoint(period.after, None, None, None)
@@ -183,10 +185,17 @@ class ReportStreamRun:
                 for extra in batches]
 
     async def _one(self, job: ReportJob, report: ReportStream,
-                   req: ReportRequest) -> ReportRecord:
+                   req: ReportRequest) -> ReportRecord | None:
+        """The report of ``req`` ingested; None when Amazon has not published its period yet
+        (a FATAL matching ``unpublished``); a refusal raises :class:`ReportRefusedError`."""
         try:
             return await run_report(job, req)
         except ReportFailedError as exc:
+            if report.unpublished and exc.fatal and re.search(report.unpublished, exc.fatal,
+                                                              re.IGNORECASE):
+                log.info("sync.report_unpublished", report_type=req.report_type,
+                         start=iso(req.start) if req.start else None)
+                return None
             if report.refusal and exc.fatal and re.search(report.refusal, exc.fatal,
                                                           re.IGNORECASE):
                 raise ReportRefusedError(

@@ -20,12 +20,10 @@ entry that does not map is kept in ``report_rows`` with the reason; the rest sti
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
-from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Connection
@@ -36,7 +34,8 @@ from worker.db.models import SearchQueryPerformance, SearchTerm
 from worker.db.reports import ReportRecord
 from worker.db.upsert import upsert_newer
 from worker.spapi.errors import MalformedResponseError
-from worker.sync.fields import MAX_INT, bad, fits_money, unstorable
+from worker.sync import sales_traffic
+from worker.sync.fields import MAX_INT, bad, unstorable
 from worker.sync.periods import Period, period_of
 from worker.sync.report_types import BATCH_ROWS, BaseSink, Counts
 
@@ -48,10 +47,9 @@ TERMS_KEY = ("seller_id", "marketplace_id", "report_period", "start_date", "depa
              "search_term", "click_share_rank")
 SQP_KEY = ("seller_id", "marketplace_id", "report_period", "start_date", "asin",
            "search_query")
-RATE_LIMIT = Decimal("99999999")  # numeric(14, 6)
-_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _TEXT_LIMIT = 1000  # a search term or department; longer is no search anyone typed
 _ASIN = re.compile(r"[A-Z0-9]{10,12}", re.ASCII)
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- cells (pure)
@@ -64,29 +62,20 @@ def count(value: Any, what: str, *, least: int = 0) -> int:
 
 
 def rate(value: Any, what: str) -> Decimal:
-    """A share or rate (a JSON number; ijson gives float, int or Decimal)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or (
-            isinstance(value, float) and not math.isfinite(value)):
-        raise bad(f"{what} is not a number")
-    parsed = Decimal(str(value))
-    if not parsed.is_finite() or not 0 <= parsed < RATE_LIMIT:
-        raise bad(f"{what} is out of range (0 to 10^8)")
-    return parsed
+    """A share or rate, required (``sales_traffic.rate``)."""
+    return _required(sales_traffic.rate(value, what), what)
 
 
 def amount(value: Any, what: str) -> tuple[Decimal, str]:
-    """A ``CurrencyAmount`` -> (amount, currency)."""
-    if not isinstance(value, dict):
-        raise bad(f"{what} is not an amount object")
-    number, currency = value.get("amount"), value.get("currencyCode")
-    if isinstance(number, bool) or not isinstance(number, int | float | Decimal):
-        raise bad(f"{what}.amount is not a number")
-    parsed = Decimal(str(number))
-    if not parsed.is_finite():
-        raise bad(f"{what}.amount is not a number")
-    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-        raise bad(f"{what}.currencyCode is not an ISO 4217 code")
-    return fits_money(parsed, f"{what}.amount"), currency
+    """A ``CurrencyAmount`` -> (amount, currency), required (``sales_traffic.amount``)."""
+    number, currency = sales_traffic.amount(value, what)
+    return _required(number, what), _required(currency, what)
+
+
+def _required(value: T | None, what: str) -> T:
+    if value is None:
+        raise bad(f"{what} is missing")
+    return value
 
 
 def text(value: Any, what: str) -> str:
@@ -102,22 +91,10 @@ def asin(value: Any, what: str) -> str:
     return value
 
 
-def day(value: Any, what: str) -> date:
-    if not isinstance(value, str):
-        raise bad(f"{what} is not a date")
-    try:
-        return date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        raise bad(f"{what} is not a date") from None
-
-
 def _entry(entry: Any, what: str) -> dict[str, Any]:
     if not isinstance(entry, dict):
         raise bad(f"{what} is not an object")
-    where = unstorable(entry)
-    if where is not None:
-        raise bad(f"{what} holds a NUL, a lone surrogate, NaN or Infinity at {where}")
-    return entry
+    return sales_traffic.storable_entry(entry, what)
 
 
 # ---------------------------------------------------------------- entries (pure)
@@ -154,8 +131,8 @@ def map_query_performance(entry: Any, period: Period) -> dict[str, Any]:
     query = query if isinstance(query, dict) else {}
     search = text(query.get("searchQuery"), f"dataByAsin {the_asin}.searchQueryData.searchQuery")
     what = f"dataByAsin {the_asin} {search[:80]!r}"
-    first = day(entry.get("startDate"), f"{what}.startDate")
-    last = day(entry.get("endDate"), f"{what}.endDate")
+    first = sales_traffic.date_of(entry.get("startDate"), f"{what}.startDate")
+    last = sales_traffic.date_of(entry.get("endDate"), f"{what}.endDate")
     if (first, last) != (period.first, period.last):
         raise bad(f"{what} is dated {first}..{last}, not its report's {period.name} "
                   f"{period.first}..{period.last}")

@@ -73,13 +73,14 @@ def count(value: Any, what: str) -> int | None:
 
 
 def rate(value: Any, what: str) -> Decimal | None:
+    """A share or rate (a JSON number: ``json`` gives int or float, ``ijson`` Decimal)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or (
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or (
             isinstance(value, float) and not math.isfinite(value)):
         raise bad(f"{what} is not a number")
     parsed = Decimal(str(value))
-    if not 0 <= parsed < RATE_LIMIT:
+    if not parsed.is_finite() or not 0 <= parsed < RATE_LIMIT:
         raise bad(f"{what} is out of range (0 to 10^8)")
     return parsed
 
@@ -91,7 +92,7 @@ def amount(value: Any, what: str) -> tuple[Decimal | None, str | None]:
     if not isinstance(value, dict):
         raise bad(f"{what} is not an amount object")
     number, currency = value.get("amount"), value.get("currencyCode")
-    if isinstance(number, bool) or not isinstance(number, int | float | str):
+    if isinstance(number, bool) or not isinstance(number, int | float | Decimal | str):
         raise bad(f"{what}.amount is not a number")
     try:
         parsed = Decimal(str(number).strip())
@@ -104,7 +105,7 @@ def amount(value: Any, what: str) -> tuple[Decimal | None, str | None]:
     return fits_money(parsed, f"{what}.amount"), currency
 
 
-def _day(value: Any, what: str) -> date:
+def date_of(value: Any, what: str) -> date:
     if not isinstance(value, str):
         raise bad(f"{what} is not a date")
     try:
@@ -123,7 +124,8 @@ def _ident(entry: dict[str, Any], key: str, what: str, *, required: bool) -> str
     return value.strip()
 
 
-def _raw(entry: dict[str, Any], what: str) -> dict[str, Any]:
+def storable_entry(entry: dict[str, Any], what: str) -> dict[str, Any]:
+    """``entry`` as jsonb can hold it (else the reason, raised)."""
     where = unstorable(entry)
     if where is not None:
         raise bad(f"{what} holds a NUL, a lone surrogate, NaN or Infinity at {where}")
@@ -135,12 +137,12 @@ def map_date_entry(entry: Any) -> dict[str, Any]:
     marketplace and report). Pure; raises :class:`MalformedResponseError` with the reason."""
     if not isinstance(entry, dict):
         raise bad("salesAndTrafficByDate entry is not an object")
-    day = _day(entry.get("date"), "salesAndTrafficByDate.date")
+    day = date_of(entry.get("date"), "salesAndTrafficByDate.date")
     what = f"salesAndTrafficByDate {day.isoformat()}"
     row: dict[str, Any] = {"date": day}
     for section, fields in spec.BY_DATE:
         row |= map_counts(entry.get(section), fields, f"{what}.{section}")
-    row["raw"] = _raw(entry, what)
+    row["raw"] = storable_entry(entry, what)
     return row
 
 
@@ -156,7 +158,7 @@ def map_asin_entry(entry: Any, day: date) -> dict[str, Any]:
                            "sku": _ident(entry, "sku", what, required=False)}
     for section, fields in spec.BY_ASIN:
         row |= map_counts(entry.get(section), fields, f"{what}.{section}")
-    row["raw"] = _raw(entry, what)
+    row["raw"] = storable_entry(entry, what)
     return row
 
 
@@ -169,8 +171,8 @@ def report_days(doc: dict[str, Any]) -> tuple[str, date | None]:
     granularity = (options.get("dateGranularity") if isinstance(options, dict) else None) \
         or "DAY"
     try:
-        first = _day(specification.get("dataStartTime"), "dataStartTime")
-        last = _day(specification.get("dataEndTime"), "dataEndTime")
+        first = date_of(specification.get("dataStartTime"), "dataStartTime")
+        last = date_of(specification.get("dataEndTime"), "dataEndTime")
     except MalformedResponseError:
         return str(granularity), None
     return str(granularity), first if first == last else None
@@ -221,7 +223,7 @@ def _as_read(line: int, section: str, entry: Any) -> dict[str, Any]:
     ``report_rows``, keyed ``date:<day>`` or ``asin:<childAsin or parentAsin>``."""
     if not isinstance(entry, dict):
         raise bad(f"{section} entry is not an object")
-    _raw(entry, section)
+    storable_entry(entry, section)
     prefix, key = ("date", entry.get("date")) if section == "salesAndTrafficByDate" else (
         "asin", entry.get("childAsin") or entry.get("parentAsin"))
     return {"line": line, "record_key": f"{prefix}:{key}" if isinstance(key, str) else None,

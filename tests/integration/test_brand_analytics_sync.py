@@ -340,3 +340,39 @@ def test_a_week_amazon_publishes_late_is_asked_again_without_failing(start_sim, 
     assert late_week in stored
     assert stored[late_week] == _terms_truth(sim, spid, market, late_week)
     assert [r[3] for r in _reports(rt, seller_id, TERMS)][-1] == "ingested"
+
+
+def test_backfill_search_query_performance_asks_per_batch_of_listed_asins(start_sim,
+                                                                          runtime_for):
+    sim = start_sim(sellers=1, orders_per_seller=200, time_scale=1000, seed=86,
+                    history_days=35, catalog_size=25)
+    rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05)
+    (spid, seller_id), = register(rt, sim).items()
+    market = sim.world()["sellers"][0]["marketplace_ids"][0]
+    now = datetime.now(UTC)
+    weeks = _published_weeks(now, 3)
+    since = datetime.combine(weeks[0], datetime.min.time(), UTC)
+    with rt.engine.begin() as conn:
+        seller = get_seller(conn, seller_id, rt.keyring)
+    with pytest.raises(backfill.BackfillError, match="has none mirrored yet"):
+        asyncio.run(backfill.backfill_seller(rt, seller, "search-query-performance", since,
+                                             now))
+    assert _reports(rt, seller_id, SQP) == []  # nothing asked
+
+    assert asyncio.run(run_stream(rt, seller_id, LISTINGS.stream(market))).status == "succeeded"
+    listed = {a for (a,) in table(
+        rt, "SELECT DISTINCT asin FROM listings_items WHERE seller_id = :s AND "
+            "marketplace_id = :m AND asin IS NOT NULL", s=seller_id, m=market)}
+    batches = -(-len(listed) // 18)
+    progress = asyncio.run(backfill.backfill_seller(rt, seller, "search-query-performance",
+                                                    since, now))
+    assert progress.failures == [] and progress.done == len(weeks) * batches
+    asked = _reports(rt, seller_id, SQP)
+    assert {a for _, _, o, _ in asked for a in o["asin"].split()} == listed
+    stored = _sqp(rt, seller_id, market)
+    assert sorted(stored) == weeks
+    for week in weeks:
+        assert stored[week] == _sqp_truth(sim, spid, market, week), week
+    again = asyncio.run(backfill.backfill_seller(rt, seller, "search-query-performance",
+                                                 since, now))
+    assert again.skipped == again.done == len(asked)  # nothing asked twice

@@ -56,7 +56,7 @@ def no_history(kind: StreamKind) -> str:
 @operator_command
 def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: datetime | None,
              until: datetime | None, dry_run: bool) -> None:
-    from worker.sync.backfill import plan_requests
+    from worker.sync.backfill import batches_of, plan_requests
 
     if bool(seller_ref) == all_sellers:
         raise click.UsageError("give exactly one of --seller ID or --all-sellers")
@@ -73,7 +73,8 @@ def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: date
         _api_backfill(rt, chosen, stream, start, end, dry_run)
         return
     for seller in chosen:
-        plan_requests(seller, stream, start, end)  # bad dates fail before anything runs
+        # bad dates (or nothing to ask yet) fail before anything runs
+        plan_requests(seller, stream, start, end, batches=batches_of(rt, seller, stream))
     if dry_run:
         _backfill_dry_run(rt, chosen, stream, start, end)
         return

@@ -42,6 +42,8 @@ from worker.sync.reports import PollPolicy, ReportJob, ingest, obtain, wait_proc
 log = structlog.get_logger(__name__)
 
 LOOKAHEAD = 4  # reports created ahead of the one being ingested
+# marketplace -> the extra reportOptions of each of its reports a period (Backfill.batches)
+Batches = Callable[[str], list[tuple[tuple[str, str], ...]]]
 
 
 class BackfillError(ValueError):
@@ -54,10 +56,14 @@ def streams() -> list[str]:
 
 
 def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
-                  until: datetime, now: datetime | None = None) -> list[ReportRequest]:
+                  until: datetime, now: datetime | None = None,
+                  batches: Batches | None = None) -> list[ReportRequest]:
     """The report requests that cover ``stream`` for ``seller`` from ``since`` to ``until``
-    (``now``: the clock Amazon's history is measured from)."""
+    (``now``: the clock Amazon's history is measured from; ``batches``: a kind with
+    ``Backfill.batches``, the extra options of each report per marketplace, see
+    :func:`batches_of`)."""
     fill = _backfill_of(stream)
+    extras = batches or (lambda market: [()])
     purpose = f"backfill:{stream}"
     markets = tuple(seller.marketplace_ids)
     groups = [(m,) for m in markets] if fill.per_marketplace else [markets]
@@ -75,10 +81,27 @@ def plan_requests(seller: SellerRecord, stream: str, since: datetime | None,
                             f"{first.date().isoformat()} or later")
     if fill.period is not None:
         return [ReportRequest(fill.report_type, g, p.start, p.end,
-                              (*fill.options, ("reportPeriod", p.name)), purpose)
-                for g in groups for p in within(fill.period, since, until - fill.published)]
+                              (*fill.options, ("reportPeriod", p.name), *extra), purpose)
+                for g in groups for p in within(fill.period, since, until - fill.published)
+                for extra in extras(g[0])]
     return [ReportRequest(fill.report_type, g, start, end, fill.options, purpose)
             for g in groups for start, end in windows(since, until, fill.window)]
+
+
+def batches_of(rt: Runtime, seller: SellerRecord, stream: str) -> Batches | None:
+    """The per-marketplace report options of a kind whose backfill asks several reports a
+    period (``Backfill.batches``, read from the mirror now), else None. A seller with none
+    (search query performance: no ASIN listed yet) cannot be backfilled yet: said in one line."""
+    fill = _backfill_of(stream)
+    if fill.batches is None:
+        return None
+    with rt.engine.begin() as conn:
+        found = {m: fill.batches(conn, seller.id, m) for m in seller.marketplace_ids}
+    if not any(found.values()):
+        raise BackfillError(f"{stream} asks its reports per listed ASIN and seller "
+                            f"{seller.selling_partner_id} has none mirrored yet: let its "
+                            "listings sync first")
+    return lambda market: found.get(market, [])
 
 
 def _backfill_of(stream: str) -> Backfill:
@@ -160,7 +183,8 @@ async def backfill_seller(rt: Runtime, seller: SellerRecord, stream: str,
                           since: datetime | None, until: datetime,
                           on_progress: Listener | None = None) -> Progress:
     """Run ``stream``'s backfill for one seller; failures are listed, not raised."""
-    requests = plan_requests(seller, stream, since, until)
+    requests = plan_requests(seller, stream, since, until,
+                             batches=batches_of(rt, seller, stream))
     progress = Progress(seller.selling_partner_id, stream, len(requests))
     notify = on_progress or (lambda p: None)
     poll = PollPolicy.of(rt.settings)
@@ -240,7 +264,8 @@ def dry_run(rt: Runtime, seller: SellerRecord, stream: str, since: datetime | No
     """What a backfill would do, per request: ``skip`` (ingested), ``resume`` or ``create``."""
     out = []
     with rt.engine.begin() as conn:
-        for req in plan_requests(seller, stream, since, until):
+        for req in plan_requests(seller, stream, since, until,
+                                 batches=batches_of(rt, seller, stream)):
             known = reports_db.reusable(conn, seller.id, req)
             out.append((req, "create" if known is None else
                         "skip" if known.finished else "resume"))

@@ -86,6 +86,10 @@ class Backfill:
     # after its end) by --until.
     period: str | None = None
     published: timedelta = timedelta(0)
+    # Several reports a period and marketplace, one per batch of extra reportOptions
+    # (search query performance: its ``asin`` lists), read from the mirror (as
+    # ``ReportStream.batches``): (conn, seller id, marketplace) -> each batch's options.
+    batches: Callable[[Any, int, str], list[tuple[tuple[str, str], ...]]] | None = None
 
 
 @dataclass(frozen=True)

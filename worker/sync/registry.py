@@ -427,8 +427,8 @@ SEARCH_TERMS = StreamKind(
                       published=BRAND_ANALYTICS_PUBLISHED, history=TWO_YEARS),
 )
 
-# One report per period and batch of 18 listed ASINs (the asin option's 200 characters). No
-# backfill: its requests need the seller's listed ASINs, which backfill planning does not read.
+# One report per period and batch of 18 listed ASINs (the asin option's 200 characters), for
+# the stream and for `backfill --stream search-query-performance --since` alike.
 SEARCH_QUERY_PERFORMANCE = StreamKind(
     name="search-query-performance", table="search_query_performance",
     key=brand_analytics.SQP_KEY, per_marketplace=True,
@@ -438,6 +438,9 @@ SEARCH_QUERY_PERFORMANCE = StreamKind(
                         refusal=BRAND_ANALYTICS_REFUSAL,
                         unpublished=BRAND_ANALYTICS_UNPUBLISHED),
     tuning=_periodic("WEEK"),
+    backfill=Backfill(brand_analytics.SEARCH_QUERY_PERFORMANCE, window=timedelta(days=7),
+                      period="WEEK", published=BRAND_ANALYTICS_PUBLISHED, history=TWO_YEARS,
+                      batches=brand_analytics.query_performance_batches),
 )
 
 

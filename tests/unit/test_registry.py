@@ -138,7 +138,7 @@ def test_kinds_are_unique_and_name_their_streams():
     assert [k.name for k in registry.backfilled()] == [
         "orders", "inventory", "listings", "sales-traffic", "returns", "returns-mfn",
         "reimbursements", "fee-estimates", "storage-fees", "ledger", "ledger-summary",
-        "search-terms"]
+        "search-terms", "search-query-performance"]
     assert registry.kind_of("returns-mfn:A") is registry.RETURNS_MFN
     assert registry.operation_of("reimbursements:A", current) == "createReport"
     assert SALES_TRAFFIC.synced and SALES_TRAFFIC.streams(["A"]) == ["sales-traffic:A"]

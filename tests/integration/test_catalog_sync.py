@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,13 +30,30 @@ def _calls(sim: Any) -> int:
                if b["operation"] == "searchCatalogItems")
 
 
+def _waits(rt: Any, seller_id: int, stream: str, waiting: list[str]) -> None:
+    with rt.engine.begin() as conn:  # the claim's lease
+        conn.execute(text("UPDATE sync_state SET due_at = now() + interval '6 hours' "
+                          "WHERE seller_id = :s AND stream = :t"), {"s": seller_id, "t": stream})
+    outcome = asyncio.run(run_stream(rt, seller_id, stream))
+    assert (outcome.status, outcome.totals.waiting_for) == ("skipped", sorted(waiting))
+    ((due, success),) = table(rt, "SELECT due_at - now(), last_success_at FROM sync_state "
+                                  "WHERE seller_id = :s AND stream = :t", s=seller_id, t=stream)
+    assert due <= timedelta(minutes=1) and success is None
+
+
 def test_the_catalog_of_listed_and_sold_asins_equals_the_truth(start_sim, runtime_for):
     sim = start_sim(sellers=1, orders_per_seller=120, time_scale=1000, seed=67)
     rt = runtime_for(sim)
     (_, seller_id), = register(rt, sim).items()
     market = sim.world()["sellers"][0]["marketplace_ids"][0]
-    for stream in ("orders", LISTINGS.stream(market)):
-        assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
+    stream = CATALOG.stream(market)
+    # A new seller: the ASINs come from its listings and orders, not synced yet. A run asks
+    # Amazon nothing, is no success, and comes due again within a minute.
+    _waits(rt, seller_id, stream, ["listings:" + market, "orders"])
+    assert asyncio.run(run_stream(rt, seller_id, LISTINGS.stream(market))).status == "succeeded"
+    _waits(rt, seller_id, stream, ["orders"])
+    assert _calls(sim) == 0
+    assert asyncio.run(run_stream(rt, seller_id, "orders")).status == "succeeded"
     with rt.engine.begin() as conn:  # an ASIN Amazon's catalog does not have
         conn.execute(text("UPDATE listings_items SET asin = 'B0NOSUCH00' WHERE seller_id = :s "
                           "AND marketplace_id = :m AND seller_sku = (SELECT min(seller_sku) "
@@ -47,7 +65,6 @@ def test_the_catalog_of_listed_and_sold_asins_equals_the_truth(start_sim, runtim
         WHERE i.seller_id = :s AND o.marketplace_id = :m""", s=seller_id, m=market) if a}
     assert len(wanted) > 20  # more than one batch
 
-    stream = CATALOG.stream(market)
     assert asyncio.run(run_stream(rt, seller_id, stream)).status == "succeeded"
     assert _calls(sim) == math.ceil(len(wanted) / 20)
     mirror = {r[0]: r[1:] for r in table(

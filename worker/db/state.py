@@ -135,6 +135,16 @@ def finish_sync(
     conn.execute(_state(update(SyncState), seller_id, stream).values(**values))
 
 
+def never_synced(conn: Connection, seller_id: int, streams: list[str]) -> list[str]:
+    """Those of ``streams`` the seller has, not disabled, that never succeeded."""
+    if not streams:
+        return []
+    return list(conn.execute(select(SyncState.stream).where(
+        SyncState.seller_id == seller_id, SyncState.stream.in_(streams),
+        SyncState.last_success_at.is_(None), SyncState.disabled_reason.is_(None),
+    ).order_by(SyncState.stream)).scalars())
+
+
 def rearm(conn: Connection, seller_id: int, stream: str, within: timedelta) -> None:
     """Make sure the pair comes due again within ``within`` (a claim may have pushed it out).
 

@@ -161,6 +161,11 @@ class Refresh:
     # A batch operation sent as a POST takes its keys in a body (seller, marketplace, keys);
     # ``query`` then gives the query string (usually none).
     body: Callable[[Any, str, list[str]], Any] | None = None
+    # The kinds whose rows name the keys (catalog: listings and orders). A run waits until
+    # the seller's streams of these kinds (this marketplace's, for a kind per marketplace)
+    # have synced once, or been refused: a new seller's first refresh would find no key and
+    # then sleep a whole interval. A waiting run asks nothing and comes due again soon.
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

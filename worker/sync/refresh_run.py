@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from worker.db import state
 from worker.db.sellers import SellerRecord
 from worker.spapi.client import SellerAuth, SpApiClient
-from worker.sync import paging
+from worker.sync import paging, registry
 from worker.sync.declaration import StreamKind
 from worker.sync.runner import Totals
 
@@ -49,6 +49,12 @@ class RefreshRun:
             raise ValueError(f"stream kind {self.kind.name!r} is not a per-marketplace refresh")
         auth = SellerAuth(self.seller.selling_partner_id, self.seller.region,
                           self.seller.refresh_token or "")
+        sources = [s for name in refresh.after for s in registry.kind(name).streams([market])]
+        with self.conn.begin():
+            pending = state.never_synced(self.conn, self.seller.id, sources)
+        if pending:  # their rows name the keys: nothing to read before they have synced
+            self.totals.waiting_for = pending
+            return self.totals
         before = self.now() - self.max_age  # keys read in this run are newer: it ends
         while True:
             with self.conn.begin():

@@ -189,7 +189,8 @@ CATALOG = StreamKind(
     per_marketplace=True,
     refresh=Refresh(operation="searchCatalogItems", due=catalog_store.due_asins,
                     query=catalog_items.query, records=("items",), rows=catalog_items.rows,
-                    write=catalog_items.write, batch=catalog_items.BATCH),
+                    write=catalog_items.write, batch=catalog_items.BATCH,
+                    after=("listings", "orders")),
     tuning=Tuning(interval=timedelta(hours=6), overlap=timedelta(days=7),  # the maximum age
                   page_size=0),
 )
@@ -202,7 +203,8 @@ PRICES = StreamKind(
     per_marketplace=True,
     refresh=Refresh(operation="getCompetitiveSummary", due=price_store.due_asins,
                     query=prices.query, body=prices.body, records=("responses",),
-                    rows=prices.rows, write=prices.write, batch=prices.BATCH),
+                    rows=prices.rows, write=prices.write, batch=prices.BATCH,
+                    after=("listings",)),
     tuning=Tuning(interval=timedelta(hours=1), overlap=timedelta(hours=1),  # the maximum age
                   page_size=0),
 )

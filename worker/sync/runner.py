@@ -38,6 +38,7 @@ class Totals:
     rows: int = 0
     children: int = 0
     windows: int = 0
+    waiting_for: list[str] | None = None  # streams a refresh run waited for (read nothing)
 
 
 class Checkpoints(Protocol):

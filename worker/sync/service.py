@@ -10,7 +10,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -39,6 +39,9 @@ log = structlog.get_logger(__name__)
 
 
 FELL_BACK = "fell-back"
+# A refresh kind waiting for its keys' streams' first sync (Refresh.after) looks again after
+# this long (or its interval, if shorter): a couple of queries, no call to Amazon.
+WAIT_FOR_SOURCES = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,11 @@ async def _locked_run(
             close_run(rt, conn, run_id, label, client, "failed", exc)
             raise
         close_run(rt, conn, run_id, label, client, "succeeded", None)
+        if totals.waiting_for:  # a refresh before its keys' streams synced: again soon
+            with conn.begin():
+                state.rearm(conn, seller.id, stream, min(interval, WAIT_FOR_SOURCES))
+            log.info("sync.waiting", waiting_for=totals.waiting_for)
+            return Outcome("skipped", totals, f"waiting for {', '.join(totals.waiting_for)}")
         with conn.begin():
             state.finish_sync(conn, seller.id, stream, next_due_in=interval, error=None)
     log.info("sync.done", pages=totals.pages, rows=totals.rows, children=totals.children,

@@ -38,6 +38,14 @@ def tally(conn: Connection, seller_ids: set[int]) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
 
 
+def compared_synced(conn: Connection, seller_ids: set[int]) -> bool:
+    """Every stream of the kinds compared with the truth synced once, for every seller: the
+    moment the demo freezes the simulator (the other streams go on meanwhile)."""
+    rows = [r for r in collect(conn) if r["seller_id"] in seller_ids
+            and registry.kind_of(r["stream"]).name in COMPARED]
+    return bool(rows) and all(r["last_success_at"] is not None for r in rows)
+
+
 def settled(kinds: dict[str, dict[str, int]]) -> bool:
     """Every stream of every required kind synced once (or refused)."""
     return all(k in kinds and kinds[k]["synced"] + kinds[k]["refused"] >= kinds[k]["streams"]

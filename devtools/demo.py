@@ -101,7 +101,7 @@ def _run_children(rt: Runtime, opts: DemoOptions, data_dir: Path, started: float
             queue_url = subscribe_all(rt, sim_url, world, sqs)
             stack.enter_context(_child("consumer", consumer_args(queue_url, sqs), env, data_dir))
             out.line(f"notifications: sellers subscribed to {queue_url}; consumer started")
-        stack.enter_context(_child("worker", ["worker", "-l", "WARNING", "-c", "3", "-Q",
+        stack.enter_context(_child("worker", ["worker", "-l", "WARNING", "-c", "6", "-Q",
                                               "spsync", "--without-gossip", "--without-mingle",
                                               "--without-heartbeat", "-n", "demo@%h"],
                                    env, data_dir))
@@ -232,8 +232,10 @@ def _watch(rt: Runtime, sim: SimulatorClient, seller_ids: dict[str, int], opts: 
         truth = {spid: sim.truth(spid) for spid in seller_ids}
         stats = sim.stats()
         out.progress(sellers, truth, stats)
-        if synced_at is None and sellers and all(s["synced"] for s in sellers):
-            synced_at = time.monotonic()
+        if synced_at is None and sellers:
+            with rt.engine.begin() as conn:
+                if back_office.compared_synced(conn, set(seller_ids.values())):
+                    synced_at = time.monotonic()
         if frozen_at is None and synced_at and time.monotonic() - synced_at > \
                 FREEZE_AFTER_SECONDS:
             sim.control(changes_per_minute=0)

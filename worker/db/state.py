@@ -45,9 +45,14 @@ class Checkpoint:
 
 
 def ensure_streams(conn: Connection, seller_id: int, streams: list[str]) -> None:
+    """Create the seller's missing streams, due now in the order given (a millisecond apart):
+    the dispatcher claims the oldest due first, so a new seller's orders, inventory and
+    listings (first in ``registry.streams_for``) are queued before its slow report streams."""
     conn.execute(
         pg_insert(SyncState)
-        .values([{"seller_id": seller_id, "stream": s} for s in streams])
+        .values([{"seller_id": seller_id, "stream": s,
+                  "due_at": func.now() + timedelta(milliseconds=n)}
+                 for n, s in enumerate(streams)])
         .on_conflict_do_nothing()
     )
 

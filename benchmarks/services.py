@@ -229,8 +229,10 @@ def child_env(rt: Any, **settings: str) -> dict[str, str]:
             "SPSYNC_LOG_FORMAT": "json", **settings}
 
 
-def register_sim_sellers(rt: Any, sim_url: str) -> dict[str, int]:
-    """Register every simulated seller in ``rt``'s database: selling partner id -> id."""
+def register_sim_sellers(rt: Any, sim_url: str,
+                         kinds: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Register every simulated seller in ``rt``'s database: selling partner id -> id. With
+    ``kinds``, only those kinds' streams (default: every stream a seller has)."""
     from simulator.remote import SimulatorClient
     from worker.db.sellers import upsert_seller
     from worker.sync.catalog import streams_for
@@ -241,5 +243,7 @@ def register_sim_sellers(rt: Any, sim_url: str) -> dict[str, int]:
             ids[s["selling_partner_id"]] = upsert_seller(
                 conn, rt.keyring, selling_partner_id=s["selling_partner_id"],
                 region=s["region"], marketplace_ids=s["marketplace_ids"],
-                refresh_token=s["refresh_token"], streams=streams_for(s["marketplace_ids"]))
+                refresh_token=s["refresh_token"],
+                streams=[st for st in streams_for(s["marketplace_ids"])
+                         if kinds is None or st.partition(":")[0] in kinds])
     return ids

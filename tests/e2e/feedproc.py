@@ -1,11 +1,13 @@
 """The processes of tests/e2e/test_feed_consumer.py: ``python -m tests.e2e.feedproc writer
-URL SELLER SEED SECONDS`` writes one seller's orders and items through worker/db/mirror.py;
+URL SELLER SEED SECONDS`` writes one seller's orders and items through worker/db/mirror.py
+(until SIGTERM, at most SECONDS);
 ``... consumer URL`` follows the feed with ``follow_in_db`` into a copy in the same database,
 recording each position it applies (a change applied twice breaks a primary key)."""
 
 from __future__ import annotations
 
 import random
+import signal
 import sys
 import time
 from typing import Any
@@ -28,10 +30,13 @@ COPY_DDL = (
 
 
 def writer(url: str, seller: int, seed: int, seconds: float) -> None:
+    """Write for ``seconds`` at most; SIGTERM ends it after its current transaction (exit 0)."""
     rng = random.Random(seed)
     engine = create_engine(sqlalchemy_url(url))
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    stopped: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
+    while time.monotonic() < end and not stopped:
         picked = rng.sample(range(ORDERS), rng.randint(1, 4))
         rows = [order(f"O-{n}", rng.randint(1, 400)) for n in picked]
         items = [item(r.amazon_order_id, k, qty=rng.randint(1, 3)) for r in rows

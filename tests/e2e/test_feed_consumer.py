@@ -24,7 +24,7 @@ from worker.db.engine import sqlalchemy_url
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITING_SECONDS = 12.0
+WRITING_SECONDS = 90.0  # at most: the writers are stopped once enough kills were seen
 
 
 def _start(*args: str) -> subprocess.Popen[bytes]:
@@ -54,15 +54,16 @@ def test_a_consumer_killed_at_random_ends_with_an_exact_copy(clean):
         return any(w.poll() is None for w in writers)
 
     try:
-        while writing() or kills < 5:
-            # a consumer that never got going proves nothing: while changes still come, kill
-            # it only once it has applied something (it starts in about 0.7 s on a quiet
-            # machine, several seconds on a busy one), then at a random moment after
-            if writing():
-                def applied_more(before: int = applied_before) -> bool:
-                    return applied_count() > before or not writing()
+        # Changes keep coming until the consumer was killed 5 times, 3 of them after it had
+        # applied something (on a busy machine a consumer takes seconds to start: writing for
+        # a fixed time left too few kills that mattered).
+        while writing() and (kills < 5 or progressed < 3):
+            # a consumer that never got going proves nothing: kill it only once it has
+            # applied something, then at a random moment after
+            def applied_more(before: int = applied_before) -> bool:
+                return applied_count() > before or not writing()
 
-                wait(applied_more, 60, "the consumer to apply a batch")
+            wait(applied_more, 60, "the consumer to apply a batch")
             time.sleep(rng.uniform(0.0, 1.5))
             os.kill(reader.pid, signal.SIGKILL)  # mid-batch or idle, wherever it is
             reader.wait()
@@ -71,6 +72,9 @@ def test_a_consumer_killed_at_random_ends_with_an_exact_copy(clean):
             progressed += applied_now > applied_before  # it had applied batches before dying
             applied_before = applied_now
             reader = _start("consumer", url)
+        for w in writers:
+            if w.poll() is None:
+                w.terminate()  # it ends after its transaction in progress
         for w in writers:
             assert w.wait() == 0, w.stderr.read() if w.stderr else ""
 

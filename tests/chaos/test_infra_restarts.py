@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, make_url, text
 from tests.chaos.record import record
 from tests.conftest import Services, settings_for
 from tests.e2e.procs import OwnRedis, env_for, free_port, start, stop, wait
-from tests.integration.helpers import mirror, register, table, truth
+from tests.integration.helpers import ORDER_PATH, mirror, register, table, truth
 from worker.db.engine import migrate, sqlalchemy_url
 from worker.runtime import Runtime
 
@@ -81,7 +81,7 @@ def test_redis_and_postgres_restarts_lose_nothing_and_never_exceed_a_quota(
     settings = settings_for(Services(pg.url, rd.url), sim, orders_page_size=10,
                             orders_max_window_hours=24 * 90)
     rt = Runtime(settings)
-    ids = register(rt, sim)
+    ids = register(rt, sim, kinds=ORDER_PATH)
     env = env_for(settings, SPSYNC_ORDERS_INTERVAL_SECONDS="2",
                   SPSYNC_INVENTORY_INTERVAL_SECONDS="2", SPSYNC_LISTINGS_INTERVAL_SECONDS="2")
     procs = [start("beat", env, tmp_path / "beat.log"), start("worker", env, tmp_path / "w.log")]

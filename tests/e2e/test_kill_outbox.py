@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import settings_for
 from tests.e2e.procs import env_for, start, stop, wait
-from tests.integration.helpers import register, table
+from tests.integration.helpers import ORDER_PATH, register, table
 from worker.outbox import enqueue_command
 from worker.runtime import Runtime
 from worker.sync.service import run_stream
@@ -49,7 +49,7 @@ def test_sigkilled_worker_never_sends_a_command_twice(start_sim: Any, clean: Any
     sim = start_sim(sellers=1, orders_per_seller=300, seed=11)
     settings = settings_for(clean, sim)
     rt = Runtime(settings)
-    ((spid, seller_id),) = register(rt, sim).items()
+    ((spid, seller_id),) = register(rt, sim, kinds=ORDER_PATH).items()
     market = sim.world()["sellers"][0]["marketplace_ids"][0]
     params = _shipments(rt, seller_id, market)[:COMMANDS]
     assert len(params) == COMMANDS

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import settings_for
 from tests.e2e.procs import env_for, free_port, start, wait
-from tests.integration.helpers import mirror, register, table, truth
+from tests.integration.helpers import ORDER_PATH, mirror, register, table, truth
 from worker.runtime import Runtime
 from worker.sync.service import run_stream
 
@@ -34,7 +34,7 @@ def test_sigkilled_worker_resumes_from_its_checkpoint(start_sim, clean, tmp_path
     sim = start_sim(sellers=1, orders_per_seller=PAGES * 10, time_scale=500, seed=21)
     settings = settings_for(clean, sim, orders_page_size=10, orders_max_window_hours=24 * 90)
     rt = Runtime(settings)
-    (spid, seller_id), = register(rt, sim).items()
+    (spid, seller_id), = register(rt, sim, kinds=ORDER_PATH).items()
     env = env_for(settings)
     procs = [start("beat", env, tmp_path / "beat.log"), start("worker", env, tmp_path / "w1.log")]
     try:
@@ -96,7 +96,7 @@ def test_calls_a_killed_worker_sent_after_its_last_page_are_counted(start_sim, c
     sim = start_sim(sellers=1, orders_per_seller=30, time_scale=100, seed=5)
     settings = settings_for(clean, sim, orders_page_size=10, orders_max_window_hours=24 * 90)
     rt = Runtime(settings)
-    (spid, seller_id), = register(rt, sim).items()
+    (spid, seller_id), = register(rt, sim, kinds=ORDER_PATH).items()
     # the first page is refused twice (retried), then held while the worker dies waiting
     sim.client.fault("searchOrders", "http_503", count=2)
     sim.client.fault("searchOrders", "hang", count=1, delay=4)

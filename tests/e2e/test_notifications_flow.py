@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import settings_for
 from tests.e2e.procs import env_for, start, stop, wait
-from tests.integration.helpers import register, table
+from tests.integration.helpers import ORDER_PATH, register, table
 from worker.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +51,7 @@ def test_changed_orders_arrive_through_sqs_without_polling(start_sim, clean, sqs
                     time_scale=50)
     settings = settings_for(clean, sim)
     rt = Runtime(settings)
-    ((spid, _),) = register(rt, sim).items()
+    ((spid, _),) = register(rt, sim, kinds=ORDER_PATH).items()
     queue_url = sqs_server.new_queue()
     arn = "arn:aws:sqs:us-east-1:123456789012:" + queue_url.rsplit("/", 1)[1]
     env = env_for(settings)

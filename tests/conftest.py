@@ -281,3 +281,15 @@ def sqs_server() -> Iterator[Sqs]:
     server.start()
     yield Sqs(f"http://127.0.0.1:{port}")
     server.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The end-to-end and chaos tests (worker processes, restarts, kills, timing windows) run
+    one at a time on one xdist worker (``--dist loadgroup``), beside the other tests on the
+    others: two of them at once on a 2-core CI machine starved each other's workers. The fuzz
+    tests (CPU only, no clock) stay free."""
+    for item in items:
+        heavy = item.get_closest_marker("e2e") or item.get_closest_marker("chaos")
+        if heavy and "test_fuzz" not in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("heavy"))

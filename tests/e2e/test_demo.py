@@ -21,8 +21,8 @@ def test_demo_syncs_every_seller_until_the_mirror_matches(clean, start_sim, tmp_
                SPSYNC_TOKEN_KEYS=new_key_spec("demo"), SPSYNC_DATA_DIR=str(tmp_path))
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "celery", "-A", "worker", "demo", "--json", "--spapi-url",
-         sim.url, "--time-scale", "60", "--timeout", "100"],
-        env=env, capture_output=True, text=True, timeout=240, check=False)
+         sim.url, "--time-scale", "60", "--timeout", "150"],
+        env=env, capture_output=True, text=True, timeout=330, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     truth_orders = sum(len(sim.client.truth(s["selling_partner_id"])["orders"])
@@ -42,8 +42,8 @@ def test_demo_with_its_own_simulator_also_delivers_notifications(clean, tmp_path
                SPSYNC_TOKEN_KEYS=new_key_spec("demo"), SPSYNC_DATA_DIR=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "worker", "demo", "--json",
-         "--orders-per-seller", "80", "--timeout", "100"],
-        env=env, capture_output=True, text=True, timeout=240, check=False)
+         "--orders-per-seller", "80", "--timeout", "150"],
+        env=env, capture_output=True, text=True, timeout=330, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["matches_truth"] is True and summary["sellers"] == 3

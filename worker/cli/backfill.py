@@ -12,7 +12,7 @@ import click
 
 from worker.cli.common import cli_runtime, operator_command
 from worker.sync.declaration import StreamKind
-from worker.sync.registry import KINDS, backfilled, synced
+from worker.sync.registry import KINDS, backfilled, kind, synced
 
 _DATE = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"])
 
@@ -61,7 +61,7 @@ def backfill(seller_ref: str | None, all_sellers: bool, stream: str, since: date
     if bool(seller_ref) == all_sellers:
         raise click.UsageError("give exactly one of --seller ID or --all-sellers")
     if stream in _NONE:
-        raise click.UsageError(no_history(next(k for k in KINDS if k.name == stream)))
+        raise click.UsageError(no_history(kind(stream)))
     now = datetime.now(UTC)
     start = since.replace(tzinfo=UTC) if since else None
     end = until.replace(tzinfo=UTC) if until else now

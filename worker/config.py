@@ -172,10 +172,15 @@ class Settings(BaseSettings):
     # registry is imported, checked here too so a bad value fails at start-up.
     report_streams: str = ""
 
-    # --- reports (backfill) ---
+    # --- reports ---
     report_poll_seconds: float = Field(default=5.0, gt=0)  # first getReport after createReport
     report_poll_max_seconds: float = Field(default=60.0, gt=0)  # pauses grow x1.5 up to this
-    report_wait_max_seconds: float = Field(default=3600.0, gt=0)  # then a later run resumes
+    # A report still processing this long after it was asked for is given up: a new one is
+    # asked for by the next run.
+    report_wait_max_seconds: float = Field(default=3600.0, gt=0)
+    # A stream run waits this long for Amazon to prepare its report, then lets its worker
+    # process go and comes back at the next poll (or at REPORT_PROCESSING_FINISHED).
+    report_hold_seconds: float = Field(default=30.0, ge=0)
 
     # --- scheduling ---
     dispatch_interval_seconds: float = Field(default=5.0, gt=0)

@@ -17,7 +17,6 @@ from worker.db import reports as reports_db
 from worker.db import state
 from worker.db.reports import ReportRequest
 from worker.db.sellers import get_seller
-from worker.spapi.errors import RetriableError
 from worker.sync import backfill
 from worker.sync.brand_analytics import BrandAnalyticsSink
 from worker.sync.periods import period_of
@@ -247,31 +246,29 @@ def test_backfill_search_terms_fills_the_published_weeks_since(start_sim, runtim
     assert sorted(_terms(rt, seller_id, market)) == weeks
 
 
-def test_a_run_that_gave_up_waiting_resumes_the_same_reports(start_sim, runtime_for):
+def test_a_run_that_let_go_while_amazon_works_resumes_the_same_reports(start_sim, runtime_for):
     sim = start_sim(sellers=1, orders_per_seller=20, time_scale=1000, seed=86,
                     report_delay_seconds=600_000)  # 10 minutes of real time at this scale
     rt = runtime_for(sim, report_poll_seconds=0.02, report_poll_max_seconds=0.05,
-                     report_wait_max_seconds=0.2)
+                     report_hold_seconds=0.2)
     (_, seller_id), = register(rt, sim).items()
     market = sim.world()["sellers"][0]["marketplace_ids"][0]
     stream = SEARCH_TERMS.stream(market)
     clock = SimClock(sim)
-    with pytest.raises(RetriableError):  # killed, or gave up: the task retries it later
-        asyncio.run(run_stream(rt, seller_id, stream, now=clock.now))
+    assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == "deferred"
     (pending,) = _reports(rt, seller_id, TERMS)
-    assert pending[3] != "ingested"
+    assert pending[3] == "pending"
     window = table(rt, "SELECT window_start, window_end FROM sync_state WHERE seller_id = :s "
                    "AND stream = :t", s=seller_id, t=stream)
     assert window[0][0] == pending[0]  # the period waits for its report
 
-    for _ in range(4):  # each week's report: given up on, then resumed once Amazon is done
+    outcomes = []
+    for _ in range(8):  # each week's report: let go of, then resumed once Amazon is done
         sim.client.advance_clock(700)
-        try:
-            assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == \
-                "succeeded"
+        outcomes.append(asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status)
+        if outcomes[-1] == "succeeded":
             break
-        except RetriableError:
-            continue
+    assert outcomes[-1] == "succeeded" and set(outcomes) <= {"deferred", "succeeded"}
     asked = _reports(rt, seller_id, TERMS)
     assert {a[3] for a in asked} == {"ingested"}
     assert asked[0][:3] == pending[:3] and len(asked) == 4 == _creates(sim)

@@ -24,6 +24,8 @@ from worker.db.reports import ReportRequest, record_request
 from worker.notifications import inbox
 from worker.notifications.consumer import ConsumerStats, SqsSource, consume_batch
 from worker.notifications.process import process_one, process_pending
+from worker.sync.registry import RETURNS
+from worker.sync.report_stream import purpose
 
 pytestmark = pytest.mark.integration
 
@@ -223,6 +225,26 @@ def test_report_finished_is_recorded_on_our_report_and_ignored_otherwise(harness
         notes = conn.execute(text("SELECT count(*) FROM notifications_inbox "
                                   "WHERE status = 'done'")).scalar_one()
     assert notes == 2
+
+
+def test_a_stream_report_finished_makes_its_stream_due_and_nothing_else(harness):
+    h = harness
+    spid, markets = _seller(h)["selling_partner_id"], _seller(h)["marketplace_ids"]
+    seller_id = table(h.rt, "SELECT id FROM sellers")[0][0]
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with h.rt.engine.begin() as conn:  # a returns run let go while Amazon worked on its report
+        record_request(conn, seller_id, ReportRequest(
+            RETURNS.report.report_type, (markets[-1],),  # type: ignore[union-attr]
+            purpose=purpose(RETURNS)), "rep-7")
+        conn.execute(text("UPDATE sync_state SET due_at = :t"), {"t": later})
+    h.send(report_finished(spid, "rep-7", "doc-7"))
+    assert h.consume() == 1
+    assert asyncio.run(process_one(h.rt, h.enqueued[0])) == "done"
+    due = dict(table(h.rt, "SELECT stream, due_at <= now() FROM sync_state"))
+    stream = RETURNS.stream(markets[-1]) if RETURNS.per_marketplace else RETURNS.stream()
+    assert due.pop(stream) is True and not any(due.values())
+    assert table(h.rt, "SELECT processing_status, document_id FROM reports") == [
+        ("DONE", "doc-7")]
 
 
 def test_a_transaction_update_makes_the_finances_stream_due_and_nothing_else(harness):

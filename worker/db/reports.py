@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -50,10 +50,18 @@ class ReportRecord:
     data_start: datetime | None = None
     data_end: datetime | None = None
     options: dict[str, str] = field(default_factory=dict)
+    polls: int = 0  # getReport calls so far
+    requested_at: datetime | None = None
 
     @property
     def finished(self) -> bool:
         return self.ingest_status in FINISHED
+
+    def age(self) -> float:
+        """Seconds since it was asked for (0 if unknown)."""
+        if self.requested_at is None:
+            return 0.0
+        return max(0.0, (datetime.now(UTC) - self.requested_at).total_seconds())
 
 
 def reusable(conn: Connection, seller_id: int, req: ReportRequest) -> ReportRecord | None:
@@ -151,5 +159,6 @@ def _record(row: Any) -> ReportRecord:
         ingest_status=row.ingest_status, rows_read=row.rows_read,
         rows_written=row.rows_written, rows_rejected=row.rows_rejected, error=row.error,
         data_start=row.data_start_time, data_end=row.data_end_time,
-        options=dict(row.report_options or {}),
+        options=dict(row.report_options or {}), polls=row.polls,
+        requested_at=row.requested_at,
     )

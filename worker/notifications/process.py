@@ -38,6 +38,7 @@ from worker.notifications.refresh import refresh_inventory, refresh_listing, ref
 from worker.runtime import Runtime
 from worker.spapi.client import SpApiClient
 from worker.sync.registry import FINANCES, SETTLEMENTS
+from worker.sync.report_stream import stream_of
 from worker.sync.report_types import SETTLEMENT_V2
 
 log = structlog.get_logger(__name__)
@@ -156,9 +157,11 @@ async def _refresh(client: SpApiClient, conn: Connection, seller: Any, kind: str
 
 
 def _report_finished(conn: Connection, body: Mapping[str, Any]) -> str:
-    """Record Amazon's verdict on a report spsync asked for; a running backfill's next poll
-    finds it done. A settlement report Amazon made on its own makes the seller's settlements
-    stream due; other tools' reports are ignored."""
+    """Record Amazon's verdict on a report spsync asked for: a running backfill's next poll
+    finds it done, and a stream's report makes that stream due (its run let go of its worker
+    while Amazon worked, :mod:`worker.sync.report_stream`). A settlement report Amazon made
+    on its own makes the seller's settlements stream due; other tools' reports are
+    ignored."""
     report_id = str(body.get("reportId", ""))
     with conn.begin():
         found = conn.execute(
@@ -166,11 +169,18 @@ def _report_finished(conn: Connection, body: Mapping[str, Any]) -> str:
                                  Report.ingest_status.in_(("pending", "ingesting")))
             .values(processing_status=str(body.get("processingStatus", "DONE")),
                     document_id=body.get("reportDocumentId"))
-            .returning(Report.id)).scalar_one_or_none()
+            .returning(Report.seller_id, Report.purpose, Report.marketplace_ids)).first()
         if not found and body.get("reportType") == SETTLEMENT_V2 \
                 and body.get("processingStatus", "DONE") == "DONE":
             return _settlement_ready(conn, str(body.get("sellerId", "")), report_id)
-    return f"report {report_id}: {'recorded' if found else 'not one of ours: ignored'}"
+        if not found:
+            return f"report {report_id}: not one of ours: ignored"
+        stream = stream_of(found.purpose, list(found.marketplace_ids))
+        if stream is None:  # a backfill's: its next poll finds it done
+            return f"report {report_id}: recorded"
+        # A stream run that let its worker go while Amazon worked on it: its next run now.
+        make_stream_due(conn, found.seller_id, stream)
+    return f"report {report_id}: recorded, {stream} made due"
 
 
 def _settlement_ready(conn: Connection, selling_partner_id: str, report_id: str) -> str:

@@ -15,6 +15,11 @@ the same transaction as the run's counters. A window that would move the cursor 
 kind with ``periods`` (Brand Analytics) asks for whole reporting periods instead, once each
 has been published (:meth:`ReportStreamRun._run_periods`), and may ask several reports of a
 period (``batches``: search query performance's ASIN lists).
+
+A run does not hold its worker process while Amazon prepares a report: after
+``SPSYNC_REPORT_HOLD_SECONDS`` it ends (``Totals.pending``; the service re-arms the stream for
+the next poll) and the next run polls the same report, made due early by Amazon's
+``REPORT_PROCESSING_FINISHED`` (:func:`stream_of`).
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from worker.db.state import Checkpoint
 from worker.spapi.client import SpApiClient
 from worker.sync.declaration import ReportStream, StreamKind
 from worker.sync.periods import Period, due
+from worker.sync.registry import synced
 from worker.sync.reports import (
     PollPolicy,
     ReportFailedError,
     ReportJob,
+    ReportPending,
     ReportRefusedError,
     run_report,
 )
@@ -51,12 +58,32 @@ log = structlog.get_logger(__name__)
 MIN_STEP = timedelta(minutes=10)
 
 
+def purpose(kind: StreamKind, window_end: datetime | None = None) -> str:
+    """A stream's reports' ``reports.purpose``: ``stream:<kind>``, and ``@<window end>`` for a
+    daily kind's (:func:`requests_for`)."""
+    return f"stream:{kind.name}" + (f"@{iso(window_end)}" if window_end is not None else "")
+
+
+def stream_of(purpose_: str, marketplace_ids: list[str]) -> str | None:
+    """The ``sync_state.stream`` whose run asked for a report, from its row (None: not a
+    stream's, or a kind no longer synced here)."""
+    if not purpose_.startswith("stream:"):
+        return None
+    name = purpose_.removeprefix("stream:").partition("@")[0]
+    for kind in synced():
+        if kind.name == name and kind.report is not None:
+            if not kind.per_marketplace:
+                return kind.stream()
+            return kind.stream(marketplace_ids[0]) if len(marketplace_ids) == 1 else None
+    return None
+
+
 def request_for(kind: StreamKind, report: ReportStream, marketplace_ids: tuple[str, ...],
                 window: Window) -> ReportRequest:
     """What createReport is asked for one window (a snapshot kind: no dates)."""
     start, end = (window.start, window.end) if report.windowed else (None, None)
     return ReportRequest(report.report_type, marketplace_ids, start, end, report.options,
-                         purpose=f"stream:{kind.name}")
+                         purpose=purpose(kind))
 
 
 def requests_for(kind: StreamKind, report: ReportStream, marketplace_ids: tuple[str, ...],
@@ -69,9 +96,8 @@ def requests_for(kind: StreamKind, report: ReportStream, marketplace_ids: tuple[
     resumed run finds the reports it already asked for."""
     if not report.daily:
         return [request_for(kind, report, marketplace_ids, window)]
-    purpose = f"stream:{kind.name}@{iso(window.end)}"
     return [ReportRequest(report.report_type, marketplace_ids, d.start, d.end, report.options,
-                          purpose=purpose) for d in days(window)]
+                          purpose=purpose(kind, window.end)) for d in days(window)]
 
 
 def days(window: Window) -> list[Window]:
@@ -101,6 +127,13 @@ class ReportStreamRun:
     totals: Totals = field(default_factory=Totals)
 
     async def run(self) -> Totals:
+        try:
+            return await self._run()
+        except ReportPending as pending:  # the window and the report's id are committed
+            self.totals.pending = timedelta(seconds=pending.again_in)
+            return self.totals
+
+    async def _run(self) -> Totals:
         report = self.kind.report
         if report is None:
             raise ValueError(f"stream kind {self.kind.name!r} is not read through reports")
@@ -181,7 +214,7 @@ class ReportStreamRun:
             with self.conn.begin():
                 batches = report.batches(self.conn, self.seller.id, markets[0])
         return [ReportRequest(report.report_type, markets, period.start, period.end,
-                              (*options, *extra), purpose=f"stream:{self.kind.name}")
+                              (*options, *extra), purpose=purpose(self.kind))
                 for extra in batches]
 
     async def _one(self, job: ReportJob, report: ReportStream,

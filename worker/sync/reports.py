@@ -74,7 +74,20 @@ class ReportRefusedError(SpApiError):
 
 
 class ReportStillProcessingError(RetriableError):
-    """Amazon has not finished the report in the time allowed; the next run polls it again."""
+    """Amazon had not finished the report ``give_up_after`` seconds after it was asked for: the
+    report is marked ``failed`` and the next run asks for a new one."""
+
+
+class ReportPending(Exception):
+    """Amazon is still preparing the report and the run has waited as long as it may
+    (``PollPolicy.hold``): the run lets its worker go and comes back in ``again_in`` seconds
+    (or when ``REPORT_PROCESSING_FINISHED`` says the report is done); the report's row keeps
+    its id, so that run polls the same report."""
+
+    def __init__(self, report: ReportRecord, again_in: float) -> None:
+        super().__init__(f"report {report.report_id} is {report.processing_status}")
+        self.report = report
+        self.again_in = again_in
 
 
 @dataclass(frozen=True)
@@ -82,12 +95,21 @@ class PollPolicy:
     first: float = 5.0  # seconds before the first getReport
     factor: float = 1.5
     longest: float = 60.0
-    give_up_after: float = 3600.0  # the report stays pending; a later run resumes it
+    give_up_after: float = 3600.0  # after the request: then a new report is asked for
+    hold: float | None = None  # a run waits at most this long, then lets go (None: until done)
 
     @classmethod
-    def of(cls, settings: Settings) -> PollPolicy:
+    def of(cls, settings: Settings, *, hold: bool = False) -> PollPolicy:
+        """The configured policy; ``hold``: a stream run's (it lets its worker go after
+        ``report_hold_seconds``), else a backfill's (it waits until the report is done)."""
         return cls(first=settings.report_poll_seconds, longest=settings.report_poll_max_seconds,
-                   give_up_after=settings.report_wait_max_seconds)
+                   give_up_after=settings.report_wait_max_seconds,
+                   hold=settings.report_hold_seconds if hold else None)
+
+    def pause(self, age: float) -> float:
+        """The pause before the next getReport of a report asked for ``age`` seconds ago:
+        pauses grow by ``factor`` from ``first`` up to ``longest``, wherever a run starts."""
+        return min(max(age * (self.factor - 1), self.first), self.longest)
 
 
 @dataclass
@@ -150,26 +172,39 @@ async def obtain(job: ReportJob, req: ReportRequest) -> ReportRecord:
 
 
 async def wait_processed(job: ReportJob, report: ReportRecord) -> ReportRecord:
-    """Poll ``getReport`` with growing pauses until Amazon is done with it."""
-    pause, waited = job.poll.first, 0.0
+    """Poll ``getReport`` with growing pauses until Amazon is done with it.
+
+    A report polled before (a run that let go, or a killed one) is polled at once. With
+    ``job.poll.hold``, a run that would wait past it raises :class:`ReportPending` instead;
+    a report still processing ``give_up_after`` seconds after it was asked for is marked
+    ``failed``, so the next run asks for a new one (Amazon can leave a report IN_QUEUE for
+    hours)."""
     if report.processing_status not in PROCESSING:
         return report
+    pause, waited = (job.poll.first if report.polls == 0 else 0.0), 0.0
     while True:
-        await job.sleep(pause)
-        waited += pause
+        if pause:
+            await job.sleep(pause)
+            waited += pause
         body = await job.call("getReport", path_params={"reportId": report.report_id})
         status, document_id, ended = _processing(body)
         with job.conn.begin():
             reports_db.record_status(job.conn, report.id, status, document_id, ended)
+            report = reports_db.get(job.conn, report.id)
         if status not in PROCESSING:
             log.info("report.processed", report_id=report.report_id, status=status)
-            with job.conn.begin():
-                return reports_db.get(job.conn, report.id)
-        if waited >= job.poll.give_up_after:
+            return report
+        age = report.age()
+        if age >= job.poll.give_up_after:
+            _finish(job, report, "failed", f"still {status} {age:.0f}s after it was asked for")
             raise ReportStillProcessingError(
-                f"report still {status} after {waited:.0f}s; the next run resumes it",
-                operation="getReport")
-        pause = min(pause * job.poll.factor, job.poll.longest)
+                f"report still {status} {age:.0f}s after it was asked for; the next run asks "
+                "for a new one", operation="getReport")
+        pause = job.poll.pause(age)
+        if job.poll.hold is not None and waited + pause > job.poll.hold:
+            log.info("report.pending", report_id=report.report_id, status=status,
+                     again_in=round(pause, 1))
+            raise ReportPending(report, pause)
 
 
 def _processing(body: Any) -> tuple[str, str | None, datetime | None]:

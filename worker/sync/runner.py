@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
@@ -39,6 +39,7 @@ class Totals:
     children: int = 0
     windows: int = 0
     waiting_for: list[str] | None = None  # streams a refresh run waited for (read nothing)
+    pending: timedelta | None = None  # a report run let go while Amazon works: back after this
 
 
 class Checkpoints(Protocol):

@@ -112,7 +112,7 @@ async def _locked_run(
         job: StreamRun[Any] | ReportStreamRun | RefreshRun
         if stream_plan.kind.report is not None:
             job = ReportStreamRun(stream_plan.kind, stream, conn, client, seller, run_id,
-                                  stream_plan.policy, now, PollPolicy.of(rt.settings))
+                                  stream_plan.policy, now, PollPolicy.of(rt.settings, hold=True))
         elif stream_plan.spec is None:  # a refresh kind: its overlap is its maximum age
             job = RefreshRun(stream_plan.kind, stream, conn, client, seller, run_id,
                              stream_plan.policy.overlap, now)
@@ -154,6 +154,12 @@ async def _locked_run(
         except Exception as exc:  # a bug or a database outage: record it, then let it surface
             close_run(rt, conn, run_id, label, client, "failed", exc)
             raise
+        if totals.pending is not None:  # Amazon is preparing its report: back at the next poll
+            close_run(rt, conn, run_id, label, client, "deferred", None)
+            with conn.begin():
+                state.rearm(conn, seller.id, stream, min(interval, totals.pending))
+            log.info("sync.report_pending", again_in=totals.pending.total_seconds())
+            return Outcome("deferred", totals, "waiting for Amazon to prepare the report")
         close_run(rt, conn, run_id, label, client, "succeeded", None)
         if totals.waiting_for:  # a refresh before its keys' streams synced: again soon
             with conn.begin():

@@ -12,9 +12,9 @@ What runs, all on loopback: an SQS endpoint (moto, as the demo's), the simulator
 the benchmark Redis, a real ``celery -A worker worker`` (``--concurrency`` pool processes),
 beat, the notifications consumer, the WMS stand-in (``devtools/wms_stub.py``) and the
 recipe's example (``examples/order_to_warehouse.py``) as a child process. Sellers have their
-orders, inventory and listings streams only, unless ``--all-streams``: a report stream's run
-holds a pool process while Amazon prepares its report, so with every stream the order path
-waits behind them for worker processes (a known limit, see docs/architecture.md).
+orders, inventory and listings streams only, unless ``--all-streams`` (every kind: the order
+path's syncs then go ahead of the others' in the queue, and report runs let go of their
+process while Amazon prepares a report; see docs/architecture.md).
 
 The sellers are split in two: those of even index subscribe to ``ORDER_CHANGE`` (the
 notification path: notification -> inbox -> ``getOrder`` -> mirror -> NOTIFY -> example ->

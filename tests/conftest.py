@@ -170,6 +170,24 @@ def clean(services: Services) -> Services:
     return services
 
 
+@pytest.fixture
+def broker(clean: Services) -> Iterator[str]:
+    """The Celery app's broker is the test's Redis (what ``enqueue.send`` publishes to), then
+    back to what it was: an in-process ``celery`` command (``tests/clikit.py``) re-configures
+    the global app, and its connection pool keeps whatever broker it was first built for."""
+    from worker.app import app
+
+    def use(url: str) -> None:
+        app.conf.broker_url = url
+        app._pool = None  # kombu's pools are per URL: the new URL's is found or made
+        app.amqp._producer_pool = None
+
+    saved = app.conf.broker_url
+    use(clean.redis_url)
+    yield clean.redis_url
+    use(saved)
+
+
 class Sim:
     """A simulator served from its own thread and event loop (so blocking callers work)."""
 

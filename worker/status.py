@@ -121,9 +121,14 @@ def queue_depth(broker_url: str, queue: str) -> int | None:
         broker_url = "unix://" + broker_url[len("redis+socket://"):]
     if not broker_url.startswith(("redis://", "rediss://", "unix://")):
         return None
+    from worker.enqueue import queue_keys
+
     client = redis.Redis.from_url(broker_url)
     try:
-        return int(client.llen(queue))
+        with client.pipeline(transaction=False) as pipe:
+            for key in queue_keys(queue):  # one list per priority step
+                pipe.llen(key)
+            return sum(int(n) for n in pipe.execute())
     finally:
         client.close()
 

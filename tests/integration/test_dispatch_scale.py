@@ -92,6 +92,7 @@ def test_claim_is_one_statement_per_batch_oldest_first(engine: Any) -> None:
 
 
 def test_a_tick_claims_batch_after_batch_until_nothing_is_due(engine: Any, clean: Any,
+                                                               broker: str,
                                                                monkeypatch: Any) -> None:
     """More due than one batch: the tick goes on (one batch a tick let the backlog grow for
     ever at 10,000 sellers), and every claimed pair reaches the broker's queue."""
@@ -100,7 +101,7 @@ def test_a_tick_claims_batch_after_batch_until_nothing_is_due(engine: Any, clean
     queue = redis.Redis.from_url(clean.redis_url)
     sent = dispatcher.dispatch(rt, NOW)  # type: ignore[arg-type]
     assert len(sent) == len(set(sent)) == 500  # 120 + 120 + 120 + 120 + 20
-    assert queue.llen("spsync") == 500
+    assert queue.llen("spsync") == 500  # orders, inventory, listings: the urgent list
     # a spent budget ends the tick after its first batch; the rest waits for the next one
     later = dispatcher.dispatch(rt, NOW + timedelta(seconds=30),  # type: ignore[arg-type]
                                 budget_seconds=0)

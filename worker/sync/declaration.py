@@ -201,6 +201,9 @@ class StreamKind:
     api_backfill: ApiBackfill | None = None
     report: ReportStream | None = None  # read through a report each run, not an endpoint
     refresh: Refresh | None = None  # or by reading known keys again in batches
+    # Its runs go ahead of every other kind's in the broker's queue (the order path: orders,
+    # inventory, listings); the others queue behind at ``enqueue.BULK`` priority.
+    urgent: bool = False
 
     def __post_init__(self) -> None:
         tables = [self.table, *([self.children.table] if self.children else [])]

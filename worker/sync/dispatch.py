@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from worker import enqueue
 from worker.db.state import claim_due
 from worker.runtime import Runtime
+from worker.sync.registry import synced
 
 BATCH = 500  # pairs claimed, committed and enqueued at a time
 
@@ -38,9 +39,16 @@ def dispatch(rt: Runtime, now: datetime, *, seller_id: int | None = None,
         with rt.engine.begin() as conn:
             pairs = claim_due(conn, now, limit=limit, hold=hold, regions=settings.regions,
                               seller_id=seller_id)
+        urgent = {k.name for k in synced() if k.urgent}
         for pair in pairs:
-            enqueue.send(enqueue.SYNC_STREAM, *pair)
+            enqueue.send(enqueue.SYNC_STREAM, *pair, priority=priority(pair[1], urgent))
         sent += pairs
         if len(pairs) < limit or time.monotonic() >= deadline:
             return sent
 
+
+def priority(stream: str, urgent: set[str]) -> int:
+    """The broker priority of ``stream``'s sync: the order path's kinds (``urgent``, their
+    names) go ahead of the rest, so a new seller's dozens of report and money runs never
+    queue in front of an order."""
+    return enqueue.URGENT if stream.partition(":")[0] in urgent else enqueue.BULK

@@ -65,6 +65,7 @@ def tokens(param: str, *at: str) -> partial[TokenPaginator]:
 
 ORDERS = StreamKind(
     name="orders", table="orders", key=("seller_id", "amazon_order_id"),
+    urgent=True,  # the order path: ahead of the other kinds' runs in the queue
     children=Children("order_items", "items"),
     endpoint=Endpoint(
         operation="searchOrders", paginator=tokens("paginationToken", "pagination", "nextToken"),
@@ -90,6 +91,7 @@ ORDERS = StreamKind(
 
 INVENTORY = StreamKind(
     name="inventory", table="inventory_summaries",
+    urgent=True,  # the order path: ahead of the other kinds' runs in the queue
     key=("seller_id", "marketplace_id", "seller_sku"), per_marketplace=True,
     endpoint=Endpoint(
         operation="getInventorySummaries", paginator=tokens("nextToken", "pagination", "nextToken"),
@@ -106,6 +108,7 @@ INVENTORY = StreamKind(
 
 LISTINGS = StreamKind(
     name="listings", table="listings_items", key=("seller_id", "marketplace_id", "seller_sku"),
+    urgent=True,  # the order path: ahead of the other kinds' runs in the queue
     per_marketplace=True,
     endpoint=Endpoint(
         operation="searchListingsItems", paginator=tokens("pageToken", "pagination", "nextToken"),

@@ -17,10 +17,17 @@ Orders API orders), one transaction per batch as the sync does per page:
 4. with ``--strategies``, the same three passes, before step 2, for candidates defined
    here: ``values`` (the previous ``upsert_newer``: one multi-row VALUES statement) and
    ``executemany`` (pipelined single-row statements). ``upsert_newer`` itself is COPY into
-   a temp table + one merging INSERT, the fastest of the three.
+   a temp table + one merging INSERT, the fastest of the three;
+5. (before step 2) the ceiling: the same rows ``COPY``-ed straight into the emptied
+   ``orders`` (its key, foreign key and indexes, ``jsonb`` encoded the same way), in the
+   same batches and transactions: what one writer can put into this table at all
+   (``copy_ceiling_rows_per_s``); ``ratio`` = ``rows_per_s`` / that.
 
 Only the writes are timed (rows are generated beforehand); ``rows_per_s`` = rows / seconds
-of a pass. Prints one JSON line; asserts nothing about time.
+of a pass. ``*_wal_bytes_per_row``: WAL written per row by a pass (``pg_current_wal_lsn``
+before and after; the no-op pass should write next to none). Connections are the
+service's (``worker.db.engine.engine_for``). Prints one JSON line; asserts nothing about
+time.
 
 Database: ``benchmarks.services.scratch_databases``, a scratch database
 ``spsync_bench_<pid>_0`` on ``DATABASE_URL``'s server, else on the embedded server
@@ -43,15 +50,15 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, Engine, and_, create_engine, func, insert, or_, text
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from benchmarks.services import log, quiet, scratch_databases
-from worker.db.engine import sqlalchemy_url
+from worker.db.engine import engine_for
 from worker.db.models import SYNC_VERSION, Order, Seller
-from worker.db.upsert import _newest_per_key, upsert_newer
+from worker.db.upsert import _newest_per_key, jsonb, upsert_newer
 
 KEYS = ("seller_id", "amazon_order_id")
 UPDATED = "last_update_date"
@@ -228,6 +235,25 @@ def values_newer(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]]
 STRATEGIES: dict[str, Writer] = {"values": values_newer, "executemany": executemany_newer}
 
 
+def copy_straight(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]], *,
+                  keys: tuple[str, ...], updated: str,
+                  from_report: bool = False) -> list[tuple[Any, ...]]:
+    """The ceiling: ``rows`` ``COPY``-ed into the table itself (no staging, no merge, no
+    newer-wins rule; an empty table), ``jsonb`` encoded as ``upsert_newer`` encodes it."""
+    table = model.__table__
+    columns = list(rows[0])
+    as_json = [isinstance(v, dict | list) for v in rows[0].values()]
+    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        version = cur.execute("SELECT nextval('sync_version_seq')").fetchone()[0]
+        with cur.copy(f"COPY {table.name} ({', '.join(columns)}, sync_version) "
+                      "FROM STDIN") as copy:
+            for n, row in enumerate(rows):
+                copy.write_row([*(jsonb(row[c]) if j else row[c]
+                                  for c, j in zip(columns, as_json, strict=True)), version + n])
+        cur.execute(f"SELECT setval('sync_version_seq', {version + len(rows)})")
+    return [tuple(r[k] for k in keys) for r in rows]
+
+
 # ------------------------------------------------------------------ measuring
 
 
@@ -251,16 +277,27 @@ def timed(conn: Connection, write: Writer, rows: Sequence[Row], batch: int) -> t
 
 
 def three_passes(conn: Connection, write: Writer, inserts: Sequence[Row],
-                 updates: Sequence[Row], batch: int) -> tuple[list[int], list[int]]:
-    """Insert into an empty table, update every row, then re-send the updates (no-op)."""
-    rates, written = [], []
+                 updates: Sequence[Row], batch: int
+                 ) -> tuple[list[int], list[int], list[int]]:
+    """Insert into an empty table, update every row, then re-send the updates (no-op):
+    rows/s, rows written and WAL bytes per row of each pass."""
+    rates, written, wal = [], [], []
     _settle(conn, truncate=True)
     for rows in (inserts, updates, updates):
+        before = _wal(conn)
         rate, count = timed(conn, write, rows, batch)
+        wal.append(round((_wal(conn) - before) / len(rows)))
         rates.append(round(rate))
         written.append(count)
         _settle(conn)
-    return rates, written
+    return rates, written, wal
+
+
+def _wal(conn: Connection) -> int:
+    """The server's WAL position, in bytes."""
+    with conn.begin():
+        return int(conn.execute(text(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")).scalar_one())
 
 
 def sweep(conn: Connection, rows: Sequence[Row]) -> dict[int, int]:
@@ -288,7 +325,7 @@ def naive(engine: Engine, rows: Sequence[Row], batch: int) -> float:
 def measure(url: str, rows: int, naive_rows: int, batch: int | None,
             strategies: bool) -> dict[str, Any]:
     """Everything above on the migrated database at ``url`` (its orders are truncated)."""
-    engine = create_engine(sqlalchemy_url(url))
+    engine = engine_for(url)  # the service's connections (no prepared statements)
     try:
         with engine.connect() as conn:
             with conn.begin():
@@ -316,14 +353,24 @@ def measure(url: str, rows: int, naive_rows: int, batch: int | None,
             if strategies:
                 for name, write in STRATEGIES.items():
                     log(f"upsert: {name}, batch {batch}")
-                    rates, written[name] = three_passes(conn, write, inserts, updates, batch)
+                    rates, written[name], _ = three_passes(conn, write, inserts, updates,
+                                                           batch)
                     out |= dict(zip((f"{name}_rows_per_s", f"{name}_update_rows_per_s",
                                      f"{name}_noop_rows_per_s"), rates, strict=True))
+            log(f"upsert: COPY straight into orders, batch {batch}")
+            _settle(conn, truncate=True)
+            before = _wal(conn)
+            ceiling, _ = timed(conn, copy_straight, inserts, batch)
+            out["copy_ceiling_wal_bytes_per_row"] = round((_wal(conn) - before) / rows)
+            out["copy_ceiling_rows_per_s"] = round(ceiling)
             log(f"upsert: upsert_newer, batch {batch}")
-            rates, written["upsert_newer"] = three_passes(conn, upsert_newer, inserts,
-                                                          updates, batch)
+            rates, written["upsert_newer"], wal = three_passes(conn, upsert_newer, inserts,
+                                                               updates, batch)
             out |= dict(zip(("rows_per_s", "update_rows_per_s", "noop_rows_per_s"), rates,
                             strict=True))
+            out |= dict(zip(("wal_bytes_per_row", "update_wal_bytes_per_row",
+                             "noop_wal_bytes_per_row"), wal, strict=True))
+            out["ratio"] = round(out["rows_per_s"] / ceiling, 3)
         log(f"upsert: naive merge of {naive_rows} rows")
         out["naive_rows"] = naive_rows
         out["naive_rows_per_s"] = round(naive(engine, extra, batch))

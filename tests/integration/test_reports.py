@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from worker.db import sellers
 from worker.db.reports import ReportRequest
@@ -255,4 +256,10 @@ def test_a_long_ingest_refreshes_the_statistics_of_the_tables_it_grows(one_selle
 
 def test_connections_plan_every_statement_for_its_own_parameters(one_seller):
     _, rt, _, _ = one_seller()
-    assert table(rt, "SHOW plan_cache_mode") == [("force_custom_plan",)]
+    with rt.engine.connect() as conn:  # one session: prepared statements are per session
+        for _ in range(8):  # past psycopg's default threshold of 5 executions
+            conn.execute(text("SELECT count(*) FROM orders WHERE seller_id = :s"), {"s": 1})
+        assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar() == 0
+    # the feed's PL/pgSQL reader keeps custom plans whatever the session says
+    assert table(rt, "SELECT proconfig FROM pg_proc WHERE proname = 'spsync_changes'") == [
+        (["plan_cache_mode=force_custom_plan"],)]

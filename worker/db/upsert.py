@@ -11,25 +11,43 @@ updated" time they replace only a row that also came from a report (``source = '
 because the API's documents are richer than a flat file's row. So a re-run backfill never
 overwrites what the incremental API sync wrote.
 
-How: the batch is ``COPY``-ed into a temporary table, then one ``INSERT ... SELECT ... ON
-CONFLICT`` merges it. ``benchmarks/upsert.py`` measured this against a multi-row ``VALUES``
-statement (SQLAlchemy compiles, and psycopg re-parses, one bind parameter per cell: slow
-for thousands of rows) and against psycopg's pipelined ``executemany``; COPY + merge was the
-fastest (figures in ``benchmarks/README.md``).
+How: the batch is ``COPY``-ed into a temporary staging table, then one statement empties it
+into the table: ``INSERT ... SELECT`` the staged rows that are new or newer (a row that would
+change nothing never reaches ``ON CONFLICT``, which would lock it and write WAL for it),
+``ON CONFLICT ... DO UPDATE ... WHERE`` the same rule (a concurrent writer may have passed it
+meanwhile). The staging table is created once per session and table/column set
+(``ON COMMIT DELETE ROWS``): no catalog churn per batch. JSON is encoded by ``orjson``
+(:func:`jsonb`). ``benchmarks/upsert.py`` measures it beside a plain ``COPY`` into the same
+table (figures in ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import JSONB
 
 from worker.metrics import ROWS_UPSERTED
 
-STAGE = "spsync_incoming"
+
+def dumps(obj: Any) -> bytes | str:
+    """JSON for a ``jsonb`` value: ``orjson`` (5x ``json.dumps`` on an order's document), or
+    ``json.dumps`` for what orjson refuses (integers past 64 bits, lone surrogates), which
+    then fails or passes exactly as before."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(obj)
+
+
+def jsonb(obj: Any) -> Jsonb:
+    return Jsonb(obj, dumps=dumps)
 
 
 def upsert_newer(
@@ -52,47 +70,64 @@ def upsert_newer(
     table = model.__table__
     columns = list(batch[0])
     as_json = [isinstance(table.c[name].type, JSONB) for name in columns]
-    names = ", ".join(_q(c) for c in columns)
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor as cur:
-        cur.execute(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS "  # noqa: S608 (model names)
-                    f"SELECT {names} FROM {_q(table.name)} WITH NO DATA")
-        with cur.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
+        stage = _stage(cur, table.name, columns)
+        with cur.copy(f"COPY {stage} ({', '.join(_q(c) for c in columns)}) "
+                      "FROM STDIN") as copy:
             for row in batch:
-                copy.write_row([Jsonb(row[c]) if j else row[c]
+                copy.write_row([jsonb(row[c]) if j else row[c]
                                 for c, j in zip(columns, as_json, strict=True)])
-        cur.execute(_merge_sql(table, columns, keys, updated, from_report))
+        cur.execute(_merge_sql(table, stage, columns, keys, updated, from_report))
         written: list[tuple[Any, ...]] = cur.fetchall()
-        cur.execute(f"DROP TABLE {STAGE}")
     ROWS_UPSERTED.labels(table.name).inc(len(written))  # counted before commit: may overcount
     return written
 
 
-def _merge_sql(table: Any, columns: list[str], keys: tuple[str, ...], updated: str | None,
-               from_report: bool) -> str:
-    """``INSERT ... SELECT FROM`` the staged rows, with the newer-wins rule as the WHERE."""
-    t = "t"
-    differs = f"{t}.raw IS DISTINCT FROM excluded.raw"
-    if updated is None:
-        newer = differs
-    else:
-        u = _q(updated)
-        tie = f"{t}.{u} IS NOT DISTINCT FROM excluded.{u} AND {differs}"
-        if from_report:
-            tie += f" AND {t}.source = 'report'"
-        newer = (f"{t}.{u} < excluded.{u} OR ({t}.{u} IS NULL AND excluded.{u} IS NOT NULL) "
-                 f"OR ({tie})")
+def _stage(cur: Any, table: str, columns: list[str]) -> str:
+    """The session's staging table for ``columns`` of ``table``, created on first use; it is
+    empty at every commit, and the merge empties it (``DELETE ... RETURNING``) before."""
+    digest = hashlib.blake2s(",".join(columns).encode(), digest_size=4).hexdigest()
+    name = f"spsync_in_{table[:40]}_{digest}"
+    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "  # noqa: S608
+                f"SELECT {', '.join(_q(c) for c in columns)} FROM {_q(table)} WITH NO DATA")
+    return name
+
+
+def _merge_sql(table: Any, stage: str, columns: list[str], keys: tuple[str, ...],
+               updated: str | None, from_report: bool) -> str:
+    """Empty ``stage`` into the table: the rows new or newer than the stored ones, inserted
+    or updated under the newer-wins rule (checked again by ``ON CONFLICT``'s ``WHERE``)."""
+    names = ", ".join(_q(c) for c in columns)
     sets = [f"{_q(c)} = excluded.{_q(c)}" for c in columns if c not in keys]
     sets.append("sync_version = excluded.sync_version")
     if "synced_at" in table.c:
         sets.append("synced_at = now()")
-    names = ", ".join(_q(c) for c in columns)
+    same_key = " AND ".join(f"t.{_q(k)} = i.{_q(k)}" for k in keys)
     return (
-        f"INSERT INTO {_q(table.name)} AS {t} ({names}, sync_version) "  # noqa: S608
-        f"SELECT {names}, nextval('sync_version_seq') FROM {STAGE} "
+        f"WITH i AS (DELETE FROM {stage} RETURNING {names}) "  # noqa: S608 (model names)
+        f"INSERT INTO {_q(table.name)} AS t ({names}, sync_version) "
+        f"SELECT {names}, nextval('sync_version_seq') FROM i "
+        f"WHERE COALESCE((SELECT ({_newer('i', updated, from_report)}) IS TRUE "
+        f"FROM {_q(table.name)} t WHERE {same_key}), true) "
         f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO UPDATE SET {', '.join(sets)} "
-        f"WHERE {newer} RETURNING {', '.join(f'{t}.{_q(k)}' for k in keys)}"
+        f"WHERE {_newer('excluded', updated, from_report)} "
+        f"RETURNING {', '.join(f't.{_q(k)}' for k in keys)}"
     )
+
+
+def _newer(incoming: str, updated: str | None, from_report: bool) -> str:
+    """Whether the ``incoming`` row replaces the stored ``t``: its update time is newer, or
+    equal (or both unknown) with a different ``raw``; from a report, only a report's row."""
+    differs = f"t.raw IS DISTINCT FROM {incoming}.raw"
+    if updated is None:
+        return differs
+    u = _q(updated)
+    tie = f"t.{u} IS NOT DISTINCT FROM {incoming}.{u} AND {differs}"
+    if from_report:
+        tie += " AND t.source = 'report'"
+    return (f"t.{u} < {incoming}.{u} OR (t.{u} IS NULL AND {incoming}.{u} IS NOT NULL) "
+            f"OR ({tie})")
 
 
 def _q(name: str) -> str:

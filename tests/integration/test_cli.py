@@ -130,7 +130,7 @@ def test_dispatcher_claims_each_due_stream_once(env, runtime_for, start_sim):
     from .helpers import register
 
     register(rt, sim)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) + timedelta(seconds=1)  # new streams come due a millisecond apart
     hold = timedelta(minutes=5)
     with rt.engine.connect() as a, rt.engine.connect() as b, a.begin(), b.begin():
         first = claim_due(a, now, limit=2, hold=hold)

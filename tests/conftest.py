@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import celery.bin.celery  # noqa: F401
 import pytest
 import redis
+import structlog
 from sqlalchemy import create_engine, make_url, text
 
 from simulator.app import serve
@@ -40,6 +41,18 @@ from worker.db.engine import migrate, sqlalchemy_url
 from worker.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# structlog.testing.capture_logs cannot see a logger cached on its first use: whether a test
+# captured an event depended on which test had logged through that module first in the same
+# process. The tests configure structlog (worker/logging.py) with the cache off.
+_configure = structlog.configure
+
+
+def _configure_uncached(*args: Any, **kwargs: Any) -> None:
+    _configure(*args, **{**kwargs, "cache_logger_on_first_use": False})
+
+
+structlog.configure = _configure_uncached
 
 
 @dataclass(frozen=True)

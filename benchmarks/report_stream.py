@@ -16,10 +16,22 @@ the presigned download, inflate + TSV parse + mapping while it arrives, and batc
 newer-wins upserts of orders and items (one transaction per batch). ``--parse-only`` is the
 same download, inflate and TSV parse, without mapping rows or writing them.
 
+Then, in the same run, the ceiling (issue 19): the same document is read again, its lines
+grouped and mapped the same way, and each batch ``COPY``-ed straight into the emptied
+``orders`` and ``order_items`` (their keys, foreign keys and indexes; ``jsonb`` encoded as
+the write path encodes it) in one transaction a batch, as many rows a batch as the sink
+writes. Only the COPY transactions are timed: ``ceiling_rows_per_s`` = lines / those
+seconds, what one writer can put into these tables at all; ``ratio`` = ``rows_per_s`` /
+that. ``--parallel N`` then ingests N other sellers' reports of the same size at once, one
+process each (as N workers would): ``parallel_rows_per_s`` (all lines / wall time) and
+``parallel_speedup`` (that / one report's ``rows_per_s``); the wall time runs from the first
+ingest's start to the last one's end, the processes' start-up left out.
+
 Figures: ``rows`` read, ``seconds``, ``rows_per_s``, ``mb_per_s`` (uncompressed), and
 ``peak_rss_mb`` = this process's peak resident set (``ru_maxrss``) - everything it ever held,
-imports included; ``baseline_rss_mb`` is the same reading just before the ingest starts. The
-simulator and Postgres run in their own processes and are not counted. Asserts nothing.
+imports included, read before the ceiling pass; ``baseline_rss_mb`` is the same reading just
+before the ingest starts. The simulator and Postgres run in their own processes and are not
+counted. ``loadavg_1m`` before the ingest. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -27,10 +39,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import os
 import resource
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
+
+from sqlalchemy import Connection, text
 
 from benchmarks.services import (
     bench_redis,
@@ -43,8 +60,11 @@ from benchmarks.services import (
 )
 from simulator.remote import SimulatorClient
 from worker.db import reports as reports_db
-from worker.db.reports import ReportRequest
+from worker.db.models import Order, OrderItem
+from worker.db.reports import ReportRecord, ReportRequest
+from worker.db.rows import with_seller
 from worker.db.sellers import get_seller
+from worker.db.upsert import jsonb
 from worker.runtime import Runtime
 from worker.sync import report_types
 from worker.sync.report_parse import lines, table_rows
@@ -62,7 +82,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool) -> int:
+async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
+              ceiling: bool = False) -> dict[str, Any]:
+    """Ingest (or only parse) the report; with ``ceiling``, then the COPY ceiling pass."""
     async with rt.spapi() as client:
         with rt.engine.connect() as conn:
             with conn.begin():
@@ -72,37 +94,127 @@ async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool) -> 
                 report = reports_db.record_request(conn, seller_id, req, report_id)
             job = ReportJob(client, conn, seller, poll=PollPolicy.of(rt.settings))
             report = await wait_processed(job, report)
+            started = time.monotonic()
             if not parse_only:
-                return (await ingest(job, report)).rows_read
-            body = await job.call("getReportDocument",
-                                  path_params={"reportDocumentId": report.document_id or ""})
-            read = 0
-            async for _ in table_rows(lines(client.download(body["url"]),
-                                          gzip=body.get("compressionAlgorithm") == "GZIP")):
-                read += 1
-            return read
+                read = (await ingest(job, report)).rows_read
+            else:
+                read = 0
+                async for _ in table_rows(await _document(job, report)):
+                    read += 1
+            out: dict[str, Any] = {"read": read, "seconds": time.monotonic() - started,
+                                   "peak_rss_mb": rss_mb(), "cpu_seconds": cpu_seconds()}
+            if ceiling:
+                out["ceiling_lines"], out["ceiling_seconds"] = await copy_ceiling(job, report)
+            return out
 
 
-def measure(mb: float, parse_only: bool) -> dict[str, Any]:
+async def _document(job: ReportJob, report: ReportRecord) -> Any:
+    body = await job.call("getReportDocument",
+                          path_params={"reportDocumentId": report.document_id or ""})
+    return lines(job.client.download(body["url"]),
+                 gzip=body.get("compressionAlgorithm") == "GZIP")
+
+
+async def copy_ceiling(job: ReportJob, report: ReportRecord) -> tuple[int, float]:
+    """The report's lines again, grouped and mapped by the orders sink, each batch COPY-ed
+    straight into the emptied tables: (lines, seconds spent in the COPY transactions)."""
+    with job.conn.begin():
+        job.conn.execute(text("TRUNCATE orders, order_items"))
+    sink = report_types.OrdersSink(report, report_types.BATCH_ROWS)
+    read, seconds, version = 0, 0.0, [1]
+    async for row in table_rows(await _document(job, report)):
+        read += 1
+        sink.accept(row)
+        if sink.ready():
+            seconds += _copy_batch(job.conn, report.seller_id, sink.orders, version)
+            sink.orders = []
+    sink._close_group()  # the document's last order
+    seconds += _copy_batch(job.conn, report.seller_id, sink.orders, version)
+    return read, seconds
+
+
+def _copy_batch(conn: Connection, seller_id: int, orders: list[Any], version: list[int]
+                ) -> float:
+    started = time.perf_counter()
+    orders_rows = [with_seller(order, seller_id) for order, _ in orders]
+    items = [with_seller(item, seller_id) for _, its in orders for item in its]
+    with conn.begin(), conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        for model, rows in ((Order, orders_rows), (OrderItem, items)):
+            if not rows:
+                continue
+            columns = list(rows[0])
+            with cur.copy(f"COPY {model.__tablename__} ({', '.join(columns)}, sync_version) "
+                          "FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row([*(jsonb(r[c]) if isinstance(r[c], dict | list) else r[c]
+                                      for c in columns), version[0]])
+                    version[0] += 1
+    return time.perf_counter() - started
+
+
+def _ingest_child(db_url: str, redis_url: str, sim_url: str, token_keys: str, seller_id: int,
+                  report_id: str) -> tuple[int, float, float]:
+    """One seller's report ingested in a process of its own (``--parallel``): lines read,
+    and when its ingest started and ended (wall clock; process start-up excluded)."""
+    quiet()
+    rt = sim_runtime(db_url, redis_url, sim_url, token_keys=token_keys)
+    started = time.time()
+    read = int(asyncio.run(run(rt, seller_id, report_id, parse_only=False))["read"])
+    return read, started, time.time()
+
+
+def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
     rows = max(1, int(mb * 1_000_000 / ROW_BYTES))
     with bench_redis() as (redis_url, _), scratch_databases(1) as (db_url,), \
-            simulator(sellers=1, time_scale=1000, orders_per_seller=1) as sim_url:
+            simulator(sellers=1 + (parallel if parallel > 1 else 0), time_scale=1000,
+                      orders_per_seller=1) as sim_url:
         rt = sim_runtime(db_url, redis_url, sim_url)
-        ((spid, seller_id),) = register_sim_sellers(rt, sim_url).items()
+        sellers = list(register_sim_sellers(rt, sim_url).items())
+        spid, seller_id = sellers[0]
         log(f"generating a report of {rows:,} rows ({mb:g} MB uncompressed)...")
-        generated = SimulatorClient(sim_url, timeout=3600).generate_report(spid, rows,
-                                                                         prerender=True)
+        sim = SimulatorClient(sim_url, timeout=3600)
+        generated = sim.generate_report(spid, rows, prerender=True)
         log("generated; ingesting...")
+        load = os.getloadavg()[0]
         baseline, cpu = rss_mb(), cpu_seconds()
-        started = time.monotonic()
-        read = asyncio.run(run(rt, seller_id, generated["reportId"], parse_only))
-        seconds, cpu = time.monotonic() - started, cpu_seconds() - cpu
-    return {
-        "rows": read, "mb": mb, "upsert": not parse_only, "seconds": round(seconds, 2),
-        "rows_per_s": round(read / seconds), "mb_per_s": round(read * ROW_BYTES / 1e6 / seconds, 1),
-        "cpu_seconds": round(cpu, 2), "rows_per_cpu_s": round(read / cpu),
-        "peak_rss_mb": round(rss_mb(), 1), "baseline_rss_mb": round(baseline, 1),
-    }
+        ran = asyncio.run(run(rt, seller_id, generated["reportId"], parse_only,
+                              ceiling=not parse_only))
+        read, seconds, cpu = ran["read"], ran["seconds"], ran["cpu_seconds"] - cpu
+        out: dict[str, Any] = {
+            "rows": read, "mb": mb, "upsert": not parse_only, "seconds": round(seconds, 2),
+            "rows_per_s": round(read / seconds),
+            "mb_per_s": round(read * ROW_BYTES / 1e6 / seconds, 1),
+            "cpu_seconds": round(cpu, 2), "rows_per_cpu_s": round(read / cpu),
+            "peak_rss_mb": round(ran["peak_rss_mb"], 1), "baseline_rss_mb": round(baseline, 1),
+            "loadavg_1m": round(load, 2),
+        }
+        if "ceiling_seconds" in ran:
+            out["ceiling_rows_per_s"] = round(ran["ceiling_lines"] / ran["ceiling_seconds"])
+            out["ratio"] = round(out["rows_per_s"] / out["ceiling_rows_per_s"], 3)
+        if parallel > 1 and not parse_only:
+            out |= _parallel(rt, sim_url, sellers[1:], rows, out["rows_per_s"])
+    return out
+
+
+def _parallel(rt: Runtime, sim_url: str, sellers: list[tuple[str, int]], rows: int,
+              one: float) -> dict[str, Any]:
+    """Each seller's report (``rows`` rows) ingested at the same time, a process each."""
+    log(f"--parallel: generating {len(sellers)} more reports...")
+    sim = SimulatorClient(sim_url, timeout=3600)
+    reports = [(seller_id, sim.generate_report(spid, rows, prerender=True)["reportId"])
+               for spid, seller_id in sellers]
+    keys = rt.settings.token_keys.get_secret_value()  # type: ignore[union-attr]
+    s = rt.services
+    log("--parallel: ingesting them at once...")
+    with ProcessPoolExecutor(len(reports), mp_context=multiprocessing.get_context("spawn")) as pool:
+        ran = list(pool.map(_ingest_child, *zip(*[
+            (s.database_url, s.redis_url, sim_url, keys, seller_id, rid)
+            for seller_id, rid in reports], strict=True)))
+    read = sum(r for r, _, _ in ran)
+    seconds = max(end for _, _, end in ran) - min(start for _, start, _ in ran)
+    rate = read / seconds
+    return {"parallel": len(reports), "parallel_rows": read,
+            "parallel_rows_per_s": round(rate), "parallel_speedup": round(rate / one, 2)}
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -111,9 +223,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="uncompressed size of the generated report (default 1000)")
     parser.add_argument("--parse-only", action="store_true",
                         help="download + inflate + TSV parse only (no mapping, no writes)")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="then N other sellers' reports of the same size at once")
     opts = parser.parse_args(argv)
+    if opts.mb <= 0 or not 1 <= opts.parallel <= 8:
+        parser.error("--mb must be > 0 and --parallel between 1 and 8")
     quiet()
-    figures = measure(opts.mb, opts.parse_only)
+    figures = measure(opts.mb, opts.parse_only, opts.parallel)
     print(json.dumps(figures), flush=True)
     return figures
 

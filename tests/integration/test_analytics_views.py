@@ -82,7 +82,7 @@ def edge_seller(rt):
                            quantity_shipped=qty if status == "SHIPPED" else 0,
                            item_price=price, currency=currency, raw={"orderItemId": oid})
             written = mirror.upsert_orders(conn, seller_id, [row])
-            mirror.replace_items(conn, seller_id, written, [item])
+            mirror.replace_items(conn, seller_id, written.ids, [item], new=written.new)
 
         order("202-0000001-0000001", "SHIPPED", "GBP", Decimal("10.5000"), 1)
         order("202-0000001-0000002", "UNSHIPPED", "EUR", Decimal("20.2500"), 2)

@@ -7,8 +7,9 @@ Callers own the transaction (one per page).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, column, delete, select, tuple_, values
+from sqlalchemy import Connection, column, select, text, values
 from sqlalchemy.types import DateTime, Text
 
 from worker.db.models import InventorySummary, ListingsItem, Order, OrderItem
@@ -16,13 +17,20 @@ from worker.db.rows import InventoryRow, ItemRow, ListingRow, OrderRow, with_sel
 from worker.db.upsert import upsert_newer
 
 
+@dataclass(frozen=True)
+class OrdersWritten:
+    ids: set[str]  # the orders written (new or newer)
+    new: set[str]  # those of them the mirror did not hold: no items to replace
+
+
 def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow],
-                  *, from_report: bool = False) -> set[str]:
+                  *, from_report: bool = False) -> OrdersWritten:
     """Insert/refresh orders; return the ids actually written (new or newer)."""
     written = upsert_newer(conn, Order, [with_seller(r, seller_id) for r in rows],
                            keys=("seller_id", "amazon_order_id"), updated="last_update_date",
-                           from_report=from_report)
-    return {order_id for _, order_id in written}
+                           from_report=from_report, inserted=True)
+    return OrdersWritten({order_id for _, order_id, _ in written},
+                         {order_id for _, order_id, new in written if new})
 
 
 def upsert_inventory(conn: Connection, seller_id: int, rows: Sequence[InventoryRow],
@@ -42,28 +50,38 @@ def upsert_listings(conn: Connection, seller_id: int, rows: Sequence[ListingRow]
 
 
 def replace_items(
-    conn: Connection, seller_id: int, order_ids: Iterable[str], items: Sequence[ItemRow]
+    conn: Connection, seller_id: int, order_ids: Iterable[str], items: Sequence[ItemRow],
+    *, new: Iterable[str] = (),
 ) -> int:
-    """Make the items of ``order_ids`` exactly ``items`` (upsert + delete the vanished)."""
+    """Make the items of ``order_ids`` exactly ``items`` (upsert + delete the vanished).
+
+    The vanished are deleted by one statement on the server (the kept keys sent as two
+    arrays), not found by a query first; orders in ``new`` (just inserted) have none to
+    delete, and when every order is new there is no delete at all."""
     ids = set(order_ids)
     mine = [i for i in items if i.amazon_order_id in ids]
     if not ids:
         return 0
-    keep = {(i.amazon_order_id, i.order_item_id) for i in mine}
-    existing = conn.execute(
-        select(OrderItem.amazon_order_id, OrderItem.order_item_id).where(
-            OrderItem.seller_id == seller_id, OrderItem.amazon_order_id.in_(ids))
-    ).all()
-    gone = [tuple(r) for r in existing if tuple(r) not in keep]
-    if gone:
-        conn.execute(delete(OrderItem).where(
-            OrderItem.seller_id == seller_id,
-            tuple_(OrderItem.amazon_order_id, OrderItem.order_item_id).in_(gone)))
+    stored = ids - set(new)
+    if stored:
+        kept = [i for i in mine if i.amazon_order_id in stored]
+        conn.execute(VANISHED, {"s": seller_id, "ids": sorted(stored),
+                                "oids": [i.amazon_order_id for i in kept],
+                                "iids": [i.order_item_id for i in kept]})
     if not mine:
         return 0
     upsert_newer(conn, OrderItem, [with_seller(i, seller_id) for i in mine],
                  keys=("seller_id", "amazon_order_id", "order_item_id"), updated=None)
     return len(mine)
+
+
+# The items of these orders that are not among the kept (order id, item id) pairs. Neither
+# column is ever NULL (the key), so NOT IN means what it says; it is a hashed subplan.
+VANISHED = text(
+    "DELETE FROM order_items o WHERE o.seller_id = :s "
+    "AND o.amazon_order_id = ANY(CAST(:ids AS text[])) "
+    "AND (o.amazon_order_id, o.order_item_id) NOT IN ("
+    "SELECT * FROM unnest(CAST(:oids AS text[]), CAST(:iids AS text[])))")
 
 
 def orders_needing_items(

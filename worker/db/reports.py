@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from worker.db.models import SYNC_VERSION, Report, ReportRow
+from worker.db.models import Report, ReportRow
+from worker.db.upsert import insert_new
 
 FINISHED = ("ingested", "no_data")
 
@@ -141,14 +142,9 @@ def finish(conn: Connection, id_: int, ingest_status: str, error: str | None = N
 
 def add_rows(conn: Connection, report: ReportRecord, rows: Sequence[dict[str, Any]]) -> int:
     """Keep rows (``line``, ``record_key``, ``data``, ``error``); a re-download adds none."""
-    if not rows:
-        return 0
-    stmt = pg_insert(ReportRow).values([
-        {"report_id": report.id, "seller_id": report.seller_id,
-         "report_type": report.report_type, "sync_version": SYNC_VERSION.next_value(), **r}
-        for r in rows
-    ]).on_conflict_do_nothing(index_elements=[ReportRow.report_id, ReportRow.line])
-    return conn.execute(stmt.returning(ReportRow.line)).rowcount or 0
+    own = {"report_id": report.id, "seller_id": report.seller_id,
+           "report_type": report.report_type}
+    return insert_new(conn, ReportRow, [{**own, **r} for r in rows], keys=("report_id", "line"))
 
 
 def _record(row: Any) -> ReportRecord:

@@ -58,8 +58,10 @@ def upsert_newer(
     keys: tuple[str, ...],
     updated: str | None,
     from_report: bool = False,
+    inserted: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """Write ``rows`` into ``model``'s table; return the keys of the rows actually written.
+    """Write ``rows`` into ``model``'s table; return the keys of the rows actually written
+    (``inserted``: each followed by whether the row is new rather than updated).
 
     ``updated=None`` (a table without an update time, e.g. order items): a row is rewritten
     when its ``raw`` differs.
@@ -68,20 +70,44 @@ def upsert_newer(
         return []
     batch = _newest_per_key(rows, keys, updated)  # one statement touches each key once
     table = model.__table__
-    columns = list(batch[0])
-    as_json = [isinstance(table.c[name].type, JSONB) for name in columns]
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor as cur:
-        stage = _stage(cur, table.name, columns)
-        with cur.copy(f"COPY {stage} ({', '.join(_q(c) for c in columns)}) "
-                      "FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row([jsonb(row[c]) if j else row[c]
-                                for c, j in zip(columns, as_json, strict=True)])
-        cur.execute(_merge_sql(table, stage, columns, keys, updated, from_report))
+    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        stage, columns = _staged(cur, table, batch)
+        cur.execute(_merge_sql(table, stage, columns, keys, updated, from_report, inserted))
         written: list[tuple[Any, ...]] = cur.fetchall()
     ROWS_UPSERTED.labels(table.name).inc(len(written))  # counted before commit: may overcount
     return written
+
+
+def insert_new(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]], *,
+               keys: tuple[str, ...]) -> int:
+    """Write the rows of ``rows`` whose key is not in ``model``'s table yet (a row never
+    changes once written: ``report_rows``), each with the next ``sync_version``; return how
+    many were written. Same staging as :func:`upsert_newer`."""
+    if not rows:
+        return 0
+    table = model.__table__
+    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+        stage, columns = _staged(cur, table, rows)
+        names = ", ".join(_q(c) for c in columns)
+        cur.execute(
+            f"WITH i AS (DELETE FROM {stage} RETURNING {names}) "  # noqa: S608 (model names)
+            f"INSERT INTO {_q(table.name)} ({names}, sync_version) "
+            f"SELECT {names}, nextval('sync_version_seq') FROM i "
+            f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO NOTHING")
+        return int(cur.rowcount)
+
+
+def _staged(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[str]]:
+    """``rows`` ``COPY``-ed into the session's staging table for their columns; its name and
+    the columns."""
+    columns = list(rows[0])
+    as_json = [isinstance(table.c[name].type, JSONB) for name in columns]
+    stage = _stage(cur, table.name, columns)
+    with cur.copy(f"COPY {stage} ({', '.join(_q(c) for c in columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([jsonb(row[c]) if j else row[c]
+                            for c, j in zip(columns, as_json, strict=True)])
+    return stage, columns
 
 
 def _stage(cur: Any, table: str, columns: list[str]) -> str:
@@ -95,9 +121,12 @@ def _stage(cur: Any, table: str, columns: list[str]) -> str:
 
 
 def _merge_sql(table: Any, stage: str, columns: list[str], keys: tuple[str, ...],
-               updated: str | None, from_report: bool) -> str:
+               updated: str | None, from_report: bool, inserted: bool = False) -> str:
     """Empty ``stage`` into the table: the rows new or newer than the stored ones, inserted
-    or updated under the newer-wins rule (checked again by ``ON CONFLICT``'s ``WHERE``)."""
+    or updated under the newer-wins rule (checked again by ``ON CONFLICT``'s ``WHERE``).
+    ``inserted``: each returned key is followed by ``xmax = 0``, true for a new row (an
+    updated row's version carries the updating transaction in ``xmax``)."""
+    returning = [f"t.{_q(k)}" for k in keys] + (["t.xmax = 0"] if inserted else [])
     names = ", ".join(_q(c) for c in columns)
     sets = [f"{_q(c)} = excluded.{_q(c)}" for c in columns if c not in keys]
     sets.append("sync_version = excluded.sync_version")
@@ -112,7 +141,7 @@ def _merge_sql(table: Any, stage: str, columns: list[str], keys: tuple[str, ...]
         f"FROM {_q(table.name)} t WHERE {same_key}), true) "
         f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO UPDATE SET {', '.join(sets)} "
         f"WHERE {_newer('excluded', updated, from_report)} "
-        f"RETURNING {', '.join(f't.{_q(k)}' for k in keys)}"
+        f"RETURNING {', '.join(returning)}"
     )
 
 

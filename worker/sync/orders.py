@@ -85,6 +85,7 @@ async def _items_v0(scope: Scope, order_id: str) -> list[ItemRow]:
 
 def write(conn: Connection, seller_id: int, page: OrderPage) -> Written:
     written = mirror.upsert_orders(conn, seller_id, page.orders)
-    replace_for = written if page.items_of is None else written & page.items_of
-    return Written(len(written), mirror.replace_items(conn, seller_id, replace_for, page.items))
+    replace_for = written.ids if page.items_of is None else written.ids & page.items_of
+    return Written(len(written.ids), mirror.replace_items(conn, seller_id, replace_for,
+                                                          page.items, new=written.new))
 

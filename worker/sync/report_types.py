@@ -217,10 +217,11 @@ class OrdersSink(BaseSink):
         written = 0
         if self.orders:
             rows = [order for order, _ in self.orders]
-            ids = mirror.upsert_orders(conn, self.report.seller_id, rows, from_report=True)
-            items = [i for order, its in self.orders if order.amazon_order_id in ids for i in its]
-            mirror.replace_items(conn, self.report.seller_id, ids, items)
-            written = len(ids)
+            done = mirror.upsert_orders(conn, self.report.seller_id, rows, from_report=True)
+            items = [i for order, its in self.orders if order.amazon_order_id in done.ids
+                     for i in its]
+            mirror.replace_items(conn, self.report.seller_id, done.ids, items, new=done.new)
+            written = len(done.ids)
         self.orders = []
         counts = self._flush_rejected(conn)
         counts.written = written

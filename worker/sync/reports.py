@@ -57,7 +57,7 @@ PROCESSING = ("IN_QUEUE", "IN_PROGRESS")
 MAX_DOWNLOADS = 3
 ERROR_TEXT_LIMIT = 4000
 MAX_JSON_BYTES = 512 * 1024 * 1024
-ANALYZE_EVERY = 100  # batches (of 1,000 rows) between statistics refreshes
+ANALYZE_AFTER = 10  # batches (of 1,000 rows): a longer ingest ends by refreshing statistics
 
 
 class ReportFailedError(SpApiError):
@@ -291,19 +291,21 @@ async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> N
         if sink.ready():
             _commit(job, report, lambda conn: sink.flush(conn, final=False))
             batches += 1
-            if batches % ANALYZE_EVERY == 0:
-                _analyze(job.conn, sink.tables)
     _commit(job, report, lambda conn: sink.flush(conn, final=True))
-    if batches >= ANALYZE_EVERY // 10:
+    if batches >= ANALYZE_AFTER:
         _analyze(job.conn, sink.tables)
 
 
 def _analyze(conn: Connection, tables: tuple[str, ...]) -> None:
-    """Refresh the planner's statistics of tables a long ingest is growing.
+    """Refresh the planner's statistics of tables a long ingest grew, once it is done (for
+    the readers' queries, whether or not autovacuum runs).
 
-    Without them (a new table, or autovacuum off or behind), Postgres guesses row counts,
-    and the per-batch lookups of existing rows turn into whole-table scans as the table
-    grows: measured at 2,000 orders/s instead of 8,000 on a 4 M-row report.
+    The ingest itself no longer needs them: every lookup it makes goes by primary key (the
+    newer-wins filter, ``ON CONFLICT``, the vanished items' delete). Before, a query for a
+    batch's existing items turned into a whole-table scan as the table grew without
+    statistics (2,000 orders/s instead of 8,000 on a 4 M-row report), and the ingest
+    analyzed every 100 batches; that cost 10 % of a 200 MB ingest (issue 19,
+    ``benchmarks/README.md``).
     """
     with conn.begin():
         conn.execute(sql(f"ANALYZE {', '.join(tables)}"))
@@ -348,11 +350,9 @@ async def _load_streamed(job: ReportJob, report: ReportRecord, chunks: AsyncIter
             if sink.ready():
                 _commit(job, report, lambda conn: sink.flush(conn, final=False))
                 batches += 1
-                if batches % ANALYZE_EVERY == 0:
-                    _analyze(job.conn, sink.tables)
     _commit(job, report, lambda conn: sink.flush(conn, final=True))
     sink.check(parser.specification)
-    if batches >= ANALYZE_EVERY // 10:
+    if batches >= ANALYZE_AFTER:
         _analyze(job.conn, sink.tables)
 
 

@@ -110,7 +110,6 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         Index("orders_seller_last_update_idx", "seller_id", "last_update_date"),
-        Index("orders_sync_version_idx", "sync_version"),
         Index("orders_seller_sync_version_idx", "seller_id", "sync_version"),
     )
 
@@ -140,7 +139,6 @@ class OrderItem(Base):
             ["orders.seller_id", "orders.amazon_order_id"],
             ondelete="CASCADE",
         ),
-        Index("order_items_sync_version_idx", "sync_version"),
         Index("order_items_seller_sync_version_idx", "seller_id", "sync_version"),
         Index("order_items_seller_sku_idx", "seller_id", "seller_sku"),
     )
@@ -309,7 +307,6 @@ class InventorySummary(Base):
 
     __tablename__ = "inventory_summaries"
     __table_args__ = (
-        Index("inventory_summaries_sync_version_idx", "sync_version"),
         Index("inventory_summaries_seller_sync_version_idx", "seller_id", "sync_version"),
     )
 
@@ -342,7 +339,6 @@ class ListingsItem(Base):
 
     __tablename__ = "listings_items"
     __table_args__ = (
-        Index("listings_items_sync_version_idx", "sync_version"),
         Index("listings_items_seller_sync_version_idx", "seller_id", "sync_version"),
         Index("listings_items_asin_idx", "seller_id", "asin"),
         Index("listings_items_issues_idx", "issues", postgresql_using="gin"),
@@ -561,7 +557,6 @@ class FinancialTransaction(Base):
         Index("financial_transactions_seller_order_idx", "seller_id", "order_id"),
         Index("financial_transactions_seller_group_idx", "seller_id",
               "financial_event_group_id"),
-        Index("financial_transactions_sync_version_idx", "sync_version"),
         Index("financial_transactions_seller_sync_version_idx", "seller_id", "sync_version"),
     )
 

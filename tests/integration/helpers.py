@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, event, text
 
 from worker.crypto import new_key_spec, parse_keys
 from worker.db.sellers import upsert_seller
@@ -126,3 +128,19 @@ def report_truth(sim: Any, spid: str, since: datetime) -> dict[str, Any]:
             out[o["AmazonOrderId"]] = (V0_TO_MIRROR[o["OrderStatus"]], lud, Counter(
                 (i["SellerSKU"], i["QuantityOrdered"]) for i in o["OrderItems"]))
     return out
+
+
+@contextmanager
+def statements_sent(conn: Connection) -> Iterator[list[str]]:
+    """The SQL statements ``conn`` sends inside the block (SQLAlchemy's, not a raw
+    psycopg cursor's), in order."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(conn, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(conn, "before_cursor_execute", record)

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 import worker.sync.dispatch as dispatcher
 from worker.config import Settings
 from worker.db.engine import sqlalchemy_url
 from worker.db.state import claim_due, claim_statement
+
+from .helpers import statements_sent
 
 pytestmark = pytest.mark.integration
 
@@ -71,16 +73,9 @@ def test_claim_is_one_statement_per_batch_oldest_first(engine: Any) -> None:
         expected = [tuple(r) for r in conn.execute(text(
             "SELECT seller_id, stream FROM sync_state WHERE due_at <= :now ORDER BY due_at"),
             {"now": now})]
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
     with engine.connect() as conn:
-        event.listen(conn, "before_cursor_execute", record)
-        with conn.begin():
+        with statements_sent(conn) as statements, conn.begin():
             pairs = claim_due(conn, now, limit=1000, hold=HOLD)
-        event.remove(conn, "before_cursor_execute", record)
         held = conn.execute(text(
             "SELECT count(*) FROM sync_state WHERE due_at = :held"), {"held": now + HOLD}).scalar()
     assert len(statements) == 1  # not one round trip per claimed pair

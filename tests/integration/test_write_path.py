@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from tests.feedkit import item, new_seller, order
+from tests.integration.helpers import statements_sent
 from worker.db.engine import engine_for
 from worker.db.mirror import replace_items, upsert_orders
 from worker.db.reports import ReportRequest, add_rows, record_request
@@ -55,23 +56,17 @@ def test_an_unchanged_row_is_neither_updated_nor_locked(engine, seller):
 
 def test_new_orders_items_are_written_without_a_delete_and_updated_ones_lose_vanished(
         engine, seller):
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
     with engine.connect() as conn:
-        event.listen(conn, "before_cursor_execute", record)
-        with conn.begin():
+        with statements_sent(conn) as statements, conn.begin():
             written = upsert_orders(conn, seller, [order("O-1", 1), order("O-2", 1)])
             replace_items(conn, seller, written.ids,
                           [item("O-1", 1), item("O-1", 2), item("O-2", 1)], new=written.new)
         assert not any(s.startswith("DELETE FROM order_items") for s in statements)
-        with conn.begin():  # O-1 changed and lost its second item; O-3 is new
+        with statements_sent(conn) as statements, conn.begin():
+            # O-1 changed and lost its second item; O-3 is new
             written = upsert_orders(conn, seller, [order("O-1", 2), order("O-3", 1)])
             replace_items(conn, seller, written.ids, [item("O-1", 1), item("O-3", 1)],
                           new=written.new)
-        event.remove(conn, "before_cursor_execute", record)
         assert sum(s.startswith("DELETE FROM order_items") for s in statements) == 1
         items = conn.execute(text(
             "SELECT order_item_id FROM order_items ORDER BY 1")).scalars().all()

@@ -43,7 +43,7 @@ def writer(url: str, seller: int, seed: int, seconds: float) -> None:
                  for k in rng.sample(range(4), rng.randint(0, 3))]  # items come and go
         with engine.begin() as conn:
             written = upsert_orders(conn, seller, rows)
-            replace_items(conn, seller, written, items)
+            replace_items(conn, seller, written.ids, items, new=written.new)
             time.sleep(rng.random() * 0.05)  # hold the transaction open a little
         time.sleep(rng.random() * 0.02)
     engine.dispose()

@@ -67,7 +67,8 @@ def test_the_wms_gets_every_ready_order_through_kills_and_an_outage(clean):
             refused = n == 7  # an item quantity the WMS refuses
             items = [item(oid, 1, qty=0 if refused else 1), item(oid, 2, qty=2)]
             with engine.begin() as conn:
-                replace_items(conn, seller, upsert_orders(conn, seller, rows), items)
+                written = upsert_orders(conn, seller, rows)
+                replace_items(conn, seller, written.ids, items, new=written.new)
             if kind == "later":  # becomes ready a moment later
                 with engine.begin() as conn:
                     upsert_orders(conn, seller, [order(oid, 2, "UNSHIPPED")])

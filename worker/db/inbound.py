@@ -1,5 +1,6 @@
 """Writes of the inbound stream: plans (newer wins by ``lastUpdatedAt``), their shipments
-(newer wins by the plan's ``lastUpdatedAt``) and each shipment's items, replaced as a whole.
+(newer wins by the plan's ``lastUpdatedAt``; a shipment the plan no longer lists is deleted)
+and each shipment's items, replaced as a whole.
 
 Callers own the transaction (one per page).
 """
@@ -8,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import Connection
 
 from worker.db.models import InboundPlan, InboundShipment, InboundShipmentItem
 from worker.db.rows import InboundItemRow, InboundPlanRow, InboundShipmentRow, with_seller
-from worker.db.upsert import upsert_newer
+from worker.db.upsert import delete_vanished, upsert_newer
 
 
 def upsert_plans(conn: Connection, seller_id: int, rows: Sequence[InboundPlanRow]) -> set[str]:
@@ -35,15 +36,18 @@ def replace_items(conn: Connection, seller_id: int, shipment_ids: Iterable[str],
     if not ids:
         return 0
     mine = [i for i in items if i.shipment_id in ids]
-    keep = {(i.shipment_id, i.msku) for i in mine}
-    existing = conn.execute(
-        select(InboundShipmentItem.shipment_id, InboundShipmentItem.msku).where(
-            InboundShipmentItem.seller_id == seller_id,
-            InboundShipmentItem.shipment_id.in_(ids))).all()
-    gone = [tuple(r) for r in existing if tuple(r) not in keep]
-    if gone:
-        conn.execute(delete(InboundShipmentItem).where(
-            InboundShipmentItem.seller_id == seller_id,
-            tuple_(InboundShipmentItem.shipment_id, InboundShipmentItem.msku).in_(gone)))
+    delete_vanished(conn, InboundShipmentItem, seller_id, "shipment_id", ids, "msku",
+                    [(i.shipment_id, i.msku) for i in mine])
     return len(upsert_newer(conn, InboundShipmentItem, [with_seller(i, seller_id) for i in mine],
                             keys=("seller_id", "shipment_id", "msku"), updated=None))
+
+
+def drop_vanished_shipments(conn: Connection, seller_id: int, plan_ids: Iterable[str],
+                            shipments: Sequence[InboundShipmentRow]) -> int:
+    """Delete the shipments of ``plan_ids`` that their plan no longer lists (``shipments``:
+    the ones it does), with their items; how many shipments went."""
+    gone = delete_vanished(conn, InboundShipment, seller_id, "inbound_plan_id", plan_ids,
+                           "shipment_id", [(s.inbound_plan_id, s.shipment_id) for s in shipments])
+    delete_vanished(conn, InboundShipmentItem, seller_id, "shipment_id",
+                    [shipment for _, shipment in gone], "msku", [])
+    return len(gone)

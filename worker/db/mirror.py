@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, column, select, text, values
+from sqlalchemy import Connection, column, select, values
 from sqlalchemy.types import DateTime, Text
 
 from worker.db.models import InventorySummary, ListingsItem, Order, OrderItem
 from worker.db.rows import InventoryRow, ItemRow, ListingRow, OrderRow, with_seller
-from worker.db.upsert import upsert_newer
+from worker.db.upsert import delete_vanished, upsert_newer
 
 
 @dataclass(frozen=True)
@@ -64,24 +64,14 @@ def replace_items(
         return 0
     stored = ids - set(new)
     if stored:
-        kept = [i for i in mine if i.amazon_order_id in stored]
-        conn.execute(VANISHED, {"s": seller_id, "ids": sorted(stored),
-                                "oids": [i.amazon_order_id for i in kept],
-                                "iids": [i.order_item_id for i in kept]})
+        delete_vanished(conn, OrderItem, seller_id, "amazon_order_id", stored, "order_item_id",
+                        [(i.amazon_order_id, i.order_item_id) for i in mine
+                         if i.amazon_order_id in stored])
     if not mine:
         return 0
     upsert_newer(conn, OrderItem, [with_seller(i, seller_id) for i in mine],
                  keys=("seller_id", "amazon_order_id", "order_item_id"), updated=None)
     return len(mine)
-
-
-# The items of these orders that are not among the kept (order id, item id) pairs. Neither
-# column is ever NULL (the key), so NOT IN means what it says; it is a hashed subplan.
-VANISHED = text(
-    "DELETE FROM order_items o WHERE o.seller_id = :s "
-    "AND o.amazon_order_id = ANY(CAST(:ids AS text[])) "
-    "AND (o.amazon_order_id, o.order_item_id) NOT IN ("
-    "SELECT * FROM unnest(CAST(:oids AS text[]), CAST(:iids AS text[])))")
 
 
 def orders_needing_items(

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from worker.metrics import ROWS_UPSERTED
@@ -95,6 +95,28 @@ def insert_new(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]], 
             f"SELECT {names}, nextval('sync_version_seq') FROM i "
             f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO NOTHING")
         return int(cur.rowcount)
+
+
+def delete_vanished(conn: Connection, model: Any, seller_id: int, parent: str,
+                    parents: Iterable[str], child: str,
+                    kept: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Delete the seller's rows of ``model`` under ``parents`` (their ``parent`` column) whose
+    ``(parent, child)`` pair is not among ``kept``: what Amazon no longer lists (an order's
+    items, a shipment's items, a plan's shipments). One statement on the server: the kept
+    pairs go as two arrays (a hashed subplan; neither key column is ever NULL, so ``NOT IN``
+    means what it says). Returns the deleted pairs."""
+    ids = sorted(set(parents))
+    if not ids:
+        return []
+    pairs = list(kept)
+    table, p, c = _q(model.__tablename__), _q(parent), _q(child)
+    rows = conn.execute(text(
+        f"DELETE FROM {table} o WHERE o.seller_id = :s "  # noqa: S608 (model names)
+        f"AND o.{p} = ANY(CAST(:ids AS text[])) AND (o.{p}, o.{c}) NOT IN ("
+        f"SELECT * FROM unnest(CAST(:ps AS text[]), CAST(:cs AS text[]))) "
+        f"RETURNING o.{p}, o.{c}"),
+        {"s": seller_id, "ids": ids, "ps": [a for a, _ in pairs], "cs": [b for _, b in pairs]})
+    return [(str(a), str(b)) for a, b in rows]
 
 
 def _staged(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> tuple[str, list[str]]:

@@ -83,10 +83,12 @@ async def _items(scope: Scope, path: dict[str, str]) -> list[Any]:
 
 
 def write(conn: Connection, seller_id: int, page: InboundPage) -> Written:
-    """Newer plans win; their shipments are rewritten and their items replaced (an item
-    gone from a shipment is deleted)."""
+    """Newer plans win; their shipments are rewritten (one the plan no longer lists is
+    deleted, with its items) and their items replaced (an item gone from a shipment is
+    deleted)."""
     written = store.upsert_plans(conn, seller_id, page.plans)
     shipments = [s for s in page.shipments if s.inbound_plan_id in written]
+    store.drop_vanished_shipments(conn, seller_id, written, shipments)
     store.upsert_shipments(conn, seller_id, shipments)
     items = store.replace_items(conn, seller_id, {s.shipment_id for s in shipments},
                                 page.items)

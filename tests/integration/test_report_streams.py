@@ -41,9 +41,13 @@ def _reports(rt: Any, seller_id: int) -> list[tuple[Any, ...]]:
                  "ORDER BY id", s=seller_id, t=STORAGE)
 
 
-def _creates(sim: Any) -> int:
+def _calls(sim: Any, operation: str) -> int:
     return sum(b["calls"] for b in sim.client.stats()["buckets"]
-               if b["operation"] == "createReport")
+               if b["operation"] == operation)
+
+
+def _creates(sim: Any) -> int:
+    return _calls(sim, "createReport")
 
 
 def test_a_configured_report_type_is_synced_as_a_stream(start_sim, runtime_for, storage_kind):
@@ -133,6 +137,7 @@ def test_a_report_amazon_never_finishes_is_given_up_and_asked_for_again(
         asyncio.run(run_stream(rt, seller_id, stream, now=clock.now))
     (abandoned,) = _reports(rt, seller_id)
     assert abandoned[4] == "failed"
+    assert _calls(sim, "cancelReport") == 1  # still IN_QUEUE: taken out of Amazon's queue
     assert asyncio.run(run_stream(rt, seller_id, stream, now=clock.now)).status == "deferred"
     first, second = _reports(rt, seller_id)
     assert second[0] != first[0] and (second[2], second[3]) == (first[2], first[3])

@@ -196,6 +196,8 @@ async def wait_processed(job: ReportJob, report: ReportRecord) -> ReportRecord:
             return report
         age = report.age()
         if age >= job.poll.give_up_after:
+            if status == "IN_QUEUE":  # Amazon never started it: take it out of its queue
+                await _cancel(job, report)
             _finish(job, report, "failed", f"still {status} {age:.0f}s after it was asked for")
             raise ReportStillProcessingError(
                 f"report still {status} {age:.0f}s after it was asked for; the next run asks "
@@ -205,6 +207,18 @@ async def wait_processed(job: ReportJob, report: ReportRecord) -> ReportRecord:
             log.info("report.pending", report_id=report.report_id, status=status,
                      again_in=round(pause, 1))
             raise ReportPending(report, pause)
+
+
+async def _cancel(job: ReportJob, report: ReportRecord) -> None:
+    """``cancelReport`` (only an IN_QUEUE report can be cancelled); best effort: a refusal
+    or a failure leaves the report to Amazon, and the run gives it up all the same."""
+    try:
+        await job.call("cancelReport", path_params={"reportId": report.report_id})
+    except SpApiError as exc:
+        log.warning("report.cancel_failed", report_id=report.report_id,
+                    error_type=type(exc).__name__)
+        return
+    log.info("report.cancelled", report_id=report.report_id)
 
 
 def _processing(body: Any) -> tuple[str, str | None, datetime | None]:

@@ -58,13 +58,13 @@ from benchmarks.services import (
     sim_runtime,
     simulator,
 )
+from benchmarks.upsert import copy_rows
 from simulator.remote import SimulatorClient
 from worker.db import reports as reports_db
 from worker.db.models import Order, OrderItem
 from worker.db.reports import ReportRecord, ReportRequest
 from worker.db.rows import with_seller
 from worker.db.sellers import get_seller
-from worker.db.upsert import jsonb
 from worker.runtime import Runtime
 from worker.sync import report_types
 from worker.sync.report_parse import lines, table_rows
@@ -139,16 +139,8 @@ def _copy_batch(conn: Connection, seller_id: int, orders: list[Any], version: li
     orders_rows = [with_seller(order, seller_id) for order, _ in orders]
     items = [with_seller(item, seller_id) for _, its in orders for item in its]
     with conn.begin(), conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-        for model, rows in ((Order, orders_rows), (OrderItem, items)):
-            if not rows:
-                continue
-            columns = list(rows[0])
-            with cur.copy(f"COPY {model.__tablename__} ({', '.join(columns)}, sync_version) "
-                          "FROM STDIN") as copy:
-                for r in rows:
-                    copy.write_row([*(jsonb(r[c]) if isinstance(r[c], dict | list) else r[c]
-                                      for c in columns), version[0]])
-                    version[0] += 1
+        version[0] = copy_rows(cur, Order.__tablename__, orders_rows, version[0])
+        version[0] = copy_rows(cur, OrderItem.__tablename__, items, version[0])
     return time.perf_counter() - started
 
 

@@ -240,18 +240,25 @@ def copy_straight(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]
                   from_report: bool = False) -> list[tuple[Any, ...]]:
     """The ceiling: ``rows`` ``COPY``-ed into the table itself (no staging, no merge, no
     newer-wins rule; an empty table), ``jsonb`` encoded as ``upsert_newer`` encodes it."""
-    table = model.__table__
-    columns = list(rows[0])
-    as_json = [isinstance(v, dict | list) for v in rows[0].values()]
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         version = cur.execute("SELECT nextval('sync_version_seq')").fetchone()[0]
-        with cur.copy(f"COPY {table.name} ({', '.join(columns)}, sync_version) "
-                      "FROM STDIN") as copy:
-            for n, row in enumerate(rows):
-                copy.write_row([*(jsonb(row[c]) if j else row[c]
-                                  for c, j in zip(columns, as_json, strict=True)), version + n])
-        cur.execute(f"SELECT setval('sync_version_seq', {version + len(rows)})")
+        version = copy_rows(cur, model.__tablename__, rows, version)
+        cur.execute(f"SELECT setval('sync_version_seq', {version})")
     return [tuple(r[k] for k in keys) for r in rows]
+
+
+def copy_rows(cur: Any, table: str, rows: Sequence[Mapping[str, Any]], version: int) -> int:
+    """``rows`` ``COPY``-ed straight into ``table``, ``sync_version`` numbered from
+    ``version``; ``jsonb`` values encoded as the write path encodes them. The next number."""
+    if not rows:
+        return version
+    columns = list(rows[0])
+    as_json = [isinstance(v, dict | list) for v in rows[0].values()]
+    with cur.copy(f"COPY {table} ({', '.join(columns)}, sync_version) FROM STDIN") as copy:
+        for n, row in enumerate(rows):
+            copy.write_row([*(jsonb(row[c]) if j else row[c]
+                              for c, j in zip(columns, as_json, strict=True)), version + n])
+    return int(version) + len(rows)
 
 
 # ------------------------------------------------------------------ measuring

@@ -42,9 +42,7 @@ def _make_app() -> Celery:
         # A task running when the broker goes away goes on (the bucket waits Redis out) and
         # commits its pages; Celery 6 would cancel it by default. Said here, not inherited.
         worker_cancel_long_running_tasks_on_connection_loss=False,
-        # priority_steps: kombu's default, named because worker/enqueue.py reads the lists
-        broker_transport_options={"visibility_timeout": 3600,
-                                  "priority_steps": [0, 3, 6, 9]},
+        broker_transport_options={"visibility_timeout": 3600},
         worker_hijack_root_logger=False,
         timezone="UTC",
         enable_utc=True,

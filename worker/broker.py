@@ -1,5 +1,6 @@
 """A worker that loses its Redis broker reconnects; it never exits (two library workarounds).
-And each pool child opens its publishing connection when it starts (:func:`open_publisher`).
+And each pool child opens its publishing connection when it starts (:func:`open_publisher`),
+and :func:`queue_keys` names the Redis lists a queue's messages wait in.
 
 With kombu 5.7.0, celery 5.7.0 and redis-py 8.2.0, a worker whose Redis died could stop for
 good with an ``Unrecoverable error`` in two ways; :func:`install` turns each into what the
@@ -103,3 +104,14 @@ def open_publisher(app: Celery) -> None:
                     client.ping()
     except Exception as exc:  # the first publish connects (and reports) instead
         log.warning("broker.publisher_not_opened", error_type=type(exc).__name__)
+
+
+# kombu's Redis transport keeps a queue's messages in one list per priority step (its
+# defaults, which spsync keeps): ``spsync`` for step 0, ``spsync\x06\x163`` and so on.
+PRIORITY_STEPS: tuple[int, ...] = tuple(kombu_redis.PRIORITY_STEPS)
+
+
+def queue_keys(queue: str) -> list[str]:
+    """The Redis lists holding ``queue``'s messages, one per priority step."""
+    sep = kombu_redis.Channel.sep
+    return [queue if step == 0 else f"{queue}{sep}{step}" for step in PRIORITY_STEPS]

@@ -15,20 +15,13 @@ from worker.app import app
 SYNC_STREAM = "spsync.sync_stream"  # tasks/sync.py
 PROCESS_NOTIFICATION = "spsync.process_notification"  # tasks/notifications.py
 
-# Message priorities on the Redis broker: lower goes first. kombu keeps one list per step of
-# ``priority_steps`` (0, 3, 6, 9) and a worker's BRPOP asks the step-0 lists first, so a
+# Message priorities on the Redis broker: lower goes first. kombu keeps one list per priority
+# step (``broker.PRIORITY_STEPS``) and a worker's BRPOP asks the step-0 lists first, so a
 # worker takes every URGENT message before any BULK one, whatever ``-Q spsync`` says.
 URGENT = 0  # what a message without a priority gets: notifications, write-back, order path
 BULK = 6  # reports, money, catalog, analytics: minutes late harms nobody
-PRIORITY_STEPS = (0, 3, 6, 9)  # kombu's default, said here because queue_keys reads it
-_SEP = "\x06\x16"  # kombu's separator between a queue's name and its priority step
 
 
 def send(task: str, *args: object, priority: int | None = None) -> None:
     """Enqueue ``task`` with positional ``args``, as ``<task>.delay(*args)`` would."""
     app.send_task(task, args=args, priority=priority)
-
-
-def queue_keys(queue: str) -> list[str]:
-    """The Redis lists holding ``queue``'s messages, one per priority step."""
-    return [queue if step == 0 else f"{queue}{_SEP}{step}" for step in PRIORITY_STEPS]

@@ -121,7 +121,7 @@ def queue_depth(broker_url: str, queue: str) -> int | None:
         broker_url = "unix://" + broker_url[len("redis+socket://"):]
     if not broker_url.startswith(("redis://", "rediss://", "unix://")):
         return None
-    from worker.enqueue import queue_keys
+    from worker.broker import queue_keys
 
     client = redis.Redis.from_url(broker_url)
     try:

@@ -13,9 +13,10 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 
 import worker.sync.dispatch as dispatcher
+from worker.broker import PRIORITY_STEPS, queue_keys
 from worker.config import Settings
 from worker.db.engine import sqlalchemy_url
-from worker.enqueue import BULK, PRIORITY_STEPS, URGENT, queue_keys
+from worker.enqueue import BULK, URGENT
 from worker.status import queue_depth
 from worker.sync.registry import FINANCES, INVENTORY, LISTINGS, ORDERS, RETURNS
 

@@ -88,12 +88,8 @@ def insert_new(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]], 
     table = model.__table__
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         stage, columns = _staged(cur, table, rows)
-        names = ", ".join(_q(c) for c in columns)
-        cur.execute(
-            f"WITH i AS (DELETE FROM {stage} RETURNING {names}) "  # noqa: S608 (model names)
-            f"INSERT INTO {_q(table.name)} ({names}, sync_version) "
-            f"SELECT {names}, nextval('sync_version_seq') FROM i "
-            f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO NOTHING")
+        cur.execute(f"{_insert_staged(table, stage, columns)} "
+                    f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO NOTHING")
         return int(cur.rowcount)
 
 
@@ -149,22 +145,28 @@ def _merge_sql(table: Any, stage: str, columns: list[str], keys: tuple[str, ...]
     ``inserted``: each returned key is followed by ``xmax = 0``, true for a new row (an
     updated row's version carries the updating transaction in ``xmax``)."""
     returning = [f"t.{_q(k)}" for k in keys] + (["t.xmax = 0"] if inserted else [])
-    names = ", ".join(_q(c) for c in columns)
     sets = [f"{_q(c)} = excluded.{_q(c)}" for c in columns if c not in keys]
     sets.append("sync_version = excluded.sync_version")
     if "synced_at" in table.c:
         sets.append("synced_at = now()")
     same_key = " AND ".join(f"t.{_q(k)} = i.{_q(k)}" for k in keys)
     return (
-        f"WITH i AS (DELETE FROM {stage} RETURNING {names}) "  # noqa: S608 (model names)
-        f"INSERT INTO {_q(table.name)} AS t ({names}, sync_version) "
-        f"SELECT {names}, nextval('sync_version_seq') FROM i "
+        f"{_insert_staged(table, stage, columns)} "  # noqa: S608 (model names)
         f"WHERE COALESCE((SELECT ({_newer('i', updated, from_report)}) IS TRUE "
         f"FROM {_q(table.name)} t WHERE {same_key}), true) "
         f"ON CONFLICT ({', '.join(_q(k) for k in keys)}) DO UPDATE SET {', '.join(sets)} "
         f"WHERE {_newer('excluded', updated, from_report)} "
         f"RETURNING {', '.join(returning)}"
     )
+
+
+def _insert_staged(table: Any, stage: str, columns: list[str]) -> str:
+    """``INSERT INTO`` the table (alias ``t``) ``SELECT`` the rows emptied out of ``stage``
+    (alias ``i``), each with the next ``sync_version``; the caller adds its conditions."""
+    names = ", ".join(_q(c) for c in columns)
+    return (f"WITH i AS (DELETE FROM {stage} RETURNING {names}) "  # noqa: S608 (model names)
+            f"INSERT INTO {_q(table.name)} AS t ({names}, sync_version) "
+            f"SELECT {names}, nextval('sync_version_seq') FROM i")
 
 
 def _newer(incoming: str, updated: str | None, from_report: bool) -> str:

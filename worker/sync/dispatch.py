@@ -34,12 +34,12 @@ def dispatch(rt: Runtime, now: datetime, *, seller_id: int | None = None,
         else budget_seconds
     limit = BATCH if batch is None else batch
     deadline = time.monotonic() + budget
+    urgent = {k.name for k in synced() if k.urgent}
     sent: list[tuple[int, str]] = []
     while True:
         with rt.engine.begin() as conn:
             pairs = claim_due(conn, now, limit=limit, hold=hold, regions=settings.regions,
                               seller_id=seller_id)
-        urgent = {k.name for k in synced() if k.urgent}
         for pair in pairs:
             enqueue.send(enqueue.SYNC_STREAM, *pair, priority=priority(pair[1], urgent))
         sent += pairs

@@ -37,9 +37,9 @@ from worker.db.reports import ReportRecord, ReportRequest
 from worker.db.sellers import SellerRecord
 from worker.db.state import Checkpoint
 from worker.spapi.client import SpApiClient
-from worker.sync.declaration import ReportStream, StreamKind
+from worker.sync import registry
+from worker.sync.declaration import ReportStream, StreamKind, UnknownStreamError
 from worker.sync.periods import Period, due
-from worker.sync.registry import synced
 from worker.sync.reports import (
     PollPolicy,
     ReportFailedError,
@@ -64,18 +64,20 @@ def purpose(kind: StreamKind, window_end: datetime | None = None) -> str:
     return f"stream:{kind.name}" + (f"@{iso(window_end)}" if window_end is not None else "")
 
 
-def stream_of(purpose_: str, marketplace_ids: list[str]) -> str | None:
+def stream_of(report_purpose: str, marketplace_ids: list[str]) -> str | None:
     """The ``sync_state.stream`` whose run asked for a report, from its row (None: not a
     stream's, or a kind no longer synced here)."""
-    if not purpose_.startswith("stream:"):
+    if not report_purpose.startswith("stream:"):
         return None
-    name = purpose_.removeprefix("stream:").partition("@")[0]
-    for kind in synced():
-        if kind.name == name and kind.report is not None:
-            if not kind.per_marketplace:
-                return kind.stream()
-            return kind.stream(marketplace_ids[0]) if len(marketplace_ids) == 1 else None
-    return None
+    try:
+        kind = registry.kind(report_purpose.removeprefix("stream:").partition("@")[0])
+    except UnknownStreamError:
+        return None
+    if kind.report is None or not kind.synced:
+        return None
+    if not kind.per_marketplace:
+        return kind.stream()
+    return kind.stream(marketplace_ids[0]) if len(marketplace_ids) == 1 else None
 
 
 def request_for(kind: StreamKind, report: ReportStream, marketplace_ids: tuple[str, ...],

@@ -86,7 +86,6 @@ class ReportPending(Exception):
 
     def __init__(self, report: ReportRecord, again_in: float) -> None:
         super().__init__(f"report {report.report_id} is {report.processing_status}")
-        self.report = report
         self.again_in = again_in
 
 

@@ -260,6 +260,7 @@ def test_connections_plan_every_statement_for_its_own_parameters(one_seller):
         for _ in range(8):  # past psycopg's default threshold of 5 executions
             conn.execute(text("SELECT count(*) FROM orders WHERE seller_id = :s"), {"s": 1})
         assert conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar() == 0
+        assert conn.execute(text("SHOW jit")).scalar() == "off"  # ~200 ms a merge compiled
     # the feed's PL/pgSQL reader keeps custom plans whatever the session says
     assert table(rt, "SELECT proconfig FROM pg_proc WHERE proname = 'spsync_changes'") == [
         (["plan_cache_mode=force_custom_plan"],)]

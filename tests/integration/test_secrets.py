@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,58 @@ def test_an_interrupted_rotation_resumes_where_it_stopped(start_sim, runtime_for
     again = rotate(rt.engine, both, batch=2)
     assert again.rotated == 3 and again.already_current == 2 and again.left == 0
     assert _tokens(rt, both) == before
+
+
+def _hold(rt: Any, lock: str, release: threading.Event, held: threading.Event) -> None:
+    """Keep every seller row locked with ``lock`` until ``release`` is set."""
+    with rt.engine.begin() as conn:
+        conn.execute(text(f"SELECT id FROM sellers {lock}"))
+        held.set()
+        release.wait(30)
+
+
+def test_a_seller_whose_mirror_is_being_written_is_rotated_at_once(start_sim, runtime_for):
+    sim = start_sim(sellers=2, orders_per_seller=1)
+    old = new_key_spec("old")
+    rt = runtime_for(sim, token_keys=old)
+    register(rt, sim)
+    both = parse_keys(f"{new_key_spec('new')},{old}")
+    release, held = threading.Event(), threading.Event()
+    # What a sync's transaction holds on its seller row: the orders FK check's lock.
+    syncing = threading.Thread(target=_hold, args=(rt, "FOR KEY SHARE", release, held))
+    syncing.start()
+    try:
+        assert held.wait(10)
+        result = rotate(rt.engine, both, wait=0)
+    finally:
+        release.set()
+        syncing.join()
+
+    assert result.rotated == 2 and result.left == 0
+    assert set(_kids(rt).values()) == {"new"}
+
+
+def test_a_row_another_writer_holds_is_waited_for_then_reported(start_sim, runtime_for):
+    sim = start_sim(sellers=1, orders_per_seller=1)
+    old = new_key_spec("old")
+    rt = runtime_for(sim, token_keys=old)
+    register(rt, sim)
+    both = parse_keys(f"{new_key_spec('new')},{old}")
+    release, held = threading.Event(), threading.Event()
+    writer = threading.Thread(target=_hold, args=(rt, "FOR UPDATE", release, held))
+    writer.start()
+    try:
+        assert held.wait(10)
+        given_up = rotate(rt.engine, both, wait=0.3)
+        assert given_up.rotated == 0 and given_up.left == 1
+        threading.Timer(0.5, release.set).start()
+        waited = rotate(rt.engine, both, wait=30)
+    finally:
+        release.set()
+        writer.join()
+
+    assert waited.rotated == 1 and waited.left == 0
+    assert set(_kids(rt).values()) == {"new"}
 
 
 def test_a_token_under_an_unknown_key_is_reported_and_left_alone(start_sim, runtime_for):

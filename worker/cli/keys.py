@@ -15,8 +15,11 @@ from worker.cli.common import cli_runtime, operator_command
                "Example: SPSYNC_TOKEN_KEYS=k2:NEWKEY,k1:OLDKEY celery -A worker rotate-key")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000),
               help="Sellers per transaction.")
+@click.option("--wait", default=30.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="Seconds to wait for a seller row another transaction holds (a reauth) "
+              "before reporting it as left.")
 @operator_command
-def rotate_key(batch: int) -> None:
+def rotate_key(batch: int, wait: float) -> None:
     from worker.db.key_rotation import Rotation, pending, rotate
 
     rt = cli_runtime()
@@ -28,7 +31,7 @@ def rotate_key(batch: int) -> None:
         click.echo(f"  {r.rotated}/{todo} re-encrypted")
 
     try:
-        result = rotate(rt.engine, keyring, batch=batch, progress=show)
+        result = rotate(rt.engine, keyring, batch=batch, progress=show, wait=wait)
     except KeyboardInterrupt:
         raise click.ClickException("interrupted: what was re-encrypted is kept; run the same "
                                    "command again to finish") from None

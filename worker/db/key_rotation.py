@@ -1,14 +1,19 @@
 """Re-encrypt every stored refresh token with the keyring's newest key, resumably.
 
-Rows are taken in small batches (``FOR UPDATE SKIP LOCKED``), each batch one transaction, so
-an interrupted rotation keeps what it did and the next run continues with the rows still
-under an old key. Workers keep running throughout: every process must already list the new
-key (first) and the old ones (after it), so each row decrypts before and after its rewrite.
+Rows are taken in small batches (``FOR NO KEY UPDATE SKIP LOCKED``), each batch one
+transaction, so an interrupted rotation keeps what it did and the next run continues with the
+rows still under an old key. ``NO KEY``: every transaction that writes a seller's mirror rows
+holds a ``KEY SHARE`` lock on its ``sellers`` row (the foreign-key check), which a plain
+``FOR UPDATE`` would conflict with, so a busy seller would be skipped for as long as it syncs.
+A row another writer really holds (an operator's reauth) is waited for, up to ``wait``
+seconds. Workers keep running throughout: every process must already list the new key (first)
+and the old ones (after it), so each row decrypts before and after its rewrite.
 A row whose key is not in the keyring is reported, never touched.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,16 +41,18 @@ def pending(engine: Engine, primary: str) -> int:
 
 
 def rotate(engine: Engine, keyring: Keyring, *, batch: int = 100,
-           progress: Callable[[Rotation], None] | None = None) -> Rotation:
-    """Re-encrypt with ``keyring.primary`` every token under another key."""
+           progress: Callable[[Rotation], None] | None = None, wait: float = 30.0) -> Rotation:
+    """Re-encrypt with ``keyring.primary`` every token under another key; rows locked by
+    another writer are retried for up to ``wait`` seconds, then counted in ``left``."""
     result = Rotation(remaining=pending(engine, keyring.primary))
     with engine.connect() as conn:
         result.already_current = int(conn.execute(select(func.count()).select_from(Seller)
                                                   .where(Seller.refresh_token_kid
                                                          == keyring.primary)).scalar_one())
     skip: set[int] = set()  # unreadable rows: seen once, never retried in this run
+    deadline = time.monotonic() + wait
     while True:
-        with engine.begin() as conn:
+        with engine.begin() as conn:  # one transaction per batch: the locks hold to the end
             rows = conn.execute(
                 select(Seller.id, Seller.selling_partner_id, Seller.refresh_token_enc,
                        Seller.refresh_token_kid)
@@ -53,9 +60,7 @@ def rotate(engine: Engine, keyring: Keyring, *, batch: int = 100,
                        Seller.refresh_token_kid.is_distinct_from(keyring.primary),
                        Seller.id.not_in(skip) if skip else Seller.id.is_not(None))
                 .order_by(Seller.id).limit(batch)
-                .with_for_update(skip_locked=True)).all()
-            if not rows:
-                break
+                .with_for_update(skip_locked=True, key_share=True)).all()
             for row in rows:
                 kid = row.refresh_token_kid or ""
                 if kid not in keyring.keys:
@@ -67,7 +72,12 @@ def rotate(engine: Engine, keyring: Keyring, *, batch: int = 100,
                 conn.execute(update(Seller).where(Seller.id == row.id).values(
                     refresh_token_enc=blob, refresh_token_kid=new_kid, updated_at=func.now()))
                 result.rotated += 1
-        if progress is not None:
-            progress(result)
+        if rows:
+            if progress is not None:
+                progress(result)
+            continue
+        if pending(engine, keyring.primary) <= len(skip) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)  # what is left is held by another writer's transaction
     result.left = pending(engine, keyring.primary)
     return result

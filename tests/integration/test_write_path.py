@@ -1,7 +1,8 @@
 """The bulk write path's own promises (worker/db/upsert.py, worker/db/mirror.py) on real
 Postgres: a row that would change nothing is never touched (not locked, so no WAL), a new
 order's items are written without looking for vanished ones, an updated order's vanished
-items go, the session's staging table is made once and left empty, and report rows are kept
+items go, new rows are COPY-ed straight in (a row stored meanwhile is merged instead), the
+session's staging table is made once and left empty, and report rows are kept
 once per line, and an inbound plan's shipment it no longer lists goes with its items."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import text
 
 from tests.feedkit import item, new_seller, order
 from tests.integration.helpers import statements_sent
+from worker.db import upsert
 from worker.db.engine import engine_for
 from worker.db.mirror import replace_items, upsert_orders
 from worker.db.reports import ReportRequest, add_rows, record_request
@@ -55,6 +57,83 @@ def test_an_unchanged_row_is_neither_updated_nor_locked(engine, seller):
     with engine.begin() as conn:
         newer = upsert_orders(conn, seller, [order("O-1", 2, "SHIPPED")])
     assert newer.ids == {"O-1"} and newer.new == set()  # updated, not new
+
+
+def _orders(engine: Any) -> dict[str, str]:
+    with engine.begin() as conn:
+        return dict(conn.execute(text(
+            "SELECT amazon_order_id, raw->>'v' FROM orders ORDER BY 1")).all())
+
+
+def _ways(monkeypatch: Any) -> list[str]:
+    """Record which way each ``upsert_newer`` batch went ("copy" attempts, "probe"s), from a
+    clean slate of learned ways."""
+    monkeypatch.setattr(upsert, "_WAY", {})
+    seen: list[str] = []
+    copy, probe = upsert._copy_fresh, upsert._stored_keys
+
+    def copy_fresh(*a: Any) -> bool:
+        seen.append("copy")
+        return copy(*a)
+
+    def stored_keys(*a: Any) -> Any:
+        seen.append("probe")
+        return probe(*a)
+
+    monkeypatch.setattr(upsert, "_copy_fresh", copy_fresh)
+    monkeypatch.setattr(upsert, "_stored_keys", stored_keys)
+    return seen
+
+
+def test_new_rows_go_straight_in_and_the_next_batch_starts_the_way_the_last_one_went(
+        engine, seller, monkeypatch):
+    ways = _ways(monkeypatch)
+    with engine.begin() as conn:  # all new: probed (nothing learned yet), then copied
+        assert upsert_orders(conn, seller, [order("O-1", 1), order("O-2", 1)]).new == {
+            "O-1", "O-2"}
+    assert ways == ["probe", "copy"]
+    ways.clear()
+    with engine.begin() as conn:  # all new again: straight COPY, no lookup
+        assert upsert_orders(conn, seller, [order("O-3", 1)]).new == {"O-3"}
+    assert ways == ["copy"]
+    ways.clear()
+    with engine.begin() as conn:  # stored ones: the COPY is rolled back, then probe + merge
+        done = upsert_orders(conn, seller, [order("O-1", 2), order("O-2", 0), order("O-4", 1)])
+    assert (done.ids, done.new) == ({"O-1", "O-4"}, {"O-4"})
+    assert ways == ["copy", "probe", "copy"]
+    ways.clear()
+    with engine.begin() as conn:  # mixed again: probed
+        done = upsert_orders(conn, seller, [order("O-3", 2), order("O-5", 1)])
+    assert (done.ids, done.new) == ({"O-3", "O-5"}, {"O-5"})
+    assert ways == ["probe", "copy"]
+    ways.clear()
+    with engine.begin() as conn:  # nothing new: merged without a lookup from now on
+        assert upsert_orders(conn, seller, [order("O-1", 3)]).ids == {"O-1"}
+        assert upsert_orders(conn, seller, [order("O-2", 3)]).ids == {"O-2"}
+    assert ways == ["probe"]
+    ways.clear()
+    with engine.begin() as conn:  # a new one among merged rows is still written, as new
+        assert upsert_orders(conn, seller, [order("O-6", 1)]).new == {"O-6"}
+    assert ways == []
+    assert _orders(engine) == {"O-1": "3", "O-2": "3", "O-3": "2", "O-4": "1", "O-5": "1",
+                               "O-6": "1"}
+
+
+def test_a_row_stored_by_another_writer_meanwhile_is_merged_under_the_same_rule(
+        engine, seller, monkeypatch):
+    monkeypatch.setattr(upsert, "_WAY", {"orders": "copy"})  # expects only new rows
+    with engine.begin() as conn:  # another writer stores O-1 (newer) and O-2 (older)
+        upsert_orders(conn, seller, [order("O-1", 5), order("O-2", 1)])
+    monkeypatch.setattr(upsert, "_WAY", {"orders": "copy"})
+    monkeypatch.setattr(upsert, "_stored_keys", lambda *a: set())  # its probe saw neither
+    with engine.begin() as conn:
+        done = upsert_orders(conn, seller, [order("O-1", 2), order("O-2", 3), order("O-3", 1)])
+        # the transaction goes on after the rolled-back COPY: the items land with it
+        replace_items(conn, seller, done.ids, [item("O-3", 1)], new=done.new)
+    assert (done.ids, done.new) == ({"O-2", "O-3"}, {"O-3"})  # O-1 stays: newer stored
+    assert _orders(engine) == {"O-1": "5", "O-2": "3", "O-3": "1"}
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM order_items")).scalar() == 1
 
 
 def test_new_orders_items_are_written_without_a_delete_and_updated_ones_lose_vanished(

@@ -62,15 +62,16 @@ def replace_items(
     mine = [i for i in items if i.amazon_order_id in ids]
     if not ids:
         return 0
-    stored = ids - set(new)
+    fresh = set(new)
+    stored = ids - fresh
     if stored:
         delete_vanished(conn, OrderItem, seller_id, "amazon_order_id", stored, "order_item_id",
                         [(i.amazon_order_id, i.order_item_id) for i in mine
                          if i.amazon_order_id in stored])
-    if not mine:
-        return 0
-    upsert_newer(conn, OrderItem, [with_seller(i, seller_id) for i in mine],
-                 keys=("seller_id", "amazon_order_id", "order_item_id"), updated=None)
+    for is_new in (True, False):  # a new order's items are new too: not looked up first
+        part = [with_seller(i, seller_id) for i in mine if (i.amazon_order_id in fresh) is is_new]
+        upsert_newer(conn, OrderItem, part, keys=("seller_id", "amazon_order_id",
+                                                  "order_item_id"), updated=None, new=is_new)
     return len(mine)
 
 

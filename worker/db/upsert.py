@@ -11,14 +11,19 @@ updated" time they replace only a row that also came from a report (``source = '
 because the API's documents are richer than a flat file's row. So a re-run backfill never
 overwrites what the incremental API sync wrote.
 
-How: the batch is ``COPY``-ed into a temporary staging table, then one statement empties it
-into the table: ``INSERT ... SELECT`` the staged rows that are new or newer (a row that would
-change nothing never reaches ``ON CONFLICT``, which would lock it and write WAL for it),
-``ON CONFLICT ... DO UPDATE ... WHERE`` the same rule (a concurrent writer may have passed it
-meanwhile). The staging table is created once per session and table/column set
-(``ON COMMIT DELETE ROWS``): no catalog churn per batch. JSON is encoded by ``orjson``
-(:func:`jsonb`). ``benchmarks/upsert.py`` measures it beside a plain ``COPY`` into the same
-table (figures in ``benchmarks/README.md``).
+How: rows the table does not hold yet (one primary-key probe for the batch) are ``COPY``-ed
+straight into it, numbered by the ``sync_version`` default, inside a savepoint: what a plain
+COPY costs, the ceiling. Should another transaction insert one of them meanwhile, the
+savepoint is rolled back and they are merged with the rest. The rest is ``COPY``-ed into a
+temporary staging table, then one statement empties it into the table: ``INSERT ... SELECT``
+the staged rows that are new or newer (a row that would change nothing never reaches
+``ON CONFLICT``, which would lock it and write WAL for it), ``ON CONFLICT ... DO UPDATE ...
+WHERE`` the same rule (a concurrent writer may have passed it meanwhile). The staging table
+is created once per session and table/column set (``ON COMMIT DELETE ROWS``): no catalog
+churn per batch. How a batch starts depends on the table's last one (:data:`_WAY`): all new,
+COPY at once; none new, merge at once; else probe. JSON is encoded by ``orjson``
+(:func:`jsonb`). ``benchmarks/upsert.py``
+measures it beside a plain ``COPY`` into the same table (figures in ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -29,11 +34,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
 from worker.metrics import ROWS_UPSERTED
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def dumps(obj: Any) -> bytes | str:
@@ -59,23 +68,81 @@ def upsert_newer(
     updated: str | None,
     from_report: bool = False,
     inserted: bool = False,
+    new: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Write ``rows`` into ``model``'s table; return the keys of the rows actually written
     (``inserted``: each followed by whether the row is new rather than updated).
 
     ``updated=None`` (a table without an update time, e.g. order items): a row is rewritten
-    when its ``raw`` differs.
+    when its ``raw`` differs. ``new``: the caller knows the rows are not stored yet (the
+    items of an order it just inserted), so they are not looked up first.
     """
     if not rows:
         return []
     batch = _newest_per_key(rows, keys, updated)  # one statement touches each key once
     table = model.__table__
+    fresh: list[Mapping[str, Any]] = []
+    merged: list[tuple[Any, ...]] = []
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-        stage, columns = _staged(cur, table, batch)
-        cur.execute(_merge_sql(table, stage, columns, keys, updated, from_report, inserted))
-        written: list[tuple[Any, ...]] = cur.fetchall()
+        way = "copy" if new else _WAY.get(table.name, "probe")
+        if way == "copy":
+            if _copy_fresh(cur, table, batch):
+                fresh, batch = batch, []
+            else:
+                way = "probe"  # one of them is stored: find which
+        if way == "probe":
+            held = _stored_keys(cur, table, keys, batch)
+            candidates = [r for r in batch if _key(r, keys) not in held]
+            if candidates and _copy_fresh(cur, table, candidates):
+                fresh, batch = candidates, [r for r in batch if _key(r, keys) in held]
+        if batch:
+            stage, columns = _staged(cur, table, batch)
+            cur.execute(_merge_sql(table, stage, columns, keys, updated, from_report))
+            merged = cur.fetchall()
+    if not new:
+        _WAY[table.name] = ("copy" if not batch else "probe"
+                            if fresh or any(r[-1] for r in merged) else "merge")
+    written = [(*_key(r, keys), True) for r in fresh] + merged
     ROWS_UPSERTED.labels(table.name).inc(len(written))  # counted before commit: may overcount
-    return written
+    return written if inserted else [r[:-1] for r in written]
+
+
+# How this process wrote the last batch of each table, and so how it starts the next (a hint,
+# never a rule: every way writes the same rows): "copy" when every row was new (COPY them
+# straight in; a stored one rolls that back, then "probe"), "probe" when some were (look the
+# keys up, COPY the new ones, merge the rest), "merge" when none was (merge them all: a
+# stream of updates or re-sent rows pays no lookup).
+_WAY: dict[str, str] = {}
+
+
+def _key(row: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(row[k] for k in keys)
+
+
+def _stored_keys(cur: Any, table: Any, keys: tuple[str, ...],
+                 rows: Sequence[Mapping[str, Any]]) -> set[tuple[Any, ...]]:
+    """The keys of ``rows`` the table holds already (one primary-key probe per row, the
+    keys sent as one array per column)."""
+    arrays = ", ".join(f"CAST(%s AS {table.c[k].type.compile(dialect=_DIALECT)}[])"
+                       for k in keys)
+    names = ", ".join(_q(k) for k in keys)
+    cur.execute(f"SELECT {names} FROM {_q(table.name)} WHERE ({names}) IN "  # noqa: S608
+                f"(SELECT * FROM unnest({arrays}))", [[r[k] for r in rows] for k in keys])
+    return set(cur.fetchall())
+
+
+def _copy_fresh(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """``COPY`` rows the table did not hold straight into it (numbered by the column's
+    default), as a plain COPY would; False, with nothing written, if another transaction
+    inserted one of them meanwhile (then the caller merges them all)."""
+    cur.execute("SAVEPOINT spsync_fresh")
+    try:
+        _copy(cur, table, _q(table.name), list(rows[0]), rows)
+    except psycopg.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT spsync_fresh")
+        return False
+    cur.execute("RELEASE SAVEPOINT spsync_fresh")
+    return True
 
 
 def insert_new(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]], *,
@@ -119,13 +186,18 @@ def _staged(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> tuple[st
     """``rows`` ``COPY``-ed into the session's staging table for their columns; its name and
     the columns."""
     columns = list(rows[0])
-    as_json = [isinstance(table.c[name].type, JSONB) for name in columns]
     stage = _stage(cur, table.name, columns)
-    with cur.copy(f"COPY {stage} ({', '.join(_q(c) for c in columns)}) FROM STDIN") as copy:
+    _copy(cur, table, stage, columns, rows)
+    return stage, columns
+
+
+def _copy(cur: Any, table: Any, target: str, columns: list[str],
+          rows: Sequence[Mapping[str, Any]]) -> None:
+    as_json = [isinstance(table.c[name].type, JSONB) for name in columns]
+    with cur.copy(f"COPY {target} ({', '.join(_q(c) for c in columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([jsonb(row[c]) if j else row[c]
                             for c, j in zip(columns, as_json, strict=True)])
-    return stage, columns
 
 
 def _stage(cur: Any, table: str, columns: list[str]) -> str:
@@ -139,12 +211,12 @@ def _stage(cur: Any, table: str, columns: list[str]) -> str:
 
 
 def _merge_sql(table: Any, stage: str, columns: list[str], keys: tuple[str, ...],
-               updated: str | None, from_report: bool, inserted: bool = False) -> str:
+               updated: str | None, from_report: bool) -> str:
     """Empty ``stage`` into the table: the rows new or newer than the stored ones, inserted
     or updated under the newer-wins rule (checked again by ``ON CONFLICT``'s ``WHERE``).
-    ``inserted``: each returned key is followed by ``xmax = 0``, true for a new row (an
-    updated row's version carries the updating transaction in ``xmax``)."""
-    returning = [f"t.{_q(k)}" for k in keys] + (["t.xmax = 0"] if inserted else [])
+    Each returned key is followed by ``xmax = 0``, true for a new row (an updated row's
+    version carries the updating transaction in ``xmax``)."""
+    returning = [f"t.{_q(k)}" for k in keys] + ["t.xmax = 0"]
     sets = [f"{_q(c)} = excluded.{_q(c)}" for c in columns if c not in keys]
     sets.append("sync_version = excluded.sync_version")
     if "synced_at" in table.c:

@@ -162,6 +162,33 @@ def test_a_malformed_row_is_recorded_and_the_rest_lands(one_seller):
     assert all(truth[oid] == got for oid, got in mirror.items())
 
 
+def test_a_batch_that_fails_to_write_stops_the_ingest_and_keeps_the_batches_before_it(
+        one_seller, monkeypatch):
+    from functools import partial
+
+    from worker.db import mirror
+    from worker.sync import reports
+
+    _, rt, _, seller_id = one_seller()
+    monkeypatch.setattr(reports, "sink_for", partial(report_types.sink_for, batch=5))
+    upsert, batches = mirror.upsert_orders, []
+
+    def third_fails(conn, seller, rows, **kw):  # the database refusing batch 3, say
+        batches.append(len(rows))
+        if len(batches) == 3:
+            raise RuntimeError("batch 3 refused")
+        return upsert(conn, seller, rows, **kw)
+
+    monkeypatch.setattr(mirror, "upsert_orders", third_fails)
+    with pytest.raises(RuntimeError, match="batch 3 refused"):
+        run_backfill(rt, seller_id, since=datetime.now(UTC) - timedelta(days=25))
+    # the failure ends the ingest: no later batch is written, the earlier ones stay
+    assert batches == [5, 5, 5]
+    assert table(rt, "SELECT count(*) FROM orders") == [(10,)]
+    (read,), = table(rt, "SELECT rows_read FROM reports")
+    assert read >= 10  # the two committed batches' lines, counted with them
+
+
 def test_fatal_keeps_the_error_document_and_cancelled_is_no_data(one_seller):
     sim, rt, _spid, seller_id = one_seller()
     since = datetime.now(UTC) - timedelta(days=25)

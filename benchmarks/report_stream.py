@@ -22,8 +22,11 @@ grouped and mapped the same way, and each batch ``COPY``-ed straight into the em
 the write path encodes it) in one transaction a batch, as many rows a batch as the sink
 writes. Only the COPY transactions are timed: ``ceiling_rows_per_s`` = lines / those
 seconds, what one writer can put into these tables at all; ``ratio`` = ``rows_per_s`` /
-that. ``--parallel N`` then ingests N other sellers' reports of the same size at once, one
-process each (as N workers would): ``parallel_rows_per_s`` (all lines / wall time) and
+that. The rest of that pass (download, inflate, parse, map) is timed apart:
+``read_map_rows_per_s``, and ``turns_ratio`` = COPY seconds / (COPY seconds + those), the
+ratio a process reaches when its reading side and its writes take turns at those speeds.
+``--parallel N`` then ingests N other sellers' reports of the same size at once, one process
+each (as N workers would): ``parallel_rows_per_s`` (all lines / wall time) and
 ``parallel_speedup`` (that / one report's ``rows_per_s``); the wall time runs from the first
 ingest's start to the last one's end, the processes' start-up left out.
 
@@ -104,7 +107,8 @@ async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
             out: dict[str, Any] = {"read": read, "seconds": time.monotonic() - started,
                                    "peak_rss_mb": rss_mb(), "cpu_seconds": cpu_seconds()}
             if ceiling:
-                out["ceiling_lines"], out["ceiling_seconds"] = await copy_ceiling(job, report)
+                (out["ceiling_lines"], out["ceiling_seconds"],
+                 out["read_map_seconds"]) = await copy_ceiling(job, report)
             return out
 
 
@@ -115,11 +119,13 @@ async def _document(job: ReportJob, report: ReportRecord) -> Any:
                  gzip=body.get("compressionAlgorithm") == "GZIP")
 
 
-async def copy_ceiling(job: ReportJob, report: ReportRecord) -> tuple[int, float]:
+async def copy_ceiling(job: ReportJob, report: ReportRecord) -> tuple[int, float, float]:
     """The report's lines again, grouped and mapped by the orders sink, each batch COPY-ed
-    straight into the emptied tables: (lines, seconds spent in the COPY transactions)."""
+    straight into the emptied tables: (lines, seconds spent in the COPY transactions,
+    seconds spent on the rest: download, inflate, parse, map)."""
     with job.conn.begin():
         job.conn.execute(text("TRUNCATE orders, order_items"))
+    started = time.perf_counter()
     sink = report_types.OrdersSink(report, report_types.BATCH_ROWS)
     read, seconds, version = 0, 0.0, [1]
     async for row in table_rows(await _document(job, report)):
@@ -130,7 +136,7 @@ async def copy_ceiling(job: ReportJob, report: ReportRecord) -> tuple[int, float
             sink.orders = []
     sink._close_group()  # the document's last order
     seconds += _copy_batch(job.conn, report.seller_id, sink.orders, version)
-    return read, seconds
+    return read, seconds, time.perf_counter() - started - seconds
 
 
 def _copy_batch(conn: Connection, seller_id: int, orders: list[Any], version: list[int]
@@ -183,6 +189,11 @@ def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
         if "ceiling_seconds" in ran:
             out["ceiling_rows_per_s"] = round(ran["ceiling_lines"] / ran["ceiling_seconds"])
             out["ratio"] = round(out["rows_per_s"] / out["ceiling_rows_per_s"], 3)
+            out["read_map_rows_per_s"] = round(ran["ceiling_lines"] / ran["read_map_seconds"])
+            # the best ratio one process reaches when the reading side and the writes take
+            # turns (each at its measured speed): COPY time / (COPY time + reading time)
+            out["turns_ratio"] = round(ran["ceiling_seconds"] / (
+                ran["ceiling_seconds"] + ran["read_map_seconds"]), 3)
         if parallel > 1 and not parse_only:
             out |= _parallel(rt, sim_url, sellers[1:], rows, out["rows_per_s"])
     return out

@@ -170,6 +170,43 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.stop()
 
 
+_VHOSTS = iter(range(1_000_000))
+
+
+def _rabbitmqctl(*args: str) -> None:
+    import shutil
+    import subprocess
+
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        raise RuntimeError("rabbitmqctl not found: the RabbitMQ tests make a virtual host each")
+    subprocess.run([ctl, "-q", *args], check=True, capture_output=True,  # noqa: S603
+                   timeout=120)
+
+
+@pytest.fixture
+def rabbitmq() -> Iterator[str]:
+    """A broker URL on a RabbitMQ virtual host of the test's own (the machine's RabbitMQ,
+    ``RABBITMQ_URL``, default guest on 127.0.0.1:5672), deleted afterwards: nothing a test
+    leaves in its queues reaches another test."""
+    base = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672").rstrip("/")
+    user = urlsplit(base).username or "guest"
+    vhost = f"spsync_test_{os.getpid()}_{next(_VHOSTS)}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        yield f"{base}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_url(request: pytest.FixtureRequest) -> str | None:
+    """The test once on each broker spsync supports: Redis (None: REDIS_URL's, the default)
+    and RabbitMQ (a virtual host of the test's own)."""
+    return request.getfixturevalue("rabbitmq") if request.param == "rabbitmq" else None
+
+
 @pytest.fixture
 def clean(services: Services) -> Services:
     """Empty mirror, change feed and Redis before each test that uses them (TRUNCATE fires

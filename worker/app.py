@@ -66,9 +66,25 @@ def _configure_broker(sender: Celery, **_: Any) -> None:
         # broker (amqp://localhost): stop with the one line instead.
         raise SystemExit(f"spsync: {exc}") from None
     sender.conf.worker_concurrency = settings.worker_concurrency
+    if broker.is_amqp(sender.conf.broker_url):
+        _on_rabbitmq(sender)
     from schedules.beat import beat_schedule
 
     sender.conf.beat_schedule = beat_schedule(settings)
+
+
+def _on_rabbitmq(celery: Celery) -> None:
+    """RabbitMQ: the queue is a quorum queue (``broker.amqp_queues``); Celery sees it and
+    leaves out the global prefetch a quorum queue refuses (each consumer still takes one
+    message at a time). Every task goes at the high priority, the bulk syncs at the normal
+    one (``worker/enqueue.py``). No publisher confirms: a publish lost with the broker is
+    sent again by what made it (a sync's claim expires and the dispatcher re-sends it; the
+    inbox and outbox sweeps re-send notifications and write-back)."""
+    from worker.enqueue import AMQP_URGENT
+
+    celery.conf.task_queues = broker.amqp_queues("spsync")
+    celery.conf.task_default_priority = AMQP_URGENT
+    celery.conf.broker_transport_options = {}  # Redis's visibility timeout means nothing here
 
 
 @signals.setup_logging.connect

@@ -1,6 +1,7 @@
 """A worker that loses its Redis broker reconnects; it never exits (two library workarounds).
 And each pool child opens its publishing connection when it starts (:func:`open_publisher`),
-and :func:`queue_keys` names the Redis lists a queue's messages wait in.
+:func:`queue_keys` names the Redis lists a queue's messages wait in, and :func:`is_amqp` /
+:func:`amqp_queues` set Celery up on RabbitMQ (``docs/architecture.md``, "Brokers").
 
 With kombu 5.7.0, celery 5.7.0 and redis-py 8.2.0, a worker whose Redis died could stop for
 good with an ``Unrecoverable error`` in two ways; :func:`install` turns each into what the
@@ -115,3 +116,19 @@ def queue_keys(queue: str) -> list[str]:
     """The Redis lists holding ``queue``'s messages, one per priority step."""
     sep = kombu_redis.Channel.sep
     return [queue if step == 0 else f"{queue}{sep}{step}" for step in PRIORITY_STEPS]
+
+
+def is_amqp(url: str | None) -> bool:
+    """Whether ``url`` names a RabbitMQ (AMQP 0-9-1) broker rather than Redis."""
+    return bool(url) and str(url).startswith(("amqp://", "amqps://", "pyamqp://"))
+
+
+def amqp_queues(queue: str) -> tuple[Any, ...]:
+    """Celery's queues on RabbitMQ: ``queue`` as a quorum queue (replicated by RabbitMQ, a
+    message kept until its consumer acknowledges it: with ``acks_late``, after the task
+    ended). A quorum queue cannot become a classic one or back: a vhost that already holds
+    a classic ``queue`` refuses the worker (PRECONDITION_FAILED) until it is deleted."""
+    from kombu.entity import Exchange, Queue
+
+    return (Queue(queue, Exchange(queue, type="topic"), routing_key=queue,  # type: ignore[no-untyped-call]
+                  queue_arguments={"x-queue-type": "quorum"}),)

@@ -120,6 +120,9 @@ def _is_knob(name: str) -> bool:
     return bool(_KNOB_NAME.fullmatch(name)) and name not in Settings.model_fields
 
 
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SPSYNC_", extra="ignore", frozen=True, populate_by_name=True
@@ -286,12 +289,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with postgresql:// (e.g. postgresql://user@host:5432/db)")
         return value
 
-    @field_validator("redis_url", "broker_url")
+    @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
-        schemes = ("redis://", "rediss://", "unix://", "redis+socket://", "amqp://")
-        if value is not None and not value.startswith(schemes):
-            raise ValueError("must start with redis://, rediss://, unix:// (amqp:// for a broker)")
+        if value is not None and not value.startswith(_REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith((*_REDIS_SCHEMES, "amqp://", "amqps://")):
+            raise ValueError("must start with redis://, rediss://, unix:// (Redis) or amqp://, "
+                             "amqps:// (RabbitMQ)")
         return value
 
     def require_lwa(self) -> None:

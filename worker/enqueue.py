@@ -11,6 +11,7 @@ name here is a registered task.
 from __future__ import annotations
 
 from worker.app import app
+from worker.broker import is_amqp
 
 SYNC_STREAM = "spsync.sync_stream"  # tasks/sync.py
 PROCESS_NOTIFICATION = "spsync.process_notification"  # tasks/notifications.py
@@ -20,6 +21,19 @@ PROCESS_NOTIFICATION = "spsync.process_notification"  # tasks/notifications.py
 # worker takes every URGENT message before any BULK one, whatever ``-Q spsync`` says.
 URGENT = 0  # what a message without a priority gets: notifications, write-back, order path
 BULK = 6  # reports, money, catalog, analytics: minutes late harms nobody
+
+# On RabbitMQ higher goes first, and a quorum queue (RabbitMQ 4.0+) has two levels: above 4
+# is high, the rest normal (3.x quorum queues ignore priorities: one FIFO). Every task is
+# sent high by default there (``task_default_priority``, worker/app.py), the bulk syncs normal.
+AMQP_URGENT = 5
+AMQP_BULK = 0
+
+
+def priority(urgent: bool) -> int:
+    """The priority of an urgent (order path) or bulk sync on this app's broker."""
+    if is_amqp(app.conf.broker_url):
+        return AMQP_URGENT if urgent else AMQP_BULK
+    return URGENT if urgent else BULK
 
 
 def send(task: str, *args: object, priority: int | None = None) -> None:

@@ -114,9 +114,15 @@ def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def queue_depth(broker_url: str, queue: str) -> int | None:
-    """Messages waiting in Celery's ``queue`` on a Redis broker (None: not a Redis broker)."""
+    """Messages waiting in Celery's ``queue``: on Redis, in every priority step's list; on
+    RabbitMQ, what the queue holds ready (None: a broker of another kind, or a RabbitMQ
+    that does not have the queue yet)."""
     import redis
 
+    from worker.broker import is_amqp
+
+    if is_amqp(broker_url):
+        return _amqp_depth(broker_url, queue)
     if broker_url.startswith("redis+socket://"):  # kombu's spelling of a unix socket
         broker_url = "unix://" + broker_url[len("redis+socket://"):]
     if not broker_url.startswith(("redis://", "rediss://", "unix://")):
@@ -131,6 +137,20 @@ def queue_depth(broker_url: str, queue: str) -> int | None:
             return sum(int(n) for n in pipe.execute())
     finally:
         client.close()
+
+
+def _amqp_depth(broker_url: str, queue: str) -> int | None:
+    """Ready messages in ``queue`` (a passive declare: one attempt, nothing created)."""
+    from amqp.exceptions import NotFound
+    from kombu.connection import Connection as Broker
+
+    with Broker(broker_url, connect_timeout=5) as conn:  # type: ignore[no-untyped-call]
+        try:
+            conn.connect()  # one attempt: an unreachable broker is "n/a", not a hang
+            declared = conn.default_channel.queue_declare(queue, passive=True)
+        except (NotFound, OSError, *conn.connection_errors):
+            return None
+        return int(declared.message_count)
 
 
 def seller_streams(conn: Connection, seller_id: int,

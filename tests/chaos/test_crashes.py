@@ -1,11 +1,12 @@
 """Crashes: real worker and beat processes SIGKILLed at random moments of a multi-seller sync.
 
 Three sellers whose data keeps changing are synced by two ``celery worker`` processes and a
-``celery beat``. ``rounds`` times (``--chaos-rounds``; 20 in the full run), at a random
-moment while a sync runs, a victim is killed with SIGKILL: a whole worker (main process and
-its pool child), only a worker's pool child (the main process notices and re-queues the
-task), or beat, each kind once in every three kills; after a random short pause it is
-restarted. Then the data freezes and the system must settle by itself.
+``celery beat``, on each broker (Redis; RabbitMQ, a quorum queue). ``rounds`` times
+(``--chaos-rounds``; 20 in the full run), at a random moment while a sync runs, a victim is
+killed with SIGKILL: a whole worker (main process and its pool child), only a worker's pool
+child (the main process notices and re-queues the task), or beat, each kind once in every
+three kills; after a random short pause it is restarted. Then the data freezes and the
+system must settle by itself.
 
 Checked: the mirror equals the simulator's truth (orders with their items); no duplicate,
 orphaned or item-less row; at every kill and at the end no checkpoint is ahead of its rows
@@ -123,7 +124,7 @@ def _pick_victim(kind: str, rng: random.Random, fleet: Fleet, rt: Runtime) -> st
 
 
 def test_random_sigkills_of_workers_and_beat_lose_nothing(start_sim, clean, tmp_path,
-                                                          rounds, seed):
+                                                          rounds, seed, broker_url):
     rng = random.Random(seed)
     # searchOrders: 0.0056/s x 200 = 1.1 pages/s per seller after a burst of 20: 300 orders
     # in pages of 10 over 5 windows of a week, then, with 4 changes a second per seller,
@@ -131,7 +132,8 @@ def test_random_sigkills_of_workers_and_beat_lose_nothing(start_sim, clean, tmp_
     sim = start_sim(sellers=3, orders_per_seller=300, time_scale=200, seed=seed % 1000 + 1,
                     changes_per_minute=240)
     settings = settings_for(clean, sim, orders_page_size=10, orders_max_window_hours=24 * 7,
-                            orders_overlap_seconds=OVERLAP.total_seconds())
+                            orders_overlap_seconds=OVERLAP.total_seconds(),
+                            broker_url=broker_url)
     rt = Runtime(settings)
     ids = register_orders_only(rt, sim)
     env = env_for(settings, SPSYNC_ORDERS_INTERVAL_SECONDS="1",
@@ -189,7 +191,8 @@ def test_random_sigkills_of_workers_and_beat_lose_nothing(start_sim, clean, tmp_
     assert calls - pages <= worker_kills, figures
     assert 0 <= recorded - calls <= worker_kills, figures  # before: calls in flight lost
     assert throttled == 0, figures
-    record("Crashes", injected=f"{len(kills)} SIGKILLs of workers, pool children and beat at "
+    scenario = "Crashes on RabbitMQ" if broker_url else "Crashes"
+    record(scenario, injected=f"{len(kills)} SIGKILLs of workers, pool children and beat at "
                                "random moments of a 3-seller sync with changing data",
            checked="mirror = truth; no duplicate/orphan rows; no checkpoint ahead of its "
                    "rows; pages fetched twice <= worker kills; every call in sync_runs",

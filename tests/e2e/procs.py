@@ -43,6 +43,8 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         "SPSYNC_DISPATCH_CLAIM_SECONDS": "3",
         "SPSYNC_LOG_FORMAT": "json",
     })
+    if settings.broker_url:
+        env["SPSYNC_BROKER_URL"] = settings.broker_url
     env.update(extra)
     return env
 

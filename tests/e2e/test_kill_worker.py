@@ -1,5 +1,6 @@
-"""A real `celery worker` is SIGKILLed in the middle of a multi-page sync and restarted; a
-sync process is SIGKILLed with a call in flight and its calls are still counted."""
+"""A real `celery worker` is SIGKILLed in the middle of a multi-page sync and restarted (on
+each broker: Redis and RabbitMQ); a sync process is SIGKILLed with a call in flight and its
+calls are still counted."""
 
 from __future__ import annotations
 
@@ -31,10 +32,11 @@ def _scrape(port: int) -> str:
         return resp.read().decode()
 
 
-def test_sigkilled_worker_resumes_from_its_checkpoint(start_sim, clean, tmp_path):
+def test_sigkilled_worker_resumes_from_its_checkpoint(start_sim, clean, tmp_path, broker_url):
     # searchOrders allows 20 at once, then 0.0056 x 500 = 2.8 pages/s: a ~15 s sync
     sim = start_sim(sellers=1, orders_per_seller=PAGES * 10, time_scale=500, seed=21)
-    settings = settings_for(clean, sim, orders_page_size=10, orders_max_window_hours=24 * 90)
+    settings = settings_for(clean, sim, orders_page_size=10, orders_max_window_hours=24 * 90,
+                            broker_url=broker_url)
     rt = Runtime(settings)
     (spid, seller_id), = register(rt, sim, kinds=ORDER_PATH).items()
     env = env_for(settings)

@@ -386,7 +386,7 @@ def test_status_shows_bucket_fill_per_stream_and_the_queue_depth(rt, env, rds):
     assert " 150% " in orders_line
 
 
-def test_status_with_an_amqp_broker_has_no_queue_depth(env):
+def test_status_with_an_unreachable_amqp_broker_has_no_queue_depth(env):
     amqp = {**env, "SPSYNC_BROKER_URL": "amqp://guest@127.0.0.1:1//"}
     result = celery("status", "--json", env=amqp)
     assert result.returncode == 0, result.stderr
@@ -394,6 +394,21 @@ def test_status_with_an_amqp_broker_has_no_queue_depth(env):
     assert shown_json["queue_depth"] is None and shown_json["streams"] == []
     shown = celery("status", env=amqp)
     assert shown.returncode == 0 and shown.stdout.splitlines()[0] == "queue spsync: n/a waiting"
+
+
+def test_status_counts_what_waits_in_a_rabbitmq_queue(env, rabbitmq):
+    from kombu import Connection
+
+    from worker.broker import amqp_queues
+
+    with Connection(rabbitmq) as conn:  # what a worker declares, then three messages
+        producer = conn.Producer()
+        for n in range(3):
+            producer.publish({"n": n}, exchange=amqp_queues("spsync")[0].exchange,
+                             routing_key="spsync", declare=amqp_queues("spsync"))
+    result = celery("status", "--json", env={**env, "SPSYNC_BROKER_URL": rabbitmq})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["queue_depth"] == 3
 
 
 def test_status_without_redis_fails_with_one_line(env):

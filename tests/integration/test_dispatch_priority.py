@@ -1,9 +1,11 @@
 """The order path's syncs go ahead of the rest in the broker's queue: a seller's report and
 money runs due first, dispatched first, still reach a worker after its orders run (real
-Postgres, real Redis, read back as a worker's channel reads it)."""
+Postgres, real Redis, read back as a worker's channel reads it). On RabbitMQ the queue is a
+quorum queue and the same syncs carry RabbitMQ's sense of priority (higher first)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -13,10 +15,11 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 
 import worker.sync.dispatch as dispatcher
+from tests.e2e.procs import wait
 from worker.broker import PRIORITY_STEPS, queue_keys
 from worker.config import Settings
 from worker.db.engine import sqlalchemy_url
-from worker.enqueue import BULK, URGENT
+from worker.enqueue import AMQP_BULK, AMQP_URGENT, BULK, URGENT
 from worker.status import queue_depth
 from worker.sync.registry import FINANCES, INVENTORY, LISTINGS, ORDERS, RETURNS
 
@@ -28,7 +31,8 @@ STREAMS = [RETURNS.stream("A"), FINANCES.stream(), INVENTORY.stream("A"), ORDERS
            LISTINGS.stream("A")]
 
 
-def test_the_order_path_is_taken_before_kinds_due_earlier(clean: Any, broker: str) -> None:
+def _dispatch_streams(clean: Any) -> list[tuple[int, str]]:
+    """``STREAMS`` of one seller, due in their order, dispatched in one tick."""
     engine = create_engine(sqlalchemy_url(clean.database_url))
     with engine.begin() as conn:
         seller_id = conn.execute(text(
@@ -41,6 +45,11 @@ def test_the_order_path_is_taken_before_kinds_due_earlier(clean: Any, broker: st
     rt = SimpleNamespace(engine=engine, settings=Settings(dispatch_interval_seconds=10))
     sent = dispatcher.dispatch(rt, T0 + timedelta(minutes=1))  # type: ignore[arg-type]
     engine.dispose()
+    return sent
+
+
+def test_the_order_path_is_taken_before_kinds_due_earlier(clean: Any, broker: str) -> None:
+    sent = _dispatch_streams(clean)
     assert [stream for _, stream in sent] == STREAMS  # claimed in due order
     assert queue_depth(clean.redis_url, "spsync") == len(STREAMS)  # every priority's list
 
@@ -58,8 +67,52 @@ def test_the_order_path_is_taken_before_kinds_due_earlier(clean: Any, broker: st
     assert taken[3:] == [RETURNS.stream("A"), FINANCES.stream()]  # then in due order
 
 
-def test_priorities_fall_on_kombu_steps_and_keys() -> None:
+def test_priorities_fall_on_kombu_steps_and_keys(broker: str) -> None:  # on Redis
     assert URGENT in PRIORITY_STEPS and BULK in PRIORITY_STEPS and URGENT < BULK
     assert queue_keys("spsync")[0] == "spsync" and len(set(queue_keys("spsync"))) == 4
     assert dispatcher.priority("orders", {"orders"}) == URGENT
     assert dispatcher.priority("returns:A", {"orders"}) == BULK
+
+
+@pytest.fixture
+def on_rabbitmq(rabbitmq: str) -> Iterator[str]:
+    """The Celery app configured for a RabbitMQ broker as a worker's would be, then back."""
+    from worker.app import _on_rabbitmq, app
+
+    saved = {k: app.conf[k] for k in ("broker_url", "task_queues", "task_default_priority",
+                                       "broker_transport_options")}
+
+    def reset_pools() -> None:
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.amqp.__dict__.pop("queues", None)  # cached from task_queues on first use
+
+    app.conf.broker_url = rabbitmq
+    _on_rabbitmq(app)
+    reset_pools()
+    yield rabbitmq
+    app.conf.update(saved)
+    reset_pools()
+
+
+def test_on_rabbitmq_a_quorum_queue_carries_the_order_path_high(clean: Any,
+                                                                on_rabbitmq: str) -> None:
+    import amqp.exceptions
+
+    sent = _dispatch_streams(clean)
+    assert [stream for _, stream in sent] == STREAMS
+    # published without confirms: the quorum queue counts them once its log has them
+    wait(lambda: queue_depth(on_rabbitmq, "spsync") == len(STREAMS), 10, "5 messages queued")
+    with Connection(on_rabbitmq) as conn:
+        channel = conn.channel()
+        priorities = {}
+        for _ in STREAMS:
+            message = channel.basic_get("spsync", no_ack=True)
+            priorities[message.headers["argsrepr"].split("'")[1]] = \
+                message.properties["priority"]
+        with pytest.raises(amqp.exceptions.PreconditionFailed):  # it is no classic queue
+            conn.channel().queue_declare("spsync", durable=True,
+                                         arguments={"x-queue-type": "classic"})
+    urgent = {ORDERS.stream(), INVENTORY.stream("A"), LISTINGS.stream("A")}
+    assert priorities == {s: AMQP_URGENT if s in urgent else AMQP_BULK for s in STREAMS}
+    assert AMQP_URGENT > 4 >= AMQP_BULK  # RabbitMQ 4's quorum queues: above 4 is high

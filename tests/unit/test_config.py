@@ -22,6 +22,8 @@ def test_defaults_are_sensible(monkeypatch):
         ("SPSYNC_REGIONS", "NA,XX", "invalid SPSYNC_REGIONS: unknown region XX"),
         ("DATABASE_URL", "mysql://db", "invalid DATABASE_URL"),
         ("REDIS_URL", "http://r", "invalid REDIS_URL"),
+        ("REDIS_URL", "amqp://rabbit//", "invalid REDIS_URL"),  # a broker's, not the buckets'
+        ("SPSYNC_BROKER_URL", "kafka://k:9092", "invalid SPSYNC_BROKER_URL"),
         ("SPSYNC_LWA_TOKEN_URL", "not a url", "invalid SPSYNC_LWA_TOKEN_URL"),
         ("SPSYNC_ORDERS_PAGE_SIZE", "500", "invalid SPSYNC_ORDERS_PAGE_SIZE"),
     ],
@@ -32,6 +34,12 @@ def test_bad_values_give_one_clear_line(monkeypatch, var, value, needle):
         load_settings()
     assert needle in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_the_broker_may_be_redis_or_rabbitmq(monkeypatch):
+    for url in ("redis://r:6379/1", "amqp://u:p@rabbit:5672/spsync", "amqps://rabbit//"):
+        monkeypatch.setenv("SPSYNC_BROKER_URL", url)
+        assert load_settings().broker_url == url
 
 
 def test_regions_accept_a_comma_list_in_any_case(monkeypatch):

@@ -12,7 +12,7 @@ from worker.cli.common import cli_runtime, operator_command
 @click.command(help="Per seller and stream: last success, lag, rows, last error, and how "
                "full its quota bucket is (fill: share of the burst in use; over 100% means "
                "calls are queued for quota). Also the number of tasks waiting in the Celery "
-               "queue (n/a for an AMQP broker; null in --json), and the notifications "
+               "queue (n/a when the broker cannot say; null in --json), and the notifications "
                "(pending, parked) and write-back commands (pending, sending, polling, "
                "unknown, failed) still open.\n\n"
                "Example: celery -A worker status --json")

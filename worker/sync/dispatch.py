@@ -51,4 +51,4 @@ def priority(stream: str, urgent: set[str]) -> int:
     """The broker priority of ``stream``'s sync: the order path's kinds (``urgent``, their
     names) go ahead of the rest, so a new seller's dozens of report and money runs never
     queue in front of an order."""
-    return enqueue.URGENT if stream.partition(":")[0] in urgent else enqueue.BULK
+    return enqueue.priority(stream.partition(":")[0] in urgent)

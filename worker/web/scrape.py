@@ -95,7 +95,7 @@ class MirrorCollector(Collector):
                                   labels=["queue"])
         for queue in QUEUES:
             waiting = queue_depth(self._broker_url, queue)
-            if waiting is not None:  # an AMQP broker: its own exporter has the figure
+            if waiting is not None:  # None: no such queue yet, or the broker is unreachable
                 depth.add_metric([queue], float(waiting))
         return depth
 

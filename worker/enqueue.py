@@ -10,6 +10,8 @@ name here is a registered task.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from worker.app import app
 from worker.broker import is_amqp
 
@@ -39,3 +41,18 @@ def priority(urgent: bool) -> int:
 def send(task: str, *args: object, priority: int | None = None) -> None:
     """Enqueue ``task`` with positional ``args``, as ``<task>.delay(*args)`` would."""
     app.send_task(task, args=args, priority=priority)
+
+
+def send_many(task: str, calls: Iterable[tuple[tuple[object, ...], int | None]]) -> None:
+    """Enqueue ``task`` once per ``(args, priority)``, as :func:`send` would, through one
+    producer and kombu's publish batch: on Redis one pipeline of pushes instead of a round
+    trip per message (``benchmarks/README.md``, dispatcher publishing); on RabbitMQ, whose
+    publishes wait for no reply, one publish after another on the same channel. Published
+    when the batch ends; a failure publishes none of what was still buffered (the claims
+    behind them expire and are dispatched again)."""
+    with app.producer_or_acquire() as producer, producer.batch(max_size=PUBLISH_BATCH):
+        for args, priority in calls:
+            app.send_task(task, args=args, priority=priority, producer=producer)
+
+
+PUBLISH_BATCH = 1000  # Redis commands buffered before a flush

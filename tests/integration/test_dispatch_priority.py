@@ -116,3 +116,19 @@ def test_on_rabbitmq_a_quorum_queue_carries_the_order_path_high(clean: Any,
     urgent = {ORDERS.stream(), INVENTORY.stream("A"), LISTINGS.stream("A")}
     assert priorities == {s: AMQP_URGENT if s in urgent else AMQP_BULK for s in STREAMS}
     assert AMQP_URGENT > 4 >= AMQP_BULK  # RabbitMQ 4's quorum queues: above 4 is high
+
+
+def test_a_batch_of_sends_lands_whole_or_not_at_all(clean: Any, broker: str) -> None:
+    from worker import enqueue
+
+    enqueue.send_many(enqueue.SYNC_STREAM, [((n, "orders"), URGENT) for n in range(700)]
+                      + [((n, "returns:A"), BULK) for n in range(300)])
+    assert queue_depth(broker, "spsync") == 1000
+
+    def calls() -> Iterator[tuple[tuple[object, ...], int | None]]:
+        yield (1, "orders"), URGENT
+        raise RuntimeError("the dispatcher failed mid-batch")
+
+    with pytest.raises(RuntimeError):
+        enqueue.send_many(enqueue.SYNC_STREAM, calls())
+    assert queue_depth(broker, "spsync") == 1000  # the buffered message was not published

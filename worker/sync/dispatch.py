@@ -40,8 +40,8 @@ def dispatch(rt: Runtime, now: datetime, *, seller_id: int | None = None,
         with rt.engine.begin() as conn:
             pairs = claim_due(conn, now, limit=limit, hold=hold, regions=settings.regions,
                               seller_id=seller_id)
-        for pair in pairs:
-            enqueue.send(enqueue.SYNC_STREAM, *pair, priority=priority(pair[1], urgent))
+        enqueue.send_many(enqueue.SYNC_STREAM,
+                          [(pair, priority(pair[1], urgent)) for pair in pairs])
         sent += pairs
         if len(pairs) < limit or time.monotonic() >= deadline:
             return sent

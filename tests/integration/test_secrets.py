@@ -4,12 +4,14 @@ sync."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,53 +84,53 @@ def test_an_interrupted_rotation_resumes_where_it_stopped(start_sim, runtime_for
     assert _tokens(rt, both) == before
 
 
-def _hold(rt: Any, lock: str, release: threading.Event, held: threading.Event) -> None:
-    """Keep every seller row locked with ``lock`` until ``release`` is set."""
-    with rt.engine.begin() as conn:
-        conn.execute(text(f"SELECT id FROM sellers {lock}"))
-        held.set()
-        release.wait(30)
+@contextlib.contextmanager
+def _rows_held(rt: Any, lock: str) -> Iterator[threading.Event]:
+    """Every seller row locked ``lock`` by another transaction (a thread of its own) until
+    the block ends or the yielded event is set."""
+    release, held = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with rt.engine.begin() as conn:
+            conn.execute(text(f"SELECT id FROM sellers {lock}"))
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        yield release
+    finally:
+        release.set()
+        holder.join()
 
 
-def test_a_seller_whose_mirror_is_being_written_is_rotated_at_once(start_sim, runtime_for):
-    sim = start_sim(sellers=2, orders_per_seller=1)
+def _rotation_case(start_sim: Any, runtime_for: Any, sellers: int) -> tuple[Any, Any]:
+    sim = start_sim(sellers=sellers, orders_per_seller=1)
     old = new_key_spec("old")
     rt = runtime_for(sim, token_keys=old)
     register(rt, sim)
-    both = parse_keys(f"{new_key_spec('new')},{old}")
-    release, held = threading.Event(), threading.Event()
-    # What a sync's transaction holds on its seller row: the orders FK check's lock.
-    syncing = threading.Thread(target=_hold, args=(rt, "FOR KEY SHARE", release, held))
-    syncing.start()
-    try:
-        assert held.wait(10)
+    return rt, parse_keys(f"{new_key_spec('new')},{old}")
+
+
+def test_a_seller_whose_mirror_is_being_written_is_rotated_at_once(start_sim, runtime_for):
+    rt, both = _rotation_case(start_sim, runtime_for, sellers=2)
+    # what a sync's transaction holds on its seller row: the orders FK check's lock
+    with _rows_held(rt, "FOR KEY SHARE"):
         result = rotate(rt.engine, both, wait=0)
-    finally:
-        release.set()
-        syncing.join()
 
     assert result.rotated == 2 and result.left == 0
     assert set(_kids(rt).values()) == {"new"}
 
 
 def test_a_row_another_writer_holds_is_waited_for_then_reported(start_sim, runtime_for):
-    sim = start_sim(sellers=1, orders_per_seller=1)
-    old = new_key_spec("old")
-    rt = runtime_for(sim, token_keys=old)
-    register(rt, sim)
-    both = parse_keys(f"{new_key_spec('new')},{old}")
-    release, held = threading.Event(), threading.Event()
-    writer = threading.Thread(target=_hold, args=(rt, "FOR UPDATE", release, held))
-    writer.start()
-    try:
-        assert held.wait(10)
+    rt, both = _rotation_case(start_sim, runtime_for, sellers=1)
+    with _rows_held(rt, "FOR UPDATE") as release:
         given_up = rotate(rt.engine, both, wait=0.3)
         assert given_up.rotated == 0 and given_up.left == 1
         threading.Timer(0.5, release.set).start()
         waited = rotate(rt.engine, both, wait=30)
-    finally:
-        release.set()
-        writer.join()
 
     assert waited.rotated == 1 and waited.left == 0
     assert set(_kids(rt).values()) == {"new"}

@@ -92,7 +92,8 @@ def test_a_declared_kind_is_planned_dispatched_synced_shown_and_labelled(
     assert interval_of(rt.settings, stream) == timedelta(seconds=420)  # in /metrics
 
     sent: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(enqueue, "send", lambda task, *args, **_: sent.append((task, *args)))
+    monkeypatch.setattr(enqueue, "send_many",
+                        lambda task, calls: sent.extend((task, *args) for args, _ in calls))
     # a new seller's streams come due a millisecond apart, in declaration order: toys last
     dispatch(rt, datetime.now(UTC) + timedelta(seconds=1))
     assert (enqueue.SYNC_STREAM, seller_id, stream) in sent

@@ -75,24 +75,20 @@ def test_priorities_fall_on_kombu_steps_and_keys(broker: str) -> None:  # on Red
 
 
 @pytest.fixture
-def on_rabbitmq(rabbitmq: str) -> Iterator[str]:
-    """The Celery app configured for a RabbitMQ broker as a worker's would be, then back."""
-    from worker.app import _on_rabbitmq, app
+def on_rabbitmq(rabbitmq: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """What the dispatcher publishes through (``enqueue.app``) is a Celery app configured for
+    a RabbitMQ broker as a worker's would be; the process's own app is left alone (its
+    routing, once built, would keep RabbitMQ's topic exchange for later tests on Redis)."""
+    from worker import enqueue
+    from worker.app import _make_app, _on_rabbitmq, app
 
-    saved = {k: app.conf[k] for k in ("broker_url", "task_queues", "task_default_priority",
-                                       "broker_transport_options")}
-
-    def reset_pools() -> None:
-        app._pool = None
-        app.amqp._producer_pool = None
-        app.amqp.__dict__.pop("queues", None)  # cached from task_queues on first use
-
-    app.conf.broker_url = rabbitmq
-    _on_rabbitmq(app)
-    reset_pools()
+    celery = _make_app()  # a new app makes itself Celery's current one
+    celery.conf.broker_url = rabbitmq
+    _on_rabbitmq(celery)
+    monkeypatch.setattr(enqueue, "app", celery)
     yield rabbitmq
-    app.conf.update(saved)
-    reset_pools()
+    celery.close()
+    app.set_current()
 
 
 def test_on_rabbitmq_a_quorum_queue_carries_the_order_path_high(clean: Any,

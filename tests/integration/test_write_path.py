@@ -119,12 +119,32 @@ def test_new_rows_go_straight_in_and_the_next_batch_starts_the_way_the_last_one_
                                "O-6": "1"}
 
 
+def test_each_seller_keeps_its_own_way(engine, seller, monkeypatch):
+    with engine.begin() as conn:
+        other = new_seller(conn, "A2WRITES")
+        upsert_orders(conn, other, [order("B-1", 1)])
+    ways = _ways(monkeypatch)
+    with engine.begin() as conn:  # the other seller: nothing new (learnt: merge)
+        upsert_orders(conn, other, [order("B-1", 2)])
+    with engine.begin() as conn:  # this one: all new, twice (learnt: copy)
+        upsert_orders(conn, seller, [order("O-1", 1)])
+        upsert_orders(conn, seller, [order("O-2", 1)])
+    ways.clear()
+    with engine.begin() as conn:  # interleaved, each goes its own way at once
+        upsert_orders(conn, other, [order("B-1", 3)])
+        upsert_orders(conn, seller, [order("O-3", 1)])
+        upsert_orders(conn, other, [order("B-1", 4)])
+    assert ways == ["copy"]  # O-3 straight in; B-1 merged twice without a lookup or a COPY
+    assert _orders(engine)["B-1"] == "4"
+
+
 def test_a_row_stored_by_another_writer_meanwhile_is_merged_under_the_same_rule(
         engine, seller, monkeypatch):
-    monkeypatch.setattr(upsert, "_WAY", {"orders": "copy"})  # expects only new rows
+    copy = {("orders", seller): "copy"}  # expects only new rows
+    monkeypatch.setattr(upsert, "_WAY", dict(copy))
     with engine.begin() as conn:  # another writer stores O-1 (newer) and O-2 (older)
         upsert_orders(conn, seller, [order("O-1", 5), order("O-2", 1)])
-    monkeypatch.setattr(upsert, "_WAY", {"orders": "copy"})
+    monkeypatch.setattr(upsert, "_WAY", dict(copy))
     monkeypatch.setattr(upsert, "_stored_keys", lambda *a: set())  # its probe saw neither
     with engine.begin() as conn:
         done = upsert_orders(conn, seller, [order("O-1", 2), order("O-2", 3), order("O-3", 1)])

@@ -20,10 +20,10 @@ the staged rows that are new or newer (a row that would change nothing never rea
 ``ON CONFLICT``, which would lock it and write WAL for it), ``ON CONFLICT ... DO UPDATE ...
 WHERE`` the same rule (a concurrent writer may have passed it meanwhile). The staging table
 is created once per session and table/column set (``ON COMMIT DELETE ROWS``): no catalog
-churn per batch. How a batch starts depends on the table's last one (:data:`_WAY`): all new,
-COPY at once; none new, merge at once; else probe. JSON is encoded by ``orjson``
-(:func:`jsonb`). ``benchmarks/upsert.py``
-measures it beside a plain ``COPY`` into the same table (figures in ``benchmarks/README.md``).
+churn per batch. How a batch starts depends on the table's last one for the same seller
+(:data:`_WAY`): all new, COPY at once; none new, merge at once; else probe. JSON is encoded
+by ``orjson`` (:func:`jsonb`). ``benchmarks/upsert.py`` measures it beside a plain ``COPY``
+into the same table (figures in ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def upsert_newer(
     table = model.__table__
     fresh: list[Mapping[str, Any]] = []
     merged: list[tuple[Any, ...]] = []
+    hint = (table.name, batch[0].get("seller_id"))  # one seller's backfill, another's updates
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-        way = "copy" if new else _WAY.get(table.name, "probe")
+        way = "copy" if new else _WAY.get(hint, "probe")
         if way == "copy":
             if _copy_fresh(cur, table, batch):
                 fresh, batch = batch, []
@@ -100,19 +101,23 @@ def upsert_newer(
             cur.execute(_merge_sql(table, stage, columns, keys, updated, from_report))
             merged = cur.fetchall()
     if not new:
-        _WAY[table.name] = ("copy" if not batch else "probe"
-                            if fresh or any(r[-1] for r in merged) else "merge")
+        if len(_WAY) >= _WAYS_KEPT:
+            _WAY.clear()  # a process that has seen that many sellers starts learning again
+        _WAY[hint] = ("copy" if not batch else "probe"
+                      if fresh or any(r[-1] for r in merged) else "merge")
     written = [(*_key(r, keys), True) for r in fresh] + merged
     ROWS_UPSERTED.labels(table.name).inc(len(written))  # counted before commit: may overcount
     return written if inserted else [r[:-1] for r in written]
 
 
-# How this process wrote the last batch of each table, and so how it starts the next (a hint,
-# never a rule: every way writes the same rows): "copy" when every row was new (COPY them
-# straight in; a stored one rolls that back, then "probe"), "probe" when some were (look the
-# keys up, COPY the new ones, merge the rest), "merge" when none was (merge them all: a
-# stream of updates or re-sent rows pays no lookup).
-_WAY: dict[str, str] = {}
+# How this process wrote the last batch of each table for each seller, and so how it starts
+# the next (a hint, never a rule: every way writes the same rows): "copy" when every row was
+# new (COPY them straight in; a stored one rolls that back, then "probe"), "probe" when some
+# were (look the keys up, COPY the new ones, merge the rest), "merge" when none was (merge
+# them all: a stream of updates or re-sent rows pays no lookup). Per seller, because one
+# worker process interleaves one seller's backfill (all new) with others' updates.
+_WAY: dict[tuple[str, Any], str] = {}
+_WAYS_KEPT = 100_000  # (table, seller) pairs remembered, ~10 MB at most
 
 
 def _key(row: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[Any, ...]:

@@ -44,8 +44,8 @@ SYNC_VERSION = Sequence("sync_version_seq", metadata=Base.metadata)
 
 
 def _version() -> Mapped[int]:
-    """``sync_version``: the write path numbers its rows itself (``nextval`` in its merge);
-    the default serves the rows it ``COPY``-es straight in (migration 0024)."""
+    """``sync_version``: numbered by the default (migration 0024) in every row the write path
+    inserts or updates, whether ``COPY``-ed straight in or merged."""
     return mapped_column(BigInteger, server_default=SYNC_VERSION.next_value())
 
 

@@ -11,8 +11,9 @@ updated" time they replace only a row that also came from a report (``source = '
 because the API's documents are richer than a flat file's row. So a re-run backfill never
 overwrites what the incremental API sync wrote.
 
-How: rows the table does not hold yet (one primary-key probe for the batch) are ``COPY``-ed
-straight into it, numbered by the ``sync_version`` default, inside a savepoint: what a plain
+How: every row written is numbered by the ``sync_version`` column default. Rows the table
+does not hold yet (one primary-key probe for the batch) are ``COPY``-ed straight into it
+inside a savepoint: what a plain
 COPY costs, the ceiling. Should another transaction insert one of them meanwhile, the
 savepoint is rolled back and they are merged with the rest. The rest is ``COPY``-ed into a
 temporary staging table, then one statement empties it into the table: ``INSERT ... SELECT``
@@ -239,11 +240,11 @@ def _merge_sql(table: Any, stage: str, columns: list[str], keys: tuple[str, ...]
 
 def _insert_staged(table: Any, stage: str, columns: list[str]) -> str:
     """``INSERT INTO`` the table (alias ``t``) ``SELECT`` the rows emptied out of ``stage``
-    (alias ``i``), each with the next ``sync_version``; the caller adds its conditions."""
+    (alias ``i``), each numbered by the ``sync_version`` default (also in ``excluded``, which
+    an update takes); the caller adds its conditions."""
     names = ", ".join(_q(c) for c in columns)
     return (f"WITH i AS (DELETE FROM {stage} RETURNING {names}) "  # noqa: S608 (model names)
-            f"INSERT INTO {_q(table.name)} AS t ({names}, sync_version) "
-            f"SELECT {names}, nextval('sync_version_seq') FROM i")
+            f"INSERT INTO {_q(table.name)} AS t ({names}) SELECT {names} FROM i")
 
 
 def _newer(incoming: str, updated: str | None, from_report: bool) -> str:

@@ -5,7 +5,7 @@ Revises: 0023
 
 Issue 19: rows the mirror does not hold yet are ``COPY``-ed straight into their table
 (``worker/db/upsert.py``), the one write that reaches a plain COPY's rate; COPY numbers them
-through the column default. The merge still calls ``nextval`` itself.
+through the column default, and so does the merge for the rows it inserts or updates.
 """
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import redis.asyncio as aredis
 
 from worker.crypto import Keyring, parse_keys
 from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import TokenBucket
+from worker.redis_clients import async_client
 from worker.spapi.auth import LwaApp, LwaTokenProvider
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.errors import SpApiError
@@ -64,7 +64,7 @@ async def pull_sellers(sim_url: str, redis_url: str, app: dict[str, str],
     Errors propagate (the tests want to see them); the benchmark uses :func:`pull_until`.
     """
     async with aiohttp.ClientSession() as session:
-        r = aredis.Redis.from_url(redis_url)
+        r = async_client(redis_url)  # one Redis or a cluster
         client = _client(session, r, sim_url, app, max_retries, 60.0)
         deadline = time.monotonic() + seconds
 
@@ -101,7 +101,7 @@ async def pull_until(job: Job, deadline: float, *, max_inline_wait: float = 30.0
     sim_url, redis_url, app, sellers = job
     errors: dict[str, int] = {}
     async with aiohttp.ClientSession() as session:
-        r = aredis.Redis.from_url(redis_url)
+        r = async_client(redis_url)  # one Redis or a cluster
         client = _client(session, r, sim_url, app, max_retries, max_inline_wait)
 
         async def loop(seller: dict[str, Any]) -> None:

@@ -170,6 +170,19 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.stop()
 
 
+@pytest.fixture
+def redis_cluster() -> Iterator[Any]:
+    """A Redis Cluster of the test's own: three masters, each with a replica, on free local
+    ports (``devtools/redis_cluster.py``); the test may kill its nodes."""
+    from devtools.redis_cluster import Cluster, available
+
+    missing = available()
+    if missing:
+        raise RuntimeError(f"a Redis Cluster cannot be started here: {missing}")
+    with Cluster() as cluster:
+        yield cluster
+
+
 _VHOSTS = iter(range(1_000_000))
 
 

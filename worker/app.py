@@ -59,8 +59,7 @@ def _configure_broker(sender: Celery, **_: Any) -> None:
 
     settings = get_settings()
     try:
-        sender.conf.broker_url = settings.broker_url or \
-            _broker_url(get_runtime().services.redis_url)
+        sender.conf.broker_url = _broker_url(get_runtime().broker_url)
     except ConfigError as exc:  # e.g. no REDIS_URL and no demo extra for an embedded Redis
         # Celery logs and skips a receiver's exception, and would then connect to its default
         # broker (amqp://localhost): stop with the one line instead.
@@ -110,13 +109,10 @@ def _check_config(**_: Any) -> None:
 def _learn_quota_server(**_: Any) -> None:
     """Before the pool forks: a child forked after a Redis restart inherits the server its
     worker started with, so it knows its buckets may be gone (``worker/ratelimit/restarts.py``)."""
-    import redis
-
     from worker.ratelimit import restarts
     from worker.runtime import get_runtime
 
-    url = get_runtime().services.redis_url
-    with redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2) as client:
+    with get_runtime().redis(socket_connect_timeout=2, socket_timeout=2) as client:
         restarts.learn(client)
 
 

@@ -31,6 +31,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from worker.redis_clients import is_cluster, parse_cluster_url
+
 REGIONS = ("NA", "EU", "FE")
 # What every stream kind may let a deployment tune, as SPSYNC_<KIND>_<KNOB>. Which kinds
 # exist, and which knobs each one takes, is declared in worker/sync/registry.py.
@@ -120,6 +122,8 @@ def _is_knob(name: str) -> bool:
     return bool(_KNOB_NAME.fullmatch(name)) and name not in Settings.model_fields
 
 
+CLUSTER_BROKER = ("Celery cannot use a Redis Cluster as its broker: set SPSYNC_BROKER_URL to "
+                  "amqp://... (RabbitMQ) or a plain redis://...")
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "redis+socket://")
 
 
@@ -292,13 +296,18 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(_REDIS_SCHEMES):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value is not None and is_cluster(value):
+            parse_cluster_url(value)  # ValueError naming what is wrong (never the password)
+        elif value is not None and not value.startswith(_REDIS_SCHEMES):
+            raise ValueError("must start with redis://, rediss://, unix:// or, for a Redis "
+                             "Cluster, redis+cluster://host:port,host:port")
         return value
 
     @field_validator("broker_url")
     @classmethod
     def _broker_url(cls, value: str | None) -> str | None:
+        if value is not None and is_cluster(value):
+            raise ValueError(CLUSTER_BROKER)
         if value is not None and not value.startswith((*_REDIS_SCHEMES, "amqp://", "amqps://")):
             raise ValueError("must start with redis://, rediss://, unix:// (Redis) or amqp://, "
                              "amqps:// (RabbitMQ)")

@@ -10,18 +10,18 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import aiohttp
-import redis
-import redis.asyncio as aredis
 from sqlalchemy import Engine
 
 from worker import embedded
-from worker.config import Settings, get_settings
+from worker.config import CLUSTER_BROKER, ConfigError, Settings, get_settings
 from worker.crypto import Keyring, keyring
 from worker.db.engine import engine_for
 from worker.ratelimit.backoff import Backoff
 from worker.ratelimit.bucket import TokenBucket
+from worker.redis_clients import async_client, is_cluster, sync_client
 from worker.spapi.auth import LwaApp, LwaTokenProvider
 from worker.spapi.client import SpApiClient
 from worker.spapi.clock import ClockWatch
@@ -45,8 +45,19 @@ class Runtime:
     def keyring(self) -> Keyring:
         return keyring(self.settings)
 
-    def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.services.redis_url)
+    @property
+    def broker_url(self) -> str:
+        """Celery's broker in redis-py's spelling: ``SPSYNC_BROKER_URL``, else the Redis of
+        ``REDIS_URL`` (ConfigError if that is a cluster, which Celery cannot use)."""
+        if self.settings.broker_url:
+            return self.settings.broker_url
+        if is_cluster(self.services.redis_url):
+            raise ConfigError(f"REDIS_URL is a Redis Cluster. {CLUSTER_BROKER}")
+        return self.services.redis_url
+
+    def redis(self, **kwargs: Any) -> Any:
+        """A sync client of spsync's Redis (a ``Redis`` or, on a cluster, a ``RedisCluster``)."""
+        return sync_client(self.services.redis_url, **kwargs)
 
     def lwa_app(self) -> LwaApp:
         self.settings.require_lwa()
@@ -68,7 +79,7 @@ class Runtime:
         s = self.settings
         timeout = aiohttp.ClientTimeout(total=s.http_timeout_seconds)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            aio_redis = aredis.Redis.from_url(self.services.redis_url)
+            aio_redis = async_client(self.services.redis_url)
             watch = ClockWatch(aio_redis)
             try:
                 yield SpApiClient(

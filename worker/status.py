@@ -93,24 +93,37 @@ def _lag(cursor: datetime | None, now: datetime) -> float | None:
 
 def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
     """Set each ``collect`` row's ``bucket_fill`` (see :func:`fill_ratio`; None: no bucket)
-    from the bucket hashes in ``redis`` (a sync ``redis.Redis``), at Redis's clock."""
+    from the bucket hashes in ``redis`` (a sync ``Redis`` or ``RedisCluster``), at Redis's clock."""
     from worker.spapi.client import usable_burst  # the burst the client's buckets hold
     from worker.spapi.operations import operation
 
     wanted = [(r, registry.operation_of(r["stream"], r)) for r in rows]
     keyed = [(r, operation(name), bucket_key(r["selling_partner_id"], r["region"], name))
              for r, name in wanted if name is not None]
+    secs, micros = redis.time()  # not in the pipeline: a cluster's pipeline refuses TIME
     pipe = redis.pipeline(transaction=False)
-    pipe.time()
     for _, _, key in keyed:
         pipe.hgetall(key)
-    (secs, micros), *states = pipe.execute()
+    states = pipe.execute()
     now = secs + micros / 1_000_000
     for r in rows:
         r["bucket_fill"] = None
     for (r, op, _), state in zip(keyed, states, strict=True):
         r["bucket_fill"] = round(fill_ratio(state, now=now, default_rate=op.rate,
                                             burst=usable_burst(op.burst)), 4)
+
+
+def redis_cluster_line(redis: Any) -> str | None:
+    """A Redis Cluster's state in one line (None: one Redis, not a cluster); a cluster that
+    is not ``ok`` says so instead of failing the whole status."""
+    from worker.redis_clients import client_is_cluster, cluster_state
+
+    if not client_is_cluster(redis):
+        return None
+    try:
+        return cluster_state(redis)
+    except RuntimeError as exc:
+        return str(exc).removeprefix("Redis Cluster ")
 
 
 def queue_depth(broker_url: str, queue: str) -> int | None:

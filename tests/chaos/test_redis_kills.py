@@ -11,6 +11,8 @@ moment of the outage or just after it (the worker forks a new one). Then the dat
 Checked: the worker's main process and beat are alive at the end and the worker still
 consumes (runs start after the mirror converged); the simulator, which enforces Amazon's
 quotas, answered no 429; the mirror equals the truth, with no duplicate or orphaned row.
+
+The same on a Redis Cluster: its masters SIGKILLed under two workers, their replicas take over.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.chaos.record import record
 from tests.conftest import Services, settings_for
 from tests.e2e.procs import OwnRedis, env_for, start, start_celery, stop, wait
 from tests.integration.helpers import table
+from worker.ratelimit.bucket import bucket_key
 from worker.runtime import Runtime
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
@@ -147,5 +150,70 @@ def test_redis_kills_under_a_running_worker_lose_no_worker_and_no_quota(
                                    f"port) and {child_kills} of pool children at random moments "
                                    "of a 3-seller sync by a running worker and beat",
            checked="worker and beat alive and consuming at the end; no call over any quota "
+                   "(simulator 429 count); mirror = truth; no duplicate/orphan rows",
+           result="pass", figures=figures)
+
+
+def test_redis_cluster_masters_killed_under_two_workers_lose_no_quota(
+        start_sim, clean, redis_cluster, tmp_path, seed):
+    """The buckets, the LWA token cache and the counters on a Redis Cluster (three masters,
+    three replicas; the broker is the machine's Redis), two workers syncing three sellers.
+    Twice, while a sync runs, the master holding a seller's buckets is SIGKILLed; its
+    replica takes over and the killed node comes back empty as the new master's replica.
+
+    Checked: no call over any quota (the simulator's 429 count), both workers alive, the
+    mirror equals the truth with no duplicate or orphaned row."""
+    rng = random.Random(seed)
+    sim = start_sim(sellers=3, orders_per_seller=120, time_scale=200, seed=seed % 1000 + 1,
+                    changes_per_minute=240)
+    settings = settings_for(Services(clean.database_url, redis_cluster.url), sim,
+                            broker_url=clean.redis_url, orders_page_size=10,
+                            orders_max_window_hours=24 * 7)
+    rt = Runtime(settings)
+    ids = register_orders_only(rt, sim)
+    sellers = sim.world()["sellers"]
+    env = env_for(settings, SPSYNC_ORDERS_INTERVAL_SECONDS="1")
+    beat = start("beat", env, tmp_path / "beat.log")
+    workers = [start_celery([*WORKER, "-n", f"w{n}@%h"], env, tmp_path / f"worker{n}.log")
+               for n in (1, 2)]
+    failovers: list[float] = []
+    try:
+        wait(lambda: _runs_since(rt, "-infinity") >= 3, 90, "the first syncs")
+        for _ in range(2):
+            time.sleep(rng.uniform(0.3, 2.0))
+            with contextlib.suppress(AssertionError):  # a moment with a task running
+                wait(lambda: syncing_pids(rt), 10, "a running sync", every=0.05)
+            seller = rng.choice(sellers)
+            victim = redis_cluster.master_of(bucket_key(
+                seller["selling_partner_id"], seller["region"], "searchOrders"))
+            redis_cluster.kill(victim)
+            killed = time.monotonic()
+            redis_cluster.wait_ok(masters=3)
+            failovers.append(round(time.monotonic() - killed, 1))
+            redis_cluster.restart(victim)  # back as a replica of the node that took over
+            redis_cluster.wait_ok(masters=3)
+        sim.client.control(changes_per_minute=0)
+        try:
+            _settle(rt, sim, ids)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {_fatal(tmp_path / 'worker1.log')}") from None
+        alive = [w.poll() is None for w in [beat, *workers]]
+    finally:
+        stop([beat, *workers])
+    buckets = sim.client.stats()["buckets"]
+    throttled = sum(int(b["throttled"]) for b in buckets)
+    figures = {"seed": seed, "master_kills": 2, "failover_seconds": failovers,
+               "runs": _runs_since(rt, "-infinity"),
+               "api_calls": sum(int(b["calls"]) for b in buckets), "throttled": throttled}
+    print(f"\nredis cluster kills: {figures}")
+    assert alive == [True, True, True], _fatal(tmp_path / "worker1.log")
+    assert throttled == 0, [b for b in buckets if b["throttled"]]
+    problems = integrity_problems(rt)
+    problems.pop("runs still running")
+    assert not any(problems.values()), problems
+    record("Redis Cluster master kills",
+           injected="2 SIGKILLs of the Redis Cluster master holding a seller's buckets (3 "
+                    "masters, 3 replicas) during a 3-seller sync by two workers and beat",
+           checked="replica took over; workers and beat alive; no call over any quota "
                    "(simulator 429 count); mirror = truth; no duplicate/orphan rows",
            result="pass", figures=figures)

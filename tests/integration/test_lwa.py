@@ -8,10 +8,10 @@ import time
 import aiohttp
 import pytest
 import redis as sync_redis
-import redis.asyncio as aredis
 
 from tests.integration.helpers import KEYRING, lwa_attempts_bound
 from worker.crypto import new_key_spec, parse_keys
+from worker.redis_clients import async_client
 from worker.spapi.auth import LwaApp, LwaTokenProvider
 from worker.spapi.errors import InvalidGrantError, ServerError
 
@@ -25,7 +25,7 @@ def _app(sim) -> LwaApp:
 
 async def _gather_tokens(sim, redis_url, spid, refresh, *, n, clock=time.time):
     async with aiohttp.ClientSession() as session:
-        r = aredis.Redis.from_url(redis_url)
+        r = async_client(redis_url)
         try:
             # one provider per caller: like 50 processes, they share nothing but Redis
             providers = [LwaTokenProvider(session, r, _app(sim), keyring=KEYRING,
@@ -67,7 +67,7 @@ def test_invalid_grant_reaches_every_waiting_caller_without_more_refreshes(start
 
 async def _one_token(sim, redis_url, seller, keyring) -> str:
     async with aiohttp.ClientSession() as session:
-        r = aredis.Redis.from_url(redis_url)
+        r = async_client(redis_url)
         try:
             provider = LwaTokenProvider(session, r, _app(sim), keyring=keyring)
             return await provider.access_token(seller["selling_partner_id"],
@@ -134,7 +134,7 @@ async def _callers_through_an_outage(sim, redis_url, seller, *, n, clock=time.ti
     """``n`` callers, each with its own provider (like ``n`` processes), each retrying a
     failed token request after 20 ms, as a client's backoff would, for up to 20 s."""
     async with aiohttp.ClientSession() as session:
-        r = aredis.Redis.from_url(redis_url)
+        r = async_client(redis_url)
 
         async def caller() -> str:
             provider = LwaTokenProvider(session, r, _app(sim), keyring=KEYRING, clock=clock,

@@ -22,7 +22,14 @@ from worker.cli.common import cli_runtime, operator_command
 @operator_command
 def status(as_json: bool) -> None:
     from worker.app import app
-    from worker.status import add_bucket_fill, backlog, collect, queue_depth, render
+    from worker.status import (
+        add_bucket_fill,
+        backlog,
+        collect,
+        queue_depth,
+        redis_cluster_line,
+        render,
+    )
 
     rt = cli_runtime()
     with rt.engine.begin() as conn:
@@ -31,14 +38,18 @@ def status(as_json: bool) -> None:
     client = rt.redis()
     try:
         add_bucket_fill(client, rows)
+        cluster = redis_cluster_line(client)
     finally:
         client.close()
     queue = str(app.conf.task_default_queue)
-    depth = queue_depth(rt.settings.broker_url or rt.services.redis_url, queue)
+    depth = queue_depth(rt.broker_url, queue)
     if as_json:
-        click.echo(json.dumps({"queue_depth": depth, **open_rows, "streams": rows},
+        extra = {} if cluster is None else {"redis_cluster": cluster}
+        click.echo(json.dumps({"queue_depth": depth, **extra, **open_rows, "streams": rows},
                               default=str))
     else:
+        if cluster is not None:
+            click.echo(f"Redis Cluster: {cluster}")
         click.echo(render(rows, depth, queue, open_rows))
 
 

@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from worker.ratelimit.restarts import MARK_KEY, MARK_SECONDS, ServerMemory, memory_for
+from worker.redis_clients import CLUSTER_DOWN
 from worker.spapi.errors import QuotaWaitTooLong
 
 log = structlog.get_logger(__name__)
@@ -30,7 +31,7 @@ T = TypeVar("T")
 _SCRIPT = resources.files("worker.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
 # A 429 says Amazon's bucket is empty now: so is ours (reservations already handed out stay).
 _DRAIN = resources.files("worker.ratelimit").joinpath("drain.lua").read_text(encoding="utf-8")
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError, *CLUSTER_DOWN)
 
 
 class Priority(StrEnum):

@@ -31,6 +31,8 @@ import redis
 import structlog
 from redis.exceptions import ResponseError
 
+from worker.redis_clients import client_is_cluster
+
 log = structlog.get_logger(__name__)
 
 MARK_KEY = "rl:restarted"
@@ -80,17 +82,27 @@ _memories: dict[str, ServerMemory] = {}
 
 
 def address(client: Any) -> str:
-    """The server a redis-py client (sync or async) talks to: host:port or socket path."""
+    """The server a redis-py client (sync or async) talks to: host:port or socket path
+    (a cluster: ``cluster``)."""
+    if client_is_cluster(client):
+        return "cluster"
     kwargs = client.connection_pool.connection_kwargs
     return str(kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}")
 
 
 def memory_for(client: Any) -> ServerMemory:
-    """This process's memory of the server behind ``client`` (shared by every task)."""
+    """This process's memory of the server behind ``client`` (shared by every task).
+
+    On a Redis Cluster the check is off (a missing bucket is full): each key lives on one of
+    several masters with a ``run_id`` of its own, and a master that dies is replaced by its
+    replica, which holds the buckets. A master restarted empty with no replica left is the
+    case it does not cover; then the first 429 drains a bucket (one burst at most)."""
+    if client_is_cluster(client):
+        return _memories.setdefault("cluster", ServerMemory(first=_UNKNOWN))
     return _memories.setdefault(address(client), ServerMemory())
 
 
-def learn(client: redis.Redis) -> None:
+def learn(client: Any) -> None:
     """Learn the server now (sync), so that processes forked later inherit it. Best effort:
     if Redis cannot be reached, each process learns it on its first reservation."""
     memory = memory_for(client)

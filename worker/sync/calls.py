@@ -16,11 +16,11 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-import redis
 from redis.exceptions import RedisError
 from sqlalchemy import Connection
 
 from worker.db import state
+from worker.redis_clients import mget
 
 KEY = "spsync:run_calls:"
 TTL_SECONDS = 24 * 3600  # a dead worker's run is reaped by its stream's next run, long before
@@ -45,11 +45,11 @@ class RunCalls:
             await pipe.execute()
 
 
-def settle(conn: Connection, r: redis.Redis, run_ids: list[int]) -> None:
+def settle(conn: Connection, r: Any, run_ids: list[int]) -> None:
     """Copy the counters of runs a dead worker left into their rows, then drop them."""
     keys = [key(i) for i in run_ids]
     with suppress(RedisError, OSError):
-        counts = r.mget(keys)
+        counts = mget(r, keys)
         with conn.begin():
             for run_id, count in zip(run_ids, counts, strict=True):
                 if count is not None:
@@ -57,7 +57,7 @@ def settle(conn: Connection, r: redis.Redis, run_ids: list[int]) -> None:
         r.delete(*keys)
 
 
-def forget(r: redis.Redis, run_id: int) -> None:
+def forget(r: Any, run_id: int) -> None:
     """Drop the counter of a run whose row holds its final count."""
     with suppress(RedisError, OSError):
         r.delete(key(run_id))

@@ -20,12 +20,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import redis.asyncio as aredis
 import structlog
 from aiohttp import web
 
 from worker.db import invitations
 from worker.ratelimit.bucket import TokenBucket
+from worker.redis_clients import async_client
 from worker.runtime import Runtime
 from worker.spapi.auth import LwaApp
 from worker.spapi.errors import AuthError, InvalidGrantError, QuotaWaitTooLong, SpApiError
@@ -99,8 +99,9 @@ async def _clients(app: web.Application) -> AsyncIterator[None]:
     deps = app[WEB]
     timeout = aiohttp.ClientTimeout(total=deps.rt.settings.http_timeout_seconds)
     redis_url = deps.rt.services.redis_url  # may refuse (no URL, no demo extra): before opening
+    _broker_url(deps)  # refuses a Redis Cluster without a broker of its own, at the start too
     deps.session = aiohttp.ClientSession(timeout=timeout)
-    deps.redis = aredis.Redis.from_url(redis_url)
+    deps.redis = async_client(redis_url)
     deps.limiter = TokenBucket(deps.redis, redis_patience=0.0)
     yield
     await deps.session.close()
@@ -230,7 +231,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def _broker_url(deps: Web) -> str:
-    return deps.rt.settings.broker_url or deps.rt.services.redis_url
+    return deps.rt.broker_url
 
 
 async def _checks(deps: Web) -> Any:

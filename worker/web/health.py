@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as aredis
 from sqlalchemy import Engine, text
 
+from worker.redis_clients import async_cluster_state, client_is_cluster
 from worker.spapi.clock import MAX_SKEW_SECONDS, REDIS_KEY, worst_recent
 
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -63,6 +64,8 @@ def _database(engine: Engine) -> str:
 
 async def _redis(redis: Any) -> str:
     await redis.ping()
+    if client_is_cluster(redis):  # "cluster ok: 3 masters, 3 replicas, 16384/16384 slots ok"
+        return "cluster " + await async_cluster_state(redis)
     return "reachable"
 
 

@@ -423,3 +423,30 @@ def test_status_with_a_redis_database_that_does_not_exist_fails_with_one_line(en
                                    + "/9999"})
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: Redis refused: DB index is out of range"
+
+
+def test_status_on_a_redis_cluster_reads_its_buckets_and_says_its_state(rt, env, redis_cluster):
+    from worker.redis_clients import sync_client
+
+    add(rt, "A1FILL")
+    on_cluster = {**env, "REDIS_URL": redis_cluster.url, "SPSYNC_BROKER_URL": env["REDIS_URL"]}
+    with sync_client(redis_cluster.url) as r:
+        secs, micros = r.time()
+        r.hset(bucket_key("A1FILL", "NA", "searchOrders"),  # 9.5 queued beyond empty -> 150 %
+               mapping={"tokens": "-9.5", "ts": secs + micros / 1e6, "rate": "0.000000001"})
+    result = celery("status", "--json", env=on_cluster)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["redis_cluster"] == "ok: 3 masters, 3 replicas, 16384/16384 slots ok"
+    fill = {r["stream"]: r["bucket_fill"] for r in data["streams"]}
+    assert fill["orders"] == pytest.approx(1.5, abs=1e-3)
+    shown = celery("status", env=on_cluster)
+    assert shown.stdout.splitlines()[0] == \
+        "Redis Cluster: ok: 3 masters, 3 replicas, 16384/16384 slots ok"
+
+
+def test_a_redis_cluster_without_a_broker_of_its_own_is_one_line(env, redis_cluster):
+    result = celery("status", env={**env, "REDIS_URL": redis_cluster.url})
+    assert result.returncode == 1
+    assert "Redis Cluster" in result.stderr and "SPSYNC_BROKER_URL" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

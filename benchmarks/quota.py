@@ -32,6 +32,12 @@ count token-endpoint grants per phase. Client-side counters go to stderr.
 processes that used an earlier Redis server (``restarts.py``), never to a benchmark's fresh
 processes.
 
+``--cluster`` adds a third phase after the first two: the spsync load again, on sellers
+[2N, 3N), with the buckets and the token cache on a Redis Cluster (three masters, each with a
+replica, started for the run: ``devtools/redis_cluster.py``) instead of the single Redis.
+Its figures are prefixed ``cluster_``; ``cluster_utilization_ratio`` is its utilization over
+the single Redis's in the same run (target: within 1 %, and 0 throttled).
+
 Prints one JSON line. Redis: see ``benchmarks/services.py`` (``REDIS_URL``, else
 127.0.0.1:6379/14, else embedded; flushed first). Asserts nothing about time.
 """
@@ -96,6 +102,18 @@ def _peer(sim_url: str, world: dict[str, Any], sellers: list[dict[str, Any]], wo
     return {f"peer_{k}": v for k, v in figures.items()}
 
 
+def _on_cluster(sim_url: str, world: dict[str, Any], sellers: list[dict[str, Any]],
+                opts: argparse.Namespace, single: float) -> dict[str, Any]:
+    from devtools.redis_cluster import Cluster
+
+    with Cluster() as cluster:
+        figures = _ours(sim_url, cluster.url, world, sellers, opts.workers, opts.seconds)
+    out: dict[str, Any] = {f"cluster_{k}": v for k, v in figures.items()}
+    out["cluster_utilization_ratio"] = round(figures["utilization"] / single, 4) \
+        if single else None
+    return out
+
+
 def _redis_uptime(redis_url: str) -> int:
     """Seconds since redis-server started (reported with the figures)."""
     return int(redis.Redis.from_url(redis_url).info("server")["uptime_in_seconds"])
@@ -111,6 +129,8 @@ def _options() -> argparse.Namespace:
     parser.add_argument("--peer-retry-delay", type=float, default=5.0,
                         help="throttle_retry(delay=...) for the peer; 5 is its default")
     parser.add_argument("--skip-peer", action="store_true", help="run the spsync phase only")
+    parser.add_argument("--cluster", action="store_true",
+                        help="also run the spsync phase on a Redis Cluster of the run's own")
     opts = parser.parse_args()
     if opts.workers < 1 or opts.sellers < 1 or opts.seconds <= 0:
         parser.error("--workers and --sellers must be >= 1 and --seconds > 0")
@@ -121,16 +141,20 @@ def main() -> None:
     opts = _options()
     quiet()
     result: dict[str, Any] = {}
+    n = opts.sellers
     with bench_redis() as (redis_url, redis_kind), \
-            simulator(2 * opts.sellers, TIME_SCALE, opts.orders_per_seller) as url:
+            simulator((3 if opts.cluster else 2) * n, TIME_SCALE, opts.orders_per_seller) as url:
         uptime = _redis_uptime(redis_url)
         world = SimulatorClient(url).sellers()
-        ours, peers = world["sellers"][:opts.sellers], world["sellers"][opts.sellers:]
+        ours, peers = world["sellers"][:n], world["sellers"][n:2 * n]
         result |= _ours(url, redis_url, world, ours, opts.workers, opts.seconds)
         if not opts.skip_peer:
             result |= _peer(url, world, peers, opts.workers, opts.seconds,
                             opts.peer_retry_delay)
             result["peer_retry_delay_s"] = opts.peer_retry_delay
+        if opts.cluster:
+            result |= _on_cluster(url, world, world["sellers"][2 * n:3 * n], opts,
+                                  result["utilization"])
     result |= {"workers": opts.workers, "sellers": opts.sellers, "seconds": opts.seconds,
                "time_scale": TIME_SCALE, "redis": redis_kind, "redis_uptime_s": uptime}
     print(json.dumps(result), flush=True)

@@ -27,7 +27,8 @@ the enqueued tasks.
    The queue is counted (``LLEN``) and emptied between ticks. A claimed row is held 300 s
    (``dispatch_claim_seconds``), longer than the ticks last, so no row comes due twice.
 3. **Redis per seller**: ``INFO memory`` ``used_memory`` before and after creating, for
-   every seller, one bucket per (seller, operation) its sync streams use, through the real
+   every seller, one bucket per operation its sync streams use (the fields of the seller's
+   one bucket hash, ``worker/ratelimit/bucket.py``), through the real
    script (``TokenBucket.reserve``, one reservation each: searchOrders,
    getInventorySummaries, searchListingsItems for an Orders 2026-01-01 seller), and its LWA
    access-token cache entry, written by the real ``LwaTokenProvider`` after a grant from a
@@ -40,7 +41,10 @@ the enqueued tasks.
    over the keys themselves, which they cannot disturb (``redis_key_bytes_by_kind``: the
    mean per key of each kind, ``rl`` buckets and ``lwa`` tokens). An idle, full bucket
    expires (the script sets a TTL), so this is the footprint of N sellers all syncing at
-   once, the worst case.
+   once, the worst case. With ``--cluster`` the buckets and tokens go to a Redis Cluster of
+   the run's own (three masters, each with a replica; ``devtools/redis_cluster.py``) and
+   ``used_memory`` is summed over its masters (each replica holds as much again); the
+   benchmark Redis stays the broker, as a cluster cannot be Celery's.
 4. **Postgres**: ``pg_total_relation_size`` of ``sync_state`` (heap, indexes, TOAST) right
    after registration, before any tick rewrote rows.
 
@@ -51,7 +55,8 @@ dispatcher, ~all of it Celery's publish); ``enqueued_per_tick`` = median ``LLEN`
 tick; ``due_first_tick`` / ``due_last_tick`` = rows due when the first and last tick ran (a
 growing figure would mean the dispatcher falls behind). ``--explain`` also prints the
 first tick's claim statement under ``EXPLAIN ANALYZE`` to stderr. Prints one JSON line;
-asserts nothing about time. Targets (issue 8): tick <= 1 s, Redis <= 2 KB per seller.
+asserts nothing about time. Targets (issues 8 and 20, the latter at 100,000 sellers on a
+cluster): tick <= 1 s with no backlog, Redis <= 2 KB per seller.
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ import secrets
 import statistics
 import time
 from collections.abc import Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +86,7 @@ from worker.config import Settings
 from worker.crypto import new_key_spec
 from worker.db.models import Seller, SyncState
 from worker.db.sellers import SellerRecord
+from worker.redis_clients import async_client, client_is_cluster
 from worker.runtime import Runtime
 from worker.spapi.regions import MARKETPLACES
 from worker.sync.catalog import interval_of, plan, streams_for
@@ -171,7 +177,7 @@ def _tick(rt: Runtime, now: datetime, batch: int) -> tuple[float, int]:
 
 
 def run_ticks(rt: Runtime, t0: datetime, ticks: int, batch: int) -> dict[str, Any]:
-    r = rt.redis()
+    r = redis.Redis.from_url(rt.broker_url)  # the queue is in the broker
     every = timedelta(seconds=rt.settings.dispatch_interval_seconds)
     took, queued, due = [], [], []
     for k in range(1, ticks + 1):
@@ -222,15 +228,13 @@ def operations_of(settings: Settings, seller: SellerRecord) -> set[str]:
 
 
 async def _populate(rt: Runtime, sellers: list[SellerRecord], token_chars: int) -> None:
-    import redis.asyncio as aredis
-
     from worker.ratelimit.bucket import TokenBucket, bucket_key
     from worker.spapi.auth import LwaApp, LwaTokenProvider
     from worker.spapi.client import usable_burst
     from worker.spapi.operations import operation
 
     limit = asyncio.Semaphore(32)
-    aio = aredis.Redis.from_url(rt.services.redis_url, max_connections=40)
+    aio = async_client(rt.services.redis_url, max_connections=40)
     async with _stub_lwa(token_chars) as url, aiohttp.ClientSession() as session:
         lwa = LwaTokenProvider(session, aio, LwaApp("bench", "bench", url), keyring=rt.keyring)
         bucket = TokenBucket(aio)
@@ -249,11 +253,23 @@ async def _populate(rt: Runtime, sellers: list[SellerRecord], token_chars: int) 
             await aio.aclose()
 
 
-def _used_memory(r: redis.Redis) -> int:
+def _used_memory(r: Any) -> int:
+    """``used_memory`` of the server, or summed over a cluster's masters (the data once;
+    each replica holds as much again)."""
+    if client_is_cluster(r):
+        per_node = r.info("memory", target_nodes=r.PRIMARIES)
+        return sum(int(info["used_memory"]) for info in per_node.values())
     return int(r.info("memory")["used_memory"])
 
 
-def _key_bytes(r: redis.Redis) -> dict[str, list[int]]:
+def _flush(r: Any) -> None:
+    if client_is_cluster(r):
+        r.flushdb(target_nodes=r.PRIMARIES)
+    else:
+        r.flushdb()
+
+
+def _key_bytes(r: Any) -> dict[str, list[int]]:
     """``MEMORY USAGE`` of every key, by kind (``rl`` buckets, ``lwa`` tokens, ...)."""
     keys = list(r.scan_iter(count=1000))
     pipe = r.pipeline(transaction=False)
@@ -268,10 +284,10 @@ def _key_bytes(r: redis.Redis) -> dict[str, list[int]]:
 def redis_per_seller(rt: Runtime, sellers: list[SellerRecord],
                      token_chars: int) -> dict[str, Any]:
     r = rt.redis()
-    r.flushdb()
+    _flush(r)
     # Load both Lua scripts (server-wide, once) before the baseline: not a per-seller cost.
     asyncio.run(_populate(rt, sellers[:1], token_chars))
-    r.flushdb()
+    _flush(r)
     before = _used_memory(r)
     started = time.monotonic()
     asyncio.run(_populate(rt, sellers, token_chars))
@@ -320,21 +336,39 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--explain", action="store_true",
                     help="print EXPLAIN ANALYZE of the first tick's claim to stderr")
     ap.add_argument("--seed", type=int, default=8)
+    ap.add_argument("--cluster", action="store_true",
+                    help="buckets and token cache on a Redis Cluster of the run's own (three "
+                         "masters, three replicas); the benchmark Redis stays the broker")
     args = ap.parse_args(argv)
     if args.sellers < 1 or args.ticks < 1:
         ap.error("--sellers and --ticks must be at least 1")
     quiet()
-    with bench_redis() as (redis_url, kind), scratch_databases(1) as (db,):
+    with bench_redis() as (redis_url, kind), scratch_databases(1) as (db,), \
+            _cluster(args.cluster) as cluster_url:
         # The Celery app (this process enqueues) takes its broker from the environment.
-        os.environ.update(REDIS_URL=redis_url, DATABASE_URL=db)
-        print(json.dumps(_run(args, db, redis_url) | {"redis": kind}))
+        os.environ.update(REDIS_URL=cluster_url or redis_url, DATABASE_URL=db,
+                          SPSYNC_BROKER_URL=redis_url)
+        redis_kind = "cluster: 3 masters, 3 replicas" if cluster_url else kind
+        print(json.dumps(_run(args, db, cluster_url or redis_url, redis_url)
+                         | {"redis": redis_kind}))
 
 
-def _run(args: Any, db: str, redis_url: str) -> dict[str, Any]:
+@contextmanager
+def _cluster(wanted: bool) -> Iterator[str | None]:
+    if not wanted:
+        yield None
+        return
+    from devtools.redis_cluster import Cluster
+
+    with Cluster() as cluster:
+        yield cluster.url
+
+
+def _run(args: Any, db: str, redis_url: str, broker_url: str) -> dict[str, Any]:
     from worker.sync.dispatch import BATCH
 
     batch = args.batch or BATCH
-    rt = Runtime(Settings(database_url=db, redis_url=redis_url,
+    rt = Runtime(Settings(database_url=db, redis_url=redis_url, broker_url=broker_url,
                           token_keys=SecretStr(new_key_spec("bench")), log_level="WARNING"))
     t0 = datetime.now(UTC).replace(microsecond=0)
     started = time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, TextClause, select, text
 
 from worker.db.models import SyncRun, SyncState
-from worker.ratelimit.bucket import bucket_key, fill_ratio
+from worker.ratelimit.bucket import bucket_key, fill_ratio, read_state, split_name
 from worker.sync import registry
 from worker.sync.declaration import StreamKind
 
@@ -93,7 +93,7 @@ def _lag(cursor: datetime | None, now: datetime) -> float | None:
 
 def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
     """Set each ``collect`` row's ``bucket_fill`` (see :func:`fill_ratio`; None: no bucket)
-    from the bucket hashes in ``redis`` (a sync ``Redis`` or ``RedisCluster``), at Redis's clock."""
+    from the buckets in ``redis`` (a sync ``Redis`` or ``RedisCluster``), at Redis's clock."""
     from worker.spapi.client import usable_burst  # the burst the client's buckets hold
     from worker.spapi.operations import operation
 
@@ -102,9 +102,10 @@ def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
              for r, name in wanted if name is not None]
     secs, micros = redis.time()  # not in the pipeline: a cluster's pipeline refuses TIME
     pipe = redis.pipeline(transaction=False)
-    for _, _, key in keyed:
-        pipe.hgetall(key)
-    states = pipe.execute()
+    for _, _, name in keyed:
+        hash_key, field = split_name(name)
+        pipe.hmget(hash_key, field, f"{field}:rate")
+    states = [read_state(*values) for values in pipe.execute()]
     now = secs + micros / 1_000_000
     for r in rows:
         r["bucket_fill"] = None

@@ -16,7 +16,7 @@ from tests.clikit import command_env
 from worker.config import Settings
 from worker.db.sellers import get_seller, upsert_seller
 from worker.db.state import claim_due
-from worker.ratelimit.bucket import bucket_key
+from worker.ratelimit.bucket import bucket_key, split_name
 from worker.runtime import Runtime
 from worker.sync.catalog import streams_for
 
@@ -338,6 +338,15 @@ def test_bad_arguments_fail_with_one_error_line_and_change_nothing(rt, env, rds,
 # --- status: bucket fill and queue depth ---
 
 
+def put_bucket(r: Any, name: str, *, tokens: float, ts: float, rate: str | None = None) -> None:
+    """A bucket in the state ``bucket.lua`` would leave it: its field in the seller's hash
+    (``<tokens> <ts> <seconds incremental callers stay active>``) and a learned rate."""
+    hash_key, field = split_name(name)
+    r.hset(hash_key, field, f"{tokens} {ts!r} 0")
+    if rate is not None:
+        r.hset(hash_key, f"{field}:rate", rate)
+
+
 def test_status_shows_bucket_fill_per_stream_and_the_queue_depth(rt, env, rds):
     add(rt, "A1FILL")
     add(rt, "A1LEGACY", orders_api="v0")
@@ -345,18 +354,15 @@ def test_status_shows_bucket_fill_per_stream_and_the_queue_depth(rt, env, rds):
     now = secs + micros / 1e6
     still = "0.000000001"  # refills nothing while the test runs
     # searchOrders: burst 20, 19 usable; 9.5 reservations queued beyond empty -> 150 %
-    rds.hset(bucket_key("A1FILL", "NA", "searchOrders"),
-             mapping={"tokens": "-9.5", "ts": now, "rate": still})
+    put_bucket(rds, bucket_key("A1FILL", "NA", "searchOrders"), tokens=-9.5, ts=now, rate=still)
     # getInventorySummaries: burst 2, 1 usable; half of it left -> 50 %
-    rds.hset(bucket_key("A1FILL", "NA", "getInventorySummaries"),
-             mapping={"tokens": "0.5", "ts": now, "rate": still})
+    put_bucket(rds, bucket_key("A1FILL", "NA", "getInventorySummaries"), tokens=0.5, ts=now,
+               rate=still)
     # a v0 seller's orders stream is paced by getOrders, not searchOrders
-    rds.hset(bucket_key("A1LEGACY", "NA", "getOrders"),
-             mapping={"tokens": "0", "ts": now, "rate": still})
-    rds.hset(bucket_key("A1LEGACY", "NA", "searchOrders"), mapping={"tokens": "-100", "ts": now})
+    put_bucket(rds, bucket_key("A1LEGACY", "NA", "getOrders"), tokens=0, ts=now, rate=still)
+    put_bucket(rds, bucket_key("A1LEGACY", "NA", "searchOrders"), tokens=-100, ts=now)
     # a bucket last used long ago has refilled at its default rate (5/s): 0 %
-    rds.hset(bucket_key("A1LEGACY", "NA", "searchListingsItems"),
-             mapping={"tokens": "-3", "ts": now - 60})
+    put_bucket(rds, bucket_key("A1LEGACY", "NA", "searchListingsItems"), tokens=-3, ts=now - 60)
     rds.rpush("spsync", *[json.dumps({"n": i}) for i in range(3)])
 
     result = celery("status", "--json", env=env)
@@ -432,8 +438,8 @@ def test_status_on_a_redis_cluster_reads_its_buckets_and_says_its_state(rt, env,
     on_cluster = {**env, "REDIS_URL": redis_cluster.url, "SPSYNC_BROKER_URL": env["REDIS_URL"]}
     with sync_client(redis_cluster.url) as r:
         secs, micros = r.time()
-        r.hset(bucket_key("A1FILL", "NA", "searchOrders"),  # 9.5 queued beyond empty -> 150 %
-               mapping={"tokens": "-9.5", "ts": secs + micros / 1e6, "rate": "0.000000001"})
+        put_bucket(r, bucket_key("A1FILL", "NA", "searchOrders"),  # 9.5 queued: 150 %
+                   tokens=-9.5, ts=secs + micros / 1e6, rate="0.000000001")
     result = celery("status", "--json", env=on_cluster)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

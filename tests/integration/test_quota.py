@@ -51,7 +51,7 @@ def test_a_lower_server_limit_is_adopted_within_a_few_calls(start_sim, clean):
     after = _bucket(sim.client.stats(), spid)["throttled"]
     assert before == 0 and after - before <= 2
     stored = redis.Redis.from_url(clean.redis_url).hget(
-        bucket_key(spid, seller["region"], "getOrders"), "rate")
+        f"rl:{{{spid}:{seller['region']}}}", "getOrders:rate")  # the seller's hash, its field
     assert float(stored) == 2.0
 
 

@@ -201,7 +201,7 @@ def test_a_drain_keeps_queued_reservations(clean):
             bucket, key = TokenBucket(r), "rl:{A1:NA}:getOrder"
             for _ in range(3):  # one from the burst of 1, then two queued: 0.5 s and 1.0 s
                 await bucket.reserve(key, 2.0, 1, 10.0)
-            await bucket.drain(key, 1)  # a 429 for the first: the queue stays as it was
+            await bucket.drain(key, 1, 2.0)  # a 429 for the first: the queue stays as it was
             return (await bucket.reserve(key, 2.0, 1, 10.0)).wait
         finally:
             await r.aclose()
@@ -217,7 +217,7 @@ def test_a_drain_after_a_queued_call_leaves_no_token(clean):
             await bucket.reserve(key, 2.0, 1, 10.0)  # the burst
             queued = await bucket.reserve(key, 2.0, 1, 10.0)  # its turn comes in 0.5 s
             await asyncio.sleep(queued.wait + 0.5)  # sent on time; a 429 comes back late
-            await bucket.drain(key, 1)  # Amazon's bucket is empty now: so is ours
+            await bucket.drain(key, 1, 2.0)  # Amazon's bucket is empty now: so is ours
             return (await bucket.reserve(key, 2.0, 1, 10.0)).wait
         finally:
             await r.aclose()
@@ -231,8 +231,9 @@ def test_a_drained_bucket_lives_until_it_has_refilled(clean):
         try:
             bucket, key = TokenBucket(r), "rl:{A1:NA}:searchOrders"
             await bucket.reserve(key, 0.0056, 19, 5.0)  # a full bucket: kept ~4 minutes
-            await bucket.drain(key, 19)  # empty now: a full refill takes 19 / 0.0056 s
-            return int(await r.ttl(key)), (await bucket.reserve(key, 0.0056, 19, 500.0)).wait
+            await bucket.drain(key, 19, 0.0056)  # empty: a full refill takes 19 / 0.0056 s
+            return (int(await r.ttl("rl:{A1:NA}")),  # the seller's hash holds the bucket
+                    (await bucket.reserve(key, 0.0056, 19, 500.0)).wait)
         finally:
             await r.aclose()
 

@@ -14,12 +14,15 @@ from worker.ratelimit.bucket import (
     TokenBucket,
     bucket_key,
     fill_ratio,
+    read_state,
+    split_name,
 )
 from worker.ratelimit.restarts import MARK_KEY, MARK_SECONDS, ServerMemory
 from worker.spapi.client import usable_burst
 from worker.spapi.errors import QuotaWaitTooLong
 
 KEY = bucket_key("A1SELLER", "na", "getOrders")
+HASH = "rl:{A1SELLER:NA}"  # every bucket of the seller in the region: one field each
 INC, BF = Priority.INCREMENTAL, Priority.BACKFILL
 
 
@@ -72,9 +75,33 @@ async def test_drain_after_a_429_empties_the_bucket(bucket):
     assert res.wait == pytest.approx(1.0, abs=0.05)
 
 
+async def test_a_drain_at_an_unknown_rate_keeps_the_queue_and_credits_no_refill(bucket):
+    for _ in range(3):  # the burst of 1, then two callers queued
+        await bucket.reserve(KEY, 2.0, 1, 10)
+    await bucket.drain(KEY)  # no rate given, none learned
+    assert (await bucket.state(KEY))["tokens"] == pytest.approx(-2.0, abs=0.05)  # not 0
+    assert 3590 <= await bucket._redis.ttl(HASH) <= 3660  # unknown refill: kept an hour
+
+
 async def test_idle_bucket_key_expires(bucket):
     await bucket.reserve(KEY, 2.0, 10, 10, priority=BF)
-    assert 60 <= await bucket._redis.ttl(KEY) <= 62  # refills in 0.5 s, then worthless
+    assert 60 <= await bucket._redis.ttl(HASH) <= 62  # refills in 0.5 s, then worthless
+
+
+async def test_a_sellers_hash_lives_as_long_as_its_longest_lived_bucket(bucket):
+    slow = bucket_key("A1SELLER", "NA", "searchOrders")
+    await bucket.reserve(slow, 0.0056, 20, 10, priority=BF)  # 1 token: 179 s to refill
+    await bucket.reserve(KEY, 2.0, 10, 10, priority=BF)  # 0.5 s: would expire in 61 s
+    assert 238 <= await bucket._redis.ttl(HASH) <= 240
+    assert set(await bucket._redis.hkeys(HASH)) == {b"searchOrders", b"getOrders"}
+
+
+def test_a_bucket_name_is_its_sellers_hash_and_the_operations_field():
+    assert split_name(KEY) == ("rl:{A1SELLER:NA}", "getOrders")
+    assert split_name("rl:{web:[::1]:443}:signup") == ("rl:{web:[::1]:443}", "signup")
+    for bad in ("rl:{A1SELLER:NA}", "getOrders", "rl:{A1:NA}:"):
+        with pytest.raises(ValueError, match="not a bucket name"):
+            split_name(bad)
 
 
 async def test_buckets_of_different_sellers_are_independent(bucket):
@@ -278,13 +305,25 @@ async def test_fill_reads_what_the_lua_script_writes(bucket):
     for _ in range(3):
         res = await bucket.reserve(KEY, 0.5, 4, 100, now=50.0)
     assert res.tokens == pytest.approx(1.0)
-    state = await bucket._redis.hgetall(KEY)
+    state = read_state(*await bucket._redis.hmget(HASH, "getOrders", "getOrders:rate"))
     assert fill_ratio(state, now=50.0, default_rate=0.5, burst=4) == pytest.approx(0.75)
     assert fill_ratio(state, now=52.0, default_rate=0.5, burst=4) == pytest.approx(0.5)
     for _ in range(3):  # 2 tokens at t=52, so the third caller waits for quota
         await bucket.reserve(KEY, 0.5, 4, 100, now=52.0)
-    state = await bucket._redis.hgetall(KEY)
+    state = await bucket.state(KEY)
     assert fill_ratio(state, now=52.0, default_rate=0.5, burst=4) == pytest.approx(1.25)
+    await bucket.set_rate(KEY, 0.25)  # a learned rate is read beside the bucket
+    state = await bucket.state(KEY)
+    assert fill_ratio(state, now=54.0, default_rate=0.5, burst=4) == pytest.approx(1.125)
+
+
+def test_a_stored_bucket_reads_back_as_numbers_and_garbage_as_missing():
+    assert read_state(b"-1.5 1000.25 2.000", b"0.5") == {
+        "tokens": -1.5, "ts": 1000.25, "inc_until": 1002.25, "rate": 0.5}
+    assert read_state("3 10 0 0.25 -1.500") == {
+        "tokens": 3.0, "ts": 10.0, "inc_until": 10.0, "bf_tokens": 0.25, "bf_ts": 8.5}
+    for garbage in (None, b"", b"1 2", b"x 2 3", "1 2 three"):
+        assert read_state(garbage) == {}
 
 
 @given(tokens=st.floats(min_value=-50, max_value=10), elapsed=st.floats(0, 1000),

@@ -98,9 +98,9 @@ async def test_a_page_is_handed_over_with_the_request_as_the_models_define_it() 
     assert parse_qs(urlsplit(sent["url"]).query) == {"marketplaceIds": [US]}
     assert sent["headers"]["x-amz-access-token"] == "Atza|access-1"
     # the server's usage plan replaces the table's rate in the seller's bucket
-    stored = await redis.hget(bucket_key(SELLER.selling_partner_id, "NA", "searchOrders"),
-                              "rate")
-    assert float(stored) == 0.0056
+    stored = await TokenBucket(redis).state(
+        bucket_key(SELLER.selling_partner_id, "NA", "searchOrders"))
+    assert stored["rate"] == 0.0056
     assert (client.stats.calls, client.stats.retries, client.stats.throttled) == (1, 0, 0)
 
 

@@ -84,7 +84,6 @@ def _scripts() -> dict[str, str]:
 
     quota = resources.files("worker.ratelimit")
     return {"bucket.lua": quota.joinpath("bucket.lua").read_text(encoding="utf-8"),
-            "drain.lua": quota.joinpath("drain.lua").read_text(encoding="utf-8"),
             "auth._RELEASE": auth._RELEASE}
 
 

@@ -1,11 +1,13 @@
-"""Distributed token bucket shared by every spsync process (one Lua script in Redis).
+"""Distributed token buckets shared by every spsync process (one Lua script in Redis).
 
-Keys are ``rl:{<seller>:<region>}:<operation>``; the ``{...}`` hash tag keeps all of a seller's
-buckets on one Redis Cluster shard. Time comes from Redis ``TIME``, never from a caller's clock.
-A caller reserves a token and is told how long to wait for it (no polling); callers are
-served in arrival order across processes. Backfills share a seller's bucket with incremental
-syncs but get at most ``share`` of it while an incremental sync is active. A bucket missing
-on a restarted Redis starts as possibly emptied at Amazon (``restarts.py``).
+A bucket is named ``rl:{<seller>:<region>}:<operation>`` (:func:`bucket_key`) and lives in
+the field ``<operation>`` of the hash ``rl:{<seller>:<region>}``: one Redis key per seller
+and region, whose ``{...}`` hash tag keeps it whole on one Redis Cluster shard. Time comes
+from Redis ``TIME``, never from a caller's clock. A caller reserves a token and is told how
+long to wait for it (no polling); callers are served in arrival order across processes.
+Backfills share a seller's bucket with incremental syncs but get at most ``share`` of it
+while an incremental sync is active. A bucket missing on a restarted Redis starts as
+possibly emptied at Amazon (``restarts.py``).
 """
 
 from __future__ import annotations
@@ -28,9 +30,8 @@ from worker.spapi.errors import QuotaWaitTooLong
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
+# reserve, and drain after a 429 (Amazon's bucket is empty now: so is ours)
 _SCRIPT = resources.files("worker.ratelimit").joinpath("bucket.lua").read_text(encoding="utf-8")
-# A 429 says Amazon's bucket is empty now: so is ours (reservations already handed out stay).
-_DRAIN = resources.files("worker.ratelimit").joinpath("drain.lua").read_text(encoding="utf-8")
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError, *CLUSTER_DOWN)
 
 
@@ -40,16 +41,42 @@ class Priority(StrEnum):
 
 
 def bucket_key(seller: str, region: str, operation: str) -> str:
+    """A bucket's name: ``rl:{<seller>:<REGION>}:<operation>`` (see :func:`split_name`)."""
     return f"rl:{{{seller}:{region.upper()}}}:{operation}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """(the Redis hash, its field) holding the bucket ``name``: the operation is the part
+    after the hash tag's closing brace."""
+    head, brace, tail = name.rpartition("}")
+    if not brace or not tail.startswith(":") or len(tail) < 2:
+        raise ValueError(f"not a bucket name: {name!r}")
+    return head + brace, tail[1:]
+
+
+def read_state(value: Any, rate: Any = None) -> dict[str, float]:
+    """A bucket's field as ``bucket.lua`` writes it (``<tokens> <ts> <inc> [<bf> <bf_off>]``)
+    and its learned rate, as numbers (``{}`` for a missing or unreadable bucket)."""
+    parts = _text(value).split() if value is not None else []
+    numbers = [_number(p) for p in parts]
+    if len(numbers) < 3 or any(n is None for n in numbers):
+        return {}
+    tokens, ts, inc, *side = (float(n) for n in numbers if n is not None)
+    state = {"tokens": tokens, "ts": ts, "inc_until": ts + inc}
+    if len(side) == 2:
+        state |= {"bf_tokens": side[0], "bf_ts": ts + side[1]}
+    if (learned := _number(rate)) is not None:
+        state["rate"] = learned
+    return state
 
 
 def fill_ratio(state: Mapping[Any, Any], *, now: float, default_rate: float,
                burst: float) -> float:
     """Share of a bucket in use at ``now`` (Redis ``TIME``): ``1 - tokens_now / burst``.
 
-    ``state`` is the bucket hash as ``HGETALL`` returns it (``tokens``, ``ts``, ``rate``; str
+    ``state`` is a bucket as :func:`read_state` reads it (``tokens``, ``ts``, ``rate``: numbers, str
     or bytes); ``tokens_now`` refills it to ``now`` exactly as ``bucket.lua`` does. 0.0 is an
-    idle, full bucket (also a missing key: the script lets full buckets expire); above 1.0
+    idle, full bucket (also a missing one: a hash of idle, full buckets expires); above 1.0
     callers hold reservations (tokens below zero): 1.5 means half a burst of calls is queued.
     """
     if burst <= 0:
@@ -95,7 +122,6 @@ class TokenBucket:
                  memory: ServerMemory | None = None) -> None:
         self._redis = redis
         self._script = redis.register_script(_SCRIPT)
-        self._drain = redis.register_script(_DRAIN)
         self._share = share
         self._patience = redis_patience
         self._memory = memory if memory is not None else memory_for(redis)
@@ -137,17 +163,21 @@ class TokenBucket:
     async def set_rate(self, key: str, rate: float) -> None:
         """Adopt the server's ``x-amzn-RateLimit-Limit`` for this bucket (best effort)."""
         if rate > 0:
-            await self._best_effort(key, self._redis.hset(key, "rate", repr(rate)))
+            hash_key, field = split_name(key)
+            await self._best_effort(key, self._redis.hset(hash_key, f"{field}:rate", repr(rate)))
 
-    async def drain(self, key: str, burst: int | None = None) -> None:
+    async def drain(self, key: str, burst: int | None = None,
+                    rate: float | None = None) -> None:
         """A 429 despite the bucket: the server's bucket is empty, so ours must be too.
 
         Reservations already handed out are kept: wiping them would schedule the next
         callers on top of the ones still waiting, and the burst of 429s would feed itself.
-        The key then lives until the bucket has refilled to ``burst`` (unknown: an hour).
+        The hash then lives until the bucket has refilled to ``burst`` at its learned rate,
+        else ``rate`` (either unknown: an hour).
         """
-        args = ["" if burst is None else burst]
-        await self._best_effort(key, self._drain(keys=[key], args=args))
+        hash_key, field = split_name(key)
+        args = ["drain", field, "" if rate is None else rate, "" if burst is None else burst]
+        await self._best_effort(key, self._script(keys=[hash_key], args=args))
 
     async def _mark_restart(self, key: str, run_id: str) -> None:
         """This bucket was created on a server that replaced the one the process started
@@ -164,15 +194,19 @@ class TokenBucket:
             log.warning("quota.redis_unavailable", key=key, error=type(exc).__name__)
 
     async def state(self, key: str) -> dict[str, float]:
-        raw = await self._redis.hgetall(key)
-        return {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in raw.items()}
+        """The bucket ``key`` as numbers (:func:`read_state`)."""
+        hash_key, field = split_name(key)
+        return read_state(*await self._redis.hmget(hash_key, field, f"{field}:rate"))
 
     async def _run(self, key: str, args: list[Any], fixed_server: str) -> Any:
         """Run the script; while Redis is unreachable, wait and retry (never skip the bucket)."""
 
+        hash_key, field = split_name(key)
+
         async def once() -> Any:
             first = await self._memory.learn(self._redis)  # once per process and server
-            return await self._script(keys=[key], args=[*args, first, fixed_server])
+            return await self._script(keys=[hash_key],
+                                      args=["reserve", field, *args, first, fixed_server])
 
         return await self.while_redis_is_down(key, once)
 

@@ -19,7 +19,7 @@ The memory is per process and per server address, not per task (each task builds
 Not covered: a restart that no surviving process notices before a new one starts (every
 process restarted with Redis): Redis alone cannot tell a restarted server from a new one, and
 treating every young Redis as restarted would slow every fresh install and CI run. Then the
-first 429 drains the bucket (``drain.lua``): at most one burst of 429s per bucket.
+first 429 drains the bucket (``bucket.lua``'s drain): at most one burst of 429s per bucket.
 """
 
 from __future__ import annotations

@@ -318,7 +318,7 @@ class SpApiClient:
         if status == 429:
             self.stats.throttled += 1
             THROTTLED.labels(op.name).inc()
-            await self._bucket.drain(key, usable_burst(op.burst))
+            await self._bucket.drain(key, usable_burst(op.burst), op.rate)
         parsed = _parse_json(raw, status, ctx)
         if status >= 400:
             err = error_for_response(status, parsed, retry_after=retry_after, **ctx)

@@ -13,6 +13,14 @@ Two guarantees, one per entry point:
 NOTIFY only wakes the loop; what it reads is always the feed. A notification lost (a
 connection dropped, a follower started after it) costs at most ``poll_seconds``. ``stop()``
 is asked before every batch and after every wait, so it takes effect within ``poll_seconds``.
+
+Reading from a streaming replica (a hot standby, where heavy readers belong): the feed reads
+the same there, and skips nothing, because a standby's snapshot counts every transaction it
+has not seen end as running (``docs/schema.md``, "The change feed"). A standby refuses
+``LISTEN`` and every write, so :func:`follow` takes ``read_from=<replica>``: the changes are
+read there, while the consumer's position is kept and ``LISTEN`` runs on the primary; after a
+notification it waits (at most ``poll_seconds``) until the replica has replayed what the
+primary had written, then reads. :func:`tail` on a replica polls.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from worker.db import changes as feed
 from worker.db.changes import Change
@@ -36,26 +44,30 @@ RETRY_SECONDS = 0.1
 
 
 def follow(engine_or_url: Engine | str, consumer: str, handle: Callable[[list[Change]], Any],
-           *, batch: int = 500, stop: Stop | None = None, poll_seconds: float = 5.0) -> None:
+           *, batch: int = 500, stop: Stop | None = None, poll_seconds: float = 5.0,
+           read_from: Engine | str | None = None) -> None:
     """Hand every change to ``handle`` in batches, at least once, until ``stop()`` is true.
 
     The position is committed after ``handle`` returns; if ``handle`` raises, it is not, and
-    the error propagates (the next run starts with the same batch).
+    the error propagates (the next run starts with the same batch). ``read_from``: a
+    streaming replica of ``engine_or_url`` (the primary) to read the changes from.
     """
     engine = _engine(engine_or_url)
+    reader = _engine(read_from) if read_from is not None else engine
 
     def step() -> tuple[int, bool]:
         with engine.begin() as conn:
             position = feed.claim(conn, consumer)
+        with reader.begin() as conn:
             changes = feed.read(conn, position, batch)
         if changes:
             handle(changes)
             with engine.begin() as conn:
                 feed.advance(conn, consumer, changes[-1].position)
             position = changes[-1].position
-        return len(changes), _pending(engine, position, len(changes), batch)
+        return len(changes), _pending(reader, position, len(changes), batch)
 
-    _loop(engine, step, stop, poll_seconds)
+    _loop(engine, step, stop, poll_seconds, replica=reader if reader is not engine else None)
 
 
 def follow_in_db(engine_or_url: Engine | str, consumer: str,
@@ -82,7 +94,8 @@ def follow_in_db(engine_or_url: Engine | str, consumer: str,
 def tail(engine_or_url: Engine | str, after: int, handle: Callable[[list[Change]], Any], *,
          batch: int = 500, stop: Stop | None = None, poll_seconds: float = 5.0) -> None:
     """Hand every change after ``after`` to ``handle`` until ``stop()`` is true, keeping the
-    position in memory only (no consumer row): ``celery -A worker changes tail --follow``."""
+    position in memory only (no consumer row): ``celery -A worker changes tail --follow``.
+    On a streaming replica it polls every ``poll_seconds`` (a standby refuses ``LISTEN``)."""
     engine = _engine(engine_or_url)
     position = after
 
@@ -111,9 +124,12 @@ def _pending(engine: Engine, position: int, read: int, batch: int) -> bool:
 
 
 def _loop(engine: Engine, step: Callable[[], tuple[int, bool]], stop: Stop | None,
-          poll_seconds: float) -> None:
+          poll_seconds: float, *, replica: Engine | None = None) -> None:
+    """``step`` until ``stop()``; between steps, wait for a notification on ``engine`` (a
+    primary) or ``poll_seconds``, then, with a ``replica`` to read from, for it to replay
+    what the primary had written by then."""
     done = stop or (lambda: False)
-    with listening(engine) as wakeups:
+    with _wakeups(engine) as wakeups:
         while not done():
             read, more = step()
             if more:
@@ -121,6 +137,42 @@ def _loop(engine: Engine, step: Callable[[], tuple[int, bool]], stop: Stop | Non
                     time.sleep(RETRY_SECONDS)
                 continue
             wakeups(poll_seconds)
+            if replica is not None:
+                replayed(engine, replica, poll_seconds)
+
+
+def in_recovery(engine: Engine) -> bool:
+    """Whether ``engine`` is a standby (a streaming replica)."""
+    with engine.connect() as conn:
+        return bool(conn.execute(text("SELECT pg_is_in_recovery()")).scalar())
+
+
+def replayed(primary: Engine, replica: Engine, timeout: float) -> bool:
+    """Wait (at most ``timeout``) until ``replica`` has replayed all the WAL ``primary`` had
+    inserted when asked (its insert position: a commit made with ``synchronous_commit=off``
+    is past the written one); whether it had."""
+    with primary.connect() as conn:
+        target = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar()
+    deadline = time.monotonic() + timeout
+    with replica.connect() as conn:
+        while True:
+            if conn.execute(text("SELECT pg_last_wal_replay_lsn() >= CAST(:t AS pg_lsn)"),
+                            {"t": target}).scalar():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            conn.rollback()  # a new snapshot for the next look
+            time.sleep(RETRY_SECONDS / 5)
+
+
+@contextlib.contextmanager
+def _wakeups(engine: Engine) -> Iterator[Callable[[float], None]]:
+    """:func:`listening` on a primary; on a standby, which refuses ``LISTEN``, a sleep."""
+    if in_recovery(engine):
+        yield time.sleep
+        return
+    with listening(engine) as wait:
+        yield wait
 
 
 @contextlib.contextmanager

@@ -51,8 +51,13 @@ def send_many(task: str, calls: Iterable[tuple[tuple[object, ...], int | None]])
     when the batch ends; a failure publishes none of what was still buffered (the claims
     behind them expire and are dispatched again)."""
     with app.producer_or_acquire() as producer, producer.batch(max_size=PUBLISH_BATCH):
+        declare: dict[str, list[object]] = {}  # the first publish declares the queue
         for args, priority in calls:
-            app.send_task(task, args=args, priority=priority, producer=producer)
+            app.send_task(task, args=args, priority=priority, producer=producer, **declare)
+            # The queue exists now: the rest skip kombu's per-message declare check, which
+            # cost a fifth of the dispatcher's tick at 30,000 sellers (binding a copy of the
+            # queue to the channel each time, even when it is cached as declared).
+            declare = {"declare": []}
 
 
 PUBLISH_BATCH = 1000  # Redis commands buffered before a flush

@@ -295,8 +295,10 @@ def redis_per_seller(rt: Runtime, sellers: list[SellerRecord],
     after = _used_memory(r)
     kinds = _key_bytes(r)
     keys = sum(len(v) for v in kinds.values())
-    if took > 55:
-        log(f"populating took {took:.0f}s: the first buckets may have expired (TTL ~61 s)")
+    expected = 2 * len(sellers)  # a seller's bucket hash and its cached token
+    if keys < expected:
+        log(f"populating took {took:.0f}s: {expected - keys} keys expired meanwhile (a bucket "
+            "hash lives until its longest-lived bucket has refilled): the figure is low")
     log(f"redis: {keys} keys for {len(sellers)} sellers in {took:.1f}s; used_memory "
         f"{before} -> {after}")
     return {"redis_bytes_per_seller": round((after - before) / len(sellers)),

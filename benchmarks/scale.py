@@ -24,8 +24,9 @@ the enqueued tasks.
    batch (``--batch``, default its ``BATCH``), each committed and then sent as
    ``spsync.sync_stream`` (by name) through the real Celery app to the broker, until nothing
    is due.
-   The queue is counted (``LLEN``) and emptied between ticks. A claimed row is held 300 s
-   (``dispatch_claim_seconds``), longer than the ticks last, so no row comes due twice.
+   The queue is counted (``LLEN`` of each priority step's list) and emptied between ticks.
+   A claimed row is held 300 s (``dispatch_claim_seconds``), longer than the ticks last, so
+   no row comes due twice.
 3. **Redis per seller**: ``INFO memory`` ``used_memory`` before and after creating, for
    every seller, one bucket per operation its sync streams use (the fields of the seller's
    one bucket hash, ``worker/ratelimit/bucket.py``), through the real
@@ -51,7 +52,7 @@ the enqueued tasks.
 Figures: ``tick_p50_s`` / ``tick_max_s`` = wall time of one ``dispatch`` (claims + enqueues)
 over the ticks (``ticks_s`` lists them; the first also opens the broker connection);
 ``ms_per_pair`` = all ticks' time over all pairs claimed (what one due stream costs the
-dispatcher, ~all of it Celery's publish); ``enqueued_per_tick`` = median ``LLEN`` after a
+dispatcher, ~all of it Celery's publish); ``enqueued_per_tick`` = median queue length after a
 tick; ``due_first_tick`` / ``due_last_tick`` = rows due when the first and last tick ran (a
 growing figure would mean the dispatcher falls behind). ``--explain`` also prints the
 first tick's claim statement under ``EXPLAIN ANALYZE`` to stderr. Prints one JSON line;
@@ -82,6 +83,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, func, insert, select, text
 
 from benchmarks.services import bench_redis, log, quiet, scratch_databases
+from worker.broker import queue_keys
 from worker.config import Settings
 from worker.crypto import new_key_spec
 from worker.db.models import Seller, SyncState
@@ -185,8 +187,9 @@ def run_ticks(rt: Runtime, t0: datetime, ticks: int, batch: int) -> dict[str, An
         due.append(_due(rt.engine, now))
         seconds, pairs = _tick(rt, now, batch)
         took.append(seconds)
-        queued.append(int(r.llen(QUEUE)))
-        r.delete(QUEUE)
+        lists = queue_keys(QUEUE)  # one list per priority step: urgent and bulk syncs
+        queued.append(sum(int(r.llen(key)) for key in lists))
+        r.delete(*lists)
         log(f"tick {k}: {due[-1]} due, {pairs} claimed, {queued[-1]} queued, {seconds:.3f}s")
     return {
         "tick_p50_s": round(statistics.median(took), 3), "tick_max_s": round(max(took), 3),

@@ -15,7 +15,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+
+from devtools.ports import free_port
 
 
 def bindir() -> Path | None:
@@ -35,12 +36,6 @@ def bindir() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
                    key=lambda p: int(Path(p).parent.parent.name))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -63,8 +58,8 @@ class Pair:
         self.bin = found
         self.root = Path(tempfile.mkdtemp(prefix="spsync-pg-", dir="/tmp"))
         self.user = "postgres" if os.geteuid() == 0 else None
-        self.primary = Node(_free_port(), self.root / "primary")
-        self.replica = Node(_free_port(), self.root / "replica")
+        self.primary = Node(free_port(), self.root / "primary")
+        self.replica = Node(free_port(), self.root / "replica")
 
     def _run(self, tool: str, *args: str) -> None:
         argv = [str(self.bin / tool), *args]

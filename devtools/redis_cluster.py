@@ -20,6 +20,7 @@ from pathlib import Path
 
 import redis
 
+from devtools.ports import free_port
 from worker.redis_clients import parse_cluster_info
 
 NODE_TIMEOUT_MS = 1000
@@ -44,9 +45,7 @@ def _free_ports(n: int) -> list[int]:
     """``n`` ports free now, each with its cluster bus port (+10000) free too."""
     ports: list[int] = []
     while len(ports) < n:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         if port + 10000 > 65535 or port in ports:
             continue
         with socket.socket() as bus:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import redis
 
+from devtools.ports import free_port as free_port  # the tests' one way to get a port
 from worker.config import Settings
 from worker.embedded import _redis_binary
 
@@ -95,12 +95,6 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

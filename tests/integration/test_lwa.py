@@ -11,8 +11,8 @@ import redis as sync_redis
 
 from tests.integration.helpers import KEYRING, lwa_attempts_bound
 from worker.crypto import new_key_spec, parse_keys
-from worker.redis_clients import async_client
-from worker.spapi.auth import LwaApp, LwaTokenProvider
+from worker.redis_clients import async_client, sync_client
+from worker.spapi.auth import LwaApp, LwaTokenProvider, cache_keys
 from worker.spapi.errors import InvalidGrantError, ServerError
 
 pytestmark = pytest.mark.integration
@@ -36,17 +36,28 @@ async def _gather_tokens(sim, redis_url, spid, refresh, *, n, clock=time.time):
             await r.aclose()
 
 
-def test_fifty_concurrent_callers_cause_exactly_one_refresh(start_sim, clean):
+@pytest.fixture(params=["redis", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The test once on one Redis and once on a Redis Cluster of its own."""
+    if request.param == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    return str(request.getfixturevalue("clean").redis_url)
+
+
+def test_fifty_concurrent_callers_cause_exactly_one_refresh(start_sim, redis_url):
     sim = start_sim(sellers=1, orders_per_seller=1)
     seller = sim.world()["sellers"][0]
-    tokens = asyncio.run(_gather_tokens(sim, clean.redis_url, seller["selling_partner_id"],
+    tokens = asyncio.run(_gather_tokens(sim, redis_url, seller["selling_partner_id"],
                                         seller["refresh_token"], n=50))
     assert len(set(tokens)) == 1 and tokens[0].startswith("Atza|")
     assert sim.client.stats()["lwa"]["refresh_grants"] == 1
+    with sync_client(redis_url) as r:  # shared as ciphertext
+        cached = r.get(cache_keys(seller["selling_partner_id"])[0])
+    assert cached and tokens[0].encode() not in cached
 
     # 56 minutes later the shared token is inside the 5-minute margin: again one refresh
     later = lambda: time.time() + 56 * 60  # noqa: E731
-    again = asyncio.run(_gather_tokens(sim, clean.redis_url, seller["selling_partner_id"],
+    again = asyncio.run(_gather_tokens(sim, redis_url, seller["selling_partner_id"],
                                        seller["refresh_token"], n=50, clock=later))
     assert len(set(again)) == 1 and again[0] != tokens[0]
     assert sim.client.stats()["lwa"]["refresh_grants"] == 2

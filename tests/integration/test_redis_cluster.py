@@ -1,6 +1,7 @@
 """spsync's Redis state on a real Redis Cluster (three masters, three replicas, started by the
-test): the quota buckets shared by processes, a master lost mid-run, the LWA token cache,
-the run-call counters and what ``status`` and ``/healthz`` say about the cluster."""
+test): the quota buckets shared by processes, a master lost mid-run, the run-call counters
+and what ``status`` and ``/healthz`` say about the cluster (the LWA token cache is tested on
+one Redis and on a cluster by ``test_lwa.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from sqlalchemy import text
 
 from benchmarks.load import pull_in_process
 from tests.feedkit import new_seller
-from tests.integration.test_lwa import _gather_tokens
 from worker.ratelimit.bucket import TokenBucket, bucket_key
 from worker.redis_clients import (
     async_client,
@@ -22,7 +22,6 @@ from worker.redis_clients import (
     mget,
     sync_client,
 )
-from worker.spapi.auth import cache_keys
 from worker.status import redis_cluster_line
 from worker.sync import calls
 
@@ -88,18 +87,6 @@ def test_a_master_killed_mid_run_hands_over_to_its_replica_with_no_call_over_quo
     assert victim not in redis_cluster.master_ports()
     assert b["calls"] > before + 10  # recovered and kept going on the new master
     assert b["throttled"] == 0 and sum(r["throttled"] for r in results) == 0
-
-
-def test_fifty_callers_on_a_cluster_cause_exactly_one_refresh(start_sim, redis_cluster):
-    sim = start_sim(sellers=1, orders_per_seller=1)
-    seller = sim.world()["sellers"][0]
-    tokens = asyncio.run(_gather_tokens(sim, redis_cluster.url, seller["selling_partner_id"],
-                                        seller["refresh_token"], n=50))
-    assert len(set(tokens)) == 1 and tokens[0].startswith("Atza|")
-    assert sim.client.stats()["lwa"]["refresh_grants"] == 1
-    with sync_client(redis_cluster.url) as r:
-        cached = mget(r, cache_keys(seller["selling_partner_id"]))
-    assert cached[0] is not None and b"Atza|" not in cached[0]  # the sealed token is there
 
 
 def test_run_counters_in_many_slots_settle_into_their_runs(redis_cluster, clean):

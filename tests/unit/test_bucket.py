@@ -182,6 +182,17 @@ async def test_a_missing_bucket_on_a_young_restarted_server_has_what_could_refil
     assert res.reserved and res.wait == 0 and res.tokens == pytest.approx(tokens_left)
 
 
+async def test_a_bucket_without_a_spare_token_at_amazon_gets_no_free_call_after_a_restart():
+    """getCompetitiveSummary: burst 1, so no token in reserve. A free call on a young
+    restarted server could be Amazon's second within its 30 s (the chaos suite's one 429)."""
+    res = await _after("r1").reserve(KEY, 0.033, 1, 100, spare=False, now=0.0,
+                                     server=("r2", 4))
+    assert res.reserved and res.wait == pytest.approx((1 - 4 * 0.033) / 0.033)
+    old = await _after("r1").reserve(bucket_key("A2", "NA", "x"), 0.033, 1, 100, now=0.0,
+                                     server=("r2", 4))
+    assert old.wait == 0  # with a spare token at Amazon, one call at once, owed after
+
+
 async def test_restarts_in_a_row_never_let_calls_through_faster_than_the_rate():
     """One caller, paced at 1 token/s (its usable burst of 1 spent), through a restart every
     0.7 s: before the debt, each new server's free call came on top of the last one."""

@@ -66,7 +66,7 @@ class _QuotaSpent:
     async def while_redis_is_down(self, key, command):
         return await command()
 
-    async def acquire(self, key, rate, burst, max_wait, priority):
+    async def acquire(self, key, rate, burst, max_wait, priority, *, spare=True):
         self.asked += 1
         raise QuotaWaitTooLong(key, 1.0)
 

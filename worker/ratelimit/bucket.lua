@@ -11,6 +11,8 @@
 --   (0..1] while incremental callers are active  ARGV[8] "" (Redis TIME) or a fixed time, for
 --   tests of the arithmetic only  ARGV[9] run_id of the first Redis server the caller's
 --   process used ("": unknown)  ARGV[10] "" (INFO server) or "<run_id> <uptime s>", for tests
+--   ARGV[11] "1" if Amazon's bucket holds a token beyond ``burst`` (the caller keeps one in
+--   reserve), "0" if not (an operation whose burst is 1)
 --   Returns {reserved 1|0, wait seconds, tokens left, reason "ok"|"wait"|"share", run_id of
 --   this server when the bucket was missing and ARGV[9] known, else ""}
 -- drain (a 429 despite the bucket: Amazon's is empty now, so ours holds no token either):
@@ -116,12 +118,18 @@ else
   -- bucket holds beyond ours (usable burst = burst - 1), and so may a call reserved on the
   -- lost server and sent after the restart: the bucket owes one token, repaid before the
   -- next call, so repeated restarts cannot add up. (On the first server, it expired full.)
+  -- Without that spare token (Amazon's burst is 1), the free call could be one over Amazon's
+  -- quota: the bucket gets only what could have refilled, and the caller may wait for it.
   if ARGV[9] ~= '' then
     local up
     run_id, up = server()
     if run_id ~= ARGV[9] and up ~= nil and up * rate < burst then
-      tokens = math.max(1, up * rate)
-      borrowed = 1
+      if ARGV[11] == '0' then
+        tokens = up * rate
+      else
+        tokens = math.max(1, up * rate)
+        borrowed = 1
+      end
     end
   end
 end

@@ -128,20 +128,22 @@ class TokenBucket:
 
     async def reserve(
         self, key: str, rate: float, burst: int, max_wait: float,
-        priority: Priority = Priority.INCREMENTAL, *, now: float | None = None,
-        server: tuple[str, float] | None = None,
+        priority: Priority = Priority.INCREMENTAL, *, spare: bool = True,
+        now: float | None = None, server: tuple[str, float] | None = None,
     ) -> Reservation:
-        """One atomic reservation attempt. ``now`` and ``server`` (run_id, uptime) stand in
+        """One atomic reservation attempt. ``spare``: Amazon's bucket holds a token beyond
+        ``burst`` (``usable_burst``); without it, a bucket lost in a Redis restart comes back
+        with no free call (``bucket.lua``). ``now`` and ``server`` (run_id, uptime) stand in
         for Redis TIME and INFO in tests of the arithmetic only."""
         args = [rate, burst, max_wait, str(priority), self._share, "" if now is None else now]
         fixed = "" if server is None else f"{server[0]} {server[1]}"
-        reserved, wait, tokens, reason, run_id = await self._run(key, args, fixed)
+        reserved, wait, tokens, reason, run_id = await self._run(key, args, fixed, spare)
         await self._mark_restart(key, _text(run_id))
         return Reservation(bool(int(reserved)), float(wait), float(tokens), _text(reason))
 
     async def acquire(
         self, key: str, rate: float, burst: int, max_wait: float,
-        priority: Priority = Priority.INCREMENTAL,
+        priority: Priority = Priority.INCREMENTAL, *, spare: bool = True,
     ) -> Reservation:
         """Take a token, sleeping at most ``max_wait`` in all; return the final reservation
         with ``wait`` = total time slept.
@@ -150,7 +152,7 @@ class TokenBucket:
         """
         slept = 0.0
         while True:
-            res = await self.reserve(key, rate, burst, max_wait - slept, priority)
+            res = await self.reserve(key, rate, burst, max_wait - slept, priority, spare=spare)
             if res.reserved:
                 if res.wait > 0:
                     await asyncio.sleep(res.wait)
@@ -198,15 +200,16 @@ class TokenBucket:
         hash_key, field = split_name(key)
         return read_state(*await self._redis.hmget(hash_key, field, f"{field}:rate"))
 
-    async def _run(self, key: str, args: list[Any], fixed_server: str) -> Any:
+    async def _run(self, key: str, args: list[Any], fixed_server: str, spare: bool) -> Any:
         """Run the script; while Redis is unreachable, wait and retry (never skip the bucket)."""
 
         hash_key, field = split_name(key)
 
         async def once() -> Any:
             first = await self._memory.learn(self._redis)  # once per process and server
-            return await self._script(keys=[hash_key],
-                                      args=["reserve", field, *args, first, fixed_server])
+            return await self._script(
+                keys=[hash_key],
+                args=["reserve", field, *args, first, fixed_server, "1" if spare else "0"])
 
         return await self.while_redis_is_down(key, once)
 

@@ -275,7 +275,7 @@ class SpApiClient:
     ) -> None:
         burst = usable_burst(op.burst)
         res = await self._bucket.acquire(key, paced(op.rate, op.burst), burst,
-                                         self._max_inline_wait, priority)
+                                         self._max_inline_wait, priority, spare=op.burst > 1)
         self.stats.waited_seconds += res.wait
         QUOTA_WAIT.labels(op.name, str(priority)).observe(res.wait)
         BUCKET_FILL.labels(seller.selling_partner_id, op.name).set(1.0 - res.tokens / burst)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -117,6 +118,9 @@ class Order(Base):
     __table_args__ = (
         Index("orders_seller_last_update_idx", "seller_id", "last_update_date"),
         Index("orders_seller_sync_version_idx", "seller_id", "sync_version"),
+        # the daily views' day (migration 0025): a seller-month is an index range
+        Index("orders_seller_day_idx", "seller_id",
+              text("((purchase_date AT TIME ZONE 'UTC')::date)")),
     )
 
     seller_id: Mapped[int] = mapped_column(

@@ -169,7 +169,11 @@ class Cluster:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Cluster:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # nodes already started must not outlive a failed start
+            self.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

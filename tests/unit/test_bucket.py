@@ -68,6 +68,14 @@ async def test_server_rate_overrides_the_table(bucket):
     assert res.wait == pytest.approx(0.1)  # 1/10 s, not 1/0.0167 s
 
 
+async def test_a_rate_learned_for_an_expired_hash_does_not_keep_it_for_ever(bucket):
+    await bucket.set_rate(KEY, 10.0)  # no bucket of the seller is left: the hash is new
+    assert (await bucket.state(KEY)) == {}  # a rate alone is no bucket
+    assert 3590 <= await bucket._redis.ttl(HASH) <= 3600
+    await bucket.reserve(KEY, 0.0167, 1, 1000, now=0.0)  # ...which the rate then paces
+    assert (await bucket.reserve(KEY, 0.0167, 1, 1000, now=0.0)).wait == pytest.approx(0.1)
+
+
 async def test_drain_after_a_429_empties_the_bucket(bucket):
     await bucket.reserve(KEY, 1.0, 10, 10)
     await bucket.drain(KEY)

@@ -1,7 +1,7 @@
 -- A seller's distributed token buckets (reservation / GCRA style): one hash per seller and
 -- region, one field per operation (a bucket), so each seller costs Redis one key.
 -- KEYS[1]  the hash (rl:{<seller>:<region>}); its TTL is the longest any bucket needs
--- ARGV[1]  "reserve" or "drain"       ARGV[2]  the operation (the bucket's field)
+-- ARGV[1]  "reserve", "drain" or "rate"       ARGV[2]  the operation (the bucket's field)
 -- A field holds "<tokens> <ts> <inc> [<bf_tokens> <bf_off>]": tokens left at ts (Redis TIME,
 -- s), incremental callers active until ts + inc, the backfill side bucket's tokens at
 -- ts + bf_off. A rate learned from x-amzn-RateLimit-Limit is the field "<operation>:rate".
@@ -21,11 +21,21 @@
 --   reservations, which stay: forgetting them would schedule the next callers on top of
 --   them, and the 429s would feed themselves)
 --
+-- rate (x-amzn-RateLimit-Limit, learned): ARGV[3] the rate. A hash that expired meanwhile
+--   gets an hour to live, not none (a seller removed right then would keep it for ever).
+--
 -- Tokens may go negative: each waiting caller holds a reservation in arrival order, so
 -- callers are served FIFO across processes and nobody polls. While incremental callers
 -- are active, backfill reservations also need a token from a small side bucket refilled at
 -- share x rate, so backfills get at most that share of the seller's quota.
 local field = ARGV[2]
+if ARGV[1] == 'rate' then
+  redis.call('HSET', KEYS[1], field .. ':rate', ARGV[3])
+  if redis.call('TTL', KEYS[1]) < 0 then
+    redis.call('EXPIRE', KEYS[1], 3600)
+  end
+  return 1
+end
 local h = redis.call('HMGET', KEYS[1], field, field .. ':rate')
 
 local function decode(value)

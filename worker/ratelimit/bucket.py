@@ -166,7 +166,8 @@ class TokenBucket:
         """Adopt the server's ``x-amzn-RateLimit-Limit`` for this bucket (best effort)."""
         if rate > 0:
             hash_key, field = split_name(key)
-            await self._best_effort(key, self._redis.hset(hash_key, f"{field}:rate", repr(rate)))
+            await self._best_effort(
+                key, self._script(keys=[hash_key], args=["rate", field, repr(rate)]))
 
     async def drain(self, key: str, burst: int | None = None,
                     rate: float | None = None) -> None:

@@ -17,11 +17,11 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from devtools.ports import free_port
-from worker.redis_clients import parse_cluster_info
 
 NODE_TIMEOUT_MS = 1000
 
@@ -97,9 +97,10 @@ class Cluster:
     def client(self, port: int) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
 
-    def info(self, port: int) -> dict[str, str]:
+    def info(self, port: int) -> dict[str, Any]:
+        """``CLUSTER INFO`` of one node, as redis-py parses it."""
         with self.client(port) as c:
-            return parse_cluster_info(c.execute_command("CLUSTER INFO"))
+            return dict(c.execute_command("CLUSTER INFO"))
 
     def master_ports(self) -> list[int]:
         """The ports of the nodes serving slots now."""

@@ -125,14 +125,6 @@ def mget(client: Any, keys: list[str]) -> list[Any]:
     return list(client.mget(keys))
 
 
-def parse_cluster_info(raw: Any) -> dict[str, str]:
-    """``CLUSTER INFO`` as a dict (redis-py parses it; a raw reply is ``field:value`` lines)."""
-    if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    return dict(line.split(":", 1) for line in text.split() if ":" in line)
-
-
 def describe_nodes(nodes: list[dict[str, Any]]) -> str:
     """"3 masters, 3 replicas" from redis-py's ``cluster_nodes()`` values (dead nodes
     aside, counted as "down": failed, suspected or not connected to the node asked)."""
@@ -145,10 +137,19 @@ def describe_nodes(nodes: list[dict[str, Any]]) -> str:
     return ", ".join(parts)
 
 
+class ClusterNotOk(RuntimeError):
+    """A cluster whose state is not ``ok`` (some slots have no master); ``line`` says so."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(f"Redis Cluster {line}")
+        self.line = line
+
+
 def cluster_state(client: Any) -> str:
     """A cluster's state in one line (sync client), as the first node that answers sees it:
-    ``ok: 3 masters, 3 replicas, 16384/16384 slots ok``. Raises ``RuntimeError`` while it is
-    not ``ok`` (slots unserved: calls to them wait), ``ConnectionError`` if no node answers."""
+    ``ok: 3 masters, 3 replicas, 16384/16384 slots ok``. Raises :class:`ClusterNotOk` while
+    it is not ``ok`` (slots unserved: calls to them wait), ``ConnectionError`` if no node
+    answers."""
     error: Exception = ConnectionError("no Redis Cluster node answers")
     for node in client.get_nodes():
         try:
@@ -157,7 +158,7 @@ def cluster_state(client: Any) -> str:
         except (redis.RedisError, OSError) as exc:
             error = exc
             continue
-        return _state_line(parse_cluster_info(info), nodes)
+        return _state_line(info, nodes)
     raise error
 
 
@@ -174,14 +175,15 @@ async def async_cluster_state(client: Any) -> str:
         except (redis.RedisError, OSError) as exc:
             error = exc
             continue
-        return _state_line(parse_cluster_info(info), nodes)
+        return _state_line(info, nodes)
     raise error
 
 
-def _state_line(info: dict[str, str], nodes: Any) -> str:
-    values = list(nodes.values()) if isinstance(nodes, dict) else list(nodes)
+def _state_line(info: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> str:
+    """From ``CLUSTER INFO`` and ``CLUSTER NODES`` as redis-py parses them (dicts)."""
     state = info.get("cluster_state", "unknown")
-    line = f"{state}: {describe_nodes(values)}, {info.get('cluster_slots_ok', '?')}/16384 slots ok"
+    line = (f"{state}: {describe_nodes(list(nodes.values()))}, "
+            f"{info.get('cluster_slots_ok', '?')}/16384 slots ok")
     if state != "ok":
-        raise RuntimeError(f"Redis Cluster {line}")
+        raise ClusterNotOk(line)
     return line

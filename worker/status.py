@@ -117,14 +117,14 @@ def add_bucket_fill(redis: Any, rows: list[dict[str, Any]]) -> None:
 def redis_cluster_line(redis: Any) -> str | None:
     """A Redis Cluster's state in one line (None: one Redis, not a cluster); a cluster that
     is not ``ok`` says so instead of failing the whole status."""
-    from worker.redis_clients import client_is_cluster, cluster_state
+    from worker.redis_clients import ClusterNotOk, client_is_cluster, cluster_state
 
     if not client_is_cluster(redis):
         return None
     try:
         return cluster_state(redis)
-    except RuntimeError as exc:
-        return str(exc).removeprefix("Redis Cluster ")
+    except ClusterNotOk as exc:
+        return exc.line
 
 
 def queue_depth(broker_url: str, queue: str) -> int | None:

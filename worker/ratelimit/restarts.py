@@ -82,10 +82,7 @@ _memories: dict[str, ServerMemory] = {}
 
 
 def address(client: Any) -> str:
-    """The server a redis-py client (sync or async) talks to: host:port or socket path
-    (a cluster: ``cluster``)."""
-    if client_is_cluster(client):
-        return "cluster"
+    """The server a redis-py client (sync or async) talks to: host:port or socket path."""
     kwargs = client.connection_pool.connection_kwargs
     return str(kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}")
 

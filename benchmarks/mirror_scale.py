@@ -79,12 +79,7 @@ def partition(conn: Connection, parts: int) -> None:
     """Replace ``orders`` and ``order_items`` with tables partitioned by HASH (seller_id):
     same columns, defaults, constraints, indexes, triggers, foreign keys; the views that read
     them are created again on the new tables."""
-    views = conn.execute(text(
-        "SELECT DISTINCT v.oid, v.relname, pg_get_viewdef(v.oid) FROM pg_depend d "
-        "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
-        "WHERE d.refobjid IN ('orders'::regclass, 'order_items'::regclass) "
-        "AND v.relkind = 'v' ORDER BY v.oid")).all()
-    views = _with_dependents(conn, list(views))
+    views = _views_reading(conn, MIRRORED)
     triggers = conn.execute(text(
         "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t WHERE NOT t.tgisinternal "
         "AND t.tgrelid IN ('orders'::regclass, 'order_items'::regclass)")).scalars().all()
@@ -111,18 +106,22 @@ def partition(conn: Connection, parts: int) -> None:
         conn.execute(text(f'CREATE VIEW "{name}" AS {body}'))
 
 
-def _with_dependents(conn: Connection, views: list[Any]) -> list[Any]:
-    """``views`` and every view built on them, in creation order."""
-    found = {v[0]: v for v in views}
+def _views_reading(conn: Connection, tables: tuple[str, ...]) -> list[Any]:
+    """(oid, name, definition) of every view over ``tables``, directly or through other
+    views, in creation order (the order to create them again)."""
+    seen = [int(o) for o in conn.execute(text(
+        "SELECT oid FROM pg_class WHERE relname = ANY(:t) AND relnamespace = "
+        "current_schema()::regnamespace"), {"t": list(tables)}).scalars()]
+    found: dict[int, Any] = {}
     while True:
         more = conn.execute(text(
             "SELECT DISTINCT v.oid, v.relname, pg_get_viewdef(v.oid) FROM pg_depend d "
             "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
             "WHERE d.refobjid = ANY(:oids) AND v.relkind = 'v' AND v.oid <> ALL(:oids)"),
-            {"oids": list(found)}).all()
+            {"oids": seen + list(found)}).all()
         if not more:
             return sorted(found.values(), key=lambda v: v[0])
-        found.update({v[0]: v for v in more})
+        found.update({int(v[0]): v for v in more})
 
 
 # --- load -----------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
@@ -156,6 +157,7 @@ def _ingest_child(db_url: str, redis_url: str, sim_url: str, token_keys: str, se
     and when its ingest started and ended (wall clock; process start-up excluded)."""
     quiet()
     rt = sim_runtime(db_url, redis_url, sim_url, token_keys=token_keys)
+    gc.freeze()  # as a worker's pool child does at its start (worker/app.py)
     started = time.time()
     read = int(asyncio.run(run(rt, seller_id, report_id, parse_only=False))["read"])
     return read, started, time.time()
@@ -174,6 +176,7 @@ def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
         generated = sim.generate_report(spid, rows, prerender=True)
         log("generated; ingesting...")
         load = os.getloadavg()[0]
+        gc.freeze()  # as a worker's pool child does at its start (worker/app.py)
         baseline, cpu = rss_mb(), cpu_seconds()
         ran = asyncio.run(run(rt, seller_id, generated["reportId"], parse_only,
                               ceiling=not parse_only))

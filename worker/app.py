@@ -9,6 +9,7 @@ it reconnects for as long as Redis is down (``worker/broker.py``: two library bu
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from celery import Celery, signals
@@ -120,6 +121,15 @@ def _learn_quota_server(**_: Any) -> None:
 def _open_publisher(**_: Any) -> None:
     """Each pool child holds its broker connection from its start (``worker/broker.py``)."""
     broker.open_publisher(app)
+
+
+@signals.worker_process_init.connect
+def _freeze_what_the_child_starts_with(**_: Any) -> None:
+    """What a pool child holds at its start (every module, the app) goes into the
+    collector's permanent generation: its full collections no longer walk it. A report
+    ingest allocates a dozen objects a line, and those collections were ~10 % of its CPU
+    (issue 19, ``benchmarks/report_stream.py``)."""
+    gc.freeze()
 
 
 @signals.worker_process_shutdown.connect

@@ -171,15 +171,15 @@ def test_a_batch_that_fails_to_write_stops_the_ingest_and_keeps_the_batches_befo
 
     _, rt, _, seller_id = one_seller()
     monkeypatch.setattr(reports, "sink_for", partial(report_types.sink_for, batch=5))
-    upsert, batches = mirror.upsert_orders, []
+    upsert, batches = mirror.upsert_orders_steps, []
 
     def third_fails(conn, seller, rows, **kw):  # the database refusing batch 3, say
         batches.append(len(rows))
         if len(batches) == 3:
             raise RuntimeError("batch 3 refused")
-        return upsert(conn, seller, rows, **kw)
+        return (yield from upsert(conn, seller, rows, **kw))
 
-    monkeypatch.setattr(mirror, "upsert_orders", third_fails)
+    monkeypatch.setattr(mirror, "upsert_orders_steps", third_fails)
     with pytest.raises(RuntimeError, match="batch 3 refused"):
         run_backfill(rt, seller_id, since=datetime.now(UTC) - timedelta(days=25))
     # the failure ends the ingest: no later batch is written, the earlier ones stay
@@ -187,6 +187,39 @@ def test_a_batch_that_fails_to_write_stops_the_ingest_and_keeps_the_batches_befo
     assert table(rt, "SELECT count(*) FROM orders") == [(10,)]
     (read,), = table(rt, "SELECT rows_read FROM reports")
     assert read >= 10  # the two committed batches' lines, counted with them
+
+
+def test_a_batch_paused_on_the_server_when_the_reading_fails_is_kept(one_seller, monkeypatch):
+    """A batch's write pauses while the next batch is read (reports._batch_steps); a
+    reading that fails then (a truncated download, say) keeps that batch, whole."""
+    from functools import partial
+
+    from worker.spapi.errors import ServerError
+    from worker.sync import reports
+
+    _, rt, _, seller_id = one_seller()
+    monkeypatch.setattr(reports, "sink_for", partial(report_types.sink_for, batch=5))
+    started, rows = [], reports.table_rows
+    batch_steps = reports._batch_steps
+
+    def spied(*a, **kw):
+        started.append(1)
+        return batch_steps(*a, **kw)
+
+    async def fails_after_the_first_batch(source):
+        async for row in rows(source):
+            if started:  # batch 1 is written up to its pause; the next line never comes
+                raise ServerError("the download broke", operation="download")
+            yield row
+
+    monkeypatch.setattr(reports, "_batch_steps", spied)
+    monkeypatch.setattr(reports, "table_rows", fails_after_the_first_batch)
+    progress = run_backfill(rt, seller_id, since=datetime.now(UTC) - timedelta(days=25))
+    assert len(progress.failures) == 1  # three downloads, each broken after batch 1
+    assert table(rt, "SELECT count(*) FROM orders") == [(5,)]
+    (items,), = table(rt, "SELECT count(*) FROM order_items")
+    assert items >= 5
+    assert table(rt, "SELECT rows_written FROM reports") == [(5,)]  # with its counters
 
 
 def test_fatal_keeps_the_error_document_and_cancelled_is_no_data(one_seller):
@@ -267,9 +300,16 @@ def test_dry_run_says_what_would_happen_without_calling_amazon(one_seller):
 
 
 def test_a_long_ingest_refreshes_the_statistics_of_the_tables_it_grew(one_seller, monkeypatch):
+    """Where autovacuum will not (the test server runs without it; the choice itself:
+    tests/unit/test_report_analyze.py)."""
     from worker.sync import reports
 
     _, rt, _, seller_id = one_seller()
+    (autovacuum,), = table(rt, "SHOW autovacuum")
+    if autovacuum == "on":
+        with rt.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE orders SET (autovacuum_enabled = off)"))
+            conn.execute(text("ALTER TABLE order_items SET (autovacuum_enabled = off)"))
     monkeypatch.setattr(reports, "ANALYZE_AFTER", 0)  # as long as any
     sql = ("SELECT relname, last_analyze FROM pg_stat_user_tables "
            "WHERE relname IN ('orders', 'order_items')")
@@ -279,6 +319,11 @@ def test_a_long_ingest_refreshes_the_statistics_of_the_tables_it_grew(one_seller
     assert set(after) == {"orders", "order_items"}
     assert all(after[t] is not None and (before[t] is None or after[t] > before[t])
                for t in after)
+    # Amazon's documents are left out of the statistics (migration 0026), not the rest
+    analyzed = table(rt, "SELECT tablename, attname FROM pg_stats WHERE schemaname = 'public' "
+                         "AND tablename IN ('orders', 'order_items')")
+    assert ("orders", "seller_id") in analyzed and ("order_items", "seller_sku") in analyzed
+    assert not {("orders", "raw"), ("order_items", "raw")} & set(analyzed)
 
 
 def test_connections_plan_every_statement_for_its_own_parameters(one_seller):

@@ -17,7 +17,7 @@ from tests.feedkit import item, new_seller, order
 from tests.integration.helpers import statements_sent
 from worker.db import upsert
 from worker.db.engine import engine_for
-from worker.db.mirror import replace_items, upsert_orders
+from worker.db.mirror import replace_items, upsert_orders, upsert_orders_steps
 from worker.db.reports import ReportRequest, add_rows, record_request
 from worker.db.rows import InboundItemRow, InboundPlanRow, InboundShipmentRow
 from worker.sync.inbound import InboundPage, write
@@ -70,9 +70,9 @@ def _ways(monkeypatch: Any) -> list[str]:
     clean slate of learned ways."""
     monkeypatch.setattr(upsert, "_WAY", {})
     seen: list[str] = []
-    copy, probe = upsert._copy_fresh, upsert._stored_keys
+    copy, probe = upsert._fresh, upsert._stored_keys
 
-    def copy_fresh(*a: Any) -> bool:
+    def fresh(*a: Any) -> Any:
         seen.append("copy")
         return copy(*a)
 
@@ -80,7 +80,7 @@ def _ways(monkeypatch: Any) -> list[str]:
         seen.append("probe")
         return probe(*a)
 
-    monkeypatch.setattr(upsert, "_copy_fresh", copy_fresh)
+    monkeypatch.setattr(upsert, "_fresh", fresh)
     monkeypatch.setattr(upsert, "_stored_keys", stored_keys)
     return seen
 
@@ -154,6 +154,55 @@ def test_a_row_stored_by_another_writer_meanwhile_is_merged_under_the_same_rule(
     assert _orders(engine) == {"O-1": "5", "O-2": "3", "O-3": "1"}
     with engine.begin() as conn:
         assert conn.execute(text("SELECT count(*) FROM order_items")).scalar() == 1
+
+
+def _activity(engine: Any, pid: int) -> tuple[str, str]:
+    with engine.begin() as conn:
+        state, query = conn.execute(text(
+            "SELECT state, query FROM pg_stat_activity WHERE pid = :p"), {"p": pid}).one()
+    return state, query
+
+
+def test_a_copy_of_new_rows_pauses_with_every_row_sent_and_ends_when_resumed(
+        engine, seller, monkeypatch):
+    """upsert_steps pauses once, its COPY open on the server, and only then ends it; rows
+    it merges (stored ones) do not pause."""
+    monkeypatch.setattr(upsert, "_WAY", {("orders", seller): "copy"})  # a backfill going on
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        conn.commit()
+        with conn.begin():
+            steps = upsert_orders_steps(conn, seller, [order(f"O-{n}", 1) for n in range(300)])
+            next(steps)  # paused
+            state, query = _activity(engine, pid)
+            assert state == "active" and query.startswith('COPY "orders"')
+            assert _orders(engine) == {}  # not committed, of course
+            done = upsert.run(steps)
+        assert len(done.new) == 300
+        assert _activity(engine, pid)[0] == "idle"
+        assert upsert._WAY[("orders", seller)] == "copy"
+        upsert._WAY[("orders", seller)] = "merge"  # as after a batch of stored rows
+        with conn.begin():  # stored rows, one newer: merged at once, no pause
+            steps = upsert_orders_steps(conn, seller, [order("O-1", 2), order("O-2", 1)])
+            with pytest.raises(StopIteration) as ended:
+                next(steps)
+        assert ended.value.value.ids == {"O-1"}, "no pause"
+    assert len(_orders(engine)) == 300 and _orders(engine)["O-1"] == "2"
+
+
+def test_a_row_stored_by_another_writer_before_a_paused_copy_ends_is_merged(
+        engine, seller, monkeypatch):
+    monkeypatch.setattr(upsert, "_WAY", {("orders", seller): "copy"})  # expects new rows
+    with engine.begin() as conn:  # another writer stores O-2 (newer than what comes)
+        upsert_orders(conn, seller, [order("O-2", 5)])
+    monkeypatch.setattr(upsert, "_WAY", {("orders", seller): "copy"})
+    with engine.begin() as conn:
+        steps = upsert_orders_steps(conn, seller, [order("O-1", 1), order("O-2", 3)])
+        next(steps)  # paused: the duplicate key is refused when the COPY ends, not before
+        done = upsert.run(steps)
+        replace_items(conn, seller, done.ids, [item("O-1", 1)], new=done.new)
+    assert (done.ids, done.new) == ({"O-1"}, {"O-1"})
+    assert _orders(engine) == {"O-1": "1", "O-2": "5"}
 
 
 def test_new_orders_items_are_written_without_a_delete_and_updated_ones_lose_vanished(

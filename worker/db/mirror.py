@@ -6,7 +6,7 @@ Callers own the transaction (one per page).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, column, select, values
@@ -14,7 +14,7 @@ from sqlalchemy.types import DateTime, Text
 
 from worker.db.models import InventorySummary, ListingsItem, Order, OrderItem
 from worker.db.rows import InventoryRow, ItemRow, ListingRow, OrderRow, with_seller
-from worker.db.upsert import delete_vanished, upsert_newer
+from worker.db.upsert import delete_vanished, run, upsert_newer, upsert_steps
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,16 @@ class OrdersWritten:
 def upsert_orders(conn: Connection, seller_id: int, rows: Sequence[OrderRow],
                   *, from_report: bool = False) -> OrdersWritten:
     """Insert/refresh orders; return the ids actually written (new or newer)."""
-    written = upsert_newer(conn, Order, [with_seller(r, seller_id) for r in rows],
-                           keys=("seller_id", "amazon_order_id"), updated="last_update_date",
-                           from_report=from_report, inserted=True)
+    return run(upsert_orders_steps(conn, seller_id, rows, from_report=from_report))
+
+
+def upsert_orders_steps(conn: Connection, seller_id: int, rows: Sequence[OrderRow],
+                        *, from_report: bool = False) -> Generator[None, None, OrdersWritten]:
+    """:func:`upsert_orders` as steps (:func:`~worker.db.upsert.upsert_steps`)."""
+    written = yield from upsert_steps(
+        conn, Order, [with_seller(r, seller_id) for r in rows],
+        keys=("seller_id", "amazon_order_id"), updated="last_update_date",
+        from_report=from_report, inserted=True)
     return OrdersWritten({order_id for _, order_id, _ in written},
                          {order_id for _, order_id, new in written if new})
 
@@ -58,20 +65,30 @@ def replace_items(
     The vanished are deleted by one statement on the server (the kept keys sent as two
     arrays), not found by a query first; orders in ``new`` (just inserted) have none to
     delete, and when every order is new there is no delete at all."""
+    return run(replace_items_steps(conn, seller_id, order_ids, items, new=new))
+
+
+def replace_items_steps(
+    conn: Connection, seller_id: int, order_ids: Iterable[str], items: Sequence[ItemRow],
+    *, new: Iterable[str] = (),
+) -> Generator[None, None, int]:
+    """:func:`replace_items` as steps (:func:`~worker.db.upsert.upsert_steps`): the stored
+    orders' items first, then the new orders' items, whose ``COPY`` may pause."""
     ids = set(order_ids)
     mine = [i for i in items if i.amazon_order_id in ids]
-    if not ids:
-        return 0
     fresh = set(new)
     stored = ids - fresh
+    keys = ("seller_id", "amazon_order_id", "order_item_id")
     if stored:
         delete_vanished(conn, OrderItem, seller_id, "amazon_order_id", stored, "order_item_id",
                         [(i.amazon_order_id, i.order_item_id) for i in mine
                          if i.amazon_order_id in stored])
-    for is_new in (True, False):  # a new order's items are new too: not looked up first
-        part = [with_seller(i, seller_id) for i in mine if (i.amazon_order_id in fresh) is is_new]
-        upsert_newer(conn, OrderItem, part, keys=("seller_id", "amazon_order_id",
-                                                  "order_item_id"), updated=None, new=is_new)
+        upsert_newer(conn, OrderItem, [with_seller(i, seller_id) for i in mine
+                                       if i.amazon_order_id in stored], keys=keys, updated=None)
+    # a new order's items are new too: not looked up first
+    yield from upsert_steps(conn, OrderItem, [with_seller(i, seller_id) for i in mine
+                                              if i.amazon_order_id in fresh],
+                            keys=keys, updated=None, new=True)
     return len(mine)
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
 import orjson
 import psycopg
@@ -44,6 +45,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from worker.metrics import ROWS_UPSERTED
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+T = TypeVar("T")
 
 
 def dumps(obj: Any) -> bytes | str:
@@ -78,6 +80,35 @@ def upsert_newer(
     when its ``raw`` differs. ``new``: the caller knows the rows are not stored yet (the
     items of an order it just inserted), so they are not looked up first.
     """
+    return run(upsert_steps(conn, model, rows, keys=keys, updated=updated,
+                            from_report=from_report, inserted=inserted, new=new))
+
+
+def run(steps: Generator[None, None, T]) -> T:
+    """A write given as steps (:func:`upsert_steps`), run to its end at once."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return cast(T, done.value)
+
+
+def upsert_steps(
+    conn: Connection,
+    model: Any,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: tuple[str, ...],
+    updated: str | None,
+    from_report: bool = False,
+    inserted: bool = False,
+    new: bool = False,
+) -> Generator[None, None, list[tuple[Any, ...]]]:
+    """:func:`upsert_newer` as a generator that pauses (yields) once its rows are all sent
+    into a ``COPY`` straight into the table, before it ends it: the server stores them
+    while the caller, which advances the generator, does other work (reads the next batch
+    of a report). Nothing else may run on the connection before the next step. Returns
+    what :func:`upsert_newer` returns."""
     if not rows:
         return []
     batch = _newest_per_key(rows, keys, updated)  # one statement touches each key once
@@ -88,7 +119,9 @@ def upsert_newer(
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         way = "copy" if new else _WAY.get(hint, "probe")
         if way == "copy":
-            if _copy_fresh(cur, table, batch):
+            with _fresh(cur, table, batch) as stored:
+                yield
+            if stored[0]:
                 fresh, batch = batch, []
             else:
                 way = "probe"  # one of them is stored: find which
@@ -141,14 +174,31 @@ def _copy_fresh(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> bool
     """``COPY`` rows the table did not hold straight into it (numbered by the column's
     default), as a plain COPY would; False, with nothing written, if another transaction
     inserted one of them meanwhile (then the caller merges them all)."""
+    with _fresh(cur, table, rows) as stored:
+        pass
+    return stored[0]
+
+
+@contextmanager
+def _fresh(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> Iterator[list[bool]]:
+    """:func:`_copy_fresh` with the ``COPY`` left open for the caller's block: every row is
+    sent before the block runs, so the server stores them while the caller works; the
+    ``COPY`` ends when the block does. The yielded list holds, after the block, True if the
+    rows were stored, False if none was (another transaction inserted one meanwhile)."""
+    stored = [False]
     cur.execute("SAVEPOINT spsync_fresh")
+    block_done = False
     try:
-        _copy(cur, table, _q(table.name), list(rows[0]), rows)
+        with _copying(cur, table, _q(table.name), list(rows[0]), rows):
+            yield stored
+            block_done = True
     except psycopg.errors.UniqueViolation:
+        if not block_done:  # the caller's own error, not the COPY's
+            raise
         cur.execute("ROLLBACK TO SAVEPOINT spsync_fresh")
-        return False
+        return
     cur.execute("RELEASE SAVEPOINT spsync_fresh")
-    return True
+    stored[0] = True
 
 
 def insert_new(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]], *,
@@ -199,11 +249,21 @@ def _staged(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> tuple[st
 
 def _copy(cur: Any, table: Any, target: str, columns: list[str],
           rows: Sequence[Mapping[str, Any]]) -> None:
+    with _copying(cur, table, target, columns, rows):
+        pass
+
+
+@contextmanager
+def _copying(cur: Any, table: Any, target: str, columns: list[str],
+             rows: Sequence[Mapping[str, Any]]) -> Iterator[None]:
+    """``rows`` sent by ``COPY`` into ``target``; the ``COPY`` ends (and its errors arrive)
+    when the block does."""
     as_json = [isinstance(table.c[name].type, JSONB) for name in columns]
     with cur.copy(f"COPY {target} ({', '.join(_q(c) for c in columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([jsonb(row[c]) if j else row[c]
                             for c, j in zip(columns, as_json, strict=True)])
+        yield
 
 
 def _stage(cur: Any, table: str, columns: list[str]) -> str:

@@ -1,7 +1,9 @@
 """What each report type becomes in the mirror, as sinks that batch rows and write them.
 
 A sink takes parsed rows one by one (:meth:`Sink.accept`), says when it holds a batch
-(:meth:`Sink.ready`) and writes it in the caller's transaction (:meth:`Sink.flush`). A row
+(:meth:`Sink.ready`) and writes it in the caller's transaction (:meth:`Sink.flush`, or
+:meth:`Sink.write_steps`, which pauses while the server stores rows it sent: an orders
+batch's new orders and items, while the caller reads the next batch). A row
 that does not map is kept in ``report_rows`` with its line number and the reason, and the
 rest of the report still lands.
 
@@ -32,7 +34,7 @@ carry no update time in their flat files, so an API row always wins over them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -45,6 +47,7 @@ from worker.db import mirror
 from worker.db import reports as reports_db
 from worker.db.reports import ReportRecord
 from worker.db.rows import InventoryRow, ItemRow, ListingRow, OrderRow
+from worker.db.upsert import run
 from worker.spapi.errors import MalformedResponseError
 from worker.spapi.regions import MARKETPLACES, SALES_CHANNELS
 from worker.sync.fields import MAX_INT, bad, fits_money, parse_time, unstorable
@@ -80,6 +83,7 @@ class Sink(Protocol):
     def accept(self, row: ParsedRow) -> None: ...
     def ready(self) -> bool: ...
     def flush(self, conn: Connection, *, final: bool) -> Counts: ...
+    def write_steps(self, conn: Connection, *, final: bool) -> Generator[None, None, Counts]: ...
 
 
 def sink_for(report: ReportRecord, batch: int = BATCH_ROWS) -> Sink:
@@ -120,6 +124,15 @@ class BaseSink:
 
     def reject(self, line: int, error: str, values: dict[str, str] | None) -> None:
         self.rejected.append({"line": line, "record_key": None, "data": values, "error": error})
+
+    def flush(self, conn: Connection, *, final: bool) -> Counts:
+        raise NotImplementedError
+
+    def write_steps(self, conn: Connection, *, final: bool) -> Generator[None, None, Counts]:
+        """:meth:`flush` as steps (:func:`worker.db.upsert.upsert_steps`): here one, with no
+        pause; a sink whose writes can pause overrides this."""
+        yield from ()
+        return self.flush(conn, final=final)
 
     def _flush_rejected(self, conn: Connection) -> Counts:
         counts = Counts(read=self.read, rejected=len(self.rejected))
@@ -212,19 +225,24 @@ class OrdersSink(BaseSink):
         return len(self.orders) >= self.batch
 
     def flush(self, conn: Connection, *, final: bool) -> Counts:
+        return run(self.write_steps(conn, final=final))
+
+    def write_steps(self, conn: Connection, *, final: bool) -> Generator[None, None, Counts]:
+        """The batch's orders, its rejected rows, then its orders' items. It pauses while
+        the new orders, then their items, are on their way to the server by ``COPY`` (a
+        report's first ingest is all new orders), so the caller can read on meanwhile."""
         if final and self.group:
             self._close_group()
-        written = 0
-        if self.orders:
-            rows = [order for order, _ in self.orders]
-            done = mirror.upsert_orders(conn, self.report.seller_id, rows, from_report=True)
-            items = [i for order, its in self.orders if order.amazon_order_id in done.ids
-                     for i in its]
-            mirror.replace_items(conn, self.report.seller_id, done.ids, items, new=done.new)
-            written = len(done.ids)
-        self.orders = []
+        orders, self.orders = self.orders, []
+        done = mirror.OrdersWritten(set(), set())
+        if orders:
+            done = yield from mirror.upsert_orders_steps(
+                conn, self.report.seller_id, [order for order, _ in orders], from_report=True)
         counts = self._flush_rejected(conn)
-        counts.written = written
+        counts.written = len(done.ids)
+        items = [i for order, its in orders if order.amazon_order_id in done.ids for i in its]
+        yield from mirror.replace_items_steps(conn, self.report.seller_id, done.ids, items,
+                                              new=done.new)
         return counts
 
     def _close_group(self) -> None:

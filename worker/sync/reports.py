@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +34,7 @@ from worker.config import Settings
 from worker.db import reports as reports_db
 from worker.db.reports import ReportRecord, ReportRequest
 from worker.db.sellers import SellerRecord
+from worker.db.upsert import run
 from worker.ratelimit.bucket import Priority
 from worker.spapi.client import SellerAuth, SpApiClient
 from worker.spapi.documents import DocumentUrlExpiredError
@@ -42,9 +43,11 @@ from worker.sync import brand_analytics, json_stream
 from worker.sync.fields import parse_time
 from worker.sync.report_parse import TruncatedDocumentError, lines, table_rows
 from worker.sync.report_types import (
+    BATCH_ROWS,
     JSON_TYPES,
     SALES_AND_TRAFFIC,
     Counts,
+    Sink,
     json_rows,
     sink_for,
 )
@@ -58,6 +61,10 @@ MAX_DOWNLOADS = 3
 ERROR_TEXT_LIMIT = 4000
 MAX_JSON_BYTES = 512 * 1024 * 1024
 ANALYZE_AFTER = 10  # batches (of 1,000 rows): a longer ingest ends by refreshing statistics
+# A batch being written is advanced every STEP_ROWS lines read (it pauses twice: while its
+# new orders, then their items, are being stored), so the server stores one batch while the
+# next is read and mapped.
+STEP_ROWS = BATCH_ROWS // 2
 
 
 class ReportFailedError(SpApiError):
@@ -298,30 +305,90 @@ async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> N
         await _load_json(job, report, source)
         return
     sink = sink_for(report)
-    batches = 0
-    async for row in table_rows(source):
-        sink.accept(row)
-        if sink.ready():
-            _commit(job, report, lambda conn: sink.flush(conn, final=False))
-            batches += 1
-    _commit(job, report, lambda conn: sink.flush(conn, final=True))
+    batches = since = 0
+    pending: Generator[None, None, None] | None = None  # the batch being written, paused
+    try:
+        async for row in table_rows(source):
+            sink.accept(row)
+            since += 1
+            if pending is not None and since % STEP_ROWS == 0:
+                pending = _step(pending)
+            if sink.ready():
+                done, pending = pending, None
+                if done is not None:
+                    run(done)
+                pending, since = _step(_batch_steps(job, report, sink, final=False)), 0
+                batches += 1
+    finally:  # whatever stopped the reading, a batch sent whole is kept
+        if pending is not None:
+            run(pending)
+    run(_batch_steps(job, report, sink, final=True))
     if batches >= ANALYZE_AFTER:
         _analyze(job.conn, sink.tables)
 
 
-def _analyze(conn: Connection, tables: tuple[str, ...]) -> None:
-    """Refresh the planner's statistics of tables a long ingest grew, once it is done (for
-    the readers' queries, whether or not autovacuum runs).
+def _batch_steps(job: ReportJob, report: ReportRecord, sink: Sink, *,
+                 final: bool) -> Generator[None, None, None]:
+    """One batch of ``sink`` written and committed with the report's counters (as
+    :func:`_commit`), as steps: it pauses while the server stores rows it sent
+    (:meth:`Sink.write_steps`), and the caller reads the next batch meanwhile, so reading
+    and writing overlap instead of taking turns. The transaction stays open until the last
+    step; nothing else runs on the connection before then."""
+    with job.conn.begin():
+        counts = yield from sink.write_steps(job.conn, final=final)
+        reports_db.add_counts(job.conn, report.id, read=counts.read, written=counts.written,
+                              rejected=counts.rejected)
+    if job.on_batch:
+        job.on_batch(counts)
 
-    The ingest itself no longer needs them: every lookup it makes goes by primary key (the
+
+def _step(steps: Generator[None, None, None]) -> Generator[None, None, None] | None:
+    """``steps`` advanced to its next pause; None once it has ended."""
+    try:
+        next(steps)
+    except StopIteration:
+        return None
+    return steps
+
+
+def _analyze(conn: Connection, tables: tuple[str, ...]) -> None:
+    """Refresh the planner's statistics of the tables a long ingest grew, once it is done,
+    where autovacuum will not (off for the server or the table): the readers' queries need
+    them. Where it runs, autovacuum analyzes a table that grew by a tenth within a minute,
+    in a process of its own, so the ingest does not pay for it (12 % of the backend's time
+    on an 80,000-line report, issue 19).
+
+    The ingest itself does not need them: every lookup it makes goes by primary key (the
     newer-wins filter, ``ON CONFLICT``, the vanished items' delete). Before, a query for a
     batch's existing items turned into a whole-table scan as the table grew without
     statistics (2,000 orders/s instead of 8,000 on a 4 M-row report), and the ingest
-    analyzed every 100 batches; that cost 10 % of a 200 MB ingest (issue 19,
-    ``benchmarks/README.md``).
+    analyzed every 100 batches (issue 19, ``benchmarks/README.md``).
     """
     with conn.begin():
-        conn.execute(sql(f"ANALYZE {', '.join(tables)}"))
+        found = conn.execute(sql(
+            "SELECT c.relname, current_setting('autovacuum'), current_setting('track_counts'), "
+            "c.reloptions FROM pg_class c WHERE c.relname = ANY(:tables) "
+            "AND c.relkind IN ('r', 'p') AND pg_catalog.pg_table_is_visible(c.oid)"),
+            {"tables": list(tables)}).all()
+        unattended = sorted(name for name, server, counts, options in found
+                            if not autovacuumed(server, counts, options))
+        if unattended:
+            conn.execute(sql(f"ANALYZE {', '.join(unattended)}"))
+
+
+_OFF = frozenset({"off", "false", "no", "0", "f", "n", "of"})
+
+
+def autovacuumed(autovacuum: str, track_counts: str, reloptions: list[str] | None) -> bool:
+    """Whether autovacuum analyzes a table, from the server's ``autovacuum`` and
+    ``track_counts`` settings and the table's ``reloptions`` (``autovacuum_enabled``). Pure."""
+    if autovacuum.lower() in _OFF or track_counts.lower() in _OFF:
+        return False
+    for option in reloptions or ():
+        name, _, value = option.partition("=")
+        if name.strip().lower() == "autovacuum_enabled" and value.strip().lower() in _OFF:
+            return False
+    return True
 
 
 async def _load_json(job: ReportJob, report: ReportRecord, source: AsyncIterable[str]) -> None:

@@ -34,7 +34,11 @@ Figures: ``rows`` read, ``seconds``, ``rows_per_s``, ``mb_per_s`` (uncompressed)
 ``peak_rss_mb`` = this process's peak resident set (``ru_maxrss``) - everything it ever held,
 imports included, read before the ceiling pass; ``baseline_rss_mb`` is the same reading just
 before the ingest starts. The simulator and Postgres run in their own processes and are not
-counted. ``loadavg_1m`` before the ingest. Asserts nothing.
+counted there; where Postgres runs on this machine, ``backend_cpu_seconds`` is what the
+ingest's backend spent (``/proc``), and ``cores_busy`` = (``cpu_seconds`` + that) /
+``seconds``: how much of the machine one ingest keeps busy (``parallel_cores_busy`` the
+same for the ``--parallel`` ingests together). ``loadavg_1m`` before the ingest. Asserts
+nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import resource
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -86,6 +91,21 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def backend_cpu(conn: Connection) -> float | None:
+    """CPU seconds (user + system) so far of ``conn``'s Postgres backend, read from
+    ``/proc`` when Postgres runs on this machine (the machine's or the embedded one); None
+    where it does not."""
+    pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    conn.rollback()
+    try:
+        if Path(f"/proc/{pid}/comm").read_text().strip() != "postgres":
+            return None  # another machine's process numbers (a container, say)
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
               ceiling: bool = False) -> dict[str, Any]:
     """Ingest (or only parse) the report; with ``ceiling``, then the COPY ceiling pass."""
@@ -98,6 +118,7 @@ async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
                 report = reports_db.record_request(conn, seller_id, req, report_id)
             job = ReportJob(client, conn, seller, poll=PollPolicy.of(rt.settings))
             report = await wait_processed(job, report)
+            backend, cpu = backend_cpu(conn), cpu_seconds()
             started = time.monotonic()
             if not parse_only:
                 read = (await ingest(job, report)).rows_read
@@ -106,7 +127,10 @@ async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
                 async for _ in table_rows(await _document(job, report)):
                     read += 1
             out: dict[str, Any] = {"read": read, "seconds": time.monotonic() - started,
-                                   "peak_rss_mb": rss_mb(), "cpu_seconds": cpu_seconds()}
+                                   "peak_rss_mb": rss_mb(), "cpu_seconds": cpu_seconds() - cpu}
+            after = backend_cpu(conn)
+            out["backend_cpu_seconds"] = None if backend is None or after is None \
+                else after - backend
             if ceiling:
                 (out["ceiling_lines"], out["ceiling_seconds"],
                  out["read_map_seconds"]) = await copy_ceiling(job, report)
@@ -152,15 +176,18 @@ def _copy_batch(conn: Connection, seller_id: int, orders: list[Any], version: li
 
 
 def _ingest_child(db_url: str, redis_url: str, sim_url: str, token_keys: str, seller_id: int,
-                  report_id: str) -> tuple[int, float, float]:
+                  report_id: str) -> tuple[int, float, float, float | None]:
     """One seller's report ingested in a process of its own (``--parallel``): lines read,
-    and when its ingest started and ended (wall clock; process start-up excluded)."""
+    when its ingest started and ended (wall clock; process start-up excluded), and the CPU
+    seconds it and its backend spent on it (None: the backend's are not known here)."""
     quiet()
     rt = sim_runtime(db_url, redis_url, sim_url, token_keys=token_keys)
     gc.freeze()  # as a worker's pool child does at its start (worker/app.py)
     started = time.time()
-    read = int(asyncio.run(run(rt, seller_id, report_id, parse_only=False))["read"])
-    return read, started, time.time()
+    ran = asyncio.run(run(rt, seller_id, report_id, parse_only=False))
+    backend = ran["backend_cpu_seconds"]
+    return (int(ran["read"]), started, time.time(),
+            None if backend is None else ran["cpu_seconds"] + backend)
 
 
 def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
@@ -177,10 +204,10 @@ def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
         log("generated; ingesting...")
         load = os.getloadavg()[0]
         gc.freeze()  # as a worker's pool child does at its start (worker/app.py)
-        baseline, cpu = rss_mb(), cpu_seconds()
+        baseline = rss_mb()
         ran = asyncio.run(run(rt, seller_id, generated["reportId"], parse_only,
                               ceiling=not parse_only))
-        read, seconds, cpu = ran["read"], ran["seconds"], ran["cpu_seconds"] - cpu
+        read, seconds, cpu = ran["read"], ran["seconds"], ran["cpu_seconds"]
         out: dict[str, Any] = {
             "rows": read, "mb": mb, "upsert": not parse_only, "seconds": round(seconds, 2),
             "rows_per_s": round(read / seconds),
@@ -189,6 +216,9 @@ def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
             "peak_rss_mb": round(ran["peak_rss_mb"], 1), "baseline_rss_mb": round(baseline, 1),
             "loadavg_1m": round(load, 2),
         }
+        if ran["backend_cpu_seconds"] is not None:  # how much of the machine it kept busy
+            out["backend_cpu_seconds"] = round(ran["backend_cpu_seconds"], 2)
+            out["cores_busy"] = round((cpu + ran["backend_cpu_seconds"]) / seconds, 2)
         if "ceiling_seconds" in ran:
             out["ceiling_rows_per_s"] = round(ran["ceiling_lines"] / ran["ceiling_seconds"])
             out["ratio"] = round(out["rows_per_s"] / out["ceiling_rows_per_s"], 3)
@@ -216,11 +246,15 @@ def _parallel(rt: Runtime, sim_url: str, sellers: list[tuple[str, int]], rows: i
         ran = list(pool.map(_ingest_child, *zip(*[
             (s.database_url, s.redis_url, sim_url, keys, seller_id, rid)
             for seller_id, rid in reports], strict=True)))
-    read = sum(r for r, _, _ in ran)
-    seconds = max(end for _, _, end in ran) - min(start for _, start, _ in ran)
+    read = sum(r for r, _, _, _ in ran)
+    seconds = max(end for _, _, end, _ in ran) - min(start for _, start, _, _ in ran)
     rate = read / seconds
-    return {"parallel": len(reports), "parallel_rows": read,
-            "parallel_rows_per_s": round(rate), "parallel_speedup": round(rate / one, 2)}
+    out = {"parallel": len(reports), "parallel_rows": read,
+           "parallel_rows_per_s": round(rate), "parallel_speedup": round(rate / one, 2)}
+    busy = [cpu for _, _, _, cpu in ran if cpu is not None]
+    if len(busy) == len(ran):
+        out["parallel_cores_busy"] = round(sum(busy) / seconds, 2)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -22,9 +22,12 @@ the staged rows that are new or newer (a row that would change nothing never rea
 WHERE`` the same rule (a concurrent writer may have passed it meanwhile). The staging table
 is created once per session and table/column set (``ON COMMIT DELETE ROWS``): no catalog
 churn per batch. How a batch starts depends on the table's last one for the same seller
-(:data:`_WAY`): all new, COPY at once; none new, merge at once; else probe. JSON is encoded
-by ``orjson`` (:func:`jsonb`). ``benchmarks/upsert.py`` measures it beside a plain ``COPY``
-into the same table (figures in ``benchmarks/README.md``).
+(:data:`_WAY`): all new, COPY at once; none new, merge at once; else probe.
+:func:`upsert_steps` is the same write as a generator that pauses once its new rows are all
+sent into that COPY, before ending it: a report ingest reads the next batch while the server
+stores them (``worker/sync/reports.py``). JSON is encoded by ``orjson`` (:func:`jsonb`).
+``benchmarks/upsert.py`` measures it beside a plain ``COPY`` into the same table (figures in
+``benchmarks/README.md``).
 """
 
 from __future__ import annotations

@@ -190,25 +190,31 @@ def test_a_batch_that_fails_to_write_stops_the_ingest_and_keeps_the_batches_befo
 
 
 def test_a_batch_paused_on_the_server_when_the_reading_fails_is_kept(one_seller, monkeypatch):
-    """A batch's write pauses while the next batch is read (reports._batch_steps); a
-    reading that fails then (a truncated download, say) keeps that batch, whole."""
+    """A batch's write pauses while the next batch is read (reports._batch_steps): its
+    COPY is still running on the server when the next line is read. A reading that fails
+    then (a truncated download, say) keeps that batch, whole."""
     from functools import partial
 
+    from worker.db import upsert
     from worker.spapi.errors import ServerError
     from worker.sync import reports
 
     _, rt, _, seller_id = one_seller()
+    monkeypatch.setattr(upsert, "_WAY", {})  # nothing learnt about this seller yet
     monkeypatch.setattr(reports, "sink_for", partial(report_types.sink_for, batch=5))
-    started, rows = [], reports.table_rows
+    started, seen, rows = [], [], reports.table_rows
     batch_steps = reports._batch_steps
 
-    def spied(*a, **kw):
-        started.append(1)
-        return batch_steps(*a, **kw)
+    def spied(job, *a, **kw):
+        started.append(job.conn.connection.driver_connection.info.backend_pid)
+        return batch_steps(job, *a, **kw)
 
     async def fails_after_the_first_batch(source):
+        before = len(started)  # each download: a fresh reading
         async for row in rows(source):
-            if started:  # batch 1 is written up to its pause; the next line never comes
+            if len(started) > before:  # batch 1 is written up to its pause; no next line
+                seen.extend(table(rt, "SELECT state, query FROM pg_stat_activity "
+                                      "WHERE pid = :p", p=started[-1]))
                 raise ServerError("the download broke", operation="download")
             yield row
 
@@ -216,6 +222,11 @@ def test_a_batch_paused_on_the_server_when_the_reading_fails_is_kept(one_seller,
     monkeypatch.setattr(reports, "table_rows", fails_after_the_first_batch)
     progress = run_backfill(rt, seller_id, since=datetime.now(UTC) - timedelta(days=25))
     assert len(progress.failures) == 1  # three downloads, each broken after batch 1
+    # while the next line was read: 1st download, batch 1's new items still on their way
+    # (its orders were probed first: nothing learnt yet); 2nd, its orders (learnt: all new);
+    # 3rd, nothing (learnt: all stored, so merged at once, no pause)
+    assert [(state, query.split(" (")[0]) for state, query in seen] == [
+        ("active", 'COPY "order_items"'), ("active", 'COPY "orders"'), ("idle", "COMMIT")]
     assert table(rt, "SELECT count(*) FROM orders") == [(5,)]
     (items,), = table(rt, "SELECT count(*) FROM order_items")
     assert items >= 5

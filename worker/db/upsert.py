@@ -122,9 +122,7 @@ def upsert_steps(
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         way = "copy" if new else _WAY.get(hint, "probe")
         if way == "copy":
-            with _fresh(cur, table, batch) as stored:
-                yield
-            if stored[0]:
+            if (yield from _fresh(cur, table, batch)):
                 fresh, batch = batch, []
             else:
                 way = "probe"  # one of them is stored: find which
@@ -174,34 +172,26 @@ def _stored_keys(cur: Any, table: Any, keys: tuple[str, ...],
 
 
 def _copy_fresh(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """:func:`_fresh` at once, with no pause."""
+    return run(_fresh(cur, table, rows))
+
+
+def _fresh(cur: Any, table: Any,
+           rows: Sequence[Mapping[str, Any]]) -> Generator[None, None, bool]:
     """``COPY`` rows the table did not hold straight into it (numbered by the column's
-    default), as a plain COPY would; False, with nothing written, if another transaction
-    inserted one of them meanwhile (then the caller merges them all)."""
-    with _fresh(cur, table, rows) as stored:
-        pass
-    return stored[0]
-
-
-@contextmanager
-def _fresh(cur: Any, table: Any, rows: Sequence[Mapping[str, Any]]) -> Iterator[list[bool]]:
-    """:func:`_copy_fresh` with the ``COPY`` left open for the caller's block: every row is
-    sent before the block runs, so the server stores them while the caller works; the
-    ``COPY`` ends when the block does. The yielded list holds, after the block, True if the
-    rows were stored, False if none was (another transaction inserted one meanwhile)."""
-    stored = [False]
+    default), as a plain COPY would, as steps: it pauses once every row is sent, before the
+    ``COPY`` ends, so the server stores them meanwhile. True once stored; False, with
+    nothing written, if another transaction inserted one of them meanwhile (then the caller
+    merges them all)."""
     cur.execute("SAVEPOINT spsync_fresh")
-    block_done = False
     try:
         with _copying(cur, table, _q(table.name), list(rows[0]), rows):
-            yield stored
-            block_done = True
+            yield
     except psycopg.errors.UniqueViolation:
-        if not block_done:  # the caller's own error, not the COPY's
-            raise
         cur.execute("ROLLBACK TO SAVEPOINT spsync_fresh")
-        return
+        return False
     cur.execute("RELEASE SAVEPOINT spsync_fresh")
-    stored[0] = True
+    return True
 
 
 def insert_new(conn: Connection, model: Any, rows: Sequence[Mapping[str, Any]], *,

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, G
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -47,7 +48,6 @@ from worker.sync.report_types import (
     JSON_TYPES,
     SALES_AND_TRAFFIC,
     Counts,
-    Sink,
     json_rows,
     sink_for,
 )
@@ -317,25 +317,27 @@ async def _load(job: ReportJob, report: ReportRecord, url: str, gzip: bool) -> N
                 done, pending = pending, None
                 if done is not None:
                     run(done)
-                pending, since = _step(_batch_steps(job, report, sink, final=False)), 0
+                batch = _batch_steps(job, report, partial(sink.write_steps, final=False))
+                pending, since = _step(batch), 0
                 batches += 1
     finally:  # whatever stopped the reading, a batch sent whole is kept
         if pending is not None:
             run(pending)
-    run(_batch_steps(job, report, sink, final=True))
+    run(_batch_steps(job, report, partial(sink.write_steps, final=True)))
     if batches >= ANALYZE_AFTER:
         _analyze(job.conn, sink.tables)
 
 
-def _batch_steps(job: ReportJob, report: ReportRecord, sink: Sink, *,
-                 final: bool) -> Generator[None, None, None]:
-    """One batch of ``sink`` written and committed with the report's counters (as
-    :func:`_commit`), as steps: it pauses while the server stores rows it sent
-    (:meth:`Sink.write_steps`), and the caller reads the next batch meanwhile, so reading
-    and writing overlap instead of taking turns. The transaction stays open until the last
-    step; nothing else runs on the connection before then."""
+def _batch_steps(job: ReportJob, report: ReportRecord,
+                 write: Callable[[Connection], Generator[None, None, Counts]],
+                 ) -> Generator[None, None, None]:
+    """One batch written by ``write`` (a sink's :meth:`Sink.write_steps`) and committed with
+    the report's counters, as steps: it pauses while the server stores rows it sent, and
+    the caller reads the next batch meanwhile, so reading and writing overlap instead of
+    taking turns. The transaction stays open until the last step; nothing else runs on the
+    connection before then."""
     with job.conn.begin():
-        counts = yield from sink.write_steps(job.conn, final=final)
+        counts = yield from write(job.conn)
         reports_db.add_counts(job.conn, report.id, read=counts.read, written=counts.written,
                               rejected=counts.rejected)
     if job.on_batch:
@@ -437,12 +439,13 @@ async def _load_streamed(job: ReportJob, report: ReportRecord, chunks: AsyncIter
 
 
 def _commit(job: ReportJob, report: ReportRecord, write: Callable[[Connection], Counts]) -> None:
-    with job.conn.begin():
-        counts = write(job.conn)
-        reports_db.add_counts(job.conn, report.id, read=counts.read, written=counts.written,
-                              rejected=counts.rejected)
-    if job.on_batch:
-        job.on_batch(counts)
+    """One batch written by ``write`` at once and committed (:func:`_batch_steps`, no
+    pause)."""
+    def steps(conn: Connection) -> Generator[None, None, Counts]:
+        yield from ()
+        return write(conn)
+
+    run(_batch_steps(job, report, steps))
 
 
 async def _again(first: str, rest: AsyncIterable[str]) -> AsyncIterator[str]:

@@ -41,7 +41,8 @@ EU = 1  # seller 1 is the EU seller: DE, FR and IT with eu_marketplaces=3
 STOCK = 6  # units per merchant SKU at the count
 RESTOCK = 6
 CHANGES_PER_MINUTE = 900.0  # per seller: about 6 new orders a second for ours
-ORDERING_SECONDS = 30.0
+ORDERING_SECONDS = 30.0  # at least; longer (up to ORDERING_CAP) until some SKU sells out
+ORDERING_CAP = 120.0
 FAST = Timing(send_deadline=20.0, lease=timedelta(seconds=60), settle=timedelta(0),
               reconcile_window=timedelta(seconds=120), poll_first=0.0, poll_max=0.05,
               poll_timeout=timedelta(seconds=60), retry_base=0.0, retry_cap=0.0,
@@ -146,10 +147,24 @@ def caught_up(shop: Shop, within: float = 30.0) -> None:
     raise AssertionError("the consumer did not catch up")
 
 
-def settle(shop: Shop, rounds: int = 40) -> None:
-    """Sync, let the consumer catch up and the outbox drain, until a round changes nothing."""
+def mirrored(shop: Shop) -> bool:
+    """The mirror holds every merchant offer as the simulator has it now. A listing changed
+    several times in one second is stamped up to a few seconds ahead (the simulator keeps
+    each listing's stamps strictly increasing, in whole seconds), and a window only reads up
+    to now less the lag: until then a sync round can find nothing new although the mirror
+    is behind."""
+    offered = {(r[0], r[1]): r[2] for r in table(
+        shop.rt, "SELECT seller_sku, marketplace_id, quantity FROM listings_items "
+                 "WHERE seller_id = :s", s=shop.seller_id)}
+    return all(offered.get(key) == t["quantity"] for key, t in shop.truth().items())
+
+
+def settle(shop: Shop, within: float = 90.0) -> None:
+    """Sync, let the consumer catch up and the outbox drain, until a round changes nothing
+    and the mirror holds the simulator's offers."""
     before: tuple[Any, ...] = ()
-    for _ in range(rounds):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
         shop.sync()
         caught_up(shop)
         while table(shop.rt, "SELECT count(*) FROM outbox WHERE status IN "
@@ -157,7 +172,7 @@ def settle(shop: Shop, rounds: int = 40) -> None:
             time.sleep(0.1)
         now = (table(shop.rt, "SELECT max(id) FROM outbox")[0][0],
                table(shop.rt, "SELECT count(*) FROM changes")[0][0])
-        if now == before:
+        if now == before and mirrored(shop):
             return
         before = now
     raise AssertionError("the shop did not settle")
@@ -175,16 +190,27 @@ def restock(shop: Shop, sku: str) -> None:
             sku, recipe.Offer(shop.markets[0], product_type, None, datetime.now(UTC)), RESTOCK))
 
 
+def down_to_buffer(shop: Shop) -> bool:
+    """Some merchant SKU has no more than the safety buffer left in the warehouse."""
+    return any(t["onHand"] <= recipe.SAFETY_BUFFER for t in shop.truth().values())
+
+
 def trade(shop: Shop, sync: recipe.InventorySync | None) -> None:
-    """Orders arrive for ``ORDERING_SECONDS`` while the mirror syncs, the consumer (unless
-    None) follows and the outbox sweeps; then the orders stop and everything settles."""
+    """Orders arrive while the mirror syncs, the consumer (unless None) follows and the
+    outbox sweeps; then the orders stop and everything settles.
+
+    Orders arrive for ``ORDERING_SECONDS``, and on until some SKU is down to the safety
+    buffer (at most ``ORDERING_CAP``): on a loaded machine the recipe's patches land later,
+    marketplaces offer nothing for longer and fewer units sell in the same time, so a fixed
+    time alone would not always sell a SKU out."""
     running = Running(shop, sync)
     try:
         if sync is not None:
             settle(shop)  # the first offers are in place before anyone orders
         shop.sim.client.control(changes_per_minute=CHANGES_PER_MINUTE)
         start, restocked = time.monotonic(), False
-        while time.monotonic() - start < ORDERING_SECONDS:
+        while time.monotonic() - start < ORDERING_SECONDS or (
+                time.monotonic() - start < ORDERING_CAP and not down_to_buffer(shop)):
             shop.sync()
             if not restocked and time.monotonic() - start > ORDERING_SECONDS / 2:
                 restock(shop, min(sku for sku, _ in shop.truth()))

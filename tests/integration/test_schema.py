@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -43,6 +45,51 @@ def test_migrations_create_exactly_the_models_and_downgrade_cleanly(scratch_db):
         assert tables == 0 and views(conn) == set()
     migrate(scratch_db)  # and up again
     engine.dispose()
+
+
+def _sections(page: str) -> dict[str, str]:
+    """Each table's part of docs/schema.md: from its heading (``## `t` `` or ``### `t` ``)
+    to the next heading of either level, its lines joined (a list may wrap anywhere)."""
+    ends = [m.start() for m in re.finditer(r"^#{2,3} ", page, re.M)] + [len(page)]
+    return {m.group(1): re.sub(r"\s*\n\s*", " ", page[m.start():min(e for e in ends
+                                                                   if e > m.start())])
+            for m in re.finditer(r"^#{2,3} `(\w+)`", page, re.M)}
+
+
+def _listed(section: str, name: str, definition: str) -> bool:
+    """The page names the index, or gives its columns as ``(a, b)``; a one-column unique
+    index may be the column's UNIQUE instead."""
+    columns = re.search(r"\((.*)\)\s*$", definition)
+    assert columns, definition
+    unique = "UNIQUE" in definition and "," not in columns.group(1)
+    return name in section or f"({columns.group(1)})" in section or (
+        unique and re.search(rf"\| `{columns.group(1)}` \|[^|]*\|[^|]*\|[^|]*\bunique\b",
+                            section, re.I) is not None)
+
+
+def test_the_schema_page_lists_every_index_and_foreign_key_that_exists(services):
+    """docs/schema.md, against the migrated database: every index of every table (its name
+    or its columns), every foreign key (the table it references), and no index it names
+    that is not there."""
+    page = (Path(__file__).parents[2] / "docs" / "schema.md").read_text()
+    sections = _sections(page)
+    engine = create_engine(sqlalchemy_url(services.database_url))
+    with engine.connect() as conn:
+        indexes = conn.execute(text(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = 'public' AND indexname NOT LIKE '%\\_pkey'")).all()
+        keys = conn.execute(text(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND connamespace = 'public'::regnamespace")).all()
+    engine.dispose()
+    tables = set(Base.metadata.tables)
+    assert tables - set(sections) == set(), "tables without a section"
+    unlisted = [(t, name) for t, name, definition in indexes
+                if t in tables and not _listed(sections[t], name, definition)]
+    assert unlisted == []
+    assert [(t, ref) for t, ref in keys if t in tables
+            and not re.search(rf"FK[^|]*?`{ref}[`.(]", sections[t])] == []
+    assert set(re.findall(r"`(\w+_idx)\b", page)) - {name for _, name, _ in indexes} == set()
 
 
 def test_upsert_writes_only_newer_or_changed_rows(clean):

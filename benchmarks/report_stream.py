@@ -37,7 +37,12 @@ before the ingest starts. The simulator and Postgres run in their own processes 
 counted there; where Postgres runs on this machine, ``backend_cpu_seconds`` is what the
 ingest's backend spent (``/proc``), and ``cores_busy`` = (``cpu_seconds`` + that) /
 ``seconds``: how much of the machine one ingest keeps busy (``parallel_cores_busy`` the
-same for the ``--parallel`` ingests together). ``loadavg_1m`` before the ingest. Asserts
+same for the ``--parallel`` ingests together). ``ceiling_backend_cpu_seconds`` is what the
+backend spent in the ceiling pass: the server's cost of these rows in this schema, which no
+write path can go below. ``parallel_bound`` = this machine's cores / ``cores_busy``: the
+most any number of reports at once can reach beside one report, if a line costs them the
+CPU it costs one report alone (``parallel_speedup`` is judged against it, not against the
+number of processes). ``loadavg_1m`` before the ingest. Asserts
 nothing.
 """
 
@@ -134,6 +139,9 @@ async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
             if ceiling:
                 (out["ceiling_lines"], out["ceiling_seconds"],
                  out["read_map_seconds"]) = await copy_ceiling(job, report)
+                last = backend_cpu(conn)
+                out["ceiling_backend_cpu_seconds"] = None if after is None or last is None \
+                    else last - after
             return out
 
 
@@ -222,6 +230,8 @@ def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
         if "ceiling_seconds" in ran:
             out["ceiling_rows_per_s"] = round(ran["ceiling_lines"] / ran["ceiling_seconds"])
             out["ratio"] = round(out["rows_per_s"] / out["ceiling_rows_per_s"], 3)
+            if ran["ceiling_backend_cpu_seconds"] is not None:
+                out["ceiling_backend_cpu_seconds"] = round(ran["ceiling_backend_cpu_seconds"], 2)
             out["read_map_rows_per_s"] = round(ran["ceiling_lines"] / ran["read_map_seconds"])
             # the best ratio one process reaches when the reading side and the writes take
             # turns (each at its measured speed): COPY time / (COPY time + reading time)
@@ -229,6 +239,8 @@ def measure(mb: float, parse_only: bool, parallel: int = 1) -> dict[str, Any]:
                 ran["ceiling_seconds"] + ran["read_map_seconds"]), 3)
         if parallel > 1 and not parse_only:
             out |= _parallel(rt, sim_url, sellers[1:], rows, out["rows_per_s"])
+            if "cores_busy" in out:  # the most that reports at once can reach here
+                out["parallel_bound"] = round(len(os.sched_getaffinity(0)) / out["cores_busy"], 2)
     return out
 
 

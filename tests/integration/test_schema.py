@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,14 @@ def test_migrations_create_exactly_the_models_and_downgrade_cleanly(scratch_db):
 
 def _sections(page: str) -> dict[str, str]:
     """Each table's part of docs/schema.md: from its heading (``## `t` `` or ``### `t` ``)
-    to the next heading of either level, its lines joined (a list may wrap anywhere)."""
-    ends = [m.start() for m in re.finditer(r"^#{2,3} ", page, re.M)] + [len(page)]
-    return {m.group(1): re.sub(r"\s*\n\s*", " ", page[m.start():min(e for e in ends
-                                                                   if e > m.start())])
-            for m in re.finditer(r"^#{2,3} `(\w+)`", page, re.M)}
+    to the next heading of either level, its whitespace collapsed (a list wraps anywhere)."""
+    heads = [m.start() for m in re.finditer(r"^#{2,3} ", page, re.M)] + [len(page)]
+    sections = {}
+    for start, end in pairwise(heads):
+        table = re.match(r"#{2,3} `(\w+)`", page[start:end])
+        if table:
+            sections[table.group(1)] = " ".join(page[start:end].split())
+    return sections
 
 
 def _listed(section: str, name: str, definition: str) -> bool:

@@ -17,8 +17,10 @@ MB = 1.0
 
 
 def test_every_line_is_read_and_each_figure_beside_its_reference(clean, capsys, monkeypatch):
-    # quiet() would leave this process's logging pointed at pytest's captured stderr
+    # quiet() would leave this process's logging pointed at pytest's captured stderr, and
+    # gc.freeze() would keep whatever earlier tests left uncollected for this process's life
     monkeypatch.setattr(report_stream, "quiet", lambda: None)
+    monkeypatch.setattr(report_stream.gc, "freeze", lambda: None)
     with capture_logs():
         out = report_stream.main(["--mb", str(MB), "--parallel", "2"])
     lines = capsys.readouterr().out.splitlines()

@@ -111,6 +111,11 @@ def backend_cpu(conn: Connection) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _spent(before: float | None, after: float | None) -> float | None:
+    """The backend's CPU seconds between two :func:`backend_cpu` readings (None: unknown)."""
+    return None if before is None or after is None else after - before
+
+
 async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
               ceiling: bool = False) -> dict[str, Any]:
     """Ingest (or only parse) the report; with ``ceiling``, then the COPY ceiling pass."""
@@ -134,14 +139,11 @@ async def run(rt: Runtime, seller_id: int, report_id: str, parse_only: bool,
             out: dict[str, Any] = {"read": read, "seconds": time.monotonic() - started,
                                    "peak_rss_mb": rss_mb(), "cpu_seconds": cpu_seconds() - cpu}
             after = backend_cpu(conn)
-            out["backend_cpu_seconds"] = None if backend is None or after is None \
-                else after - backend
+            out["backend_cpu_seconds"] = _spent(backend, after)
             if ceiling:
                 (out["ceiling_lines"], out["ceiling_seconds"],
                  out["read_map_seconds"]) = await copy_ceiling(job, report)
-                last = backend_cpu(conn)
-                out["ceiling_backend_cpu_seconds"] = None if after is None or last is None \
-                    else last - after
+                out["ceiling_backend_cpu_seconds"] = _spent(after, backend_cpu(conn))
             return out
 
 
